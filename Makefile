@@ -1,0 +1,52 @@
+# The targets are the interface: build plugin test bench fuzz lint run.
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+BIN     := bin/ruled
+UNIT    := $(shell $(GO) list ./... 2>/dev/null | grep -v '/test$$' | grep -v '/test/')
+
+.PHONY: all build plugin run test unit e2e bench fuzz lint setup clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/ruled
+
+plugin:
+	CGO_ENABLED=1 $(GO) build -trimpath -buildmode=c-shared -ldflags '$(LDFLAGS)' -o bin/libruled.so ./plugin
+
+# Runs the agent on the embedded default rules (needs root for the live sources).
+run: build
+	./$(BIN)
+
+# Everything CI runs: lint, unit tests with the race detector, then the
+# end-to-end tests as root on the real kernel and Docker (set up first).
+test: lint unit setup e2e
+
+unit:
+	$(GO) test -race -count=1 $(UNIT)
+
+setup:
+	bash test/setup.sh
+
+e2e: build
+	$(GO) test -count=1 -p 1 -timeout 15m -v ./test/...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(UNIT)
+
+fuzz:
+	@for p in $(UNIT); do \
+		for f in $$($(GO) test -list 'Fuzz.*' $$p | grep ^Fuzz); do \
+			echo "fuzz $$p $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 20s $$p || exit 1; \
+		done; \
+	done
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) mod tidy -diff
+
+clean:
+	rm -rf bin

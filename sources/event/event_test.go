@@ -1,0 +1,114 @@
+package event
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestFieldsCoverDesign(t *testing.T) {
+	// Every field of DESIGN.md's table, with its kind.
+	want := map[string]Kind{
+		"evt.type": KindString, "evt.syscall": KindString, "evt.time": KindTime,
+		"evt.source": KindString, "evt.success": KindBool, "evt.res": KindInt, "evt.keys": KindStrings,
+		"proc.pid": KindInt, "proc.tid": KindInt, "proc.ppid": KindInt, "proc.sid": KindInt, "proc.vpid": KindInt,
+		"proc.name": KindString, "proc.exe": KindString, "proc.cmdline": KindString, "proc.args": KindStrings,
+		"proc.cwd": KindString, "proc.uid": KindInt, "proc.gid": KindInt, "proc.euid": KindInt, "proc.auid": KindInt,
+		"proc.user": KindString, "proc.tty": KindBool, "proc.exe_upper_layer": KindBool,
+		"proc.pname": KindString, "proc.pexe": KindString, "proc.pcmdline": KindString, "proc.anames": KindStrings,
+		"proc.stdin.type": KindString, "proc.stdout.rip": KindString, "proc.stderr.rport": KindInt,
+		"container.id": KindString, "container.name": KindString, "container.image": KindString,
+		"container.image_id": KindString, "container.runtime": KindString, "container.privileged": KindBool,
+		"container.labels": KindMap, "k8s.pod.name": KindString, "k8s.ns.name": KindString,
+		"ns.pid": KindInt, "ns.net": KindInt, "ns.mnt": KindInt,
+		"fd.type": KindString, "fd.l4proto": KindString, "fd.sip": KindString, "fd.sport": KindInt,
+		"fd.rip": KindString, "fd.rport": KindInt, "fd.name": KindString,
+		"file.path": KindString, "file.target": KindString, "file.write": KindBool,
+	}
+	for name, kind := range want {
+		f, ok := Lookup(name)
+		if !ok {
+			t.Errorf("field %s missing", name)
+			continue
+		}
+		if f.Kind != kind {
+			t.Errorf("field %s kind = %v, want %v", name, f.Kind, kind)
+		}
+		if f.Doc == "" {
+			t.Errorf("field %s has no doc", name)
+		}
+	}
+}
+
+func TestJSONRoundTrip(t *testing.T) {
+	ev := &Event{
+		Evt:       Evt{Type: TypeExecve, Time: time.Date(2026, 11, 22, 10, 0, 0, 123456789, time.UTC), Source: SourceAudit, Success: true, Keys: []string{"exec"}},
+		Proc:      Proc{PID: 42, Name: "bash", Args: []string{"bash", "-i"}, Stdin: Stdio{Type: StdioSocket, RIP: "10.0.0.1", RPort: 4444}},
+		Container: Container{ID: HostID, Labels: map[string]string{"a": "b"}},
+		K8s:       K8s{Pod: K8sName{Name: "web"}},
+	}
+	b, err := MarshalJSONLine(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	for _, want := range []string{`"evt":{"type":"execve"`, `"time":"2026-11-22T10:00:00.123456789Z"`, `"stdin":{"type":"socket"`, `"k8s":{"pod":{"name":"web"}}`} {
+		if !strings.Contains(s, want) {
+			t.Errorf("encoding %s lacks %s", s, want)
+		}
+	}
+	if strings.Contains(s, `"file"`) {
+		t.Errorf("empty file object encoded: %s", s)
+	}
+	var got Event
+	if err := UnmarshalJSON(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	b2, _ := MarshalJSONLine(&got)
+	if string(b2) != s {
+		t.Errorf("round trip:\n got %s\nwant %s", b2, s)
+	}
+}
+
+func TestUnmarshalUnknownField(t *testing.T) {
+	var ev Event
+	err := UnmarshalJSON([]byte(`{"proc":{"nmae":"x"}}`), &ev)
+	if err == nil || !strings.Contains(err.Error(), "nmae") {
+		t.Fatalf("err = %v, want unknown field nmae", err)
+	}
+}
+
+func TestReadJSONLinesErrorLine(t *testing.T) {
+	in := "{\"evt\":{\"type\":\"fork\"}}\n\n# comment\n{bad\n"
+	n := 0
+	err := ReadJSONLines(strings.NewReader(in), "x.jsonl", func(*Event) error { n++; return nil })
+	if err == nil || !strings.HasPrefix(err.Error(), "x.jsonl:4:") {
+		t.Fatalf("err = %v, want x.jsonl:4:", err)
+	}
+	if n != 1 {
+		t.Fatalf("emitted %d events before the error, want 1", n)
+	}
+}
+
+func TestPriority(t *testing.T) {
+	for in, want := range map[string]Priority{"CRITICAL": PriorityCritical, "info": PriorityInformational, "Informational": PriorityInformational, "debug": PriorityDebug} {
+		got, err := ParsePriority(in)
+		if err != nil || got != want {
+			t.Errorf("ParsePriority(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	if _, err := ParsePriority("SEVERE"); err == nil {
+		t.Error("ParsePriority(SEVERE) succeeded")
+	}
+}
+
+func TestFieldValueAndFormat(t *testing.T) {
+	ev := &Event{Proc: Proc{Name: "sh", Args: []string{"sh", "-c"}}, Container: Container{Labels: map[string]string{"b": "2", "a": "1"}}}
+	cases := map[string]string{"proc.name": "sh", "proc.args": "sh,-c", "container.labels": "a=1,b=2", "proc.exe": "<NA>", "proc.pid": "0", "proc.tty": "false"}
+	for name, want := range cases {
+		f, _ := Lookup(name)
+		if got := f.String(ev); got != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+}

@@ -1,0 +1,125 @@
+package event
+
+import (
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Kind is the type of a field as rules, templates and the plugin see it.
+type Kind int
+
+// Field kinds.
+const (
+	KindString Kind = iota
+	KindInt
+	KindBool
+	KindTime
+	KindStrings // []string
+	KindMap     // map[string]string
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindString:
+		return "string"
+	case KindInt:
+		return "int"
+	case KindBool:
+		return "bool"
+	case KindTime:
+		return "time"
+	case KindStrings:
+		return "[]string"
+	case KindMap:
+		return "map[string]string"
+	}
+	return "unknown"
+}
+
+// Field is one leaf of the event, named by its dotted path.
+type Field struct {
+	Name  string // "proc.stdin.type"
+	Kind  Kind
+	Doc   string
+	index []int
+}
+
+// Value returns the field's value in ev: string, int, bool, time.Time,
+// []string or map[string]string according to Kind.
+func (f *Field) Value(ev *Event) any {
+	return reflect.ValueOf(ev).Elem().FieldByIndex(f.index).Interface()
+}
+
+// String renders the field's value as an output template shows it.
+func (f *Field) String(ev *Event) string {
+	return FormatValue(f.Value(ev))
+}
+
+var (
+	fields  []*Field
+	byName  map[string]*Field
+	typeTim = reflect.TypeOf(time.Time{})
+)
+
+func init() {
+	byName = make(map[string]*Field)
+	walk(reflect.TypeOf(Event{}), "", nil, "")
+	sort.Slice(fields, func(i, j int) bool { return fields[i].Name < fields[j].Name })
+}
+
+func walk(t reflect.Type, prefix string, index []int, parentDoc string) {
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		name := sf.Tag.Get("expr")
+		if name == "" {
+			continue
+		}
+		full := name
+		if prefix != "" {
+			full = prefix + "." + name
+		}
+		idx := append(append([]int(nil), index...), i)
+		doc := sf.Tag.Get("doc")
+		var kind Kind
+		switch {
+		case sf.Type == typeTim:
+			kind = KindTime
+		case sf.Type.Kind() == reflect.Struct:
+			d := doc
+			if d == "" {
+				d = parentDoc
+			}
+			walk(sf.Type, full, idx, d)
+			continue
+		case sf.Type.Kind() == reflect.String:
+			kind = KindString
+		case sf.Type.Kind() == reflect.Int:
+			kind = KindInt
+		case sf.Type.Kind() == reflect.Bool:
+			kind = KindBool
+		case sf.Type.Kind() == reflect.Slice:
+			kind = KindStrings
+		case sf.Type.Kind() == reflect.Map:
+			kind = KindMap
+		default:
+			panic("event: unsupported field type " + sf.Type.String())
+		}
+		if parentDoc != "" && doc != "" && strings.HasPrefix(full, "proc.std") {
+			doc = parentDoc + ": " + doc
+		}
+		f := &Field{Name: full, Kind: kind, Doc: doc, index: idx}
+		fields = append(fields, f)
+		byName[full] = f
+	}
+}
+
+// Fields returns every event field, sorted by name.
+func Fields() []*Field { return fields }
+
+// Lookup returns the field called name ("proc.name").
+func Lookup(name string) (*Field, bool) {
+	f, ok := byName[name]
+	return f, ok
+}

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Prepares a fresh Debian machine (as root) for ruled's end-to-end tests:
+# installs Docker, auditd, rsyslog and busybox-static from Debian, starts
+# dockerd if it is not running, and builds the offline test image
+# ruled-test-busybox:latest with `docker import` of a busybox-static rootfs.
+# It fails loudly: the end-to-end tests must run in CI, never skip.
+set -euo pipefail
+
+if [[ $(id -u) -ne 0 ]]; then
+	echo "test/setup.sh: must run as root (end-to-end tests use audit, netlink and Docker)" >&2
+	exit 1
+fi
+
+pkgs=(docker.io busybox-static auditd rsyslog iproute2 procps)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+	echo "test/setup.sh: installing ${missing[*]}"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The Debian auditd package may start auditd; tests decide themselves when a
+# daemon holds the audit role, so none may be running now.
+if pgrep -x auditd >/dev/null; then
+	echo "test/setup.sh: stopping auditd so tests start from a known audit state"
+	pkill -x auditd || true
+	for _ in $(seq 50); do pgrep -x auditd >/dev/null || break; sleep 0.1; done
+fi
+
+if ! docker info >/dev/null 2>&1; then
+	echo "test/setup.sh: starting dockerd"
+	mkdir -p /var/log
+	nohup dockerd >/var/log/ruled-test-dockerd.log 2>&1 &
+	for _ in $(seq 120); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+	if ! docker info >/dev/null 2>&1; then
+		echo "test/setup.sh: dockerd did not come up; its log:" >&2
+		tail -50 /var/log/ruled-test-dockerd.log >&2
+		exit 1
+	fi
+fi
+
+image=ruled-test-busybox:latest
+if ! docker image inspect "$image" >/dev/null 2>&1; then
+	echo "test/setup.sh: building $image offline from busybox-static"
+	root=$(mktemp -d)
+	trap 'rm -rf "$root"' EXIT
+	mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc,tmp,root,var/tmp,dev/shm,proc,sys}
+	chmod 1777 "$root/tmp" "$root/var/tmp"
+	cp /bin/busybox "$root/bin/busybox"
+	for applet in $("$root/bin/busybox" --list); do
+		[[ -e "$root/bin/$applet" ]] || ln -s busybox "$root/bin/$applet"
+	done
+	printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$root/etc/passwd"
+	printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
+	printf 'root:*:19000:0:99999:7:::\n' >"$root/etc/shadow"
+	chmod 640 "$root/etc/shadow"
+	tar -C "$root" -c . | docker import -c 'CMD ["/bin/sh"]' - "$image" >/dev/null
+fi
+echo "test/setup.sh: ready (docker $(docker version -f '{{.Server.Version}}'), image $image)"
