@@ -1,8 +1,9 @@
-// Package test holds ruled's end-to-end tests: real kernel audit, the real
-// proc connector and real Docker containers. They need root; outside root
-// they skip with the reason, and under CI=true they fail instead, because in
-// CI they must run. They share one kernel: never mark them t.Parallel.
-package test
+// Package e2e holds what ruled's end-to-end test packages (test/*) share.
+// Those tests use real kernel audit, the real proc connector and real Docker
+// containers. They need root; outside root they skip with the reason, and
+// under CI=true they fail instead, because in CI they must run. They share
+// one kernel: never mark them t.Parallel (make runs the packages with -p 1).
+package e2e
 
 import (
 	"os"
@@ -12,8 +13,8 @@ import (
 	"testing"
 )
 
-// requireRoot skips the test when not root, or fails it under CI.
-func requireRoot(t *testing.T) {
+// RequireRoot skips the test when not root, or fails it under CI.
+func RequireRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() == 0 {
 		return
@@ -24,11 +25,11 @@ func requireRoot(t *testing.T) {
 	t.Skip("end-to-end test needs root (kernel audit, proc connector, Docker); run make test as root")
 }
 
-// requireDocker also needs a reachable Docker daemon and the test image that
+// RequireDocker also needs a reachable Docker daemon and the test image that
 // test/setup.sh builds.
-func requireDocker(t *testing.T) {
+func RequireDocker(t *testing.T) {
 	t.Helper()
-	requireRoot(t)
+	RequireRoot(t)
 	if err := exec.Command("docker", "image", "inspect", TestImage).Run(); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("docker or image %s not available (test/setup.sh prepares them): %v", TestImage, err)
@@ -47,8 +48,8 @@ var (
 	buildOut  []byte
 )
 
-// ruledBinary builds cmd/ruled once per test run and returns its path.
-func ruledBinary(t *testing.T) string {
+// RuledBinary builds cmd/ruled once per test binary and returns its path.
+func RuledBinary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "ruled-e2e-bin")
@@ -57,7 +58,7 @@ func ruledBinary(t *testing.T) string {
 			return
 		}
 		ruledBin = filepath.Join(dir, "ruled")
-		cmd := exec.Command("go", "build", "-o", ruledBin, "../cmd/ruled")
+		cmd := exec.Command("go", "build", "-o", ruledBin, "github.com/ruled/ruled/cmd/ruled")
 		buildOut, buildErr = cmd.CombinedOutput()
 	})
 	if buildErr != nil {
