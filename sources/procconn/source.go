@@ -45,7 +45,7 @@ type Source struct {
 	log *slog.Logger
 
 	received, lost, overruns, emitted, threads, malformed, resyncs atomic.Uint64
-	byType                                                        [12]atomic.Uint64
+	byType                                                         [12]atomic.Uint64
 }
 
 // New returns a proc connector source.
