@@ -1,0 +1,234 @@
+package procfs
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/ruled/ruled/sources/event"
+)
+
+// ErrGone reports a process that no longer exists (or never did). It
+// matches fs.ErrNotExist.
+var ErrGone = fmt.Errorf("process gone: %w", fs.ErrNotExist)
+
+// Stdio is one classified standard descriptor. Type and Name are the
+// event.Stdio fields; Inode is the socket or pipe inode, kept so that the
+// network namespace code can resolve a socket's two ends.
+//
+// /dev/null is reported as type "none" with name "/dev/null": reading or
+// writing it goes nowhere, which is what rules about stdio care about. A
+// closed descriptor is type "none" with no name.
+type Stdio struct {
+	Type  string
+	Name  string
+	Inode uint64
+}
+
+// ClassifyFD classifies the target of a /proc/PID/fd/N link.
+func ClassifyFD(target string) Stdio {
+	switch {
+	case strings.HasPrefix(target, "socket:["):
+		return Stdio{Type: event.StdioSocket, Name: target, Inode: bracketInode(target)}
+	case strings.HasPrefix(target, "pipe:["):
+		return Stdio{Type: event.StdioPipe, Name: target, Inode: bracketInode(target)}
+	case target == "/dev/null":
+		return Stdio{Type: event.StdioNone, Name: target}
+	case strings.HasPrefix(target, "/dev/pts/"), strings.HasPrefix(target, "/dev/tty"),
+		target == "/dev/console", target == "/dev/ptmx":
+		return Stdio{Type: event.StdioTTY, Name: target}
+	default:
+		// Regular files, anon_inode:[eventfd], memfd:... all are "file".
+		return Stdio{Type: event.StdioFile, Name: target}
+	}
+}
+
+func bracketInode(s string) uint64 {
+	i := strings.IndexByte(s, '[')
+	j := strings.LastIndexByte(s, ']')
+	if i < 0 || j <= i {
+		return 0
+	}
+	n, err := strconv.ParseUint(s[i+1:j], 10, 64)
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// NS holds namespace inode numbers from /proc/PID/ns/*.
+type NS struct {
+	PID, Net, Mnt uint64
+}
+
+// Process is one process as /proc shows it. Fields the reader could not get
+// (permission, kernel thread without exe, process gone half-way) stay zero.
+type Process struct {
+	PID       int
+	PPID      int
+	TGID      int
+	SID       int
+	VPID      int
+	Comm      string
+	TTY       bool
+	StartTime uint64
+	UID, EUID int
+	GID, EGID int
+	Exe       string
+	Cwd       string
+	Args      []string
+	Stdio     [3]Stdio
+	NS        NS
+}
+
+// Reader reads processes from an fs.FS rooted at /proc.
+type Reader struct {
+	fsys fs.FS
+}
+
+// New returns a reader over fsys: os.DirFS("/proc") on a live host.
+// Links are read with fs.ReadLink, so fsys should implement fs.ReadLinkFS
+// (os.DirFS and testing/fstest.MapFS do); without it exe, cwd, fds and
+// namespaces stay empty.
+func New(fsys fs.FS) *Reader { return &Reader{fsys: fsys} }
+
+// PIDs lists the numeric entries of the root: every process (not thread).
+func (r *Reader) PIDs() ([]int, error) {
+	ents, err := fs.ReadDir(r.fsys, ".")
+	if err != nil {
+		return nil, fmt.Errorf("read proc dir: %w", err)
+	}
+	pids := make([]int, 0, len(ents))
+	for _, e := range ents {
+		if pid, err := strconv.Atoi(e.Name()); err == nil && pid > 0 {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
+}
+
+// Process reads everything ruled uses about pid. stat and status are
+// required: without them the error matches fs.ErrNotExist when the process
+// is gone. The links are best effort.
+func (r *Reader) Process(pid int) (Process, error) {
+	p := Process{PID: pid}
+	dir := strconv.Itoa(pid)
+	st, err := r.Stat(pid)
+	if err != nil {
+		return p, err
+	}
+	p.PPID, p.SID, p.Comm, p.StartTime, p.TTY = st.PPID, st.SID, st.Comm, st.StartTime, st.TTYNr != 0
+	ss, err := r.Status(pid)
+	if err != nil {
+		return p, err
+	}
+	p.TGID, p.VPID = ss.TGID, ss.VPID()
+	p.UID, p.EUID, p.GID, p.EGID = ss.UID, ss.EUID, ss.GID, ss.EGID
+	if b, err := fs.ReadFile(r.fsys, dir+"/cmdline"); err == nil {
+		p.Args = ParseCmdline(b)
+	}
+	p.Exe = r.link(dir + "/exe")
+	p.Cwd = r.link(dir + "/cwd")
+	p.Stdio = r.StdioOf(pid)
+	p.NS = r.NSOf(pid)
+	return p, nil
+}
+
+// Stat reads /proc/PID/stat.
+func (r *Reader) Stat(pid int) (Stat, error) {
+	b, err := r.read(pid, "stat")
+	if err != nil {
+		return Stat{}, err
+	}
+	s, err := parseStat(b)
+	if err != nil {
+		return s, fmt.Errorf("pid %d: %w", pid, err)
+	}
+	return s, nil
+}
+
+// Status reads /proc/PID/status.
+func (r *Reader) Status(pid int) (Status, error) {
+	b, err := r.read(pid, "status")
+	if err != nil {
+		return Status{}, err
+	}
+	s, err := parseStatus(b)
+	if err != nil {
+		return s, fmt.Errorf("pid %d: %w", pid, err)
+	}
+	return s, nil
+}
+
+// StdioOf classifies fds 0, 1 and 2 of pid.
+func (r *Reader) StdioOf(pid int) [3]Stdio {
+	var out [3]Stdio
+	dir := strconv.Itoa(pid) + "/fd/"
+	for i := range out {
+		target, err := fs.ReadLink(r.fsys, dir+strconv.Itoa(i))
+		switch {
+		case err == nil:
+			out[i] = ClassifyFD(target)
+		case errors.Is(err, fs.ErrNotExist) && r.exists(dir):
+			out[i] = Stdio{Type: event.StdioNone} // closed descriptor
+		}
+	}
+	return out
+}
+
+// NSOf reads the pid, net and mnt namespace inodes of pid.
+func (r *Reader) NSOf(pid int) NS {
+	dir := strconv.Itoa(pid) + "/ns/"
+	return NS{
+		PID: bracketInode(r.link(dir + "pid")),
+		Net: bracketInode(r.link(dir + "net")),
+		Mnt: bracketInode(r.link(dir + "mnt")),
+	}
+}
+
+// Comm reads /proc/PID/comm.
+func (r *Reader) Comm(pid int) (string, error) {
+	b, err := r.read(pid, "comm")
+	if err != nil {
+		return "", err
+	}
+	return string(bytes.TrimRight(b, "\n")), nil
+}
+
+func (r *Reader) exists(dir string) bool {
+	_, err := fs.Stat(r.fsys, strings.TrimSuffix(dir, "/"))
+	return err == nil
+}
+
+func (r *Reader) link(name string) string {
+	s, err := fs.ReadLink(r.fsys, name)
+	if err != nil {
+		return ""
+	}
+	// A deleted executable shows as "/path (deleted)"; the path is what
+	// rules match, so keep it and let drift rules see the binary is gone
+	// elsewhere.
+	return strings.TrimSuffix(s, " (deleted)")
+}
+
+func (r *Reader) read(pid int, file string) ([]byte, error) {
+	name := strconv.Itoa(pid) + "/" + file
+	b, err := fs.ReadFile(r.fsys, name)
+	if err != nil {
+		if gone(err) {
+			return nil, fmt.Errorf("read %s: %w", name, ErrGone)
+		}
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	return b, nil
+}
+
+// gone reports errors that mean the process exited: ENOENT, and ESRCH from
+// reading a file of a process that died after open.
+func gone(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH)
+}
