@@ -78,11 +78,14 @@ type Process struct {
 	StartTime uint64
 	UID, EUID int
 	GID, EGID int
-	Exe       string
-	Cwd       string
-	Args      []string
-	Stdio     [3]Stdio
-	NS        NS
+	// AUID is /proc/PID/loginuid: 4294967295 when no login set it, -1
+	// when it could not be read.
+	AUID  int
+	Exe   string
+	Cwd   string
+	Args  []string
+	Stdio [3]Stdio
+	NS    NS
 }
 
 // Reader reads processes from an fs.FS rooted at /proc.
@@ -128,6 +131,12 @@ func (r *Reader) Process(pid int) (Process, error) {
 	}
 	p.TGID, p.VPID = ss.TGID, ss.VPID()
 	p.UID, p.EUID, p.GID, p.EGID = ss.UID, ss.EUID, ss.GID, ss.EGID
+	p.AUID = -1
+	if b, err := fs.ReadFile(r.fsys, dir+"/loginuid"); err == nil {
+		if v, err := strconv.ParseUint(string(bytes.TrimSpace(b)), 10, 32); err == nil {
+			p.AUID = int(v)
+		}
+	}
 	if b, err := fs.ReadFile(r.fsys, dir+"/cmdline"); err == nil {
 		p.Args = ParseCmdline(b)
 	}

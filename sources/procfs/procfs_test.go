@@ -150,7 +150,7 @@ func TestReaderFixtures(t *testing.T) {
 			pid:  10176,
 			want: Process{
 				PID: 10176, PPID: 10135, TGID: 10176, SID: 5090, VPID: 10176, Comm: "sh", StartTime: 1090701,
-				Exe: "/usr/bin/dash", Cwd: "/tmp", Args: []string{"/bin/sh", "-c", "sleep 5; echo x y"},
+				AUID: 4294967295, Exe: "/usr/bin/dash", Cwd: "/tmp", Args: []string{"/bin/sh", "-c", "sleep 5; echo x y"},
 				Stdio: [3]Stdio{
 					{Type: "pipe", Name: "pipe:[15836]", Inode: 15836},
 					{Type: "socket", Name: "socket:[15835]", Inode: 15835},
@@ -164,7 +164,7 @@ func TestReaderFixtures(t *testing.T) {
 			pid:  10238,
 			want: Process{
 				PID: 10238, PPID: 10216, TGID: 10238, SID: 10238, VPID: 1, Comm: "sleep", StartTime: 1090758,
-				Exe: "/bin/busybox", Cwd: "/", Args: []string{"sleep", "30"},
+				AUID: 4294967295, Exe: "/bin/busybox", Cwd: "/", Args: []string{"sleep", "30"},
 				Stdio: [3]Stdio{
 					{Type: "none", Name: "/dev/null"},
 					{Type: "pipe", Name: "pipe:[16771]", Inode: 16771},
@@ -177,7 +177,7 @@ func TestReaderFixtures(t *testing.T) {
 			name: "kernel thread",
 			pid:  2,
 			want: Process{
-				PID: 2, TGID: 2, VPID: 2, Comm: "kthreadd", StartTime: 24, Cwd: "/",
+				PID: 2, TGID: 2, VPID: 2, Comm: "kthreadd", StartTime: 24, Cwd: "/", AUID: 4294967295,
 				NS: NS{PID: 4026531836, Net: 4026531833, Mnt: 4026531832},
 			},
 		},
