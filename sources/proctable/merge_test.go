@@ -1,0 +1,195 @@
+package proctable
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ruled/ruled/sources/event"
+)
+
+type mergeRec struct {
+	mu  sync.Mutex
+	out []string
+	evs []*event.Event
+}
+
+func (r *mergeRec) emit(ev *event.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := fmt.Sprintf("%s/%s/%d", ev.Evt.Type, ev.Evt.Source, ev.Proc.PID)
+	if len(ev.Proc.Args) > 0 {
+		s += fmt.Sprint(ev.Proc.Args)
+	}
+	r.out = append(r.out, s)
+	r.evs = append(r.evs, ev)
+}
+
+func auEv(typ string, pid int, args ...string) *event.Event {
+	ev := &event.Event{}
+	ev.Evt.Type, ev.Evt.Source, ev.Evt.Success = typ, event.SourceAudit, true
+	ev.Proc.PID, ev.Proc.Args = pid, args
+	return ev
+}
+
+func TestMerger(t *testing.T) {
+	type step struct {
+		ev      *event.Event
+		advance time.Duration // before pushing
+	}
+	tests := []struct {
+		name  string
+		steps []step
+		want  []string // emitted, after a final flush at +1 s
+		stats MergeStats
+	}{
+		{
+			name: "procconn then audit: one merged event",
+			steps: []step{
+				{ev: pcEv(event.TypeExecve, 10, 0)},
+				{ev: auEv(event.TypeExecve, 10, "ls", "-l"), advance: 20 * time.Millisecond},
+			},
+			want:  []string{"execve/audit/10[ls -l]"},
+			stats: MergeStats{Held: 1, Merged: 1},
+		},
+		{
+			name: "audit then procconn: the late twin is dropped",
+			steps: []step{
+				{ev: auEv(event.TypeExecve, 11, "id")},
+				{ev: pcEv(event.TypeExecve, 11, 0), advance: 5 * time.Millisecond},
+			},
+			want:  []string{"execve/audit/11[id]"},
+			stats: MergeStats{Merged: 1},
+		},
+		{
+			name: "procconn alone goes out after the window",
+			steps: []step{
+				{ev: pcEv(event.TypeExecve, 12, 0)},
+				{ev: pcEv(event.TypeFork, 99, 1), advance: 200 * time.Millisecond},
+			},
+			want:  []string{"execve/procconn/12", "fork/procconn/99"},
+			stats: MergeStats{Held: 1, Alone: 1},
+		},
+		{
+			name: "audit after the window is dropped as late",
+			steps: []step{
+				{ev: pcEv(event.TypeExecve, 13, 0)},
+				{ev: auEv(event.TypeExecve, 13, "x"), advance: 150 * time.Millisecond},
+			},
+			want:  []string{"execve/procconn/13"},
+			stats: MergeStats{Held: 1, Alone: 1, LateAudit: 1},
+		},
+		{
+			name: "exit waits behind its held exec",
+			steps: []step{
+				{ev: pcEv(event.TypeExecve, 14, 0)},
+				{ev: pcEv(event.TypeExit, 14, 1)},
+				{ev: pcEv(event.TypeExit, 15, 1)},
+				{ev: auEv(event.TypeExecve, 14, "true"), advance: 10 * time.Millisecond},
+			},
+			want:  []string{"exit/procconn/15", "execve/audit/14[true]", "exit/procconn/14"},
+			stats: MergeStats{Held: 1, Merged: 1},
+		},
+		{
+			name: "failed audit execve passes through",
+			steps: []step{
+				{ev: func() *event.Event { e := auEv(event.TypeExecve, 16, "nope"); e.Evt.Success = false; return e }()},
+			},
+			want: []string{"execve/audit/16[nope]"},
+		},
+		{
+			name: "two execs of one pid stay two",
+			steps: []step{
+				{ev: pcEv(event.TypeExecve, 17, 0)},
+				{ev: pcEv(event.TypeExecve, 17, 0), advance: time.Millisecond},
+				{ev: auEv(event.TypeExecve, 17, "second"), advance: time.Millisecond},
+			},
+			want:  []string{"execve/procconn/17", "execve/audit/17[second]"},
+			stats: MergeStats{Held: 2, Alone: 1, Merged: 1},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var r mergeRec
+			c := &clock{t: time.Unix(1000, 0)}
+			m := NewMerger(100*time.Millisecond, 16, r.emit)
+			m.now = c.now
+			for _, s := range tt.steps {
+				c.advance(s.advance)
+				m.Push(s.ev)
+			}
+			c.advance(time.Second)
+			m.Flush()
+			if !reflect.DeepEqual(r.out, tt.want) {
+				t.Errorf("emitted %q\nwant    %q", r.out, tt.want)
+			}
+			if got := m.Stats(); got != tt.stats {
+				t.Errorf("stats %+v want %+v", got, tt.stats)
+			}
+		})
+	}
+}
+
+func TestMergerKeepsEarlierTime(t *testing.T) {
+	var r mergeRec
+	m := NewMerger(time.Second, 0, r.emit)
+	pc := pcEv(event.TypeExecve, 5, 4)
+	pc.Evt.Time = time.Unix(100, 0)
+	au := auEv(event.TypeExecve, 5, "a")
+	au.Evt.Time = time.Unix(100, 5000)
+	au.Evt.Keys = []string{"exec"}
+	m.Push(pc)
+	m.Push(au)
+	if len(r.evs) != 1 {
+		t.Fatalf("%d events", len(r.evs))
+	}
+	got := r.evs[0]
+	if !got.Evt.Time.Equal(pc.Evt.Time) || got.Proc.PPID != 4 || !reflect.DeepEqual(got.Evt.Keys, []string{"exec"}) {
+		t.Errorf("merged %+v", got)
+	}
+}
+
+func TestMergerBounded(t *testing.T) {
+	var r mergeRec
+	m := NewMerger(time.Hour, 4, r.emit)
+	for pid := 1; pid <= 10; pid++ {
+		m.Push(pcEv(event.TypeExecve, pid, 0))
+	}
+	if s := m.Stats(); s.Forced != 6 || len(r.out) != 6 {
+		t.Errorf("forced %d emitted %d, want 6 and 6", s.Forced, len(r.out))
+	}
+}
+
+func TestMergerRunFlushesOnCancel(t *testing.T) {
+	var r mergeRec
+	m := NewMerger(50*time.Millisecond, 0, r.emit)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- m.Run(ctx) }()
+	m.Push(pcEv(event.TypeExecve, 1, 0))
+	deadline := time.After(5 * time.Second)
+	for {
+		r.mu.Lock()
+		n := len(r.out)
+		r.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		select {
+		case <-deadline:
+			t.Fatal("held event never released by Run")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	m.Push(pcEv(event.TypeExecve, 2, 0))
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(r.out) != 2 {
+		t.Errorf("emitted %v after cancel", r.out)
+	}
+}

@@ -1,0 +1,406 @@
+package proctable
+
+import (
+	"strings"
+	"time"
+
+	"github.com/ruled/ruled/sources/event"
+)
+
+// sweepEvery is how often Observe evicts exited processes and re-reads the
+// parent of orphans.
+const sweepEvery = time.Second
+
+// Observe updates the table from an event: fork, execve, exit, setuid and
+// comm change it; any other event of a pid the table does not know reads
+// that pid from /proc. Call it for every event, from one goroutine, as soon
+// as the event arrives (before Merger's window) so /proc is read while a
+// short process still exists.
+func (t *Table) Observe(ev *event.Event) {
+	pid := ev.Proc.PID
+	if pid <= 0 {
+		return
+	}
+	now := t.now()
+	switch ev.Evt.Type {
+	case event.TypeFork:
+		t.observeFork(ev)
+	case event.TypeExecve:
+		if ev.Evt.Success {
+			t.observeExec(ev, now)
+		} else {
+			t.ensure(ev)
+		}
+	case event.TypeExit:
+		t.observeExit(ev, now)
+	case event.TypeSetuid:
+		if ev.Evt.Source == event.SourceProcconn {
+			t.mu.Lock()
+			if p := t.procs[pid]; p != nil {
+				p.UID, p.EUID = ev.Proc.UID, ev.Proc.EUID
+				p.User = ""
+				uid, mnt := p.UID, p.NS.Mnt
+				t.mu.Unlock()
+				user := t.userOf(uid, mnt)
+				t.mu.Lock()
+				if p := t.procs[pid]; p != nil && p.UID == uid {
+					p.User = user
+				}
+			}
+			t.mu.Unlock()
+		} else {
+			t.ensure(ev)
+		}
+	case event.TypeComm:
+		t.mu.Lock()
+		if p := t.procs[pid]; p != nil && ev.Proc.Name != "" {
+			p.Name = ev.Proc.Name
+		}
+		t.mu.Unlock()
+	default:
+		t.ensure(ev)
+	}
+	t.maybeSweep(now)
+}
+
+// ensure makes sure pid is in the table, reading /proc once if not.
+func (t *Table) ensure(ev *event.Event) {
+	t.mu.RLock()
+	_, ok := t.procs[ev.Proc.PID]
+	t.mu.RUnlock()
+	if ok {
+		return
+	}
+	p, ok := t.read(ev.Proc.PID)
+	if !ok {
+		// Gone already: keep what the event says so later events and the
+		// exit find the process and its parent.
+		p = &Process{PID: ev.Proc.PID, PPID: ev.Proc.PPID, Partial: true}
+		t.overlay(p, ev)
+	} else {
+		p.ContainerID = t.resolveContainer(p.PID)
+	}
+	t.mu.Lock()
+	if _, raced := t.procs[p.PID]; !raced {
+		t.put(p)
+	}
+	t.mu.Unlock()
+}
+
+func (t *Table) observeFork(ev *event.Event) {
+	child, parent := ev.Proc.PID, ev.Proc.PPID
+	t.mu.Lock()
+	pp := t.procs[parent]
+	if c := t.procs[child]; c != nil && c.Exited.IsZero() {
+		// Exec (or exit) of the child was seen before its fork: events
+		// of different CPUs arrive out of order. Keep what the exec
+		// learned; fill in the parent and what a child inherits.
+		if c.PPID == 0 {
+			c.PPID = parent
+		}
+		if c.Partial && pp != nil {
+			inherit(c, pp)
+		}
+		t.mu.Unlock()
+		return
+	}
+	if pp != nil {
+		c := *pp
+		c.PID, c.PPID = child, parent
+		c.Exited, c.StartTime, c.execAt, c.Partial = time.Time{}, 0, time.Time{}, pp.Partial
+		if ev.Proc.SID != 0 {
+			c.SID = ev.Proc.SID
+		}
+		t.put(&c)
+		t.mu.Unlock()
+		return
+	}
+	t.mu.Unlock()
+	// Parent unknown (lost events): the child most likely still runs.
+	c, ok := t.read(child)
+	if !ok {
+		c = &Process{PID: child, Partial: true}
+	} else {
+		c.ContainerID = t.resolveContainer(child)
+	}
+	c.PPID = parent
+	t.mu.Lock()
+	t.put(c)
+	t.mu.Unlock()
+}
+
+// inherit copies from parent what survives fork and exec.
+func inherit(c, parent *Process) {
+	if c.NS == (event.NS{}) {
+		c.NS = parent.NS
+	}
+	if c.ContainerID == "" {
+		c.ContainerID = parent.ContainerID
+	}
+	if c.Cwd == "" {
+		c.Cwd = parent.Cwd
+	}
+	if c.SID == 0 {
+		c.SID = parent.SID
+	}
+	if c.Stdio == ([3]event.Stdio{}) {
+		c.Stdio, c.StdioInodes = parent.Stdio, parent.StdioInodes
+		c.TTY = parent.TTY
+	}
+	if c.User == "" && c.UID == 0 && c.EUID == 0 {
+		c.UID, c.GID, c.EUID, c.AUID, c.User = parent.UID, parent.GID, parent.EUID, parent.AUID, parent.User
+	}
+}
+
+func (t *Table) observeExec(ev *event.Event, now time.Time) {
+	pid := ev.Proc.PID
+	t.mu.RLock()
+	old := t.procs[pid]
+	skipRead := old != nil && ev.Evt.Source != event.SourceProcconn && !old.Partial &&
+		now.Sub(old.execAt) < time.Second && (ev.Proc.Exe == "" || ev.Proc.Exe == old.Exe)
+	t.mu.RUnlock()
+	if skipRead {
+		// The proc connector's exec already read /proc: only take what
+		// audit knows better (argv, ids, cwd at exec time).
+		t.mu.Lock()
+		if p := t.procs[pid]; p != nil {
+			t.overlay(p, ev)
+		}
+		t.mu.Unlock()
+		return
+	}
+	p, ok := t.read(pid)
+	cid := ""
+	if ok {
+		cid = t.resolveContainer(pid)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	old = t.procs[pid]
+	if !ok {
+		// Gone before /proc could be read (a very short process): keep
+		// what survives exec, forget the old image's name and args.
+		p = &Process{PID: pid, PPID: ev.Proc.PPID, Partial: true}
+		if old != nil {
+			c := *old
+			p = &c
+			p.Name, p.Exe, p.Args, p.Cmdline = "", "", nil, ""
+			p.Partial = true
+		}
+		if pp := t.procs[p.PPID]; pp != nil {
+			inherit(p, pp)
+		}
+	} else {
+		p.ContainerID = cid
+		if old != nil {
+			if cid == "" {
+				p.ContainerID = old.ContainerID
+			}
+			if p.PPID == 0 {
+				p.PPID = old.PPID
+			}
+		}
+	}
+	p.execAt = now
+	t.overlay(p, ev)
+	if old != nil && !old.Exited.IsZero() {
+		// Its exit arrived before its exec: keep it exited.
+		p.Exited = old.Exited
+		t.procs[pid] = p
+		return
+	}
+	t.put(p)
+}
+
+// overlay copies what the event itself says about the process. Audit's
+// argv, ids and cwd are the truth at exec time; the proc connector's
+// events carry only pids. t.mu held (or p not shared yet).
+func (t *Table) overlay(p *Process, ev *event.Event) {
+	e := &ev.Proc
+	if e.PPID != 0 {
+		p.PPID = e.PPID
+	}
+	if e.Name != "" {
+		p.Name = e.Name
+	}
+	if e.Exe != "" {
+		p.Exe = e.Exe
+	}
+	if len(e.Args) > 0 {
+		p.Args = e.Args
+		p.Cmdline = strings.Join(e.Args, " ")
+	} else if e.Cmdline != "" {
+		p.Cmdline = e.Cmdline
+	}
+	if e.Cwd != "" {
+		p.Cwd = e.Cwd
+	}
+	if ev.Evt.Source == event.SourceAudit || ev.Evt.Source == event.SourceReplay {
+		p.UID, p.GID, p.EUID, p.AUID = e.UID, e.GID, e.EUID, e.AUID
+		if e.User != "" {
+			p.User = e.User
+		}
+	}
+	if e.SID != 0 {
+		p.SID = e.SID
+	}
+	if e.VPID != 0 {
+		p.VPID = e.VPID
+	}
+	if ev.Container.ID != "" && p.ContainerID == "" {
+		p.ContainerID = ev.Container.ID
+	}
+}
+
+func (t *Table) observeExit(ev *event.Event, now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.procs[ev.Proc.PID]
+	if p == nil {
+		// Never seen (lost events, or exited before anything else was
+		// read): keep the parent link so the exit event has ancestry.
+		p = &Process{PID: ev.Proc.PID, PPID: ev.Proc.PPID, Partial: true}
+		if pp := t.procs[p.PPID]; pp != nil {
+			inherit(p, pp)
+		}
+		if !t.put(p) {
+			return
+		}
+	}
+	if ev.Proc.PPID != 0 && ev.Proc.PPID != p.PPID {
+		p.PPID = ev.Proc.PPID
+		t.stats.Reparents++
+	}
+	t.markExited(p, now)
+}
+
+func (t *Table) maybeSweep(now time.Time) {
+	t.mu.Lock()
+	if now.Sub(t.lastSweep) < sweepEvery {
+		t.mu.Unlock()
+		return
+	}
+	t.lastSweep = now
+	t.evict(now, false)
+	// Orphans: a live process whose parent exited was reparented by the
+	// kernel (to init or a subreaper); read its new parent.
+	var orphans []int
+	for pid, p := range t.procs {
+		if !p.Exited.IsZero() || p.PPID == 0 {
+			continue
+		}
+		if pp, ok := t.procs[p.PPID]; !ok || !pp.Exited.IsZero() {
+			orphans = append(orphans, pid)
+		}
+	}
+	t.mu.Unlock()
+	for _, pid := range orphans {
+		st, err := t.reader.Stat(pid)
+		t.mu.Lock()
+		if p := t.procs[pid]; p != nil && p.Exited.IsZero() {
+			switch {
+			case err == nil && st.PPID != p.PPID:
+				p.PPID = st.PPID
+				t.stats.Reparents++
+			case err != nil && errGone(err):
+				// Its exit was lost: stop showing it as running.
+				t.markExited(p, now)
+			}
+		}
+		t.mu.Unlock()
+	}
+}
+
+// Enrich fills the event's empty process fields from the table: parent,
+// ancestry, executable, arguments, ids, user, namespaces, standard
+// descriptors and container id. Values the source set are kept.
+func (t *Table) Enrich(ev *event.Event) {
+	e := &ev.Proc
+	t.mu.RLock()
+	p, ok := t.procs[e.PID]
+	if !ok {
+		t.mu.RUnlock()
+		t.misses.Add(1)
+		return
+	}
+	if e.PPID == 0 {
+		e.PPID = p.PPID
+	}
+	if e.Name == "" {
+		e.Name = p.Name
+	}
+	if e.Exe == "" {
+		e.Exe = p.Exe
+	}
+	if len(e.Args) == 0 {
+		e.Args = p.Args
+	}
+	if e.Cmdline == "" {
+		e.Cmdline = p.Cmdline
+	}
+	if e.Cwd == "" {
+		e.Cwd = p.Cwd
+	}
+	if e.SID == 0 {
+		e.SID = p.SID
+	}
+	if e.VPID == 0 {
+		e.VPID = p.VPID
+	}
+	if !e.TTY {
+		e.TTY = p.TTY
+	}
+	user := ""
+	if ev.Evt.Source != event.SourceAudit && ev.Evt.Source != event.SourceReplay {
+		e.UID, e.GID, e.EUID, e.AUID = p.UID, p.GID, p.EUID, p.AUID
+	}
+	if e.User == "" && e.UID == p.UID {
+		e.User = p.User
+	} else if e.User == "" {
+		user = "?" // resolve outside the lock
+	}
+	if ev.NS == (event.NS{}) {
+		ev.NS = p.NS
+	}
+	if ev.Container.ID == "" {
+		ev.Container.ID = p.ContainerID
+	}
+	var inodes [3]uint64
+	stdio := [3]*event.Stdio{&e.Stdin, &e.Stdout, &e.Stderr}
+	for i, s := range stdio {
+		if s.Type == "" {
+			*s = p.Stdio[i]
+			inodes[i] = p.StdioInodes[i]
+		}
+	}
+	if pp, ok := t.procs[e.PPID]; ok {
+		if e.PName == "" {
+			e.PName = pp.Name
+		}
+		if e.PExe == "" {
+			e.PExe = pp.Exe
+		}
+		if e.PCmdline == "" {
+			e.PCmdline = pp.Cmdline
+		}
+	}
+	if e.ANames == nil {
+		e.ANames = t.anames(e.PPID)
+	}
+	mnt := p.NS.Mnt
+	t.mu.RUnlock()
+
+	if user != "" {
+		e.User = t.userOf(e.UID, mnt)
+	}
+	t.resolverMu.RLock()
+	resolve := t.stdioOf
+	t.resolverMu.RUnlock()
+	if resolve != nil {
+		for i, s := range stdio {
+			if s.Type == event.StdioSocket && inodes[i] != 0 {
+				resolve(e.PID, i, inodes[i], s)
+			}
+		}
+	}
+}

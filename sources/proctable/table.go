@@ -1,0 +1,452 @@
+package proctable
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ruled/ruled/sources/event"
+	"github.com/ruled/ruled/sources/procfs"
+)
+
+// Defaults of Config.
+const (
+	DefaultMax      = 65536
+	DefaultLinger   = 5 * time.Second
+	DefaultMaxDepth = 64
+)
+
+// Process is the table's view of one process (a thread group).
+type Process struct {
+	PID, PPID, SID, VPID int
+	Name                 string
+	Exe                  string
+	Args                 []string // shared with events: replaced, never modified in place
+	Cmdline              string
+	Cwd                  string
+	UID, GID, EUID, AUID int
+	User                 string
+	TTY                  bool
+	Stdio                [3]event.Stdio
+	// StdioInodes are the socket (or pipe) inodes of fds 0-2, for the
+	// network namespace code to resolve a socket's two ends (see
+	// Table.SetStdioResolver).
+	StdioInodes [3]uint64
+	NS          event.NS
+	// ContainerID is what the container resolver returned at exec (or
+	// seed) time, inherited by forks; empty when no resolver is set.
+	ContainerID string
+	StartTime   uint64 // clock ticks after boot, from /proc
+	// Exited is when the process's exit was seen; zero while it runs.
+	Exited time.Time
+	// Partial means /proc could not be read when the process was seen
+	// (already gone): fields come from its events and its parent only.
+	Partial bool
+
+	execAt time.Time // when the last exec was applied
+}
+
+// Config configures a Table. The zero value reads the live /proc.
+type Config struct {
+	// Proc is /proc; nil means os.DirFS("/proc").
+	Proc fs.FS
+	// Passwd is the host's passwd file for proc.user; "" means /etc/passwd.
+	Passwd string
+	// Max bounds the number of processes kept; 0 means DefaultMax.
+	Max int
+	// Linger is how long an exited process stays, so late audit records
+	// and its children still find it; 0 means DefaultLinger.
+	Linger time.Duration
+	// MaxDepth bounds proc.anames; 0 means DefaultMaxDepth.
+	MaxDepth int
+	Logger   *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Stats are the table's counters.
+type Stats struct {
+	Live      int    // processes running
+	Exited    int    // exited processes still kept
+	Inserted  uint64 // processes added
+	Evicted   uint64 // exited processes removed after Linger
+	CapHits   uint64 // processes not added because the table was full
+	ProcReads uint64 // /proc process reads
+	ProcGone  uint64 // /proc reads of processes already gone
+	Misses    uint64 // Enrich of a pid the table does not know
+	Resyncs   uint64 // Seed/Resync passes
+	Reparents uint64 // ppid changes seen after a parent exited
+}
+
+// Table is the process table. Create with New.
+type Table struct {
+	cfg    Config
+	log    *slog.Logger
+	reader *procfs.Reader
+	now    func() time.Time
+
+	mu        sync.RWMutex
+	procs     map[int]*Process
+	exited    []exitRec // FIFO by exit time
+	lastSweep time.Time
+	stats     Stats
+	misses    atomic.Uint64
+
+	resolverMu  sync.RWMutex
+	containerOf func(pid int) string
+	stdioOf     func(pid, fd int, inode uint64, s *event.Stdio)
+
+	usersMu   sync.Mutex
+	users     map[int]string
+	usersRead time.Time
+	hostMnt   int
+}
+
+type exitRec struct {
+	pid int
+	at  time.Time
+}
+
+// New returns an empty table; call Seed to fill it from /proc.
+func New(cfg Config) *Table {
+	if cfg.Proc == nil {
+		cfg.Proc = os.DirFS("/proc")
+	}
+	if cfg.Passwd == "" {
+		cfg.Passwd = "/etc/passwd"
+	}
+	if cfg.Max <= 0 {
+		cfg.Max = DefaultMax
+	}
+	if cfg.Linger <= 0 {
+		cfg.Linger = DefaultLinger
+	}
+	if cfg.MaxDepth <= 0 {
+		cfg.MaxDepth = DefaultMaxDepth
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	t := &Table{
+		cfg:    cfg,
+		log:    log,
+		reader: procfs.New(cfg.Proc),
+		now:    cfg.Now,
+		procs:  make(map[int]*Process),
+	}
+	// Our own mount namespace stands for "the host" when naming users: a
+	// process in another one reads another passwd file.
+	if pid, err := selfPID(cfg.Proc); err == nil {
+		t.hostMnt = int(t.reader.NSOf(pid).Mnt)
+	}
+	return t
+}
+
+func selfPID(fsys fs.FS) (int, error) {
+	s, err := fs.ReadLink(fsys, "self")
+	if err != nil {
+		return 0, err
+	}
+	var pid int
+	if _, err := fmt.Sscanf(s, "%d", &pid); err != nil {
+		return 0, err
+	}
+	return pid, nil
+}
+
+// SetContainerResolver sets the function that returns the container id of
+// a live pid (from /proc/PID/cgroup): "host" for a host process, "" when
+// unknown. It is called once per exec and per seeded process, outside the
+// table lock; forks inherit their parent's value. Set it before Seed.
+func (t *Table) SetContainerResolver(f func(pid int) string) {
+	t.resolverMu.Lock()
+	t.containerOf = f
+	t.resolverMu.Unlock()
+}
+
+// SetStdioResolver sets the function that completes a socket on a standard
+// descriptor (l4proto, sip, sport, rip, rport, name) from its inode. Enrich
+// calls it outside the table lock for every stdio of type socket; it must
+// not block (serve from a cache).
+func (t *Table) SetStdioResolver(f func(pid, fd int, inode uint64, s *event.Stdio)) {
+	t.resolverMu.Lock()
+	t.stdioOf = f
+	t.resolverMu.Unlock()
+}
+
+// Stats returns the counters.
+func (t *Table) Stats() Stats {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	s := t.stats
+	s.Misses = t.misses.Load()
+	s.Exited = len(t.exited)
+	s.Live = len(t.procs) - s.Exited
+	return s
+}
+
+// Seed fills the table from a /proc snapshot so that processes older than
+// ruled have parents, ancestors and containers. It may be called again
+// (Resync) after events were lost.
+func (t *Table) Seed(ctx context.Context) error {
+	pids, err := t.reader.PIDs()
+	if err != nil {
+		return fmt.Errorf("seed process table: %w", err)
+	}
+	present := make(map[int]struct{}, len(pids))
+	for _, pid := range pids {
+		if ctx.Err() != nil {
+			return nil
+		}
+		present[pid] = struct{}{}
+		t.mu.RLock()
+		old, known := t.procs[pid]
+		var start uint64
+		if known {
+			start = old.StartTime
+		}
+		t.mu.RUnlock()
+		if known {
+			// Same process (pid not reused): only the parent may have
+			// changed (reparenting while we were not listening).
+			st, err := t.reader.Stat(pid)
+			if err == nil && st.StartTime == start {
+				t.mu.Lock()
+				if p := t.procs[pid]; p != nil && p.PPID != st.PPID {
+					p.PPID = st.PPID
+					t.stats.Reparents++
+				}
+				t.mu.Unlock()
+				continue
+			}
+		}
+		p, ok := t.read(pid)
+		if !ok {
+			continue
+		}
+		p.ContainerID = t.resolveContainer(pid)
+		t.mu.Lock()
+		t.put(p)
+		t.mu.Unlock()
+	}
+	now := t.now()
+	t.mu.Lock()
+	for pid, p := range t.procs {
+		if _, ok := present[pid]; !ok && p.Exited.IsZero() {
+			t.markExited(p, now)
+		}
+	}
+	t.stats.Resyncs++
+	t.mu.Unlock()
+	return nil
+}
+
+// Resync re-reads /proc after the proc connector lost events; for
+// procconn.Config.Resync.
+func (t *Table) Resync() {
+	if err := t.Seed(context.Background()); err != nil {
+		t.log.Warn("resync process table", "error", err)
+	}
+}
+
+// Get returns a copy of the process pid.
+func (t *Table) Get(pid int) (Process, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	p, ok := t.procs[pid]
+	if !ok {
+		return Process{}, false
+	}
+	return *p, true
+}
+
+// Processes returns copies of every running process.
+func (t *Table) Processes() []Process {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	out := make([]Process, 0, len(t.procs))
+	for _, p := range t.procs {
+		if p.Exited.IsZero() {
+			out = append(out, *p)
+		}
+	}
+	return out
+}
+
+// Ancestors returns the names of pid's ancestors, parent first.
+func (t *Table) Ancestors(pid int) []string {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	p, ok := t.procs[pid]
+	if !ok {
+		return nil
+	}
+	return t.anames(p.PPID)
+}
+
+// read reads pid from /proc into a new Process (outside the lock).
+func (t *Table) read(pid int) (*Process, bool) {
+	rp, err := t.reader.Process(pid)
+	t.mu.Lock()
+	t.stats.ProcReads++
+	if err != nil {
+		t.stats.ProcGone++
+	}
+	t.mu.Unlock()
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			t.log.Debug("read process", "pid", pid, "error", err)
+		}
+		return nil, false
+	}
+	p := &Process{
+		PID: rp.PID, PPID: rp.PPID, SID: rp.SID, VPID: rp.VPID,
+		Name: rp.Comm, Exe: rp.Exe, Args: rp.Args, Cmdline: strings.Join(rp.Args, " "),
+		Cwd: rp.Cwd, UID: rp.UID, GID: rp.GID, EUID: rp.EUID, AUID: rp.AUID,
+		TTY: rp.TTY, StartTime: rp.StartTime,
+		NS: event.NS{PID: int(rp.NS.PID), Net: int(rp.NS.Net), Mnt: int(rp.NS.Mnt)},
+	}
+	if p.AUID < 0 {
+		p.AUID = 0
+	}
+	for i, s := range rp.Stdio {
+		p.Stdio[i] = event.Stdio{Type: s.Type, Name: s.Name}
+		p.StdioInodes[i] = s.Inode
+	}
+	p.User = t.userOf(p.UID, p.NS.Mnt)
+	return p, true
+}
+
+func (t *Table) resolveContainer(pid int) string {
+	t.resolverMu.RLock()
+	f := t.containerOf
+	t.resolverMu.RUnlock()
+	if f == nil {
+		return ""
+	}
+	return f(pid)
+}
+
+// put inserts or replaces p; t.mu held. It reports false when the table is
+// full of running processes.
+func (t *Table) put(p *Process) bool {
+	if old, ok := t.procs[p.PID]; ok {
+		if !old.Exited.IsZero() {
+			// The pid was reused while the old entry lingered: the old
+			// process's FIFO record must not evict the new one.
+			t.forgetExit(p.PID)
+		}
+		t.procs[p.PID] = p
+		return true
+	}
+	if len(t.procs) >= t.cfg.Max {
+		t.evict(t.now(), true)
+		if len(t.procs) >= t.cfg.Max {
+			t.stats.CapHits++
+			return false
+		}
+	}
+	t.procs[p.PID] = p
+	t.stats.Inserted++
+	return true
+}
+
+func (t *Table) markExited(p *Process, at time.Time) {
+	if !p.Exited.IsZero() {
+		return
+	}
+	p.Exited = at
+	t.exited = append(t.exited, exitRec{pid: p.PID, at: at})
+}
+
+func (t *Table) forgetExit(pid int) {
+	for i := range t.exited {
+		if t.exited[i].pid == pid {
+			t.exited = append(t.exited[:i], t.exited[i+1:]...)
+			return
+		}
+	}
+}
+
+// evict removes exited processes older than Linger (all of them when
+// force: the table is full). t.mu held.
+func (t *Table) evict(now time.Time, force bool) {
+	n := 0
+	for n < len(t.exited) {
+		r := t.exited[n]
+		if !force && now.Sub(r.at) < t.cfg.Linger {
+			break
+		}
+		if p, ok := t.procs[r.pid]; ok && p.Exited.Equal(r.at) {
+			delete(t.procs, r.pid)
+			t.stats.Evicted++
+		}
+		n++
+	}
+	if n > 0 {
+		t.exited = append(t.exited[:0], t.exited[n:]...)
+	}
+}
+
+// anames walks up from ppid; t.mu held (read).
+func (t *Table) anames(ppid int) []string {
+	var out []string
+	pid := ppid
+	for depth := 0; pid > 0 && depth < t.cfg.MaxDepth; depth++ {
+		a, ok := t.procs[pid]
+		if !ok {
+			break
+		}
+		if out == nil {
+			out = make([]string, 0, 8)
+		}
+		out = append(out, a.Name)
+		if a.PPID == pid {
+			break
+		}
+		pid = a.PPID
+	}
+	return out
+}
+
+// userOf names uid from the host passwd file for processes in the host's
+// mount namespace. Elsewhere (containers) only uid 0 is certain to be root.
+func (t *Table) userOf(uid, mnt int) string {
+	if t.hostMnt != 0 && mnt != 0 && mnt != t.hostMnt {
+		if uid == 0 {
+			return "root"
+		}
+		return ""
+	}
+	t.usersMu.Lock()
+	defer t.usersMu.Unlock()
+	if name, ok := t.users[uid]; ok {
+		return name
+	}
+	// A miss re-reads the file, at most every 10 s: useradd while running.
+	if t.users != nil && time.Since(t.usersRead) < 10*time.Second {
+		return ""
+	}
+	t.usersRead = time.Now()
+	f, err := os.Open(t.cfg.Passwd)
+	if err != nil {
+		t.users = map[int]string{}
+		return ""
+	}
+	defer f.Close()
+	t.users = parsePasswd(f)
+	return t.users[uid]
+}
+
+func errGone(err error) bool { return errors.Is(err, fs.ErrNotExist) }

@@ -1,0 +1,413 @@
+package proctable
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/ruled/ruled/sources/event"
+)
+
+// fakeProc builds a /proc with the given processes.
+type fakeProc struct {
+	fs fstest.MapFS
+}
+
+type fp struct {
+	pid, ppid int
+	comm, exe string
+	args      []string
+	uid       int
+	mnt       int
+	stdin     string
+	start     uint64
+}
+
+func newFakeProc(procs ...fp) *fakeProc {
+	f := &fakeProc{fs: fstest.MapFS{
+		"self": {Data: []byte("1"), Mode: fs.ModeSymlink},
+	}}
+	for _, p := range procs {
+		f.add(p)
+	}
+	return f
+}
+
+func (f *fakeProc) add(p fp) {
+	d := fmt.Sprint(p.pid) + "/"
+	if p.mnt == 0 {
+		p.mnt = 4026531832
+	}
+	f.fs[d+"stat"] = &fstest.MapFile{Data: fmt.Appendf(nil,
+		"%d (%s) S %d %d %d 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 %d 0 0\n", p.pid, p.comm, p.ppid, p.pid, p.pid, p.start)}
+	f.fs[d+"status"] = &fstest.MapFile{Data: fmt.Appendf(nil,
+		"Name:\t%s\nTgid:\t%d\nPid:\t%d\nPPid:\t%d\nUid:\t%d\t%d\t%d\t%d\nGid:\t0\t0\t0\t0\nNSpid:\t%d\n", p.comm, p.pid, p.pid, p.ppid, p.uid, p.uid, p.uid, p.uid, p.pid)}
+	f.fs[d+"cmdline"] = &fstest.MapFile{Data: []byte(strings.Join(p.args, "\x00") + "\x00")}
+	f.fs[d+"exe"] = &fstest.MapFile{Data: []byte(p.exe), Mode: fs.ModeSymlink}
+	f.fs[d+"cwd"] = &fstest.MapFile{Data: []byte("/"), Mode: fs.ModeSymlink}
+	f.fs[d+"ns/mnt"] = &fstest.MapFile{Data: fmt.Appendf(nil, "mnt:[%d]", p.mnt), Mode: fs.ModeSymlink}
+	f.fs[d+"ns/net"] = &fstest.MapFile{Data: []byte("net:[4026531833]"), Mode: fs.ModeSymlink}
+	f.fs[d+"ns/pid"] = &fstest.MapFile{Data: []byte("pid:[4026531836]"), Mode: fs.ModeSymlink}
+	if p.stdin != "" {
+		f.fs[d+"fd/0"] = &fstest.MapFile{Data: []byte(p.stdin), Mode: fs.ModeSymlink}
+	}
+}
+
+func (f *fakeProc) remove(pid int) {
+	pre := fmt.Sprint(pid) + "/"
+	for k := range f.fs {
+		if strings.HasPrefix(k, pre) {
+			delete(f.fs, k)
+		}
+	}
+}
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time          { return c.t }
+func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
+
+func newTable(t *testing.T, f *fakeProc, c *clock, max int) *Table {
+	t.Helper()
+	passwd := filepath.Join(t.TempDir(), "passwd")
+	if err := os.WriteFile(passwd, []byte("root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tb := New(Config{Proc: f.fs, Passwd: passwd, Max: max, Now: c.now})
+	if err := tb.Seed(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return tb
+}
+
+// base is a small host: init -> sshd -> bash.
+func base() *fakeProc {
+	return newFakeProc(
+		fp{pid: 1, comm: "systemd", exe: "/usr/lib/systemd/systemd", args: []string{"/sbin/init"}},
+		fp{pid: 100, ppid: 1, comm: "sshd", exe: "/usr/sbin/sshd", args: []string{"sshd:", "alice"}},
+		fp{pid: 200, ppid: 100, comm: "bash", exe: "/usr/bin/bash", args: []string{"-bash"}, uid: 1000, stdin: "socket:[777]"},
+	)
+}
+
+func pcEv(typ string, pid, ppid int) *event.Event {
+	ev := &event.Event{}
+	ev.Evt.Type, ev.Evt.Source, ev.Evt.Success = typ, event.SourceProcconn, true
+	ev.Proc.PID, ev.Proc.PPID = pid, ppid
+	return ev
+}
+
+func enriched(tb *Table, typ string, pid int) event.Proc {
+	ev := pcEv(typ, pid, 0)
+	tb.Enrich(ev)
+	return ev.Proc
+}
+
+func TestSeedAndEnrich(t *testing.T) {
+	c := &clock{t: time.Unix(1000, 0)}
+	tb := newTable(t, base(), c, 0)
+	var resolved []uint64
+	tb.SetStdioResolver(func(pid, fd int, inode uint64, s *event.Stdio) {
+		resolved = append(resolved, inode)
+		s.RIP, s.RPort = "10.0.0.9", 4444
+	})
+	got := enriched(tb, event.TypeConnect, 200)
+	if got.PPID != 100 || got.Name != "bash" || got.Exe != "/usr/bin/bash" || got.Cmdline != "-bash" {
+		t.Errorf("process fields: %+v", got)
+	}
+	if got.PName != "sshd" || got.PExe != "/usr/sbin/sshd" || got.PCmdline != "sshd: alice" {
+		t.Errorf("parent fields: %+v", got)
+	}
+	if want := []string{"sshd", "systemd"}; !reflect.DeepEqual(got.ANames, want) {
+		t.Errorf("anames %v want %v", got.ANames, want)
+	}
+	if got.UID != 1000 || got.User != "alice" {
+		t.Errorf("uid %d user %q", got.UID, got.User)
+	}
+	if got.Stdin.Type != "socket" || got.Stdin.RPort != 4444 || !reflect.DeepEqual(resolved, []uint64{777}) {
+		t.Errorf("stdin %+v resolved %v", got.Stdin, resolved)
+	}
+	if got.Stdout.Type != "none" {
+		t.Errorf("closed stdout: %+v", got.Stdout)
+	}
+}
+
+func TestOrderings(t *testing.T) {
+	tests := []struct {
+		name string
+		// run applies events to the table and the fake /proc.
+		run       func(tb *Table, f *fakeProc, c *clock)
+		pid       int
+		wantName  string
+		wantExe   string
+		wantArgs  []string
+		wantPPID  int
+		wantA     []string
+		wantKnown bool
+	}{
+		{
+			name: "fork then exec",
+			run: func(tb *Table, f *fakeProc, c *clock) {
+				tb.Observe(pcEv(event.TypeFork, 300, 200))
+				f.add(fp{pid: 300, ppid: 200, comm: "curl", exe: "/usr/bin/curl", args: []string{"curl", "x"}})
+				tb.Observe(pcEv(event.TypeExecve, 300, 0))
+			},
+			pid: 300, wantName: "curl", wantExe: "/usr/bin/curl", wantArgs: []string{"curl", "x"}, wantPPID: 200,
+			wantA: []string{"bash", "sshd", "systemd"}, wantKnown: true,
+		},
+		{
+			name: "fork without exec inherits the parent image",
+			run: func(tb *Table, f *fakeProc, c *clock) {
+				tb.Observe(pcEv(event.TypeFork, 301, 200))
+			},
+			pid: 301, wantName: "bash", wantExe: "/usr/bin/bash", wantArgs: []string{"-bash"}, wantPPID: 200,
+			wantA: []string{"bash", "sshd", "systemd"}, wantKnown: true,
+		},
+		{
+			name: "exec before fork seen",
+			run: func(tb *Table, f *fakeProc, c *clock) {
+				f.add(fp{pid: 302, ppid: 200, comm: "id", exe: "/usr/bin/id", args: []string{"id"}})
+				tb.Observe(pcEv(event.TypeExecve, 302, 0))
+				tb.Observe(pcEv(event.TypeFork, 302, 200))
+			},
+			pid: 302, wantName: "id", wantExe: "/usr/bin/id", wantArgs: []string{"id"}, wantPPID: 200,
+			wantA: []string{"bash", "sshd", "systemd"}, wantKnown: true,
+		},
+		{
+			name: "exec of a process already gone, audit argv",
+			run: func(tb *Table, f *fakeProc, c *clock) {
+				tb.Observe(pcEv(event.TypeFork, 303, 200))
+				tb.Observe(pcEv(event.TypeExecve, 303, 0)) // /proc has nothing
+				au := pcEv(event.TypeExecve, 303, 200)
+				au.Evt.Source = event.SourceAudit
+				au.Proc.Exe, au.Proc.Name, au.Proc.Args, au.Proc.UID = "/bin/true", "true", []string{"true", "-x"}, 1000
+				tb.Observe(au)
+			},
+			pid: 303, wantName: "true", wantExe: "/bin/true", wantArgs: []string{"true", "-x"}, wantPPID: 200,
+			wantA: []string{"bash", "sshd", "systemd"}, wantKnown: true,
+		},
+		{
+			name: "exec of a process already gone, no audit: name unknown, not the parent's",
+			run: func(tb *Table, f *fakeProc, c *clock) {
+				tb.Observe(pcEv(event.TypeFork, 304, 200))
+				tb.Observe(pcEv(event.TypeExecve, 304, 0))
+			},
+			pid: 304, wantPPID: 200, wantA: []string{"bash", "sshd", "systemd"}, wantKnown: true,
+		},
+		{
+			name: "exit before exec seen",
+			run: func(tb *Table, f *fakeProc, c *clock) {
+				tb.Observe(pcEv(event.TypeFork, 305, 200))
+				tb.Observe(pcEv(event.TypeExit, 305, 200))
+				tb.Observe(pcEv(event.TypeExecve, 305, 0))
+			},
+			pid: 305, wantPPID: 200, wantA: []string{"bash", "sshd", "systemd"}, wantKnown: true,
+		},
+		{
+			name: "exit of an unknown process keeps its parent link",
+			run: func(tb *Table, f *fakeProc, c *clock) {
+				tb.Observe(pcEv(event.TypeExit, 306, 200))
+			},
+			pid: 306, wantPPID: 200, wantA: []string{"bash", "sshd", "systemd"}, wantKnown: true,
+		},
+		{
+			name: "exited process evicted after linger",
+			run: func(tb *Table, f *fakeProc, c *clock) {
+				tb.Observe(pcEv(event.TypeFork, 307, 200))
+				tb.Observe(pcEv(event.TypeExit, 307, 200))
+				c.advance(DefaultLinger + 2*time.Second)
+				tb.Observe(pcEv(event.TypeComm, 1, 0)) // any event sweeps
+			},
+			pid: 307, wantKnown: false,
+		},
+		{
+			name: "reparent to init after the parent exits",
+			run: func(tb *Table, f *fakeProc, c *clock) {
+				tb.Observe(pcEv(event.TypeFork, 308, 200))
+				f.add(fp{pid: 308, ppid: 200, comm: "sleep", exe: "/usr/bin/sleep", args: []string{"sleep", "9"}})
+				tb.Observe(pcEv(event.TypeExecve, 308, 0))
+				tb.Observe(pcEv(event.TypeExit, 200, 100))
+				f.remove(200)
+				f.add(fp{pid: 308, ppid: 1, comm: "sleep", exe: "/usr/bin/sleep", args: []string{"sleep", "9"}})
+				c.advance(2 * time.Second)
+				tb.Observe(pcEv(event.TypeComm, 1, 0))
+			},
+			pid: 308, wantName: "sleep", wantExe: "/usr/bin/sleep", wantArgs: []string{"sleep", "9"}, wantPPID: 1,
+			wantA: []string{"systemd"}, wantKnown: true,
+		},
+		{
+			name: "comm change",
+			run: func(tb *Table, f *fakeProc, c *clock) {
+				ev := pcEv(event.TypeComm, 100, 0)
+				ev.Proc.Name = "sshd-session"
+				tb.Observe(ev)
+			},
+			pid: 100, wantName: "sshd-session", wantExe: "/usr/sbin/sshd", wantArgs: []string{"sshd:", "alice"}, wantPPID: 1,
+			wantA: []string{"systemd"}, wantKnown: true,
+		},
+		{
+			name: "unknown pid of another event is read from /proc",
+			run: func(tb *Table, f *fakeProc, c *clock) {
+				f.add(fp{pid: 400, ppid: 1, comm: "nginx", exe: "/usr/sbin/nginx", args: []string{"nginx"}})
+				tb.Observe(pcEv(event.TypeConnect, 400, 0))
+			},
+			pid: 400, wantName: "nginx", wantExe: "/usr/sbin/nginx", wantArgs: []string{"nginx"}, wantPPID: 1,
+			wantA: []string{"systemd"}, wantKnown: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &clock{t: time.Unix(1000, 0)}
+			f := base()
+			tb := newTable(t, f, c, 0)
+			tt.run(tb, f, c)
+			_, known := tb.Get(tt.pid)
+			if known != tt.wantKnown {
+				t.Fatalf("known = %v, want %v", known, tt.wantKnown)
+			}
+			if !known {
+				return
+			}
+			got := enriched(tb, event.TypeConnect, tt.pid)
+			if got.Name != tt.wantName || got.Exe != tt.wantExe || !reflect.DeepEqual(got.Args, tt.wantArgs) || got.PPID != tt.wantPPID {
+				t.Errorf("got name=%q exe=%q args=%q ppid=%d\nwant name=%q exe=%q args=%q ppid=%d",
+					got.Name, got.Exe, got.Args, got.PPID, tt.wantName, tt.wantExe, tt.wantArgs, tt.wantPPID)
+			}
+			if !reflect.DeepEqual(got.ANames, tt.wantA) {
+				t.Errorf("anames %q want %q", got.ANames, tt.wantA)
+			}
+		})
+	}
+}
+
+func TestInheritContainerAndNamespaces(t *testing.T) {
+	c := &clock{t: time.Unix(1000, 0)}
+	f := base()
+	f.add(fp{pid: 500, ppid: 1, comm: "java", exe: "/opt/java", args: []string{"java"}, mnt: 4026532999})
+	calls := 0
+	tb := New(Config{Proc: f.fs, Now: c.now})
+	tb.SetContainerResolver(func(pid int) string {
+		calls++
+		if pid == 500 {
+			return "abc123"
+		}
+		return event.HostID
+	})
+	if err := tb.Seed(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	before := calls
+	tb.Observe(pcEv(event.TypeFork, 501, 500))
+	tb.Observe(pcEv(event.TypeExecve, 501, 0)) // gone: short-lived
+	ev := pcEv(event.TypeExecve, 501, 0)
+	tb.Enrich(ev)
+	if ev.Container.ID != "abc123" || ev.NS.Mnt != 4026532999 {
+		t.Errorf("container %q mnt %d: not inherited", ev.Container.ID, ev.NS.Mnt)
+	}
+	if calls != before {
+		t.Errorf("resolver called %d times for a process /proc no longer had", calls-before)
+	}
+	if ev.Proc.User != "root" {
+		t.Errorf("container uid 0 user %q, want root", ev.Proc.User)
+	}
+}
+
+func TestCap(t *testing.T) {
+	c := &clock{t: time.Unix(1000, 0)}
+	tb := newTable(t, base(), c, 5) // 3 seeded
+	tb.Observe(pcEv(event.TypeFork, 10, 1))
+	tb.Observe(pcEv(event.TypeFork, 11, 1))
+	tb.Observe(pcEv(event.TypeFork, 12, 1)) // over the cap
+	if _, ok := tb.Get(12); ok {
+		t.Error("process inserted beyond the cap")
+	}
+	if s := tb.Stats(); s.CapHits != 1 || s.Live != 5 {
+		t.Errorf("stats %+v", s)
+	}
+	// An exited process makes room: eviction is forced when full.
+	tb.Observe(pcEv(event.TypeExit, 10, 1))
+	tb.Observe(pcEv(event.TypeFork, 13, 1))
+	if _, ok := tb.Get(13); !ok {
+		t.Error("no room made by evicting an exited process")
+	}
+}
+
+func TestResyncMarksVanished(t *testing.T) {
+	c := &clock{t: time.Unix(1000, 0)}
+	f := base()
+	tb := newTable(t, f, c, 0)
+	f.remove(200) // exit lost
+	f.add(fp{pid: 600, ppid: 100, comm: "new", exe: "/bin/new", args: []string{"new"}})
+	tb.Resync()
+	if p, _ := tb.Get(200); p.Exited.IsZero() {
+		t.Error("vanished process still running")
+	}
+	if _, ok := tb.Get(600); !ok {
+		t.Error("new process not added")
+	}
+	if n := len(tb.Processes()); n != 3 {
+		t.Errorf("%d running, want 3", n)
+	}
+}
+
+func TestParsePasswd(t *testing.T) {
+	got := parsePasswd(strings.NewReader("# c\nroot:x:0:0::/:/bin/sh\nbad\ntoor:x:0:0::/:/bin/sh\nbin:x:2:2::/:\nx:x:y:1::/:\n"))
+	want := map[int]string{0: "root", 2: "bin"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v want %v", got, want)
+	}
+}
+
+func BenchmarkEnrich(b *testing.B) {
+	c := &clock{t: time.Unix(1000, 0)}
+	f := base()
+	tb := New(Config{Proc: f.fs, Now: c.now})
+	if err := tb.Seed(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	ev := new(event.Event)
+	for b.Loop() {
+		*ev = event.Event{}
+		ev.Evt.Type, ev.Evt.Source = event.TypeConnect, event.SourceProcconn
+		ev.Proc.PID = 200
+		tb.Enrich(ev)
+	}
+}
+
+// BenchmarkMemoryPerProcess reports the heap the table holds per tracked
+// process (forked entries sharing their parent's strings, plus a distinct
+// argv each as exec gives them).
+func BenchmarkMemoryPerProcess(b *testing.B) {
+	const n = 20000
+	for b.Loop() {
+		f := base()
+		tb := New(Config{Proc: f.fs, Max: n + 10})
+		if err := tb.Seed(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for i := range n {
+			pid := 1000 + i
+			tb.Observe(pcEv(event.TypeFork, pid, 200))
+			au := pcEv(event.TypeExecve, pid, 200)
+			au.Evt.Source = event.SourceAudit
+			au.Proc.Exe, au.Proc.Name = "/usr/bin/worker", "worker"
+			au.Proc.Args = []string{"/usr/bin/worker", "--id", fmt.Sprint(i)}
+			tb.Observe(au)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "bytes/process")
+		runtime.KeepAlive(tb)
+	}
+}
