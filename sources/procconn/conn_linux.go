@@ -11,8 +11,11 @@ import (
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/ruled/ruled/sources"
 	"github.com/ruled/ruled/sources/event"
 )
+
+var _ sources.Source = (*Source)(nil)
 
 // Run subscribes to process events and emits them until ctx ends. It
 // returns nil on cancellation. Unsubscribing (PROC_CN_MCAST_IGNORE) happens

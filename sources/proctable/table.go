@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ruled/ruled/sources"
 	"github.com/ruled/ruled/sources/event"
 	"github.com/ruled/ruled/sources/procfs"
 )
@@ -22,6 +23,8 @@ const (
 	DefaultLinger   = 5 * time.Second
 	DefaultMaxDepth = 64
 )
+
+var _ sources.Enricher = (*Table)(nil)
 
 // Process is the table's view of one process (a thread group).
 type Process struct {
