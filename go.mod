@@ -4,9 +4,11 @@ go 1.26.8
 
 require (
 	github.com/elastic/go-libaudit/v2 v2.6.2 // indirect
+	github.com/elastic/go-licenser v0.4.1 // indirect
 	github.com/expr-lang/expr v1.17.8 // indirect
 	github.com/falcosecurity/plugin-sdk-go v0.7.5 // indirect
 	github.com/google/go-cmp v0.7.0 // indirect
+	github.com/kballard/go-shellquote v0.0.0-20180428030007-95032a82bc51 // indirect
 	github.com/mdlayher/netlink v1.11.2 // indirect
 	github.com/mdlayher/socket v0.6.0 // indirect
 	golang.org/x/net v0.53.0 // indirect
