@@ -1,0 +1,460 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/elastic/go-libaudit/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/ruled/ruled/sources/event"
+)
+
+// found is the audit state ruled found at start and puts back on exit.
+type found struct {
+	enabled, backlogLimit, backlogWait uint32
+	setEnabled, setLimit, setWait      bool
+	added                              [][]byte
+}
+
+// Run connects to the kernel, installs the rules and emits events until ctx
+// ends. Whatever it changed (daemon pid, rules, enabled flag, backlog
+// settings) is put back before it returns, also on error.
+func (s *Source) Run(ctx context.Context, emit func(*event.Event)) (err error) {
+	// Commands and status go over their own socket: replies read on the
+	// event socket would have to skip (and lose) the events in between.
+	ctl, err := libaudit.NewAuditClient(nil)
+	if err != nil {
+		return fmt.Errorf("open audit control socket: %w", err)
+	}
+	defer ctl.Close()
+	st, err := ctl.GetStatus()
+	if err != nil {
+		return fmt.Errorf("get audit status: %w", err)
+	}
+	if st.Enabled == 2 {
+		return errors.New("audit configuration is immutable (enabled=2): cannot install rules")
+	}
+
+	daemon := st.PID != 0 && alive(int(st.PID))
+	mode := s.cfg.Mode
+	if mode == ModeAuto {
+		mode = ModeUnicast
+		if daemon {
+			mode = ModeMulticast
+		}
+	}
+	if mode == ModeUnicast && daemon {
+		return fmt.Errorf("audit unicast: pid %d: %w", st.PID, ErrDaemonRunning)
+	}
+	s.mode.Store(mode)
+
+	var groups uint32
+	if mode == ModeMulticast {
+		groups = libaudit.NetlinkGroupReadLog
+	}
+	sock, err := newSocket(groups, s.cfg.SocketBuffer)
+	if err != nil {
+		return err
+	}
+	evc := &libaudit.AuditClient{Netlink: sock}
+
+	state := found{enabled: st.Enabled, backlogLimit: st.BacklogLimit, backlogWait: st.BacklogWaitTime}
+	defer func() {
+		if rerr := s.restore(ctl, &state); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+		// Close releases the daemon role (pid 0) when SetPID was called.
+		if cerr := evc.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("release audit socket: %w", cerr))
+		}
+	}()
+
+	if mode == ModeUnicast {
+		if err := evc.SetPID(libaudit.WaitForReply); err != nil {
+			return fmt.Errorf("become audit daemon (set pid): %w", err)
+		}
+		if st.BacklogLimit < s.cfg.BacklogLimit {
+			if err := ctl.SetBacklogLimit(s.cfg.BacklogLimit, libaudit.WaitForReply); err != nil {
+				return fmt.Errorf("set audit backlog limit: %w", err)
+			}
+			state.setLimit = true
+		}
+		wait := backlogWaitJiffies(st.BacklogWaitTime, s.cfg.BacklogWait)
+		if wait != st.BacklogWaitTime {
+			if err := ctl.SetBacklogWaitTime(int32(wait), libaudit.WaitForReply); err != nil {
+				return fmt.Errorf("set audit backlog wait time: %w", err)
+			}
+			state.setWait = true
+		}
+		s.logger.Info("audit source started", "mode", mode, "backlog_limit", max(st.BacklogLimit, s.cfg.BacklogLimit), "backlog_wait_jiffies", wait)
+	} else {
+		s.logger.Info("audit source started: another audit daemon is running, reading the multicast group read-only", "mode", mode, "daemon_pid", st.PID)
+	}
+
+	install := s.cfg.InstallRules == InstallAlways || (s.cfg.InstallRules == InstallAuto && mode == ModeUnicast)
+	if s.cfg.InstallRules == InstallAuto && mode == ModeMulticast {
+		existing, err := ctl.GetRules()
+		if err != nil {
+			return fmt.Errorf("list audit rules: %w", err)
+		}
+		install = len(existing) == 0
+		if !install {
+			s.logger.Info("audit rules: the running daemon has rules loaded; not adding ruled's (events are what its rules audit)", "kernel_rules", len(existing))
+		}
+	}
+	if install {
+		if err := s.install(ctl, &state); err != nil {
+			return err
+		}
+	}
+	if st.Enabled == 0 {
+		if err := ctl.SetEnabled(true, libaudit.WaitForReply); err != nil {
+			return fmt.Errorf("enable audit: %w", err)
+		}
+		state.setEnabled = true
+	}
+
+	return s.loop(ctx, evc, sock, ctl, emit)
+}
+
+// install adds the rules, skipping (with a warning) a rule whose directory
+// does not exist on this host or that the kernel refuses; only rules it added
+// are recorded for removal.
+func (s *Source) install(ctl *libaudit.AuditClient, state *found) error {
+	existing, err := ctl.GetRules()
+	if err != nil {
+		return fmt.Errorf("list audit rules: %w", err)
+	}
+	var failed int
+	for _, r := range s.rules {
+		if r.Dir && !isDir(r.Path) {
+			s.logger.Warn("audit rule skipped: directory does not exist", "line", r.Line, "path", r.Path)
+			continue
+		}
+		if containsRule(existing, r.Wire) {
+			s.logger.Debug("audit rule already loaded, not ours to remove", "line", r.Line)
+			continue
+		}
+		if err := ctl.AddRule(r.Wire); err != nil {
+			failed++
+			s.logger.Warn("audit rule not installed", "line", r.Line, "rule", r.Text, "error", err)
+			continue
+		}
+		state.added = append(state.added, r.Wire)
+	}
+	s.installed.Store(int64(len(state.added)))
+	if len(state.added) == 0 && failed > 0 {
+		return fmt.Errorf("install audit rules: all %d rules failed", failed)
+	}
+	s.logger.Info("audit rules installed", "rules", len(state.added), "failed", failed)
+	return nil
+}
+
+func containsRule(list [][]byte, r []byte) bool {
+	for _, x := range list {
+		if bytes.Equal(x, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// restore deletes exactly the rules ruled added and puts back the settings
+// it changed.
+func (s *Source) restore(ctl *libaudit.AuditClient, state *found) error {
+	var errs []error
+	for _, w := range state.added {
+		if err := ctl.DeleteRule(w); err != nil {
+			errs = append(errs, fmt.Errorf("delete audit rule: %w", err))
+		}
+	}
+	if len(state.added) > 0 {
+		// go-libaudit's DeleteRule does not check the kernel's answer.
+		if left, err := ctl.GetRules(); err == nil {
+			for _, w := range state.added {
+				if containsRule(left, w) {
+					errs = append(errs, errors.New("an audit rule ruled added is still loaded"))
+				}
+			}
+		}
+	}
+	state.added = nil
+	s.installed.Store(0)
+	if state.setEnabled {
+		if err := ctl.SetEnabled(state.enabled == 1, libaudit.WaitForReply); err != nil {
+			errs = append(errs, fmt.Errorf("restore audit enabled=%d: %w", state.enabled, err))
+		}
+	}
+	if state.setLimit {
+		if err := ctl.SetBacklogLimit(state.backlogLimit, libaudit.WaitForReply); err != nil {
+			errs = append(errs, fmt.Errorf("restore audit backlog limit: %w", err))
+		}
+	}
+	if state.setWait {
+		if err := ctl.SetBacklogWaitTime(int32(state.backlogWait), libaudit.WaitForReply); err != nil {
+			errs = append(errs, fmt.Errorf("restore audit backlog wait time: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// backlogWaitJiffies converts the wanted wait into jiffies. The kernel's
+// default is 60*HZ, which tells HZ when it is still in place; otherwise
+// HZ=250 (Debian's) is assumed.
+func backlogWaitJiffies(current uint32, want time.Duration) uint32 {
+	hz := uint32(250)
+	for _, h := range []uint32{100, 250, 300, 1000} {
+		if current == 60*h {
+			hz = h
+		}
+	}
+	j := uint32(want.Milliseconds()) * hz / 1000
+	return max(j, 1)
+}
+
+func alive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+type raw struct {
+	typ  uint16
+	data []byte
+}
+
+// loop runs the receiver, the parser and the status poller until ctx ends or
+// one fails.
+func (s *Source) loop(ctx context.Context, evc *libaudit.AuditClient, sock *socket, ctl *libaudit.AuditClient, emit func(*event.Event)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	queue := make(chan raw, s.cfg.QueueSize)
+	var wg sync.WaitGroup
+	var recvErr error
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		defer cancel()
+		recvErr = s.receive(ctx, evc, sock, queue)
+	}()
+	go func() {
+		defer wg.Done()
+		s.parse(ctx, queue, emit)
+	}()
+	go func() {
+		defer wg.Done()
+		s.poll(ctx, ctl)
+	}()
+	wg.Wait()
+	if recvErr != nil && !errors.Is(recvErr, context.Canceled) {
+		return recvErr
+	}
+	return nil
+}
+
+// receive is copy-only: it copies each syscall-related record off the read
+// buffer into the bounded queue and counts what does not fit.
+func (s *Source) receive(ctx context.Context, evc *libaudit.AuditClient, sock *socket, queue chan<- raw) error {
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		msg, err := evc.Receive(true)
+		switch {
+		case err == nil:
+		case errors.Is(err, syscall.EAGAIN):
+			// go-libaudit's blocking Receive cannot be interrupted by
+			// closing the socket, so wait in poll with a timeout.
+			if err := sock.wait(100 * time.Millisecond); err != nil && !errors.Is(err, syscall.EINTR) {
+				return fmt.Errorf("poll audit socket: %w", err)
+			}
+			continue
+		case errors.Is(err, syscall.EINTR):
+			continue
+		case errors.Is(err, syscall.ENOBUFS):
+			s.socketDrops.Add(1)
+			continue
+		default:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("receive audit: %w", err)
+		}
+		typ := uint16(msg.Type)
+		if typ < 1300 || typ >= 1400 {
+			continue
+		}
+		s.records.Add(1)
+		d := bytes.TrimRight(msg.Data, "\x00\n")
+		select {
+		case queue <- raw{typ: typ, data: bytes.Clone(d)}:
+		default:
+			s.queueDrops.Add(1)
+		}
+	}
+}
+
+func (s *Source) parse(ctx context.Context, queue <-chan raw, emit func(*event.Event)) {
+	re := &Reassembler{MaxInFlight: s.cfg.MaxInFlight, Timeout: s.cfg.ReassemblyTimeout}
+	complete := func(recs []Record) {
+		if ev := Normalize(recs, event.SourceAudit); ev != nil {
+			s.events.Add(1)
+			emit(ev)
+		}
+	}
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			re.Flush(complete)
+			s.reassemblyLost.Store(re.Evicted)
+			return
+		case r := <-queue:
+			if s.tap != nil {
+				s.tap(r.typ, r.data)
+			}
+			if err := re.Push(Record{Type: r.typ, Data: r.data}, time.Now(), complete); err != nil {
+				s.parseErrors.Add(1)
+			}
+		case now := <-tick.C:
+			re.Expire(now, complete)
+			s.reassemblyLost.Store(re.Evicted)
+		}
+	}
+}
+
+// poll reads the kernel's lost and backlog figures and warns when any loss
+// counter grew since the last look (at most once per interval).
+func (s *Source) poll(ctx context.Context, ctl *libaudit.AuditClient) {
+	tick := time.NewTicker(s.cfg.StatusInterval)
+	defer tick.Stop()
+	var prev Stats
+	first := true
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		st, err := ctl.GetStatus()
+		if err != nil {
+			s.logger.Warn("audit status", "error", err)
+			continue
+		}
+		s.kernelLost.Store(uint64(st.Lost))
+		s.kernelBacklog.Store(uint64(st.Backlog))
+		cur := s.Stats()
+		if first {
+			prev, first = cur, false
+			continue
+		}
+		if cur.KernelLost > prev.KernelLost || cur.QueueDrops > prev.QueueDrops || cur.SocketDrops > prev.SocketDrops || cur.ReassemblyLost > prev.ReassemblyLost {
+			s.logger.Warn("audit events lost",
+				"kernel_lost", cur.KernelLost-prev.KernelLost,
+				"kernel_backlog", cur.KernelBacklog,
+				"queue_drops", cur.QueueDrops-prev.QueueDrops,
+				"socket_drops", cur.SocketDrops-prev.SocketDrops,
+				"reassembly_lost", cur.ReassemblyLost-prev.ReassemblyLost)
+		}
+		prev = cur
+	}
+}
+
+// socket is a NETLINK_AUDIT socket for go-libaudit's client whose fd ruled
+// owns, so it can size the receive buffer and poll it.
+type socket struct {
+	fd      int
+	pid     uint32
+	seq     atomic.Uint32
+	readBuf []byte
+}
+
+func newSocket(groups uint32, rcvbuf int) (*socket, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_AUDIT)
+	if err != nil {
+		return nil, fmt.Errorf("open audit socket: %w", err)
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, rcvbuf); err != nil {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, rcvbuf)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: groups}); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("bind audit socket (groups %d): %w", groups, err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("audit socket name: %w", err)
+	}
+	nl, ok := sa.(*unix.SockaddrNetlink)
+	if !ok {
+		unix.Close(fd)
+		return nil, errors.New("audit socket: not a netlink address")
+	}
+	return &socket{fd: fd, pid: nl.Pid, readBuf: make([]byte, syscall.NLMSG_HDRLEN+libaudit.AuditMessageMaxLength)}, nil
+}
+
+func (c *socket) wait(d time.Duration) error {
+	fds := []unix.PollFd{{Fd: int32(c.fd), Events: unix.POLLIN}}
+	_, err := unix.Poll(fds, int(d.Milliseconds()))
+	return err
+}
+
+// Send implements libaudit.NetlinkSender.
+func (c *socket) Send(msg syscall.NetlinkMessage) (uint32, error) { return c.send(msg, 0) }
+
+// SendNoWait implements libaudit.NetlinkSender.
+func (c *socket) SendNoWait(msg syscall.NetlinkMessage) (uint32, error) {
+	return c.send(msg, unix.MSG_DONTWAIT)
+}
+
+func (c *socket) send(msg syscall.NetlinkMessage, flags int) (uint32, error) {
+	if msg.Header.Pid == 0 {
+		msg.Header.Pid = c.pid
+	}
+	msg.Header.Seq = c.seq.Add(1)
+	msg.Header.Len = uint32(syscall.SizeofNlMsghdr + len(msg.Data))
+	b := make([]byte, msg.Header.Len)
+	hdr := msg.Header
+	putHeader(b, hdr)
+	copy(b[syscall.SizeofNlMsghdr:], msg.Data)
+	return msg.Header.Seq, unix.Sendto(c.fd, b, flags, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
+}
+
+func putHeader(b []byte, h syscall.NlMsghdr) {
+	ne := nativeEndian
+	ne.PutUint32(b[0:], h.Len)
+	ne.PutUint16(b[4:], h.Type)
+	ne.PutUint16(b[6:], h.Flags)
+	ne.PutUint32(b[8:], h.Seq)
+	ne.PutUint32(b[12:], h.Pid)
+}
+
+// Receive implements libaudit.NetlinkReceiver.
+func (c *socket) Receive(nonBlocking bool, p libaudit.NetlinkParser) ([]syscall.NetlinkMessage, error) {
+	var flags int
+	if nonBlocking {
+		flags = unix.MSG_DONTWAIT
+	}
+	n, from, err := unix.Recvfrom(c.fd, c.readBuf, flags)
+	if err != nil {
+		return nil, err
+	}
+	if n < syscall.NLMSG_HDRLEN {
+		return nil, fmt.Errorf("short netlink message (%d bytes)", n)
+	}
+	if nl, ok := from.(*unix.SockaddrNetlink); !ok || nl.Pid != 0 {
+		return nil, errors.New("netlink message not from the kernel")
+	}
+	return p(c.readBuf[:n])
+}
+
+// Close implements io.Closer.
+func (c *socket) Close() error { return unix.Close(c.fd) }
