@@ -1,0 +1,96 @@
+package outputs
+
+import (
+	"encoding/json"
+	"strconv"
+	"time"
+
+	"github.com/ruled/ruled/sources/event"
+)
+
+// AppendLine appends the stdout output's line for a, without newline, in
+// Falco's style: "15:04:05.000000000: Critical RULE: OUTPUT", the time in the
+// local zone, plus " (suppressed N similar)" when the rate limiter held
+// alerts back.
+func AppendLine(dst []byte, a *event.Alert) []byte {
+	dst = a.Time.Local().AppendFormat(dst, "15:04:05.000000000")
+	dst = append(dst, ": "...)
+	dst = append(dst, a.Priority.String()...)
+	dst = append(dst, ' ')
+	dst = append(dst, a.Rule...)
+	dst = append(dst, ": "...)
+	dst = appendOneLine(dst, a.Output)
+	if a.Suppressed > 0 {
+		dst = append(dst, " (suppressed "...)
+		dst = strconv.AppendUint(dst, a.Suppressed, 10)
+		dst = append(dst, " similar)"...)
+	}
+	return dst
+}
+
+// appendOneLine keeps a line-oriented output one line per alert even when an
+// output template pulled in a command line with newlines.
+func appendOneLine(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\n':
+			dst = append(dst, `\n`...)
+		case '\r':
+			dst = append(dst, `\r`...)
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+// falcoAlert is the wire shape of Falco's JSON alert (and falcosidekick's
+// FalcoPayload): priority as Falco's word, time RFC 3339 in UTC with
+// nanoseconds, tags and output_fields never null.
+type falcoAlert struct {
+	Hostname     string         `json:"hostname"`
+	Output       string         `json:"output"`
+	Priority     string         `json:"priority"`
+	Rule         string         `json:"rule"`
+	Source       string         `json:"source"`
+	Tags         []string       `json:"tags"`
+	Time         time.Time      `json:"time"`
+	OutputFields map[string]any `json:"output_fields"`
+	Suppressed   uint64         `json:"suppressed,omitempty"`
+}
+
+func toFalco(a *event.Alert, withSuppressed bool) falcoAlert {
+	f := falcoAlert{
+		Hostname:     a.Hostname,
+		Output:       a.Output,
+		Priority:     a.Priority.String(),
+		Rule:         a.Rule,
+		Source:       a.Source,
+		Tags:         a.Tags,
+		Time:         a.Time.UTC(),
+		OutputFields: a.OutputFields,
+	}
+	if f.Tags == nil {
+		f.Tags = []string{}
+	}
+	if f.OutputFields == nil {
+		f.OutputFields = map[string]any{}
+	}
+	if f.Source == "" {
+		f.Source = event.AlertSource
+	}
+	if withSuppressed {
+		f.Suppressed = a.Suppressed
+	}
+	return f
+}
+
+// AppendJSON appends a as one line of Falco alert JSON (no newline); the
+// json and file outputs write these lines. Suppressed appears when non-zero.
+func AppendJSON(dst []byte, a *event.Alert) ([]byte, error) {
+	b, err := json.Marshal(toFalco(a, true))
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, b...), nil
+}
