@@ -55,7 +55,7 @@ touch /tmp/ruled-fixture-x && chmod 755 /tmp/ruled-fixture-x && rm -f /tmp/ruled
 setpriv --reuid=65534 --regid=65534 --clear-groups true
 perl -e 'syscall(101, 0, 0, 0, 0)'
 unshare -n true
-nsenter -t 1 -n true
+nsenter -t $$ -n true
 unshare -m sh -c 'mount -t tmpfs none /mnt && umount /mnt'
 `
 	cmd := exec.Command("/bin/bash", "-c", script)
