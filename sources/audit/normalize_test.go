@@ -161,8 +161,10 @@ func TestCaptureCases(t *testing.T) {
 			},
 		},
 		{
-			name:  "connect unix",
-			match: func(ev *event.Event) bool { return ev.Evt.Type == event.TypeConnect && ev.FD.Type == event.FDUnix && strings.Contains(ev.FD.Name, "ruled-test") },
+			name: "connect unix",
+			match: func(ev *event.Event) bool {
+				return ev.Evt.Type == event.TypeConnect && ev.FD.Type == event.FDUnix && strings.Contains(ev.FD.Name, "ruled-test")
+			},
 			check: func(t *testing.T, ev *event.Event) {
 				if ev.FD.Name != "/run/ruled-test-missing.sock" || ev.Evt.Res != -2 {
 					t.Errorf("fd = %+v res %d", ev.FD, ev.Evt.Res)
