@@ -1,0 +1,434 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ruled/ruled/sources/event"
+)
+
+// Config configures a Resolver. The zero value works: no runtime (ids only),
+// /proc, default queue and timings.
+type Config struct {
+	// Runtime answers metadata lookups; nil leaves container.* other than
+	// id and runtime empty.
+	Runtime Runtime
+	// Logger gets state changes (daemon down/up); nil discards.
+	Logger *slog.Logger
+	// ProcRoot is where proc is mounted; "" means /proc.
+	ProcRoot string
+	// QueueSize bounds the lookups waiting for the worker (default 256);
+	// beyond it lookups are dropped and counted, and retried on a later
+	// event of the same container.
+	QueueSize int
+	// RetryInterval is the least time between two failed lookups of one id
+	// (default 2 s).
+	RetryInterval time.Duration
+	// LookupTimeout bounds one runtime call (default 2 s).
+	LookupTimeout time.Duration
+}
+
+// Stats are the resolver's counters.
+type Stats struct {
+	Cached   int    // containers with metadata
+	Lookups  uint64 // runtime Inspect calls
+	Failures uint64 // Inspect calls that failed other than not found
+	Dropped  uint64 // lookups dropped because the queue was full
+}
+
+// Resolver attributes processes to containers and fills container metadata
+// from a cache that a background worker keeps filled from the runtime.
+type Resolver struct {
+	cfg Config
+	log *slog.Logger
+
+	queue chan string
+
+	mu      sync.RWMutex
+	cache   map[string]*entry
+	pending map[string]struct{}
+	upper   map[string]string
+	ids     map[string]string // interned ids, so Ref allocates nothing on a known container
+
+	lookups, failures, dropped atomic.Uint64
+	down                       atomic.Bool
+}
+
+type entry struct {
+	info     Info
+	known    bool // info came from the runtime
+	notFound bool // the runtime said it does not know the id
+	lastTry  time.Time
+}
+
+// NewResolver returns a resolver; call Run to start its background work.
+func NewResolver(cfg Config) *Resolver {
+	if cfg.ProcRoot == "" {
+		cfg.ProcRoot = "/proc"
+	}
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = 256
+	}
+	if cfg.RetryInterval <= 0 {
+		cfg.RetryInterval = 2 * time.Second
+	}
+	if cfg.LookupTimeout <= 0 {
+		cfg.LookupTimeout = 2 * time.Second
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Resolver{
+		cfg:     cfg,
+		log:     log,
+		queue:   make(chan string, cfg.QueueSize),
+		cache:   map[string]*entry{},
+		pending: map[string]struct{}{},
+		upper:   map[string]string{},
+		ids:     map[string]string{},
+	}
+}
+
+// Run runs the lookup worker and follows the runtime's event stream,
+// reconnecting with backoff, until ctx ends. It returns nil on cancellation.
+func (r *Resolver) Run(ctx context.Context) error {
+	if r.cfg.Runtime == nil {
+		<-ctx.Done()
+		return nil
+	}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		r.worker(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		r.follow(ctx)
+	}()
+	wg.Wait()
+	return nil
+}
+
+func (r *Resolver) worker(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case id := <-r.queue:
+			_, _ = r.inspect(ctx, id)
+			r.mu.Lock()
+			delete(r.pending, id)
+			r.mu.Unlock()
+		}
+	}
+}
+
+// follow keeps the runtime's event stream open. A broken stream usually
+// means the daemon went away; its reconnection is the signal to retry the
+// lookups that failed meanwhile.
+func (r *Resolver) follow(ctx context.Context) {
+	const minBackoff, maxBackoff = 250 * time.Millisecond, 15 * time.Second
+	backoff := minBackoff
+	for ctx.Err() == nil {
+		err := r.cfg.Runtime.Events(ctx, func() {
+			backoff = minBackoff
+			if r.down.Swap(false) {
+				r.log.Info("container runtime reachable again")
+			}
+			r.retryFailed()
+		}, r.onEvent)
+		if ctx.Err() != nil {
+			return
+		}
+		if !r.down.Swap(true) {
+			r.log.Warn("container runtime unreachable; events keep flowing with container ids only", "err", err)
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = min(backoff*2, maxBackoff)
+	}
+}
+
+func (r *Resolver) onEvent(e Event) {
+	if !isHexID([]byte(e.ID)) {
+		return
+	}
+	switch e.Action {
+	case "start", "rename", "update":
+		r.request(e.ID, true)
+	case "destroy":
+		r.mu.Lock()
+		delete(r.cache, e.ID)
+		delete(r.upper, e.ID)
+		delete(r.ids, e.ID)
+		r.mu.Unlock()
+	}
+}
+
+// retryFailed queues every id whose last lookup failed.
+func (r *Resolver) retryFailed() {
+	r.mu.RLock()
+	var ids []string
+	for id, e := range r.cache {
+		if !e.known && !e.notFound {
+			ids = append(ids, id)
+		}
+	}
+	r.mu.RUnlock()
+	for _, id := range ids {
+		r.request(id, true)
+	}
+}
+
+// request queues a lookup unless one is pending or, without force, the last
+// attempt was recent. It never blocks.
+func (r *Resolver) request(id string, force bool) {
+	if r.cfg.Runtime == nil {
+		return
+	}
+	r.mu.Lock()
+	if _, ok := r.pending[id]; ok {
+		r.mu.Unlock()
+		return
+	}
+	if e := r.cache[id]; e != nil && !force && time.Since(e.lastTry) < r.cfg.RetryInterval {
+		r.mu.Unlock()
+		return
+	}
+	r.pending[id] = struct{}{}
+	r.mu.Unlock()
+	select {
+	case r.queue <- id:
+	default:
+		r.dropped.Add(1)
+		r.mu.Lock()
+		delete(r.pending, id)
+		r.mu.Unlock()
+	}
+}
+
+// inspect asks the runtime and stores the answer.
+func (r *Resolver) inspect(ctx context.Context, id string) (Info, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.LookupTimeout)
+	defer cancel()
+	r.lookups.Add(1)
+	info, err := r.cfg.Runtime.Inspect(ctx, id)
+	now := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.cache) >= maxCache {
+		r.evictUnknown()
+	}
+	switch {
+	case err == nil:
+		if info.ID == "" {
+			info.ID = id
+		}
+		r.cache[id] = &entry{info: info, known: true, lastTry: now}
+	case errors.Is(err, ErrNotFound):
+		r.cache[id] = &entry{notFound: true, lastTry: now}
+	default:
+		r.failures.Add(1)
+		e := r.cache[id]
+		if e == nil {
+			e = &entry{}
+			r.cache[id] = e
+		}
+		// Keep what an earlier lookup learnt: a daemon restart does not
+		// change a container's name.
+		e.lastTry = now
+	}
+	return info, err
+}
+
+// maxCache bounds the cache. Running containers are far fewer; what fills
+// it is ids no runtime knows (another runtime's containers), dropped first.
+const maxCache = 8192
+
+func (r *Resolver) evictUnknown() {
+	for id, e := range r.cache {
+		if !e.known {
+			delete(r.cache, id)
+		}
+	}
+	if len(r.cache) >= maxCache {
+		clear(r.cache)
+	}
+}
+
+// Lookup returns a container's metadata, from the cache or synchronously
+// from the runtime (for ruled ps / netstat, not for the event path).
+func (r *Resolver) Lookup(ctx context.Context, id string) (Info, error) {
+	r.mu.RLock()
+	e := r.cache[id]
+	r.mu.RUnlock()
+	if e != nil && e.known {
+		return e.info.clone(), nil
+	}
+	if r.cfg.Runtime == nil {
+		return Info{}, ErrNotFound
+	}
+	info, err := r.inspect(ctx, id)
+	if err != nil {
+		return Info{}, err
+	}
+	return info.clone(), nil
+}
+
+// cgroupBufs holds read buffers for /proc/PID/cgroup.
+var cgroupBufs = sync.Pool{New: func() any { b := make([]byte, 8192); return &b }}
+
+// Ref reads /proc/PID/cgroup and returns the process's container.
+func (r *Resolver) Ref(pid int) (Ref, error) {
+	p := filepath.Join(r.cfg.ProcRoot, strconv.Itoa(pid), "cgroup")
+	f, err := os.Open(p)
+	if err != nil {
+		return Ref{}, err
+	}
+	bp := cgroupBufs.Get().(*[]byte)
+	defer cgroupBufs.Put(bp)
+	buf := *bp
+	n, err := io.ReadFull(f, buf)
+	f.Close()
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return Ref{}, err
+	}
+	id, rt, err := parseCgroup(buf[:n])
+	if err != nil {
+		return Ref{}, err
+	}
+	if id == nil {
+		return Ref{ID: event.HostID}, nil
+	}
+	return Ref{ID: r.intern(id), Runtime: rt}, nil
+}
+
+func (r *Resolver) intern(id []byte) string {
+	r.mu.RLock()
+	s, ok := r.ids[string(id)]
+	r.mu.RUnlock()
+	if ok {
+		return s
+	}
+	s = string(id)
+	r.mu.Lock()
+	if len(r.ids) >= 4096 {
+		clear(r.ids)
+	}
+	r.ids[s] = s
+	r.mu.Unlock()
+	return s
+}
+
+// ContainerID returns the container id of a live pid: "host" for a host
+// process, "" when its cgroup file could not be read. It fits
+// proctable.Table.SetContainerResolver.
+func (r *Resolver) ContainerID(pid int) string {
+	ref, err := r.Ref(pid)
+	if err != nil {
+		return ""
+	}
+	return ref.ID
+}
+
+// Enrich fills container.* of ev. The id comes from the event (the process
+// table sets it) or else from /proc/PID/cgroup; the metadata from the cache.
+// A cache miss queues a lookup and returns at once: later events of the
+// container get the metadata. On execve it also sets proc.exe_upper_layer.
+// The Labels map is shared between events and must not be modified.
+func (r *Resolver) Enrich(ev *event.Event) {
+	if ev.Container.ID == "" && ev.Proc.PID > 0 {
+		if ref, err := r.Ref(ev.Proc.PID); err == nil {
+			ev.Container.ID = ref.ID
+			if ev.Container.Runtime == "" {
+				ev.Container.Runtime = ref.Runtime
+			}
+		}
+	}
+	id := ev.Container.ID
+	if id == "" || id == event.HostID {
+		return
+	}
+	r.mu.RLock()
+	e := r.cache[id]
+	var info Info
+	known := e != nil && e.known
+	if known {
+		info = e.info
+	}
+	r.mu.RUnlock()
+	if known {
+		c := &ev.Container
+		c.Name, c.Image, c.ImageID, c.Privileged, c.Labels = info.Name, info.Image, info.ImageID, info.Privileged, info.Labels
+		if info.Runtime != "" {
+			c.Runtime = info.Runtime
+		}
+		if info.PodName != "" {
+			ev.K8s.Pod.Name = info.PodName
+		}
+		if info.PodNS != "" {
+			ev.K8s.NS.Name = info.PodNS
+		}
+	} else if e == nil || !e.notFound {
+		r.request(id, false)
+	}
+	if ev.Evt.Type == event.TypeExecve && ev.Proc.Exe != "" && ev.Proc.PID > 0 && !ev.Proc.ExeUpperLayer {
+		if up, err := r.ExeUpperLayer(ev.Proc.PID, id, ev.Proc.Exe); err == nil {
+			ev.Proc.ExeUpperLayer = up
+		}
+	}
+}
+
+// ExeUpperLayer reports whether exe lives in the writable overlay layer of
+// container id, whose process pid is. The upperdir is read once per
+// container from pid's mountinfo.
+func (r *Resolver) ExeUpperLayer(pid int, id, exe string) (bool, error) {
+	if id == "" || id == event.HostID {
+		return false, nil
+	}
+	r.mu.RLock()
+	upper, ok := r.upper[id]
+	r.mu.RUnlock()
+	if !ok {
+		var err error
+		upper, err = RootUpperDir(r.cfg.ProcRoot, pid)
+		if err != nil {
+			return false, err
+		}
+		r.mu.Lock()
+		if len(r.upper) >= 4096 {
+			clear(r.upper)
+		}
+		r.upper[id] = upper
+		r.mu.Unlock()
+	}
+	return inUpper(upper, exe)
+}
+
+// Stats returns the counters.
+func (r *Resolver) Stats() Stats {
+	r.mu.RLock()
+	n := 0
+	for _, e := range r.cache {
+		if e.known {
+			n++
+		}
+	}
+	r.mu.RUnlock()
+	return Stats{Cached: n, Lookups: r.lookups.Load(), Failures: r.failures.Load(), Dropped: r.dropped.Load()}
+}
