@@ -1,0 +1,450 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/checker"
+	"github.com/expr-lang/expr/compiler"
+	"github.com/expr-lang/expr/conf"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/optimizer"
+	"github.com/expr-lang/expr/parser"
+	"github.com/expr-lang/expr/vm"
+	"github.com/ruled/ruled/sources/event"
+	"gopkg.in/yaml.v3"
+)
+
+// roots are the top-level names of event.Event in conditions.
+var roots = func() map[string]bool {
+	m := map[string]bool{}
+	for _, f := range event.Fields() {
+		m[strings.SplitN(f.Name, ".", 2)[0]] = true
+	}
+	return m
+}()
+
+// prefixes holds every dotted struct path ("proc", "proc.stdin").
+var prefixes = func() map[string]bool {
+	m := map[string]bool{}
+	for _, f := range event.Fields() {
+		parts := strings.Split(f.Name, ".")
+		for i := 1; i < len(parts); i++ {
+			m[strings.Join(parts[:i], ".")] = true
+		}
+	}
+	return m
+}()
+
+func newConfig() *conf.Config {
+	c := conf.New(event.Event{})
+	c.Expect = reflect.Bool
+	c.Check()
+	return c
+}
+
+// compiler resolves lists and macros once and compiles conditions.
+type resolver struct {
+	lists      map[string]*listDef
+	macros     map[string]*macroDef
+	listVals   map[string][]ast.Node // resolved items, built on demand
+	listErr    map[string]bool
+	macroState map[string]int // 0 unseen, 1 in progress, 2 done
+	macroBad   map[string]bool
+	problems   []Problem
+}
+
+func newResolver(d *defs) *resolver {
+	return &resolver{lists: d.lists, macros: d.macros, listVals: map[string][]ast.Node{},
+		listErr: map[string]bool{}, macroState: map[string]int{}, macroBad: map[string]bool{}}
+}
+
+// condError is a compile problem at a rune offset of the condition text.
+type condError struct {
+	from int
+	msg  string
+	// inherited: the problem is a broken macro or list already reported.
+	inherited bool
+}
+
+func (e *condError) Error() string { return e.msg }
+
+// resolveList returns the items of list name as literal nodes, expanding
+// lists named among its items.
+func (r *resolver) resolveList(name string, stack []string) ([]ast.Node, error) {
+	if v, ok := r.listVals[name]; ok {
+		return v, nil
+	}
+	for _, s := range stack {
+		if s == name {
+			return nil, fmt.Errorf("list cycle: %s -> %s", strings.Join(stack, " -> "), name)
+		}
+	}
+	l := r.lists[name]
+	var out []ast.Node
+	for _, it := range l.items {
+		if _, ok := r.lists[it.Value]; ok && it.Tag == "!!str" && it.Style == 0 {
+			sub, err := r.resolveList(it.Value, append(stack, name))
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, sub...)
+			continue
+		}
+		out = append(out, scalarNode(it))
+	}
+	r.listVals[name] = out
+	return out, nil
+}
+
+func scalarNode(n *yaml.Node) ast.Node {
+	if n.Tag == "!!int" {
+		if v, err := strconv.Atoi(n.Value); err == nil {
+			return &ast.IntegerNode{Value: v}
+		}
+	}
+	return &ast.StringNode{Value: n.Value}
+}
+
+// parse parses text and expands macros and lists in place.
+func (r *resolver) parse(text string, stack []string) (ast.Node, error) {
+	tree, err := parser.Parse(text)
+	if err != nil {
+		var fe *file.Error
+		if errors.As(err, &fe) {
+			return nil, &condError{from: fe.From, msg: fe.Message}
+		}
+		return nil, &condError{msg: err.Error()}
+	}
+	node := tree.Node
+	if err := r.expand(&node, false, stack, declared(node)); err != nil {
+		return nil, err
+	}
+	return node, nil
+}
+
+// declared collects names bound by let and predicates' closures are pointer
+// nodes, so only let needs this.
+func declared(n ast.Node) map[string]bool {
+	m := map[string]bool{}
+	ast.Find(n, func(x ast.Node) bool {
+		if v, ok := x.(*ast.VariableDeclaratorNode); ok {
+			m[v.Name] = true
+		}
+		return false
+	})
+	return m
+}
+
+// expand replaces bare identifiers naming macros or lists, and checks
+// dotted field names against the event registry.
+func (r *resolver) expand(np *ast.Node, memberBase bool, stack []string, lets map[string]bool) error {
+	switch n := (*np).(type) {
+	case *ast.IdentifierNode:
+		if memberBase {
+			if !roots[n.Value] {
+				return &condError{from: n.Location().From, msg: fmt.Sprintf("unknown field %s", n.Value)}
+			}
+			return nil
+		}
+		if _, ok := r.macros[n.Value]; ok {
+			sub, err := r.macroAST(n.Value, stack)
+			if err != nil {
+				var ce *condError
+				if errors.As(err, &ce) && ce.inherited {
+					return &condError{from: n.Location().From, msg: ce.msg, inherited: true}
+				}
+				return &condError{from: n.Location().From, msg: err.Error()}
+			}
+			relocate(sub, n.Location())
+			*np = sub
+			return nil
+		}
+		if _, ok := r.lists[n.Value]; ok {
+			items, err := r.resolveList(n.Value, nil)
+			if err != nil {
+				return &condError{from: n.Location().From, msg: fmt.Sprintf("list %s: %v", n.Value, err)}
+			}
+			arr := &ast.ArrayNode{Nodes: make([]ast.Node, len(items))}
+			for i, it := range items {
+				switch v := it.(type) {
+				case *ast.IntegerNode:
+					arr.Nodes[i] = &ast.IntegerNode{Value: v.Value}
+				case *ast.StringNode:
+					arr.Nodes[i] = &ast.StringNode{Value: v.Value}
+				}
+			}
+			relocate(arr, n.Location())
+			*np = arr
+			return nil
+		}
+		if roots[n.Value] || lets[n.Value] {
+			return nil
+		}
+		return &condError{from: n.Location().From, msg: fmt.Sprintf("unknown field, macro or list %s", n.Value)}
+	case *ast.MemberNode:
+		if name, ok := dotted(n); ok && roots[strings.SplitN(name, ".", 2)[0]] {
+			if err := checkField(name); err != nil {
+				return &condError{from: n.Location().From, msg: err.Error()}
+			}
+			return nil
+		}
+		if err := r.expand(&n.Node, true, stack, lets); err != nil {
+			return err
+		}
+		return r.expand(&n.Property, false, stack, lets)
+	case *ast.UnaryNode:
+		return r.expand(&n.Node, false, stack, lets)
+	case *ast.BinaryNode:
+		if err := r.expand(&n.Left, false, stack, lets); err != nil {
+			return err
+		}
+		return r.expand(&n.Right, false, stack, lets)
+	case *ast.ChainNode:
+		return r.expand(&n.Node, false, stack, lets)
+	case *ast.SliceNode:
+		for _, p := range []*ast.Node{&n.Node, &n.From, &n.To} {
+			if *p != nil {
+				if err := r.expand(p, false, stack, lets); err != nil {
+					return err
+				}
+			}
+		}
+	case *ast.CallNode:
+		for i := range n.Arguments {
+			if err := r.expand(&n.Arguments[i], false, stack, lets); err != nil {
+				return err
+			}
+		}
+	case *ast.BuiltinNode:
+		for i := range n.Arguments {
+			if err := r.expand(&n.Arguments[i], false, stack, lets); err != nil {
+				return err
+			}
+		}
+	case *ast.PredicateNode:
+		return r.expand(&n.Node, false, stack, lets)
+	case *ast.VariableDeclaratorNode:
+		if err := r.expand(&n.Value, false, stack, lets); err != nil {
+			return err
+		}
+		return r.expand(&n.Expr, false, stack, lets)
+	case *ast.SequenceNode:
+		for i := range n.Nodes {
+			if err := r.expand(&n.Nodes[i], false, stack, lets); err != nil {
+				return err
+			}
+		}
+	case *ast.ConditionalNode:
+		for _, p := range []*ast.Node{&n.Cond, &n.Exp1, &n.Exp2} {
+			if err := r.expand(p, false, stack, lets); err != nil {
+				return err
+			}
+		}
+	case *ast.ArrayNode:
+		for i := range n.Nodes {
+			if err := r.expand(&n.Nodes[i], false, stack, lets); err != nil {
+				return err
+			}
+		}
+	case *ast.MapNode:
+		for i := range n.Pairs {
+			if err := r.expand(&n.Pairs[i], false, stack, lets); err != nil {
+				return err
+			}
+		}
+	case *ast.PairNode:
+		if err := r.expand(&n.Key, false, stack, lets); err != nil {
+			return err
+		}
+		return r.expand(&n.Value, false, stack, lets)
+	}
+	return nil
+}
+
+// dotted returns "a.b.c" for a member chain of constant names rooted at an
+// identifier.
+func dotted(n ast.Node) (string, bool) {
+	switch x := n.(type) {
+	case *ast.IdentifierNode:
+		return x.Value, true
+	case *ast.MemberNode:
+		if x.Optional {
+			return "", false
+		}
+		s, ok := x.Property.(*ast.StringNode)
+		if !ok {
+			return "", false
+		}
+		base, ok := dotted(x.Node)
+		if !ok {
+			return "", false
+		}
+		return base + "." + s.Value, true
+	}
+	return "", false
+}
+
+// checkField accepts a field, a struct prefix, or a map field followed by
+// a key (container.labels.app, container.labels["app"]).
+func checkField(name string) error {
+	if _, ok := event.Lookup(name); ok || prefixes[name] {
+		return nil
+	}
+	parts := strings.Split(name, ".")
+	for i := len(parts) - 1; i > 0; i-- {
+		if f, ok := event.Lookup(strings.Join(parts[:i], ".")); ok {
+			if f.Kind == event.KindMap && i == len(parts)-1 {
+				return nil
+			}
+			return fmt.Errorf("field %s has no member %s", f.Name, strings.Join(parts[i:], "."))
+		}
+	}
+	return fmt.Errorf("unknown field %s", name)
+}
+
+// relocate points every node of a spliced macro or list at the identifier
+// it replaced, so errors in the rule point at the macro's name.
+func relocate(n ast.Node, loc file.Location) {
+	ast.Find(n, func(x ast.Node) bool {
+		x.SetLocation(loc)
+		return false
+	})
+}
+
+// macroAST returns a fresh expanded AST of macro name (fresh because the
+// checker and optimizer annotate and rewrite nodes in place). A macro with
+// errors is reported once, at its definition; users get an inherited error.
+func (r *resolver) macroAST(name string, stack []string) (ast.Node, error) {
+	for _, s := range stack {
+		if s == name {
+			return nil, fmt.Errorf("macro cycle: %s -> %s", strings.Join(stack, " -> "), name)
+		}
+	}
+	r.checkMacro(name)
+	if r.macroBad[name] {
+		return nil, &condError{msg: fmt.Sprintf("uses macro %s, which has errors", name), inherited: true}
+	}
+	return r.parse(joinParts(r.macros[name].cond), append(stack, name))
+}
+
+// checkMacro compiles macro name on its own once and reports its problems.
+func (r *resolver) checkMacro(name string) {
+	if r.macroState[name] != 0 {
+		return
+	}
+	r.macroState[name] = 1
+	defer func() { r.macroState[name] = 2 }()
+	m := r.macros[name]
+	text := joinParts(m.cond)
+	n, err := r.parse(text, []string{name})
+	if err == nil {
+		if _, ce := typeCheck(n, text); ce != nil {
+			err = ce
+		}
+	}
+	if err == nil {
+		return
+	}
+	r.macroBad[name] = true
+	r.condProblem(m.cond, itemLabel("macro", name), err)
+}
+
+// condProblem reports a condition error at the FILE:LINE its offset maps to.
+func (r *resolver) condProblem(parts []srcPart, label string, err error) {
+	ce, ok := err.(*condError)
+	if !ok {
+		ce = &condError{msg: err.Error()}
+	}
+	if ce.inherited {
+		return
+	}
+	f, line, pos := locate(parts, ce.from)
+	r.problems = append(r.problems, Problem{File: f, Line: line, Item: label, Msg: "condition: " + ce.msg + " " + pos})
+}
+
+func joinParts(ps []srcPart) string {
+	texts := make([]string, len(ps))
+	for i, p := range ps {
+		texts[i] = p.text
+	}
+	return strings.Join(texts, " ")
+}
+
+// locate maps a rune offset in the joined condition back to the part it
+// falls in: file, absolute line, and the expr-style (line:col) in the part.
+func locate(ps []srcPart, from int) (file string, line int, pos string) {
+	off := 0
+	for i, p := range ps {
+		n := utf8.RuneCountInString(p.text)
+		if from < off+n || i == len(ps)-1 {
+			local := max(from-off, 0)
+			l, c := 1, 1
+			for j, ch := range []rune(p.text) {
+				if j >= local {
+					break
+				}
+				if ch == '\n' {
+					l++
+					c = 1
+				} else {
+					c++
+				}
+			}
+			return p.file, p.line + l - 1, fmt.Sprintf("(%d:%d)", l, c)
+		}
+		off += n + 1 // the joining space
+	}
+	return "", 0, ""
+}
+
+// typeCheck checks node as a bool condition, then optimizes and compiles it.
+func typeCheck(node ast.Node, text string) (*vm.Program, *condError) {
+	cfg := newConfig()
+	tree := &parser.Tree{Node: node, Source: file.NewSource(text)}
+	if _, err := checker.Check(tree, cfg); err != nil {
+		ce := &condError{msg: err.Error()}
+		var fe *file.Error
+		if errors.As(err, &fe) {
+			ce = &condError{from: fe.From, msg: fe.Message}
+		}
+		if hint := notHint(tree.Node); hint != "" {
+			ce.msg += "; " + hint
+		}
+		return nil, ce
+	}
+	if err := optimizer.Optimize(&tree.Node, cfg); err != nil {
+		return nil, &condError{msg: err.Error()}
+	}
+	prog, err := compiler.Compile(tree, cfg)
+	if err != nil {
+		return nil, &condError{msg: err.Error()}
+	}
+	return prog, nil
+}
+
+// notHint explains expr's precedence trap: `not a == b` is `(not a) == b`.
+func notHint(n ast.Node) string {
+	var hint string
+	ast.Find(n, func(x ast.Node) bool {
+		b, ok := x.(*ast.BinaryNode)
+		if !ok || hint != "" {
+			return false
+		}
+		switch b.Operator {
+		case "==", "!=", "<", "<=", ">", ">=", "in", "contains", "startsWith", "endsWith", "matches":
+		default:
+			return false
+		}
+		if u, ok := b.Left.(*ast.UnaryNode); ok && (u.Operator == "not" || u.Operator == "!") {
+			hint = fmt.Sprintf("`not` binds tighter than %s: write not (%s %s %s)", b.Operator, u.Node.String(), b.Operator, b.Right.String())
+		}
+		return false
+	})
+	return hint
+}

@@ -1,0 +1,374 @@
+package engine
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/vm"
+	"github.com/ruled/ruled/sources/event"
+)
+
+// Options tune an Engine; the zero value is usable.
+type Options struct {
+	RateLimit RateLimit
+	Hostname  string // Alert.Hostname; default os.Hostname()
+	Logger    *slog.Logger
+	Now       func() time.Time // default time.Now; the rate limiter's clock
+}
+
+// Rule is one compiled, enabled rule.
+type Rule struct {
+	Name     string
+	Desc     string
+	Output   string
+	Priority event.Priority
+	Tags     []string
+	// Condition is the condition text after overrides, before expansion.
+	Condition string
+	// File and Line locate the rule's definition.
+	File string
+	Line int
+	// Types are the evt.type values the condition requires, sorted; nil when
+	// the rule may match any type.
+	Types []string
+
+	prog *vm.Program
+	tpl  *template
+
+	bucket bucket
+
+	matched    atomic.Uint64
+	alerts     atomic.Uint64
+	suppressed atomic.Uint64
+	errors     atomic.Uint64
+}
+
+// Render returns the rule's output for ev and its output_fields.
+func (r *Rule) Render(ev *event.Event) (string, map[string]any) {
+	return r.tpl.render(ev)
+}
+
+// typeBucket holds the rules to run for one evt.type, in load order, and
+// counts the events that ran them (so per-rule evaluated counts need no
+// per-rule atomic on the hot path).
+type typeBucket struct {
+	rules []*Rule
+	count atomic.Uint64
+}
+
+// Engine evaluates events against a loaded rule set. It is safe for
+// concurrent use.
+type Engine struct {
+	rules    []*Rule
+	byType   map[string]*typeBucket
+	other    *typeBucket // types no rule names: only unconstrained rules
+	nMacros  int
+	nLists   int
+	nDisable int
+	defs     *defs // lists and macros for CompileFilter
+
+	pool     sync.Pool
+	rate     RateLimit
+	now      func() time.Time
+	hostname string
+	log      *slog.Logger
+	lastErr  atomic.Int64 // unix nanos of the last runtime error log
+	errCount atomic.Uint64
+}
+
+// New loads and compiles files in order. On any problem it returns a
+// *LoadError listing all of them and no engine.
+func New(files []File, opts Options) (*Engine, error) {
+	d := newDefs()
+	for _, f := range files {
+		d.readFile(f)
+	}
+	e, problems := build(d)
+	if len(problems) > 0 {
+		return nil, &LoadError{Problems: problems}
+	}
+	e.rate = opts.RateLimit
+	if e.rate.Rate == 0 {
+		e.rate = DefaultRateLimit
+	}
+	if e.rate.Burst < 1 {
+		e.rate.Burst = 1
+	}
+	e.now = opts.Now
+	if e.now == nil {
+		e.now = time.Now
+	}
+	e.hostname = opts.Hostname
+	if e.hostname == "" {
+		e.hostname, _ = os.Hostname()
+	}
+	e.log = opts.Logger
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	e.pool.New = func() any { return newEvalState() }
+	return e, nil
+}
+
+func build(d *defs) (*Engine, []Problem) {
+	r := newResolver(d)
+	problems := d.problems
+	for _, name := range d.listOrder {
+		if _, err := r.resolveList(name, nil); err != nil {
+			l := d.lists[name]
+			r.problems = append(r.problems, Problem{File: l.file, Line: l.line, Item: itemLabel("list", name), Msg: err.Error()})
+		}
+	}
+	for _, name := range d.macroOrd {
+		r.checkMacro(name)
+	}
+	e := &Engine{byType: map[string]*typeBucket{}, other: &typeBucket{}, nMacros: len(d.macros), nLists: len(d.lists), defs: d}
+	var all []*Rule
+	for _, name := range d.ruleOrder {
+		def := d.rules[name]
+		label := itemLabel("rule", name)
+		text := joinParts(def.cond)
+		node, err := r.parse(text, nil)
+		if err != nil {
+			r.condProblem(def.cond, label, err)
+			continue
+		}
+		var exc ast.Node
+		good := true
+		for _, x := range def.exceptions {
+			xn, err := r.exceptionAST(x)
+			if err != nil {
+				r.problems = append(r.problems, Problem{File: x.file, Line: x.line, Item: label, Msg: "exceptions: " + err.Error()})
+				good = false
+				continue
+			}
+			if xn != nil {
+				exc = or(exc, xn)
+			}
+		}
+		if !good {
+			continue
+		}
+		if exc != nil {
+			node = &ast.BinaryNode{Operator: "and", Left: node, Right: &ast.UnaryNode{Operator: "not", Node: exc}}
+		}
+		types, constrained := requiredTypes(node)
+		prog, ce := typeCheck(node, text)
+		if ce != nil {
+			r.condProblem(def.cond, label, ce)
+			continue
+		}
+		tpl, err := parseTemplate(def.output)
+		if err != nil {
+			r.problems = append(r.problems, Problem{File: def.outputFile, Line: def.outputLine, Item: label, Msg: err.Error()})
+			continue
+		}
+		rule := &Rule{Name: name, Desc: def.desc, Output: def.output, Priority: def.priority, Tags: def.tags,
+			Condition: text, File: def.file, Line: def.line, prog: prog, tpl: tpl}
+		if constrained {
+			rule.Types = sortedKeys(types)
+			if rule.Types == nil {
+				rule.Types = []string{} // requires contradictory types: never matches
+			}
+		}
+		if !def.enabled {
+			e.nDisable++
+			continue
+		}
+		all = append(all, rule)
+	}
+	problems = append(problems, r.problems...)
+	if len(problems) > 0 {
+		return nil, problems
+	}
+	e.rules = all
+	for _, t := range event.Types {
+		e.byType[t] = &typeBucket{}
+	}
+	for _, rule := range all {
+		for _, t := range rule.Types {
+			if e.byType[t] == nil {
+				e.byType[t] = &typeBucket{}
+			}
+		}
+	}
+	// Each bucket lists its indexed rules and the unconstrained ones, in
+	// load order, so evaluation order is the same with or without the index.
+	for _, rule := range all {
+		if rule.Types == nil {
+			for _, b := range e.byType {
+				b.rules = append(b.rules, rule)
+			}
+			e.other.rules = append(e.other.rules, rule)
+			continue
+		}
+		for _, t := range rule.Types {
+			e.byType[t].rules = append(e.byType[t].rules, rule)
+		}
+	}
+	return e, nil
+}
+
+// Rules returns the enabled rules in load order.
+func (e *Engine) Rules() []*Rule { return e.rules }
+
+// Summary counts what was loaded: enabled rules, disabled rules, macros, lists.
+func (e *Engine) Summary() (rules, disabled, macros, lists int) {
+	return len(e.rules), e.nDisable, e.nMacros, e.nLists
+}
+
+// evalState is one worker's reusable evaluation scratch.
+type evalState struct {
+	vm      vm.VM
+	ev      *event.Event
+	env     any // boxes ev without copying: see boxEvent
+	matched []*Rule
+}
+
+func newEvalState() *evalState {
+	s := &evalState{ev: new(event.Event)}
+	s.env = boxEvent(s.ev)
+	return s
+}
+
+// match runs the rules for ev's type and leaves the matching ones in
+// st.matched.
+func (e *Engine) match(st *evalState, ev *event.Event) {
+	b := e.byType[ev.Evt.Type]
+	if b == nil {
+		b = e.other
+	}
+	b.count.Add(1)
+	if len(b.rules) == 0 {
+		return
+	}
+	*st.ev = *ev
+	for _, r := range b.rules {
+		out, err := st.vm.Run(r.prog, st.env)
+		if err != nil {
+			r.errors.Add(1)
+			e.runtimeError(r, err)
+			continue
+		}
+		if m, _ := out.(bool); m {
+			r.matched.Add(1)
+			st.matched = append(st.matched, r)
+		}
+	}
+	// Drop references to the event's slices and maps.
+	*st.ev = event.Event{}
+}
+
+func (e *Engine) runtimeError(r *Rule, err error) {
+	e.errCount.Add(1)
+	now := time.Now().UnixNano()
+	last := e.lastErr.Load()
+	if now-last < int64(10*time.Second) || !e.lastErr.CompareAndSwap(last, now) {
+		return
+	}
+	e.log.Warn("rule runtime error", "rule", r.Name, "err", err, "errors_total", e.errCount.Load())
+}
+
+// Match returns the enabled rules matching ev, without rate limiting or
+// building alerts.
+func (e *Engine) Match(ev *event.Event) []*Rule {
+	st := e.pool.Get().(*evalState)
+	e.match(st, ev)
+	var out []*Rule
+	if len(st.matched) > 0 {
+		out = append(out, st.matched...)
+	}
+	st.matched = st.matched[:0]
+	e.pool.Put(st)
+	return out
+}
+
+// Eval returns an alert for every matching rule the rate limiter lets
+// through.
+func (e *Engine) Eval(ev *event.Event) []event.Alert {
+	st := e.pool.Get().(*evalState)
+	e.match(st, ev)
+	var alerts []event.Alert
+	if len(st.matched) > 0 {
+		now := e.now()
+		for _, r := range st.matched {
+			ok, suppressed := r.bucket.take(e.rate, now)
+			if !ok {
+				r.suppressed.Add(1)
+				continue
+			}
+			r.alerts.Add(1)
+			alerts = append(alerts, e.alert(r, ev, now, suppressed))
+		}
+	}
+	st.matched = st.matched[:0]
+	e.pool.Put(st)
+	return alerts
+}
+
+func (e *Engine) alert(r *Rule, ev *event.Event, now time.Time, suppressed uint64) event.Alert {
+	out, fields := r.Render(ev)
+	t := ev.Evt.Time
+	if t.IsZero() {
+		t = now
+	}
+	return event.Alert{Time: t, Rule: r.Name, Priority: r.Priority, Output: out, OutputFields: fields,
+		Source: event.AlertSource, Tags: r.Tags, Hostname: e.hostname, Suppressed: suppressed, Event: ev}
+}
+
+// Stats are counters since the engine was built.
+type Stats struct {
+	Events     uint64 // events evaluated
+	Matched    uint64 // rule matches, before rate limiting
+	Alerts     uint64 // alerts emitted
+	Suppressed uint64 // alerts held back by the rate limiter
+	Errors     uint64 // program runtime errors (rule treated as not matching)
+	Rules      []RuleStats
+}
+
+// RuleStats are one rule's counters.
+type RuleStats struct {
+	Name       string
+	Evaluated  uint64
+	Matched    uint64
+	Alerts     uint64
+	Suppressed uint64
+	Errors     uint64
+}
+
+// Stats returns the current counters.
+func (e *Engine) Stats() Stats {
+	var s Stats
+	evaluated := map[*Rule]uint64{}
+	add := func(b *typeBucket) {
+		n := b.count.Load()
+		s.Events += n
+		for _, r := range b.rules {
+			evaluated[r] += n
+		}
+	}
+	for _, b := range e.byType {
+		add(b)
+	}
+	add(e.other)
+	for _, r := range e.rules {
+		rs := RuleStats{Name: r.Name, Evaluated: evaluated[r], Matched: r.matched.Load(), Alerts: r.alerts.Load(),
+			Suppressed: r.suppressed.Load(), Errors: r.errors.Load()}
+		s.Matched += rs.Matched
+		s.Alerts += rs.Alerts
+		s.Suppressed += rs.Suppressed
+		s.Errors += rs.Errors
+		s.Rules = append(s.Rules, rs)
+	}
+	return s
+}
+
+// String is a one-line summary for logs.
+func (s Stats) String() string {
+	return fmt.Sprintf("events=%d matched=%d alerts=%d suppressed=%d errors=%d", s.Events, s.Matched, s.Alerts, s.Suppressed, s.Errors)
+}

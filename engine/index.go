@@ -1,0 +1,93 @@
+package engine
+
+import (
+	"sort"
+
+	"github.com/expr-lang/expr/ast"
+)
+
+// requiredTypes returns the evt.type values a condition requires: the
+// condition can only be true for events of one of these types. ok is false
+// when the condition does not constrain evt.type (it may match any type).
+func requiredTypes(n ast.Node) (types map[string]bool, ok bool) {
+	switch x := n.(type) {
+	case *ast.BinaryNode:
+		switch x.Operator {
+		case "and", "&&":
+			l, lok := requiredTypes(x.Left)
+			r, rok := requiredTypes(x.Right)
+			switch {
+			case lok && rok:
+				out := map[string]bool{}
+				for t := range l {
+					if r[t] {
+						out[t] = true
+					}
+				}
+				return out, true
+			case lok:
+				return l, true
+			case rok:
+				return r, true
+			}
+			return nil, false
+		case "or", "||":
+			l, lok := requiredTypes(x.Left)
+			r, rok := requiredTypes(x.Right)
+			if !lok || !rok {
+				return nil, false
+			}
+			out := map[string]bool{}
+			for t := range l {
+				out[t] = true
+			}
+			for t := range r {
+				out[t] = true
+			}
+			return out, true
+		case "==":
+			if s, ok := evtTypeCompare(x.Left, x.Right); ok {
+				return map[string]bool{s: true}, true
+			}
+			if s, ok := evtTypeCompare(x.Right, x.Left); ok {
+				return map[string]bool{s: true}, true
+			}
+		case "in":
+			if name, ok := dotted(x.Left); ok && name == "evt.type" {
+				if arr, ok := x.Right.(*ast.ArrayNode); ok {
+					out := map[string]bool{}
+					for _, it := range arr.Nodes {
+						s, ok := it.(*ast.StringNode)
+						if !ok {
+							return nil, false
+						}
+						out[s.Value] = true
+					}
+					return out, true
+				}
+			}
+		}
+	}
+	return nil, false
+}
+
+func evtTypeCompare(field, lit ast.Node) (string, bool) {
+	name, ok := dotted(field)
+	if !ok || name != "evt.type" {
+		return "", false
+	}
+	s, ok := lit.(*ast.StringNode)
+	if !ok {
+		return "", false
+	}
+	return s.Value, true
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
