@@ -177,3 +177,20 @@ func FuzzReadAuditLog(f *testing.F) {
 		_ = ReadAuditLog(bytes.NewReader(in), "fuzz", func(*event.Event) error { return nil })
 	})
 }
+
+func BenchmarkReadAuditLog(b *testing.B) {
+	data, err := os.ReadFile("testdata/audit.log")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	var n int
+	for b.Loop() {
+		n = 0
+		if err := ReadAuditLog(bytes.NewReader(data), "bench", func(*event.Event) error { n++; return nil }); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
