@@ -461,10 +461,10 @@ func FuzzParseLogLine(f *testing.F) {
 	})
 }
 
-func BenchmarkNormalizeExec(b *testing.B) {
+// benchExecGroup returns the records of one ordinary exec from the capture
+// (a short command line, as most execs have), EOE included.
+func benchExecGroup(b *testing.B) []Record {
 	recs := loadRecords(b, "testdata/capture.log")
-	// One exec event: the records of the /bin/echo exec without its huge arg
-	// would be atypical; take the first ordinary exec with EOE.
 	var group []Record
 	re := &Reassembler{}
 	for _, r := range recs {
@@ -479,10 +479,14 @@ func BenchmarkNormalizeExec(b *testing.B) {
 	if group == nil {
 		b.Fatal("no exec in fixture")
 	}
-	// Include the EOE the live path sees, as raw records through the
-	// reassembler: parse + reassemble + normalize per exec.
 	seqData := group[0].Data[:bytes.IndexByte(group[0].Data, ')')+2]
-	group = append(group, Record{Type: TypeEOE, Data: seqData})
+	return append(group, Record{Type: TypeEOE, Data: seqData})
+}
+
+// BenchmarkNormalizeExec is the per-exec cost on the parse goroutine:
+// header parsing, reassembly and normalization of one exec's records.
+func BenchmarkNormalizeExec(b *testing.B) {
+	group := benchExecGroup(b)
 	b.ReportAllocs()
 	r := &Reassembler{}
 	n := 0
