@@ -1,0 +1,6 @@
+package falcoplugin
+
+import "io/fs"
+
+// builtinPack is nil until the rules package ships its embedded pack.
+var builtinPack fs.FS

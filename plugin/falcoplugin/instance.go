@@ -1,0 +1,197 @@
+package falcoplugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/falcosecurity/plugin-sdk-go/pkg/sdk"
+	"github.com/falcosecurity/plugin-sdk-go/pkg/sdk/plugins/source"
+
+	"github.com/ruled/ruled/sources"
+	"github.com/ruled/ruled/sources/event"
+)
+
+// QueueSize bounds the events waiting between the sources and Falco's
+// next_batch calls.
+const QueueSize = 16384
+
+// batchWait is how long NextBatch waits for a first event before returning
+// a timeout, so Falco's loop stays responsive (shutdown, other sources).
+const batchWait = 50 * time.Millisecond
+
+type sourceRunner struct {
+	src sources.Source
+}
+
+// Instance is one open capture: sources running in goroutines that feed a
+// bounded queue, drained by NextBatch.
+type Instance struct {
+	source.BaseInstance
+
+	log    *slog.Logger
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	ch     chan *event.Event
+
+	mu   sync.Mutex
+	errs []error
+
+	dropped   atomic.Uint64 // live events lost to a full queue
+	oversized atomic.Uint64 // events larger than Falco's event buffer
+	sent      atomic.Uint64
+	enc       encoder
+}
+
+// live instances: events from a full queue are dropped and counted, since
+// blocking would stall the kernel side (audit backlog); replay blocks.
+func startInstance(runners []sourceRunner, enrichers []sources.Enricher, live bool, logger *slog.Logger) *Instance {
+	if logger == nil {
+		logger = discard()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	in := &Instance{log: logger, cancel: cancel, ch: make(chan *event.Event, QueueSize)}
+	liveInstances.Add(1)
+	emit := func(ev *event.Event) {
+		for _, e := range enrichers {
+			e.Enrich(ev)
+		}
+		if live {
+			select {
+			case in.ch <- ev:
+			default:
+				if in.dropped.Add(1)&(1<<12-1) == 1 {
+					in.log.Warn("event queue full, dropping events", "dropped", in.dropped.Load())
+				}
+			}
+			return
+		}
+		select {
+		case in.ch <- ev:
+		case <-ctx.Done():
+		}
+	}
+	for _, r := range runners {
+		in.wg.Add(1)
+		go func() {
+			defer in.wg.Done()
+			defer func() {
+				if p := recover(); p != nil {
+					in.fail(fmt.Errorf("source %s: recovered panic: %v", r.src.Name(), p))
+				}
+			}()
+			if err := r.src.Run(ctx, emit); err != nil && ctx.Err() == nil {
+				in.fail(fmt.Errorf("source %s: %w", r.src.Name(), err))
+			}
+		}()
+	}
+	go func() {
+		in.wg.Wait()
+		close(in.ch)
+	}()
+	return in
+}
+
+func (in *Instance) fail(err error) {
+	in.log.Error("source failed", "err", err)
+	in.mu.Lock()
+	in.errs = append(in.errs, err)
+	in.mu.Unlock()
+}
+
+func (in *Instance) err() error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return errors.Join(in.errs...)
+}
+
+// liveInstances counts instances not yet closed, so tests can see that
+// open/close cycles leak nothing.
+var liveInstances atomic.Int64
+
+// LiveInstances returns the number of open, not yet closed instances.
+func LiveInstances() int64 { return liveInstances.Load() }
+
+// NextBatch implements sdk.NextBatcher.
+func (in *Instance) NextBatch(_ sdk.PluginState, evts sdk.EventWriters) (n int, err error) {
+	defer recoverErr("next_batch", &err)
+	var ev *event.Event
+	var ok bool
+	select {
+	case ev, ok = <-in.ch:
+	default:
+		t := time.NewTimer(batchWait)
+		select {
+		case ev, ok = <-in.ch:
+		case <-t.C:
+			return 0, sdk.ErrTimeout
+		}
+		t.Stop()
+	}
+	for {
+		if !ok {
+			if n > 0 {
+				return n, nil
+			}
+			if err := in.err(); err != nil {
+				return 0, err
+			}
+			return 0, sdk.ErrEOF
+		}
+		if in.write(evts.Get(n), ev) {
+			n++
+		}
+		if n == evts.Len() {
+			return n, nil
+		}
+		select {
+		case ev, ok = <-in.ch:
+		default:
+			if n == 0 {
+				// Every event so far was oversized.
+				return 0, sdk.ErrTimeout
+			}
+			return n, nil
+		}
+	}
+}
+
+func (in *Instance) write(w sdk.EventWriter, ev *event.Event) bool {
+	b, err := in.enc.encode(ev)
+	if err == nil {
+		_, err = w.Writer().Write(b)
+	}
+	if err != nil {
+		// Only an event beyond Falco's per-event buffer (256 KiB: a huge
+		// argv) fails here; count it rather than fail the capture.
+		if in.oversized.Add(1) == 1 {
+			in.log.Warn("event not delivered", "err", err, "bytes", len(b))
+		}
+		return false
+	}
+	ts := ev.Evt.Time.UnixNano()
+	if ev.Evt.Time.IsZero() || ts <= 0 {
+		ts = time.Now().UnixNano()
+	}
+	w.SetTimestamp(uint64(ts))
+	in.sent.Add(1)
+	return true
+}
+
+// Close implements sdk.Closer: stop the sources and wait for them.
+func (in *Instance) Close() {
+	defer recoverLog(in.log, "close")
+	in.cancel()
+	// Sources blocked on a full queue watch ctx; drain so none waits.
+	go func() {
+		for range in.ch {
+		}
+	}()
+	in.wg.Wait()
+	liveInstances.Add(-1)
+	in.log.Debug("instance closed", "sent", in.sent.Load(), "dropped", in.dropped.Load(), "oversized", in.oversized.Load())
+}

@@ -1,0 +1,14 @@
+//go:build !linux
+
+package falcoplugin
+
+import (
+	"errors"
+	"log/slog"
+
+	"github.com/ruled/ruled/sources"
+)
+
+func openLive([]string, Config, *slog.Logger) ([]sources.Source, []sources.Enricher, error) {
+	return nil, nil, errors.New("live sources need Linux; use replay:PATH")
+}
