@@ -8,10 +8,12 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -489,5 +491,90 @@ func TestNewStageErrorsNameSpec(t *testing.T) {
 	_, err = NewStage([]Spec{{Raw: "webhook+https://h.example/?ca_file=/nonexistent.pem"}}, StageOptions{})
 	if err == nil || !strings.Contains(err.Error(), "output webhook+https://h.example/: read ca_file") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestOverflowCounted(t *testing.T) {
+	s := newTestStage(t, []string{"json?queue_size=5", "stdout?min_priority=emergency"}, StageOptions{Stdout: io.Discard})
+	for i := range 20 {
+		a := testAlert()
+		a.Rule = fmt.Sprint(i)
+		s.Send(a)
+	}
+	st := s.Stats()
+	if st[0].Dropped != 15 || st[0].Queued != 5 {
+		t.Errorf("json %+v, want 15 dropped 5 queued", st[0])
+	}
+	if st[1].Queued != 0 || st[1].Dropped != 0 {
+		t.Errorf("filtered output %+v, want nothing queued", st[1])
+	}
+	// The newest five survive.
+	got, _ := s.runners[0].q.take(nil, 10)
+	if got[0].Rule != "15" || got[4].Rule != "19" {
+		t.Errorf("kept %s..%s, want 15..19", got[0].Rule, got[4].Rule)
+	}
+}
+
+func TestSyslogTCPReconnects(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	msgs := make(chan string, 16)
+	go func() {
+		for first := true; ; first = false {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			br := bufio.NewReader(c)
+			for {
+				// Octet counting: "LEN SP MSG".
+				lenStr, err := br.ReadString(' ')
+				if err != nil {
+					break
+				}
+				n, err := strconv.Atoi(strings.TrimSpace(lenStr))
+				if err != nil {
+					t.Errorf("bad frame length %q", lenStr)
+					break
+				}
+				b := make([]byte, n)
+				if _, err := io.ReadFull(br, b); err != nil {
+					break
+				}
+				msgs <- string(b)
+				if first {
+					break // drop the first connection after one message
+				}
+			}
+			c.Close()
+		}
+	}()
+	s := newTestStage(t, []string{"syslog+tcp://" + l.Addr().String() + "?retry_backoff=1ms"}, StageOptions{})
+	stop := runStage(t, s)
+	s.Send(testAlert())
+	<-msgs
+	// The first writes after the peer closed may still succeed (the kernel
+	// buffers them before the RST arrives); keep sending until one arrives
+	// over the new connection.
+	deadline := time.After(10 * time.Second)
+	for got := false; !got; {
+		s.Send(testAlert())
+		select {
+		case m := <-msgs:
+			if !strings.HasPrefix(m, "<130>1 ") {
+				t.Errorf("message %q", m)
+			}
+			got = true
+		case <-time.After(50 * time.Millisecond):
+		case <-deadline:
+			t.Fatalf("no message after reconnect; stats %+v", statsOf(s, 0))
+		}
+	}
+	stop()
+	if st := statsOf(s, 0); st.Retried == 0 {
+		t.Errorf("stats %+v: want a retry after the connection dropped", st)
 	}
 }
