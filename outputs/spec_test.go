@@ -1,6 +1,7 @@
 package outputs
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -152,4 +153,21 @@ func FuzzParseSpec(f *testing.F) {
 			t.Fatalf("reparse %q: %v", sp.Raw, err)
 		}
 	})
+}
+
+// The shipped example config's outputs section must decode.
+func TestExampleConfigOutputs(t *testing.T) {
+	b, err := os.ReadFile("../ruled.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Outputs []Spec `yaml:"outputs"`
+	}
+	if err := yaml.Unmarshal(b, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Outputs) != 3 || cfg.Outputs[2].Kind != KindSyslog || cfg.Outputs[1].MinPriority != "notice" {
+		t.Errorf("outputs %+v", cfg.Outputs)
+	}
 }
