@@ -234,7 +234,7 @@ type raw struct {
 func (s *Source) loop(ctx context.Context, evc *libaudit.AuditClient, sock *socket, ctl *libaudit.AuditClient, emit func(*event.Event)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	queue := make(chan raw, s.cfg.QueueSize)
+	queue := make(chan []raw, max(s.cfg.QueueSize/64, 16))
 	var wg sync.WaitGroup
 	var recvErr error
 	wg.Add(3)
@@ -259,8 +259,29 @@ func (s *Source) loop(ctx context.Context, evc *libaudit.AuditClient, sock *sock
 }
 
 // receive is copy-only: it copies each syscall-related record off the read
-// buffer into the bounded queue and counts what does not fit.
-func (s *Source) receive(ctx context.Context, evc *libaudit.AuditClient, sock *socket, queue chan<- raw) error {
+// buffer and hands them to the parser in batches over a bounded queue,
+// counting the records of a batch that does not fit.
+//
+// kauditd sends records one by one as audited syscalls finish, so waking for
+// each would cost a poll wake-up, two receives and a goroutine hand-off per
+// record (~150 µs of CPU per exec measured). After a wake-up the receiver
+// waits coalesceDelay for more to arrive, then drains the socket in one go:
+// at most ~1,000 wake-ups a second under load, 10 when idle, at the price of
+// a millisecond of latency. The socket buffer absorbs the wait.
+func (s *Source) receive(ctx context.Context, evc *libaudit.AuditClient, sock *socket, queue chan<- []raw) error {
+	const maxBatch = 256
+	batch := make([]raw, 0, maxBatch)
+	send := func() {
+		if len(batch) == 0 {
+			return
+		}
+		select {
+		case queue <- batch:
+		default:
+			s.queueDrops.Add(uint64(len(batch)))
+		}
+		batch = make([]raw, 0, maxBatch)
+	}
 	for {
 		if ctx.Err() != nil {
 			return nil
@@ -269,10 +290,15 @@ func (s *Source) receive(ctx context.Context, evc *libaudit.AuditClient, sock *s
 		switch {
 		case err == nil:
 		case errors.Is(err, syscall.EAGAIN):
+			send()
 			// go-libaudit's blocking Receive cannot be interrupted by
 			// closing the socket, so wait in poll with a timeout.
-			if err := sock.wait(100 * time.Millisecond); err != nil && !errors.Is(err, syscall.EINTR) {
+			ready, err := sock.wait(100 * time.Millisecond)
+			if err != nil && !errors.Is(err, syscall.EINTR) {
 				return fmt.Errorf("poll audit socket: %w", err)
+			}
+			if ready {
+				time.Sleep(coalesceDelay)
 			}
 			continue
 		case errors.Is(err, syscall.EINTR):
@@ -291,16 +317,18 @@ func (s *Source) receive(ctx context.Context, evc *libaudit.AuditClient, sock *s
 			continue
 		}
 		s.records.Add(1)
-		d := bytes.TrimRight(msg.Data, "\x00\n")
-		select {
-		case queue <- raw{typ: typ, data: bytes.Clone(d)}:
-		default:
-			s.queueDrops.Add(1)
+		batch = append(batch, raw{typ: typ, data: bytes.Clone(bytes.TrimRight(msg.Data, "\x00\n"))})
+		if len(batch) == maxBatch {
+			send()
 		}
 	}
 }
 
-func (s *Source) parse(ctx context.Context, queue <-chan raw, emit func(*event.Event)) {
+// coalesceDelay is how long the receiver lets records accumulate after a
+// wake-up (see receive).
+const coalesceDelay = time.Millisecond
+
+func (s *Source) parse(ctx context.Context, queue <-chan []raw, emit func(*event.Event)) {
 	re := &Reassembler{MaxInFlight: s.cfg.MaxInFlight, Timeout: s.cfg.ReassemblyTimeout}
 	complete := func(recs []Record) {
 		if ev := Normalize(recs, event.SourceAudit); ev != nil {
@@ -316,12 +344,15 @@ func (s *Source) parse(ctx context.Context, queue <-chan raw, emit func(*event.E
 			re.Flush(complete)
 			s.reassemblyLost.Store(re.Evicted)
 			return
-		case r := <-queue:
-			if s.tap != nil {
-				s.tap(r.typ, r.data)
-			}
-			if err := re.Push(Record{Type: r.typ, Data: r.data}, time.Now(), complete); err != nil {
-				s.parseErrors.Add(1)
+		case batch := <-queue:
+			now := time.Now()
+			for _, r := range batch {
+				if s.tap != nil {
+					s.tap(r.typ, r.data)
+				}
+				if err := re.Push(Record{Type: r.typ, Data: r.data}, now, complete); err != nil {
+					s.parseErrors.Add(1)
+				}
 			}
 		case now := <-tick.C:
 			re.Expire(now, complete)
@@ -401,10 +432,11 @@ func newSocket(groups uint32, rcvbuf int) (*socket, error) {
 	return &socket{fd: fd, pid: nl.Pid, readBuf: make([]byte, syscall.NLMSG_HDRLEN+libaudit.AuditMessageMaxLength)}, nil
 }
 
-func (c *socket) wait(d time.Duration) error {
+// wait blocks until the socket is readable or d passes.
+func (c *socket) wait(d time.Duration) (bool, error) {
 	fds := []unix.PollFd{{Fd: int32(c.fd), Events: unix.POLLIN}}
-	_, err := unix.Poll(fds, int(d.Milliseconds()))
-	return err
+	n, err := unix.Poll(fds, int(d.Milliseconds()))
+	return n > 0, err
 }
 
 // Send implements libaudit.NetlinkSender.

@@ -49,7 +49,8 @@ type Config struct {
 	BacklogWait time.Duration
 	// SocketBuffer is the netlink receive buffer (default 16 MiB).
 	SocketBuffer int
-	// QueueSize bounds the records waiting to be parsed (default 16384).
+	// QueueSize bounds the records waiting to be parsed (default 16384),
+	// queued in batches of up to 256.
 	QueueSize int
 	// StatusInterval is how often kernel lost/backlog figures are read
 	// (default 5 s).
