@@ -118,7 +118,7 @@ func LiveInstances() int64 { return liveInstances.Load() }
 
 // NextBatch implements sdk.NextBatcher.
 func (in *Instance) NextBatch(_ sdk.PluginState, evts sdk.EventWriters) (n int, err error) {
-	defer recoverErr("next_batch", &err)
+	defer recoverErr(in.log, "next_batch", &err)
 	var ev *event.Event
 	var ok bool
 	select {

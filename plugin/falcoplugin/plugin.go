@@ -95,7 +95,7 @@ func (p *Plugin) InitSchema() *sdk.SchemaInfo { return &sdk.SchemaInfo{Schema: i
 
 // Init implements plugins.Plugin: parse the config, load the ruled rules.
 func (p *Plugin) Init(config string) (err error) {
-	defer recoverErr("init", &err)
+	defer recoverErr(p.log, "init", &err)
 	cfg, err := ParseConfig(config)
 	if err != nil {
 		return err
@@ -138,7 +138,7 @@ func (p *Plugin) OpenParams() ([]sdk.OpenParam, error) {
 
 // Open implements source.Plugin.
 func (p *Plugin) Open(params string) (inst source.Instance, err error) {
-	defer recoverErr("open", &err)
+	defer recoverErr(p.log, "open", &err)
 	spec, err := ParseOpenParams(params, p.cfg.Sources)
 	if err != nil {
 		return nil, err
@@ -165,7 +165,7 @@ func (p *Plugin) Open(params string) (inst source.Instance, err error) {
 // String implements sdk.Stringer: the event's JSON line, what Falco shows
 // as evt.plugininfo.
 func (p *Plugin) String(evt sdk.EventReader) (s string, err error) {
-	defer recoverErr("string", &err)
+	defer recoverErr(p.log, "string", &err)
 	b, err := io.ReadAll(evt.Reader())
 	if err != nil {
 		return "", fmt.Errorf("read event %d: %w", evt.EventNum(), err)
@@ -175,7 +175,7 @@ func (p *Plugin) String(evt sdk.EventReader) (s string, err error) {
 
 // Extract implements sdk.Extractor.
 func (p *Plugin) Extract(req sdk.ExtractRequest, evt sdk.EventReader) (err error) {
-	defer recoverErr("extract", &err)
+	defer recoverErr(p.log, "extract", &err)
 	id := req.FieldID()
 	if id >= uint64(len(fieldDefs)) {
 		return fmt.Errorf("extract: unknown field id %d (%s)", id, req.Field())
@@ -261,9 +261,12 @@ func decodeEvent(b []byte, ev *event.Event) error {
 
 // recoverErr turns a panic into the function's error: a panic crossing the
 // C boundary would abort Falco.
-func recoverErr(op string, err *error) {
+// The stack goes to the log, not the error: Falco truncates plugin errors
+// to 1024 bytes.
+func recoverErr(log *slog.Logger, op string, err *error) {
 	if r := recover(); r != nil {
-		*err = fmt.Errorf("%s: internal error (recovered panic): %v\n%s", op, r, debug.Stack())
+		*err = fmt.Errorf("%s: recovered panic: %v", op, r)
+		log.Error("recovered panic", "op", op, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 	}
 }
 
