@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -56,7 +57,7 @@ func (c *collector) wait(t *testing.T, what string, d time.Duration, m func(*eve
 
 // startSource runs src until the test ends and fails the test if Run
 // returns an error. stop cancels it and waits; it is also a Cleanup.
-func startSource(t *testing.T, src *audit.Source, c *collector) (stop func()) {
+func startSource(t *testing.T, src *audit.Source, c *collector, wantRules bool) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -77,7 +78,7 @@ func startSource(t *testing.T, src *audit.Source, c *collector) (stop func()) {
 	}
 	t.Cleanup(stop)
 	deadline := time.Now().Add(5 * time.Second)
-	for src.Stats().Mode == "" || (src.Stats().RulesInstalled == 0 && time.Now().Before(deadline)) {
+	for src.Stats().Mode == "" || (wantRules && src.Stats().RulesInstalled == 0) {
 		select {
 		case err := <-done:
 			t.Fatalf("audit source ended at start: %v", err)
@@ -88,8 +89,9 @@ func startSource(t *testing.T, src *audit.Source, c *collector) (stop func()) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	// Rules are installed before enabling; give the kernel the moment.
-	time.Sleep(200 * time.Millisecond)
+	// Mode and rules are set before enabling and the receive loop; give
+	// them the moment.
+	time.Sleep(300 * time.Millisecond)
 	return stop
 }
 
@@ -114,7 +116,7 @@ func TestUnicastEventsAndShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := &collector{}
-	stop := startSource(t, src, c)
+	stop := startSource(t, src, c, true)
 	if m := src.Stats().Mode; m != audit.ModeUnicast {
 		t.Fatalf("mode %q", m)
 	}
@@ -284,7 +286,7 @@ func TestMulticastNextToAuditdAndReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := &collector{}
-	stop := startSource(t, src, c)
+	stop := startSource(t, src, c, true)
 	if m := src.Stats().Mode; m != audit.ModeMulticast {
 		t.Fatalf("mode %q, want multicast next to auditd", m)
 	}
@@ -342,6 +344,45 @@ func TestMulticastNextToAuditdAndReplay(t *testing.T) {
 		rep.Evt.Source = live.Evt.Source
 		if fmt.Sprintf("%+v", rep) != fmt.Sprintf("%+v", *live) {
 			t.Errorf("replayed event differs from the live one:\nlive   %+v\nreplay %+v", *live, rep)
+		}
+	})
+
+	t.Run("forced unicast is refused while auditd runs", func(t *testing.T) {
+		src, err := audit.New(audit.Config{Mode: audit.ModeUnicast}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := src.Run(ctx, func(*event.Event) {}); !errors.Is(err, audit.ErrDaemonRunning) {
+			t.Errorf("Run = %v, want ErrDaemonRunning", err)
+		}
+	})
+
+	t.Run("auditd's own rules are left alone and used", func(t *testing.T) {
+		rule := []string{"-a", "always,exit", "-F", "arch=b64", "-S", "execve", "-k", "auditd_exec"}
+		auditctl(t, rule...)
+		t.Cleanup(func() { exec.Command("auditctl", append([]string{"-d"}, rule[1:]...)...).Run() })
+		src, err := audit.New(audit.Config{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &collector{}
+		stop := startSource(t, src, c, false)
+		if st := src.Stats(); st.Mode != audit.ModeMulticast || st.RulesInstalled != 0 {
+			t.Fatalf("stats %+v, want multicast without own rules", st)
+		}
+		m := nonce()
+		run(t, "/bin/echo", "ruled-mc2-"+m)
+		ev := c.wait(t, "exec under auditd's rule", 5*time.Second, func(ev *event.Event) bool {
+			return ev.Evt.Type == event.TypeExecve && slices.Contains(ev.Proc.Args, "ruled-mc2-"+m)
+		})
+		if !slices.Contains(ev.Evt.Keys, "auditd_exec") {
+			t.Errorf("keys %v, want auditd's key", ev.Evt.Keys)
+		}
+		stop()
+		if rs := readState(t).rules; len(rs) != 1 || !strings.Contains(rs[0], "auditd_exec") {
+			t.Errorf("rules after ruled stopped: %q, want auditd's one rule", rs)
 		}
 	})
 }
