@@ -27,6 +27,9 @@ const (
 	// failLogEvery rate-limits failure logs per output: a dead receiver
 	// must not turn every alert into a log line.
 	failLogEvery = 10 * time.Second
+	// stuckGrace is how long Run waits, after cancelling at the drain
+	// deadline, for workers to notice.
+	stuckGrace = time.Second
 )
 
 // StageOptions configure a Stage. The zero value works: discard logs, the
@@ -94,6 +97,13 @@ type runner struct {
 	log       *slog.Logger
 
 	sent, failed, retried, dropped atomic.Uint64
+
+	done chan struct{} // closed when the worker returned
+	// inflight is the size of the batch being delivered; abandoned is set
+	// when Run gave up on a stuck worker and counted that batch as dropped,
+	// so the worker must not count it again.
+	inflight  atomic.Int64
+	abandoned atomic.Bool
 
 	lastFailLog time.Time // worker goroutine only
 	failsQuiet  int
@@ -236,31 +246,46 @@ func (s *Stage) Run(ctx context.Context) error {
 	// Workers outlive ctx by the drain time, so they get their own context.
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
-	var wg sync.WaitGroup
 	for _, r := range s.runners {
-		wg.Go(func() { r.run(wctx) })
+		r.done = make(chan struct{})
+		go func() {
+			defer close(r.done)
+			r.run(wctx)
+		}()
 	}
 	<-ctx.Done()
 	for _, r := range s.runners {
 		r.q.close()
 	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
 	timer := time.NewTimer(s.drain)
 	defer timer.Stop()
-	select {
-	case <-done:
-	case <-timer.C:
+	drained := s.wait(timer.C)
+	if !drained {
 		s.log.Warn("output drain timed out", "drain_timeout", s.drain)
 		cancel()
-		<-done
+		// Cancelling ends every network attempt; a write to a blocked
+		// stdout pipe or a hung file system cannot be interrupted, so such a
+		// worker is abandoned rather than holding up shutdown.
+		grace := time.NewTimer(stuckGrace)
+		defer grace.Stop()
+		s.wait(grace.C)
 	}
 	for _, r := range s.runners {
 		if n := r.q.discard(); n > 0 {
 			r.log.Warn("alerts left undelivered at shutdown", "dropped", n)
 		}
+		select {
+		case <-r.done:
+			if err := r.sink.close(); err != nil {
+				r.log.Warn("close output", "err", err)
+			}
+		default:
+			r.abandoned.Store(true)
+			n := r.inflight.Load()
+			r.dropped.Add(uint64(n))
+			r.log.Warn("output worker stuck in a write at shutdown, abandoned", "dropped", n)
+		}
 	}
-	s.closeSinks()
 	for _, st := range s.Stats() {
 		if st.Dropped > 0 || st.Failed > 0 {
 			s.log.Warn("output totals", "output", st.Name, "sent", st.Sent, "failed", st.Failed,
@@ -268,6 +293,18 @@ func (s *Stage) Run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// wait reports whether every worker ended before timeout fired.
+func (s *Stage) wait(timeout <-chan time.Time) bool {
+	for _, r := range s.runners {
+		select {
+		case <-r.done:
+		case <-timeout:
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Stage) closeSinks() {
@@ -349,11 +386,17 @@ func (r *runner) fill(ctx context.Context, batch []event.Alert) ([]event.Alert, 
 }
 
 func (r *runner) deliver(ctx context.Context, batch []event.Alert) {
+	r.inflight.Store(int64(len(batch)))
+	defer r.inflight.Store(0)
 	for attempt := 0; ; attempt++ {
 		n, err := r.sink.write(ctx, batch)
+		if r.abandoned.Load() {
+			return
+		}
 		if err == nil {
 			n = len(batch)
 		}
+		r.inflight.Add(-int64(n))
 		r.sent.Add(uint64(n))
 		batch = batch[n:]
 		if err == nil || len(batch) == 0 {

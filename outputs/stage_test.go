@@ -402,6 +402,14 @@ func TestFalcoOutputShape(t *testing.T) {
 	if err := dec.Decode(&p); err != nil {
 		t.Fatalf("strict decode: %v\n%s", err, h.received()[0])
 	}
+	// falcosidekick's FalcoPayload.Check: a known priority word (its
+	// PriorityType parses them case-insensitively), a rule, a time and
+	// output fields; otherwise it answers 400.
+	known := map[string]bool{"emergency": true, "alert": true, "critical": true, "error": true, "warning": true,
+		"notice": true, "informational": true, "debug": true}
+	if !known[strings.ToLower(p.Priority)] || p.Rule == "" || p.Time.IsZero() || len(p.OutputFields) == 0 {
+		t.Errorf("falcosidekick would reject %+v", p)
+	}
 	if p.Priority != "Critical" || p.Rule != a.Rule || !p.Time.Equal(a.Time) || p.Source != "ruled" ||
 		p.Hostname != "node1" || len(p.OutputFields) != 6 || len(p.Tags) != 2 {
 		t.Errorf("payload %+v", p)
@@ -576,5 +584,40 @@ func TestSyslogTCPReconnects(t *testing.T) {
 	stop()
 	if st := statsOf(s, 0); st.Retried == 0 {
 		t.Errorf("stats %+v: want a retry after the connection dropped", st)
+	}
+}
+
+// blockedWriter never returns from Write, like a stdout pipe nobody reads.
+type blockedWriter struct{ release chan struct{} }
+
+func (w blockedWriter) Write(p []byte) (int, error) {
+	<-w.release
+	return len(p), nil
+}
+
+func TestShutdownBoundedWithStuckWriter(t *testing.T) {
+	w := blockedWriter{release: make(chan struct{})}
+	defer close(w.release)
+	h := &hookServer{}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	s := newTestStage(t, []string{"stdout", "webhook+" + srv.URL + "/"}, StageOptions{Stdout: w, DrainTimeout: 100 * time.Millisecond})
+	for range 10 {
+		s.Send(testAlert())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = s.Run(ctx); close(done) }()
+	waitFor(t, "webhook delivery", func() bool { return statsOf(s, 1).Sent == 10 })
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return with a stuck stdout")
+	}
+	// The stuck worker took all ten into its write: abandoned, they count
+	// as dropped.
+	if st := statsOf(s, 0); st.Sent != 0 || st.Dropped != 10 || st.Queued != 0 {
+		t.Errorf("stuck stdout %+v, want 10 dropped", st)
 	}
 }

@@ -164,6 +164,7 @@ type syslogSink struct {
 	// RFC 6587); datagram sockets carry one message each.
 	stream bool
 	buf    []byte
+	msg    []byte
 }
 
 func newSyslogSink(sp Spec, host string, timeout time.Duration) (*syslogSink, error) {
@@ -225,7 +226,8 @@ func (s *syslogSink) write(ctx context.Context, batch []event.Alert) (int, error
 	stop := context.AfterFunc(ctx, func() { _ = s.conn.SetWriteDeadline(time.Now()) })
 	defer stop()
 	for i := range batch {
-		msg := s.header.Append(nil, &batch[i])
+		s.msg = s.header.Append(s.msg[:0], &batch[i])
+		msg := s.msg
 		s.buf = s.buf[:0]
 		switch {
 		case s.network == "tcp":
@@ -239,6 +241,10 @@ func (s *syslogSink) write(ctx context.Context, batch []event.Alert) (int, error
 			s.buf = append(s.buf, msg...)
 		}
 		if _, err := s.conn.Write(s.buf); err != nil {
+			if errors.Is(err, syscall.EMSGSIZE) {
+				// Too big for one datagram: a retry cannot help.
+				return i, &permanentError{fmt.Errorf("send syslog %s/%s: message of %d bytes: %w", s.network, s.addr, len(s.buf), err)}
+			}
 			s.conn.Close()
 			s.conn = nil
 			return i, fmt.Errorf("send syslog %s/%s: %w", s.network, s.addr, err)
