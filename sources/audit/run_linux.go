@@ -114,7 +114,9 @@ func (s *Source) Run(ctx context.Context, emit func(*event.Event)) (err error) {
 			return err
 		}
 	}
-	if st.Enabled == 0 {
+	// Next to auditd, a disabled audit is the administrator's choice unless
+	// ruled brings its own rules.
+	if st.Enabled == 0 && (mode == ModeUnicast || install) {
 		if err := ctl.SetEnabled(true, libaudit.WaitForReply); err != nil {
 			return fmt.Errorf("enable audit: %w", err)
 		}
