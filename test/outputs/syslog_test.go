@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,6 +25,8 @@ import (
 type rsyslog struct {
 	dir, sock, out string
 	udp, tcp       string // 127.0.0.1:PORT
+	bin, conf      string
+	stop           func()
 }
 
 func freePort(t *testing.T, network string) int {
@@ -77,8 +80,19 @@ template(name="r5424" type="string" string="%%inputname%% <%%PRI%%>1 %%TIMESTAMP
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-n", "-f", confPath, "-i", filepath.Join(dir, "rsyslogd.pid"))
-	logf, err := os.Create(filepath.Join(dir, "rsyslogd.log"))
+	r.bin, r.conf = bin, confPath
+	r.start(t)
+	return r
+}
+
+// start launches rsyslogd and waits until it listens; the test's cleanup
+// stops it.
+func (r *rsyslog) start(t *testing.T) {
+	t.Helper()
+	// Our own pid file: rsyslogd refuses to start while another instance's
+	// pid file names a live process.
+	cmd := exec.Command(r.bin, "-n", "-f", r.conf, "-i", filepath.Join(r.dir, "rsyslogd.pid"))
+	logf, err := os.OpenFile(filepath.Join(r.dir, "rsyslogd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,17 +102,23 @@ template(name="r5424" type="string" string="%%inputname%% <%%PRI%%>1 %%TIMESTAMP
 	}
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
+	var once sync.Once
+	r.stop = func() {
+		once.Do(func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-exited:
+			case <-time.After(5 * time.Second):
+				_ = cmd.Process.Kill()
+				<-exited
+			}
+			logf.Close()
+		})
+	}
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		logf.Close()
+		r.stop()
 		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(dir, "rsyslogd.log"))
+			b, _ := os.ReadFile(filepath.Join(r.dir, "rsyslogd.log"))
 			t.Logf("rsyslogd log:\n%s", b)
 		}
 	})
@@ -108,12 +128,12 @@ template(name="r5424" type="string" string="%%inputname%% <%%PRI%%>1 %%TIMESTAMP
 		if err == nil {
 			c.Close()
 			if _, err := os.Stat(r.sock); err == nil {
-				break
+				return
 			}
 		}
 		select {
 		case <-exited:
-			b, _ := os.ReadFile(filepath.Join(dir, "rsyslogd.log"))
+			b, _ := os.ReadFile(filepath.Join(r.dir, "rsyslogd.log"))
 			t.Fatalf("rsyslogd exited:\n%s", b)
 		default:
 		}
@@ -122,7 +142,6 @@ template(name="r5424" type="string" string="%%inputname%% <%%PRI%%>1 %%TIMESTAMP
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return r
 }
 
 // lines returns the stored lines once at least n are there.
@@ -256,6 +275,60 @@ func TestSyslogToRsyslog(t *testing.T) {
 	for _, st := range s.Stats() {
 		if st.Sent != uint64(len(prios)) || st.Failed != 0 || st.Dropped != 0 {
 			t.Errorf("stats %+v", st)
+		}
+	}
+}
+
+// After rsyslogd restarts (new unix socket, TCP connection reset) alerts
+// reach it again: the outputs reconnect on their own.
+func TestSyslogSurvivesDaemonRestart(t *testing.T) {
+	r := startRsyslog(t)
+	var specs []out.Spec
+	for _, raw := range []string{
+		"syslog://unix" + r.sock + "?app=ruled-unix&retry_backoff=50ms&retries=10",
+		"syslog+tcp://" + r.tcp + "?app=ruled-tcp&retry_backoff=50ms&retries=10",
+	} {
+		sp, err := out.ParseSpec(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		specs = append(specs, sp)
+	}
+	s, err := out.NewStage(specs, out.StageOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = s.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	s.Send(alert("before restart", event.PriorityError))
+	r.lines(t, 2)
+	r.stop()
+	r.start(t)
+	// A TCP write right after the peer went away can still succeed into the
+	// kernel buffer and be lost (syslog over TCP has no acknowledgement), so
+	// send until both transports delivered after the restart.
+	deadline := time.Now().Add(20 * time.Second)
+	for i := 0; ; i++ {
+		s.Send(alert(fmt.Sprintf("after restart %d", i), event.PriorityError))
+		time.Sleep(100 * time.Millisecond)
+		var unix, tcp bool
+		for _, l := range r.lines(t, 2) {
+			unix = unix || strings.HasPrefix(l, "imuxsock ") && strings.Contains(l, "after restart")
+			tcp = tcp || strings.HasPrefix(l, "imtcp ") && strings.Contains(l, "after restart")
+		}
+		if unix && tcp {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after restart: unix delivered %v, tcp delivered %v; stats %+v", unix, tcp, s.Stats())
+		}
+	}
+	for _, st := range s.Stats() {
+		if st.Retried == 0 {
+			t.Errorf("%s: no retry recorded across the restart: %+v", st.Name, st)
 		}
 	}
 }
