@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -128,6 +129,9 @@ func (s *httpSink) post(ctx context.Context) error {
 	}
 	err = fmt.Errorf("post to %s: %s: %s", req.URL.Host, resp.Status, strings.TrimSpace(string(snippet)))
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
+		if secs, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && secs > 0 {
+			return &retryAfterError{err: err, after: time.Duration(secs) * time.Second}
+		}
 		return err
 	}
 	return &permanentError{err}
@@ -147,3 +151,13 @@ func (s *httpSink) close() error {
 	s.client.CloseIdleConnections()
 	return nil
 }
+
+// retryAfterError is a transient failure whose server asked for a minimum
+// delay (Retry-After in seconds) before the next attempt.
+type retryAfterError struct {
+	err   error
+	after time.Duration
+}
+
+func (e *retryAfterError) Error() string { return e.err.Error() }
+func (e *retryAfterError) Unwrap() error { return e.err }

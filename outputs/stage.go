@@ -413,7 +413,12 @@ func (r *runner) deliver(ctx context.Context, batch []event.Alert) {
 			return
 		}
 		r.retried.Add(1)
-		if !sleep(ctx, r.backoffFor(attempt)) {
+		wait := r.backoffFor(attempt)
+		var ra *retryAfterError
+		if errors.As(err, &ra) && ra.after > wait {
+			wait = min(ra.after, maxRetryBackoff)
+		}
+		if !sleep(ctx, wait) {
 			r.dropped.Add(uint64(len(batch)))
 			return
 		}

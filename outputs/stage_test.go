@@ -621,3 +621,27 @@ func TestShutdownBoundedWithStuckWriter(t *testing.T) {
 		t.Errorf("stuck stdout %+v, want 10 dropped", st)
 	}
 }
+
+func TestWebhookHonoursRetryAfter(t *testing.T) {
+	var first time.Time
+	var second time.Time
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			first = time.Now()
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		second = time.Now()
+	}))
+	defer srv.Close()
+	s := newTestStage(t, []string{"webhook+" + srv.URL + "/?retry_backoff=1ms"}, StageOptions{})
+	stop := runStage(t, s)
+	s.Send(testAlert())
+	waitFor(t, "delivery", func() bool { return statsOf(s, 0).Sent == 1 })
+	stop()
+	if gap := second.Sub(first); gap < 900*time.Millisecond {
+		t.Errorf("retried after %v, want about the 1 s Retry-After asked", gap)
+	}
+}
