@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -37,7 +38,8 @@ type Rule struct {
 	// the rule may match any type.
 	Types []string
 
-	prog *vm.Program
+	prog *vm.Program // for the events the index sends it
+	full *vm.Program // for any event (tests compare it with prog)
 	tpl  *template
 
 	bucket bucket
@@ -133,35 +135,25 @@ func build(d *defs) (*Engine, []Problem) {
 		def := d.rules[name]
 		label := itemLabel("rule", name)
 		text := joinParts(def.cond)
-		node, err := r.parse(text, nil)
-		if err != nil {
-			r.condProblem(def.cond, label, err)
+		node, ok := r.ruleAST(def, label)
+		if !ok {
 			continue
-		}
-		var exc ast.Node
-		good := true
-		for _, x := range def.exceptions {
-			xn, err := r.exceptionAST(x)
-			if err != nil {
-				r.problems = append(r.problems, Problem{File: x.file, Line: x.line, Item: label, Msg: "exceptions: " + err.Error()})
-				good = false
-				continue
-			}
-			if xn != nil {
-				exc = or(exc, xn)
-			}
-		}
-		if !good {
-			continue
-		}
-		if exc != nil {
-			node = &ast.BinaryNode{Operator: "and", Left: node, Right: &ast.UnaryNode{Operator: "not", Node: exc}}
 		}
 		types, constrained := requiredTypes(node)
-		prog, ce := typeCheck(node, text)
+		full, ce := typeCheck(node, text)
 		if ce != nil {
 			r.condProblem(def.cond, label, ce)
 			continue
+		}
+		prog := full
+		if constrained && len(types) == 1 {
+			// The rule only ever runs on events of its one type: fold the
+			// evt.type tests to constants so it does not re-check them.
+			folded, _ := r.ruleAST(def, label)
+			foldType(&folded, sortedKeys(types)[0])
+			if p, ce := typeCheck(folded, text); ce == nil {
+				prog = p
+			}
 		}
 		tpl, err := parseTemplate(def.output)
 		if err != nil {
@@ -169,7 +161,7 @@ func build(d *defs) (*Engine, []Problem) {
 			continue
 		}
 		rule := &Rule{Name: name, Desc: def.desc, Output: def.output, Priority: def.priority, Tags: def.tags,
-			Condition: text, File: def.file, Line: def.line, prog: prog, tpl: tpl}
+			Condition: text, File: def.file, Line: def.line, prog: prog, full: full, tpl: tpl}
 		if constrained {
 			rule.Types = sortedKeys(types)
 			if rule.Types == nil {
@@ -371,4 +363,39 @@ func (e *Engine) Stats() Stats {
 // String is a one-line summary for logs.
 func (s Stats) String() string {
 	return fmt.Sprintf("events=%d matched=%d alerts=%d suppressed=%d errors=%d", s.Events, s.Matched, s.Alerts, s.Suppressed, s.Errors)
+}
+
+// ruleAST builds a rule's expanded condition with its exceptions:
+// cond and not (exception or ...).
+func (r *resolver) ruleAST(def *ruleDef, label string) (ast.Node, bool) {
+	node, err := r.parse(joinParts(def.cond), nil)
+	if err != nil {
+		r.condProblem(def.cond, label, err)
+		return nil, false
+	}
+	var exc ast.Node
+	good := true
+	for _, x := range def.exceptions {
+		xn, err := r.exceptionAST(x)
+		if err != nil {
+			line := x.line
+			var le *lineError
+			if errors.As(err, &le) {
+				line = le.line
+			}
+			r.problems = append(r.problems, Problem{File: x.file, Line: line, Item: label, Msg: "exceptions: " + err.Error()})
+			good = false
+			continue
+		}
+		if xn != nil {
+			exc = or(exc, xn)
+		}
+	}
+	if !good {
+		return nil, false
+	}
+	if exc != nil {
+		node = &ast.BinaryNode{Operator: "and", Left: node, Right: &ast.UnaryNode{Operator: "not", Node: exc}}
+	}
+	return node, true
 }

@@ -97,13 +97,13 @@ func (r *resolver) exceptionAST(e *exceptionDef) (ast.Node, error) {
 	}
 	for _, tuple := range e.values {
 		if tuple.Kind != yaml.SequenceNode || len(tuple.Content) != len(fields) {
-			return nil, fmt.Errorf("exception %s: line %d: each value must be a list of %d values (one per field)", e.name, tuple.Line, len(fields))
+			return nil, &lineError{line: tuple.Line, err: fmt.Errorf("exception %s: each value must be a list of %d values (one per field)", e.name, len(fields))}
 		}
 		var conj ast.Node
 		for i, v := range tuple.Content {
 			vn, err := r.valueNode(fields[i], ops[i], v)
 			if err != nil {
-				return nil, fmt.Errorf("exception %s: line %d: %w", e.name, v.Line, err)
+				return nil, &lineError{line: v.Line, err: fmt.Errorf("exception %s: %w", e.name, err)}
 			}
 			conj = and(conj, &ast.BinaryNode{Operator: ops[i], Left: fieldNode(fields[i].Name), Right: vn})
 		}
@@ -183,3 +183,12 @@ func literal(f *event.Field, s string) (ast.Node, error) {
 	}
 	return &ast.StringNode{Value: s}, nil
 }
+
+// lineError carries the YAML line of the value at fault.
+type lineError struct {
+	line int
+	err  error
+}
+
+func (e *lineError) Error() string { return e.err.Error() }
+func (e *lineError) Unwrap() error { return e.err }

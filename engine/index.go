@@ -91,3 +91,35 @@ func sortedKeys(m map[string]bool) []string {
 	sort.Strings(out)
 	return out
 }
+
+// foldType replaces evt.type tests with their outcome for events of type t;
+// expr's optimizer then drops the constant parts.
+func foldType(np *ast.Node, t string) {
+	switch n := (*np).(type) {
+	case *ast.BinaryNode:
+		switch n.Operator {
+		case "==", "!=":
+			s, ok := evtTypeCompare(n.Left, n.Right)
+			if !ok {
+				s, ok = evtTypeCompare(n.Right, n.Left)
+			}
+			if ok {
+				*np = &ast.BoolNode{Value: (s == t) == (n.Operator == "==")}
+				return
+			}
+		case "in":
+			if types, ok := requiredTypes(n); ok {
+				*np = &ast.BoolNode{Value: types[t]}
+				return
+			}
+		}
+		foldType(&n.Left, t)
+		foldType(&n.Right, t)
+	case *ast.UnaryNode:
+		foldType(&n.Node, t)
+	case *ast.ConditionalNode:
+		foldType(&n.Cond, t)
+		foldType(&n.Exp1, t)
+		foldType(&n.Exp2, t)
+	}
+}

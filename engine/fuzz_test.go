@@ -1,0 +1,35 @@
+package engine
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func FuzzLoad(f *testing.F) {
+	names, _ := filepath.Glob("testdata/pack/*.yaml")
+	for _, n := range names {
+		b, err := os.ReadFile(n)
+		if err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte(shipped))
+	f.Add([]byte("- rule: R\n  condition: proc.name in l\n  output: '%proc.name %%'\n  priority: info\n  exceptions: [{name: x, fields: proc.pid, comps: '<', values: [1]}]\n- list: l\n  items: [l]\n"))
+	f.Add([]byte("- macro: m\n  condition: m\n- rule: R\n  condition: and\n  override: {condition: append}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, err := New([]File{{Name: "f.yaml", Data: data}}, Options{})
+		if err != nil {
+			var le *LoadError
+			if !errors.As(err, &le) || len(le.Problems) == 0 {
+				t.Fatalf("error %T %v is not a *LoadError with problems", err, err)
+			}
+			return
+		}
+		for _, r := range e.Rules() {
+			r.Render(execEvent("sh", "", ""))
+		}
+		e.Eval(execEvent("sh", "java", "c"))
+	})
+}
