@@ -327,4 +327,3 @@ func (c *Cache) Enrich(ev *event.Event) {
 	}
 	ev.FD.Name = sock.Name()
 }
-
