@@ -1,0 +1,126 @@
+package scenarios
+
+import (
+	"bufio"
+	"fmt"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// auditState is what ruled must leave as it found: the rule list and the
+// kernel's audit settings (not the counters lost/backlog, which move).
+type auditState struct {
+	Rules    []string
+	Settings map[string]string
+}
+
+// auditSettingKeys are the `auditctl -s` lines that are configuration.
+var auditSettingKeys = []string{"enabled", "failure", "pid", "rate_limit", "backlog_limit", "backlog_wait_time"}
+
+// parseAuditStatus reads `auditctl -s` output ("key value" lines).
+func parseAuditStatus(out string) map[string]string {
+	m := map[string]string{}
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) >= 2 && slices.Contains(auditSettingKeys, f[0]) {
+			m[f[0]] = f[1]
+		}
+	}
+	return m
+}
+
+// parseAuditRules reads `auditctl -l` output; "No rules" is the empty list.
+func parseAuditRules(out string) []string {
+	var rules []string
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		l := strings.TrimSpace(sc.Text())
+		if l == "" || l == "No rules" {
+			continue
+		}
+		rules = append(rules, l)
+	}
+	return rules
+}
+
+func readAuditState(t *testing.T) auditState {
+	t.Helper()
+	l, err := exec.Command("auditctl", "-l").CombinedOutput()
+	if err != nil {
+		t.Fatalf("auditctl -l: %v: %s", err, l)
+	}
+	s, err := exec.Command("auditctl", "-s").CombinedOutput()
+	if err != nil {
+		t.Fatalf("auditctl -s: %v: %s", err, s)
+	}
+	return auditState{Rules: parseAuditRules(string(l)), Settings: parseAuditStatus(string(s))}
+}
+
+// diff describes how after differs from before; empty when equal.
+func (before auditState) diff(after auditState) []string {
+	var d []string
+	for _, k := range auditSettingKeys {
+		if before.Settings[k] != after.Settings[k] {
+			d = append(d, fmt.Sprintf("%s: was %q, now %q", k, before.Settings[k], after.Settings[k]))
+		}
+	}
+	for _, r := range after.Rules {
+		if !slices.Contains(before.Rules, r) {
+			d = append(d, "rule left behind: "+r)
+		}
+	}
+	for _, r := range before.Rules {
+		if !slices.Contains(after.Rules, r) {
+			d = append(d, "rule removed: "+r)
+		}
+	}
+	return d
+}
+
+// deleteArgs turns an `auditctl -l` line into the auditctl arguments that
+// delete it ("-a always,exit ..." -> "-d always,exit ...").
+func deleteArgs(rule string) ([]string, bool) {
+	f := strings.Fields(rule)
+	if len(f) < 2 {
+		return nil, false
+	}
+	switch f[0] {
+	case "-a", "-A":
+		f[0] = "-d"
+	case "-w":
+		f[0] = "-W"
+	default:
+		return nil, false
+	}
+	return f, true
+}
+
+// restore puts back what ruled left changed, so a failing run does not
+// leave audit rules or settings for the tests after it. Only the rules that
+// appeared since before are deleted: other rules are not ours to touch.
+func (before auditState) restore(t *testing.T, after auditState) {
+	t.Helper()
+	for _, r := range after.Rules {
+		if slices.Contains(before.Rules, r) {
+			continue
+		}
+		if args, ok := deleteArgs(r); ok {
+			if out, err := exec.Command("auditctl", args...).CombinedOutput(); err != nil {
+				t.Logf("restore: auditctl %s: %v: %s", strings.Join(args, " "), err, out)
+			}
+		}
+	}
+	flags := map[string]string{"enabled": "-e", "failure": "-f", "rate_limit": "-r", "backlog_limit": "-b", "backlog_wait_time": "--backlog_wait_time"}
+	for k, flag := range flags {
+		v, ok := before.Settings[k]
+		if !ok || v == after.Settings[k] {
+			continue
+		}
+		if out, err := exec.Command("auditctl", flag, v).CombinedOutput(); err != nil {
+			t.Logf("restore: auditctl %s %s: %v: %s", flag, v, err, out)
+		}
+	}
+}

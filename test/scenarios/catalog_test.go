@@ -1,0 +1,304 @@
+package scenarios
+
+import "strings"
+
+// want is one alert a scenario must raise.
+type want struct {
+	rule string
+	// proc is proc.name of the alerting process ("" = not checked, e.g. a
+	// memfd-executed program whose comm is the descriptor number).
+	proc string
+	// pname is checked when the alert carries proc.pname.
+	pname string
+	// remote is "IP:PORT", matched against fd.rip:fd.rport or, for stdio
+	// sockets, proc.stdin.rip:proc.stdin.rport.
+	remote string
+}
+
+// scenario is one attack or one benign twin, performed for real.
+type scenario struct {
+	name  string // container name suffix and subtest name
+	title string
+	mitre string
+	// benign scenarios must raise nothing; twinOf names the rules whose
+	// false positive they guard against.
+	benign bool
+	twinOf []string
+	// flags and cmd start the scenario's container (cmd default: sleep).
+	flags []string
+	cmd   []string
+	// setup runs before the timed action (docker exec argv lists).
+	setup     [][]string
+	execFlags []string
+	action    []string
+	// host runs these commands on the host instead of in a container.
+	host [][]string
+	want []want
+	// optional, when set, says why the container may not start on every
+	// host; the scenario's rules are then reported "not covered live".
+	optional string
+}
+
+const (
+	capsFlags = "--cap-add=SYS_ADMIN --security-opt=seccomp=unconfined --security-opt=apparmor=unconfined"
+	// poolIP is a TEST-NET-2 documentation address (RFC 5737) the miner
+	// scenarios put on their own container's loopback: public-looking, so
+	// the miner rule's private-address exclusion does not apply, and never
+	// routed anywhere, so no packet leaves the container.
+	poolIP = "198.51.100.7"
+)
+
+func sh(script string) []string { return []string{"sh", "-c", script} }
+
+func fields(s string) []string { return strings.Fields(s) }
+
+var addPoolIP = []string{"ip", "addr", "add", poolIP + "/32", "dev", "lo"}
+
+// scenarios is the catalog, attacks first, then benign twins.
+var scenarios = []scenario{
+	{
+		name: "terminal-shell", title: "interactive shell via docker exec -t", mitre: "T1059.004",
+		execFlags: []string{"-t"}, action: sh("echo interactive"),
+		want: []want{{rule: "Terminal shell in container", proc: "sh"}},
+	},
+	{
+		name: "jvm-shell", title: "JVM runs a shell (Log4Shell-style Runtime.exec)", mitre: "T1190, T1059.004",
+		action: []string{"java", "/bin/sh", "-c", "id"},
+		want:   []want{{rule: "Shell spawned by JVM", proc: "sh", pname: "java"}},
+	},
+	{
+		name: "web-shell", title: "web server runs a shell (RCE through nginx)", mitre: "T1505.003, T1059.004",
+		action: []string{"nginx", "/bin/sh", "-c", "id"},
+		want:   []want{{rule: "Run shell untrusted", proc: "sh", pname: "nginx"}},
+	},
+	{
+		name: "db-spawn", title: "database server runs a program (SQL injection to command)", mitre: "T1190",
+		action: []string{"mysqld", "/bin/ls", "/"},
+		want:   []want{{rule: "DB program spawned process", proc: "ls", pname: "mysqld"}},
+	},
+	{
+		name: "netcat-rce", title: "reverse shell: nc -e /bin/sh to a listener on the container's loopback", mitre: "T1059.004, TA0011",
+		action: sh("{ sleep 1; echo id; echo exit; } | nc -l -p 4444 >/dev/null & sleep 0.5; nc 127.0.0.1 4444 -e /bin/sh; wait"),
+		want: []want{
+			{rule: "Netcat Remote Code Execution in Container", proc: "nc"},
+			{rule: "Reverse shell", proc: "sh", remote: "127.0.0.1:4444"},
+			{rule: "Redirect STDOUT/STDIN to Network Connection in Container", proc: "id", remote: "127.0.0.1:4444"},
+			{rule: "Launch Suspicious Network Tool in Container", proc: "nc"},
+		},
+	},
+	{
+		name: "netcat-plain", title: "nc without -e (network tool, not a shell)", mitre: "T1046",
+		action: sh("nc -l -p 8080 >/dev/null & sleep 0.5; echo hello | nc -w 1 127.0.0.1 8080; wait"),
+		want:   []want{{rule: "Launch Suspicious Network Tool in Container", proc: "nc"}},
+		twinOf: []string{"Netcat Remote Code Execution in Container", "Reverse shell", "Redirect STDOUT/STDIN to Network Connection in Container"},
+	},
+	{
+		name: "drift", title: "binary copied into the writable layer and run", mitre: "T1105, T1059",
+		action: sh("cp /bin/busybox /tmp/ls && /tmp/ls / >/dev/null"),
+		want: []want{
+			{rule: "Drop and execute new binary in container", proc: "ls"},
+			{rule: "Execution from temporary directory", proc: "ls"},
+		},
+	},
+	{
+		name: "dev-shm", title: "binary run from /dev/shm", mitre: "T1059.004",
+		flags:  []string{"--tmpfs", "/dev/shm:rw,exec,size=16m"},
+		action: sh("cp /bin/busybox /dev/shm/true && /dev/shm/true"),
+		want:   []want{{rule: "Execution from /dev/shm", proc: "true"}},
+	},
+	{
+		name: "fileless", title: "memfd_create + execveat of an in-memory busybox", mitre: "T1620",
+		action: []string{"memfdexec", "echo", "fileless"},
+		want: []want{
+			{rule: "Fileless execution via memfd_create"},
+			{rule: "Memory-backed file created in container", proc: "memfdexec"},
+		},
+	},
+	{
+		name: "package-install", title: "apt-get run in a running container", mitre: "T1072",
+		action: []string{"apt-get", "install", "-y", "curl"},
+		want:   []want{{rule: "Launch Package Management Process in Container", proc: "apt-get"}},
+	},
+	{
+		name: "ingress-tool", title: "wget run in a container", mitre: "T1105",
+		action: sh("wget -q -T 1 -O /dev/null http://127.0.0.1:9/ || true"),
+		want:   []want{{rule: "Launch Ingress Remote File Copy Tools in Container", proc: "wget"}},
+	},
+	{
+		name: "docker-socket", title: "docker client talks to the host's Docker socket", mitre: "T1610, T1611",
+		flags:  []string{"-v", "/var/run/docker.sock:/var/run/docker.sock"},
+		action: []string{"docker"},
+		want: []want{
+			{rule: "The docker client is executed in a container", proc: "docker"},
+			{rule: "Container runtime socket accessed from container", proc: "docker"},
+		},
+	},
+	{
+		name: "read-shadow", title: "cat /etc/shadow", mitre: "T1003.008",
+		action: []string{"cat", "/etc/shadow"},
+		want:   []want{{rule: "Read sensitive file untrusted", proc: "cat"}},
+	},
+	{
+		name: "ssh-key", title: "plant then read root's SSH private key", mitre: "T1552.004, T1098.004",
+		action: sh("mkdir -p /root/.ssh && echo key > /root/.ssh/id_rsa && cat /root/.ssh/id_rsa >/dev/null"),
+		want: []want{
+			{rule: "Write below monitored dir", proc: "sh"},
+			{rule: "Read ssh information", proc: "cat"},
+		},
+	},
+	{
+		name: "write-etc", title: "write a file below /etc", mitre: "T1098",
+		action: sh("echo x > /etc/ruled-scn-evil"),
+		want:   []want{{rule: "Write below etc", proc: "sh"}},
+	},
+	{
+		name: "write-bin", title: "plant a file below /usr/bin", mitre: "T1543",
+		action: sh("echo x > /usr/bin/ruled-scn-planted"),
+		want:   []want{{rule: "Write below binary dir", proc: "sh"}},
+	},
+	{
+		name: "modify-bin", title: "rename a binary below /bin", mitre: "T1222.002",
+		action: []string{"mv", "/bin/true", "/bin/true.orig"},
+		want:   []want{{rule: "Modify binary dirs", proc: "mv"}},
+	},
+	{
+		name: "write-root", title: "write a file below /root", mitre: "TA0003",
+		action: sh("echo x > /root/.profile"),
+		want:   []want{{rule: "Write below root", proc: "sh"}},
+	},
+	{
+		name: "cron", title: "schedule a cron job", mitre: "T1053.003",
+		action: sh("mkdir -p /var/spool/cron/crontabs && echo '* * * * * id' > /var/spool/cron/crontabs/root"),
+		want:   []want{{rule: "Schedule Cron Jobs", proc: "sh"}},
+	},
+	{
+		name: "ptrace", title: "PTRACE_ATTACH to a sibling process", mitre: "T1055.008",
+		action: []string{"ptracer"},
+		want:   []want{{rule: "PTRACE attached to process", proc: "ptracer"}},
+	},
+	{
+		name: "kernel-module", title: "init_module of garbage from a container (refused with EPERM)", mitre: "T1547.006",
+		action: []string{"kmodload"},
+		want:   []want{{rule: "Linux Kernel Module Injection Detected", proc: "kmodload"}},
+	},
+	{
+		name: "release-agent", title: "mount a cgroup v1 hierarchy and open its release_agent for writing (nothing written)", mitre: "T1611",
+		flags:  fields(capsFlags),
+		action: sh("mkdir -p /tmp/cg && mount -t cgroup -o none,name=ruledscn cgroup /tmp/cg && : > /tmp/cg/release_agent; umount /tmp/cg"),
+		want: []want{
+			{rule: "Detect release_agent File Container Escapes", proc: "sh"},
+			{rule: "Mount or pivot_root in container", proc: "mount"},
+		},
+	},
+	{
+		name: "mount", title: "mount a tmpfs inside a container with CAP_SYS_ADMIN", mitre: "T1611",
+		flags:  fields(capsFlags),
+		action: sh("mkdir -p /tmp/m && mount -t tmpfs none /tmp/m && umount /tmp/m"),
+		want:   []want{{rule: "Mount or pivot_root in container", proc: "mount"}},
+	},
+	{
+		name: "unshare", title: "unshare a mount namespace", mitre: "T1611",
+		flags:  fields(capsFlags),
+		action: []string{"unshare", "-m", "true"},
+		want: []want{
+			{rule: "Change namespace privileges via unshare", proc: "unshare"},
+			{rule: "Namespace tool launched in container", proc: "unshare"},
+		},
+	},
+	{
+		name: "nsenter", title: "nsenter into pid 1's namespaces", mitre: "T1611",
+		flags:  fields(capsFlags),
+		action: []string{"nsenter", "-t", "1", "-m", "true"},
+		want: []want{
+			{rule: "Change thread namespace", proc: "nsenter"},
+			{rule: "Namespace tool launched in container", proc: "nsenter"},
+		},
+	},
+	{
+		name: "privileged", title: "privileged container started, mount run inside", mitre: "T1610, T1611",
+		flags:    []string{"--privileged"},
+		optional: "docker run --privileged fails where the host withholds capabilities from runc",
+		action:   sh("mkdir -p /tmp/m && mount -t tmpfs none /tmp/m && umount /tmp/m"),
+		want: []want{
+			{rule: "Launch Privileged Container", proc: "sleep"},
+			{rule: "Mount Launched in Privileged Container", proc: "mount"},
+			{rule: "Mount or pivot_root in container", proc: "mount"},
+		},
+	},
+	{
+		name: "miner", title: "xmrig logs in to a stratum pool on port 3333 (pool on the container's own loopback)", mitre: "T1496",
+		flags:  []string{"--cap-add=NET_ADMIN"},
+		setup:  [][]string{addPoolIP},
+		action: []string{"xmrig", "-o", "stratum+tcp://" + poolIP + ":3333"},
+		want: []want{
+			{rule: "Crypto miner launched", proc: "xmrig"},
+			{rule: "Detect crypto miners using the Stratum protocol", proc: "xmrig"},
+			{rule: "Detect outbound connections to common miner pool ports", proc: "xmrig", remote: poolIP + ":3333"},
+		},
+	},
+
+	// Benign twins: each must raise nothing at all.
+	{
+		name: "entrypoint-shell", title: "entrypoint sh -c 'sleep' started by docker run without a tty", benign: true,
+		twinOf: []string{"Terminal shell in container"},
+		cmd:    sh("sleep 600"),
+	},
+	{
+		name: "exec-ls", title: "docker exec of a non-shell command (ls)", benign: true,
+		twinOf: []string{"Terminal shell in container", "Launch Package Management Process in Container"},
+		action: []string{"ls", "/"},
+	},
+	{
+		name: "exec-sh-notty", title: "docker exec sh without a tty: pipes, image binaries, /etc/hostname", benign: true,
+		twinOf: []string{"Terminal shell in container", "Reverse shell", "Drop and execute new binary in container", "Read sensitive file untrusted"},
+		action: sh("echo id | sh >/dev/null; /bin/busybox true; cat /etc/hostname >/dev/null"),
+	},
+	{
+		name: "java-tools", title: "JVM runs ls without a shell and uses a memfd JIT cache", benign: true,
+		twinOf: []string{"Shell spawned by JVM", "Memory-backed file created in container", "Fileless execution via memfd_create"},
+		action: sh("java /bin/ls / >/dev/null && java -jit"),
+	},
+	{
+		name: "nginx-log", title: "service writes its own log below /tmp", benign: true,
+		twinOf: []string{"Write below etc", "Write below root", "Run shell untrusted"},
+		action: []string{"nginx"},
+	},
+	{
+		name: "sshd-shadow", title: "sshd reads /etc/shadow", benign: true,
+		twinOf: []string{"Read sensitive file untrusted"},
+		action: []string{"sshd"},
+	},
+	{
+		name: "shm-data", title: "data file in an exec /dev/shm, not executed", benign: true,
+		twinOf: []string{"Execution from /dev/shm"},
+		flags:  []string{"--tmpfs", "/dev/shm:rw,exec,size=16m"},
+		action: sh("echo data > /dev/shm/cache && cat /dev/shm/cache >/dev/null"),
+	},
+	{
+		name: "pool-local", title: "stratum-like traffic to loopback:3333 and to a public-looking address on port 8080", benign: true,
+		twinOf: []string{"Detect outbound connections to common miner pool ports"},
+		flags:  []string{"--cap-add=NET_ADMIN"},
+		setup:  [][]string{addPoolIP},
+		action: sh("poolclient 127.0.0.1 3333 && poolclient " + poolIP + " 8080"),
+	},
+	{
+		name: "mount-list", title: "list mounts (no mount syscall) with CAP_SYS_ADMIN", benign: true,
+		twinOf: []string{"Mount or pivot_root in container", "Mount Launched in Privileged Container"},
+		flags:  fields(capsFlags),
+		action: sh("mount >/dev/null; cat /proc/mounts >/dev/null"),
+	},
+	{
+		name: "host-admin", title: "host admin reads /etc/hostname and lists /etc", benign: true,
+		twinOf: []string{"Read sensitive file untrusted", "Write below etc"},
+		host:   [][]string{{"cat", "/etc/hostname"}, {"ls", "/etc"}},
+	},
+}
+
+// notCoveredWhy explains default rules the suite deliberately does not
+// perform live.
+var notCoveredWhy = map[string]string{
+	"Reverse shell via socat":                  "no socat in the offline busybox image",
+	"Core Pattern Escape Attempt":              "writing core_pattern is host-wide and not harmless; /proc/sys is read-only in unprivileged containers",
+	"Kernel module loaded on host":             "the suite never tries module loads on the host",
+	"Debugfs Launched in Privileged Container": "no debugfs in the offline busybox image",
+}
