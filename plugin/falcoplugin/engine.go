@@ -5,11 +5,12 @@ import (
 	"log/slog"
 
 	"github.com/ruled/ruled/engine"
+	"github.com/ruled/ruled/rules"
 	"github.com/ruled/ruled/sources/event"
 )
 
 // BuiltinRules is the pack the rules word "builtin" names (rules.Pack).
-var BuiltinRules fs.FS = builtinPack
+var BuiltinRules fs.FS = rules.Pack
 
 // engineMatcher adapts the ruled engine to Matcher.
 type engineMatcher struct {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -596,4 +597,18 @@ func FuzzParseOpenParams(f *testing.F) {
 			t.Fatal("accepted params that open nothing")
 		}
 	})
+}
+
+// The default pack loads inside the plugin and matches like standalone:
+// the JVM shell fixture event fires "Shell spawned by JVM".
+func TestBuiltinRules(t *testing.T) {
+	p := initPlugin(t, `{"rules":["builtin"],"log_level":"error"}`)
+	lines := fixtureLines(t)
+	got, set := extract(t, p, &fakeReader{num: 1, data: lines[8]}, FieldRules, "")
+	if !set || !slices.Contains(got.([]string), "Shell spawned by JVM") {
+		t.Fatalf("rules = %v, want to contain Shell spawned by JVM", got)
+	}
+	if _, set := extract(t, p, &fakeReader{num: 2, data: lines[0]}, FieldRule, ""); set {
+		t.Error("a plain fork matched a rule")
+	}
 }
