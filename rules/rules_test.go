@@ -203,6 +203,9 @@ func TestRulesShape(t *testing.T) {
 		if len(r.Desc) < 40 {
 			problems = append(problems, "short desc")
 		}
+		if strings.HasSuffix(r.Output, "\n") || strings.HasSuffix(r.Desc, "\n") {
+			problems = append(problems, "desc or output ends in a newline (use >- in YAML)")
+		}
 		if !strings.Contains(r.Output, "%proc.cmdline") {
 			problems = append(problems, "output lacks %proc.cmdline")
 		}
