@@ -248,3 +248,16 @@ func TestUnexpected(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkParseAlert measures the collector's cost per alert line, so the
+// suite's own reading never explains a latency figure in RESULTS.md.
+func BenchmarkParseAlert(b *testing.B) {
+	line := []byte(`{"hostname":"vm","output":"Reverse shell: sh has a network socket on stdin/stdout","priority":"Critical","rule":"Reverse shell","source":"ruled","tags":["host","container","T1059"],"time":"2026-11-22T21:55:38.324Z","output_fields":{"container.id":"0f6aefe83c01","container.name":"ruled-scn-netcat-rce-1","evt.type":"execve","proc.cmdline":"sh","proc.name":"sh","proc.pid":31959,"proc.pname":"nc","proc.stdin.rip":"127.0.0.1","proc.stdin.rport":4444}}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		a, err := parseAlert(line)
+		if err != nil || a.get("proc.stdin.rport") != "4444" {
+			b.Fatal("bad parse")
+		}
+	}
+}
