@@ -248,3 +248,26 @@ func BenchmarkPackOpen(b *testing.B) {
 		e.Match(ev)
 	}
 }
+
+// FuzzPack feeds arbitrary strings into the fields the pack's conditions
+// index, slice and match on; no rule may fail at run time.
+func FuzzPack(f *testing.F) {
+	f.Add("execve", "sh", "/bin/sh", "sh -c id", "java", "/etc/shadow", "/var/run/docker.sock", "10.0.0.1")
+	f.Add("open", "", "", "", "", "/", "", "")
+	f.Add("connect", "xmrig", "/dev/shm/x", "", "nginx", "/root/.ssh/id_rsa", "stratum+tcp://x", "::1")
+	e := loadPack(f)
+	f.Fuzz(func(t *testing.T, typ, name, exe, arg, pname, path, fdname, rip string) {
+		ev := &event.Event{
+			Evt:       event.Evt{Type: typ, Success: true},
+			Proc:      event.Proc{Name: name, Exe: exe, Cmdline: arg, Args: strings.Fields(arg), PName: pname, ANames: []string{pname, name}, Cwd: path},
+			Container: event.Container{ID: strings.Repeat("ab", 32), Privileged: true},
+			FD:        event.FD{Type: event.FDUnix, Name: fdname, RIP: rip, RPort: 3333, L4Proto: "tcp"},
+			File:      event.File{Path: path, Target: fdname, Write: len(path)%2 == 0},
+		}
+		before := e.Stats().Errors
+		e.Match(ev)
+		if after := e.Stats().Errors; after != before {
+			t.Fatalf("runtime error on %+v", ev)
+		}
+	})
+}
