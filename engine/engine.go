@@ -37,6 +37,8 @@ type Rule struct {
 	// Types are the evt.type values the condition requires, sorted; nil when
 	// the rule may match any type.
 	Types []string
+	// pnames are the proc.name values the condition requires; nil = any.
+	pnames []string
 
 	prog *vm.Program // for the events the index sends it
 	full *vm.Program // for any event (tests compare it with prog)
@@ -55,12 +57,52 @@ func (r *Rule) Render(ev *event.Event) (string, map[string]any) {
 	return r.tpl.render(ev)
 }
 
-// typeBucket holds the rules to run for one evt.type, in load order, and
-// counts the events that ran them (so per-rule evaluated counts need no
-// per-rule atomic on the hot path).
-type typeBucket struct {
+// ruleList holds rules to run, in load order, and counts the events that
+// ran them (so per-rule evaluated counts need no per-rule atomic on the hot
+// path).
+type ruleList struct {
 	rules []*Rule
 	count atomic.Uint64
+}
+
+// typeBucket holds the rules for one evt.type, split a second time by the
+// proc.name values rules require: most execve rules name the programs they
+// are about, and a benign exec should not run all of them.
+type typeBucket struct {
+	byName map[string]*ruleList // rules requiring that name + rules requiring none
+	rest   *ruleList            // rules requiring no name
+}
+
+func newTypeBucket(rules []*Rule) *typeBucket {
+	b := &typeBucket{byName: map[string]*ruleList{}, rest: &ruleList{}}
+	for _, r := range rules {
+		for _, n := range r.pnames {
+			if b.byName[n] == nil {
+				b.byName[n] = &ruleList{}
+			}
+		}
+	}
+	for _, r := range rules {
+		if r.pnames == nil {
+			b.rest.rules = append(b.rest.rules, r)
+			for _, l := range b.byName {
+				l.rules = append(l.rules, r)
+			}
+			continue
+		}
+		for _, n := range r.pnames {
+			b.byName[n].rules = append(b.byName[n].rules, r)
+		}
+	}
+	return b
+}
+
+func (b *typeBucket) lists() []*ruleList {
+	out := []*ruleList{b.rest}
+	for _, l := range b.byName {
+		out = append(out, l)
+	}
+	return out
 }
 
 // Engine evaluates events against a loaded rule set. It is safe for
@@ -129,7 +171,7 @@ func build(d *defs) (*Engine, []Problem) {
 	for _, name := range d.macroOrd {
 		r.checkMacro(name)
 	}
-	e := &Engine{byType: map[string]*typeBucket{}, other: &typeBucket{}, nMacros: len(d.macros), nLists: len(d.lists), defs: d}
+	e := &Engine{byType: map[string]*typeBucket{}, nMacros: len(d.macros), nLists: len(d.lists), defs: d}
 	var all []*Rule
 	for _, name := range d.ruleOrder {
 		def := d.rules[name]
@@ -140,6 +182,7 @@ func build(d *defs) (*Engine, []Problem) {
 			continue
 		}
 		types, constrained := requiredTypes(node)
+		pnames, nameConstrained := requiredValues(node, "proc.name")
 		full, ce := typeCheck(node, text)
 		if ce != nil {
 			r.condProblem(def.cond, label, ce)
@@ -168,6 +211,12 @@ func build(d *defs) (*Engine, []Problem) {
 				rule.Types = []string{} // requires contradictory types: never matches
 			}
 		}
+		if nameConstrained {
+			rule.pnames = sortedKeys(pnames)
+			if rule.pnames == nil {
+				rule.pnames = []string{}
+			}
+		}
 		if !def.enabled {
 			e.nDisable++
 			continue
@@ -179,30 +228,34 @@ func build(d *defs) (*Engine, []Problem) {
 		return nil, problems
 	}
 	e.rules = all
+	perType := map[string][]*Rule{}
 	for _, t := range event.Types {
-		e.byType[t] = &typeBucket{}
+		perType[t] = nil
 	}
 	for _, rule := range all {
 		for _, t := range rule.Types {
-			if e.byType[t] == nil {
-				e.byType[t] = &typeBucket{}
-			}
+			perType[t] = nil
 		}
 	}
 	// Each bucket lists its indexed rules and the unconstrained ones, in
 	// load order, so evaluation order is the same with or without the index.
+	var anyType []*Rule
 	for _, rule := range all {
 		if rule.Types == nil {
-			for _, b := range e.byType {
-				b.rules = append(b.rules, rule)
+			for t := range perType {
+				perType[t] = append(perType[t], rule)
 			}
-			e.other.rules = append(e.other.rules, rule)
+			anyType = append(anyType, rule)
 			continue
 		}
 		for _, t := range rule.Types {
-			e.byType[t].rules = append(e.byType[t].rules, rule)
+			perType[t] = append(perType[t], rule)
 		}
 	}
+	for t, rules := range perType {
+		e.byType[t] = newTypeBucket(rules)
+	}
+	e.other = newTypeBucket(anyType)
 	return e, nil
 }
 
@@ -231,9 +284,13 @@ func newEvalState() *evalState {
 // match runs the rules for ev's type and leaves the matching ones in
 // st.matched.
 func (e *Engine) match(st *evalState, ev *event.Event) {
-	b := e.byType[ev.Evt.Type]
+	tb := e.byType[ev.Evt.Type]
+	if tb == nil {
+		tb = e.other
+	}
+	b := tb.byName[ev.Proc.Name]
 	if b == nil {
-		b = e.other
+		b = tb.rest
 	}
 	b.count.Add(1)
 	if len(b.rules) == 0 {
@@ -337,11 +394,13 @@ type RuleStats struct {
 func (e *Engine) Stats() Stats {
 	var s Stats
 	evaluated := map[*Rule]uint64{}
-	add := func(b *typeBucket) {
-		n := b.count.Load()
-		s.Events += n
-		for _, r := range b.rules {
-			evaluated[r] += n
+	add := func(tb *typeBucket) {
+		for _, b := range tb.lists() {
+			n := b.count.Load()
+			s.Events += n
+			for _, r := range b.rules {
+				evaluated[r] += n
+			}
 		}
 	}
 	for _, b := range e.byType {

@@ -70,7 +70,7 @@ func randomEvent(r *rand.Rand) *event.Event {
 	ev := &event.Event{
 		Evt: event.Evt{Type: types[r.IntN(len(types))], Success: r.IntN(4) > 0, Res: []int{0, -13, 139}[r.IntN(3)],
 			Keys: [][]string{nil, {"ruled-watch"}, {"other"}}[r.IntN(3)]},
-		Proc: event.Proc{PID: r.IntN(5000), PPID: r.IntN(3), Name: pick("sh", "bash", "java", "nsenter", "curl", "apt", "xmrig", "sshd", "gdb", "runc", "sudo", "unix_chkpwd"),
+		Proc: event.Proc{PID: r.IntN(5000), PPID: r.IntN(3), Name: pick("sh", "bash", "java", "nsenter", "curl", "apt", "xmrig", "sshd", "gdb", "runc", "sudo", "unix_chkpwd", "nc", "socat", "docker", "mount", "debugfs", "wget", "crontab", "ls"),
 			PName: pick("", "java", "curl", "bash", "containerd-shim"), Exe: pick("/bin/sh", "/tmp/x", "/usr/bin/java", "/dev/shm/y"),
 			Cmdline: pick("sh -c id", "x --url stratum+tcp://p", "java -jar app.jar"), UID: r.IntN(2) * 1000, EUID: r.IntN(2) * 1000,
 			TTY: r.IntN(2) == 0, ExeUpperLayer: r.IntN(5) == 0, ANames: [][]string{nil, {"cron", "init"}, {"bash"}}[r.IntN(3)],

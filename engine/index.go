@@ -10,12 +10,18 @@ import (
 // condition can only be true for events of one of these types. ok is false
 // when the condition does not constrain evt.type (it may match any type).
 func requiredTypes(n ast.Node) (types map[string]bool, ok bool) {
+	return requiredValues(n, "evt.type")
+}
+
+// requiredValues generalizes requiredTypes to any string field: the values
+// of field the condition requires (== or in a literal list).
+func requiredValues(n ast.Node, field string) (types map[string]bool, ok bool) {
 	switch x := n.(type) {
 	case *ast.BinaryNode:
 		switch x.Operator {
 		case "and", "&&":
-			l, lok := requiredTypes(x.Left)
-			r, rok := requiredTypes(x.Right)
+			l, lok := requiredValues(x.Left, field)
+			r, rok := requiredValues(x.Right, field)
 			switch {
 			case lok && rok:
 				out := map[string]bool{}
@@ -32,8 +38,8 @@ func requiredTypes(n ast.Node) (types map[string]bool, ok bool) {
 			}
 			return nil, false
 		case "or", "||":
-			l, lok := requiredTypes(x.Left)
-			r, rok := requiredTypes(x.Right)
+			l, lok := requiredValues(x.Left, field)
+			r, rok := requiredValues(x.Right, field)
 			if !lok || !rok {
 				return nil, false
 			}
@@ -46,14 +52,14 @@ func requiredTypes(n ast.Node) (types map[string]bool, ok bool) {
 			}
 			return out, true
 		case "==":
-			if s, ok := evtTypeCompare(x.Left, x.Right); ok {
+			if s, ok := fieldCompare(x.Left, x.Right, field); ok {
 				return map[string]bool{s: true}, true
 			}
-			if s, ok := evtTypeCompare(x.Right, x.Left); ok {
+			if s, ok := fieldCompare(x.Right, x.Left, field); ok {
 				return map[string]bool{s: true}, true
 			}
 		case "in":
-			if name, ok := dotted(x.Left); ok && name == "evt.type" {
+			if name, ok := dotted(x.Left); ok && name == field {
 				if arr, ok := x.Right.(*ast.ArrayNode); ok {
 					out := map[string]bool{}
 					for _, it := range arr.Nodes {
@@ -72,8 +78,12 @@ func requiredTypes(n ast.Node) (types map[string]bool, ok bool) {
 }
 
 func evtTypeCompare(field, lit ast.Node) (string, bool) {
+	return fieldCompare(field, lit, "evt.type")
+}
+
+func fieldCompare(field, lit ast.Node, want string) (string, bool) {
 	name, ok := dotted(field)
-	if !ok || name != "evt.type" {
+	if !ok || name != want {
 		return "", false
 	}
 	s, ok := lit.(*ast.StringNode)

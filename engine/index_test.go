@@ -91,3 +91,27 @@ func TestIndexEquivalence(t *testing.T) {
 		t.Fatalf("only %d of 20000 random events matched: the property is not exercised", matchedAny)
 	}
 }
+
+func TestRequiredProcNames(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		cond string
+		want []string
+	}{
+		{"in", `evt.type == "execve" and proc.name in ["sh", "bash"]`, []string{"bash", "sh"}},
+		{"or", `proc.name == "a" or proc.name == "b"`, []string{"a", "b"}},
+		{"or unconstrained", `proc.name == "a" or proc.tty`, nil},
+		{"not in", `proc.name not in ["a"]`, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tree, err := parser.Parse(c.cond)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, ok := requiredValues(tree.Node, "proc.name")
+			if (c.want == nil) == ok || (ok && !slices.Equal(sortedKeys(got), c.want)) {
+				t.Errorf("got %v %v, want %v", sortedKeys(got), ok, c.want)
+			}
+		})
+	}
+}
