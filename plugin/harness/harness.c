@@ -6,6 +6,8 @@
  *   harness SO CONFIG OPEN_PARAMS cycles N          N open/drain/close cycles; print RSS
  *   harness SO CONFIG OPEN_PARAMS bench REPEAT FIELD...
  *                                                   REPEAT passes; print events/s
+ *   harness SO CONFIG OPEN_PARAMS live SECONDS FIELD...
+ *                                                   like run, for a live source: stop after SECONDS
  *   harness SO CONFIG - init                        plugin_init only; print rc and error
  *
  * FIELD is ID:TYPE:LIST:NAME[:KEY]. Output lines are tab separated:
@@ -118,7 +120,7 @@ static long rss_kb(void)
 
 /* One open/drain/close pass. Extracts and (if print) prints the fields of
  * every event; returns the number of events, or -1 on error. */
-static long pass(ss_plugin_t *s, const char *params, struct field *fs, int nf, int print, uint64_t *evtnum)
+static long pass(ss_plugin_t *s, const char *params, struct field *fs, int nf, int print, uint64_t *evtnum, double deadline)
 {
 	ss_plugin_rc rc = SS_PLUGIN_FAILURE;
 	ss_instance_t *h = api.open(s, params, &rc);
@@ -131,6 +133,8 @@ static long pass(ss_plugin_t *s, const char *params, struct field *fs, int nf, i
 	for (;;) {
 		uint32_t n = 0;
 		ss_plugin_event **evts = NULL;
+		if (deadline > 0 && now() > deadline)
+			break;
 		rc = api.next_batch(s, h, &n, &evts);
 		if (rc == SS_PLUGIN_TIMEOUT)
 			continue;
@@ -213,7 +217,7 @@ int main(int argc, char **argv)
 	}
 
 	int first = 5, repeat = 1;
-	if (strcmp(mode, "cycles") == 0 || strcmp(mode, "bench") == 0) {
+	if (strcmp(mode, "cycles") == 0 || strcmp(mode, "bench") == 0 || strcmp(mode, "live") == 0) {
 		if (argc < 6) {
 			fprintf(stderr, "%s needs a count\n", mode);
 			return 2;
@@ -235,13 +239,14 @@ int main(int argc, char **argv)
 
 	int status = 0;
 	uint64_t evtnum = 0;
-	if (strcmp(mode, "run") == 0) {
-		long n = pass(s, argv[3], fs, nf, 1, &evtnum);
+	if (strcmp(mode, "run") == 0 || strcmp(mode, "live") == 0) {
+		double deadline = strcmp(mode, "live") == 0 ? now() + repeat : 0;
+		long n = pass(s, argv[3], fs, nf, 1, &evtnum, deadline);
 		printf("END\t%ld\n", n);
 		status = n < 0;
 	} else if (strcmp(mode, "cycles") == 0) {
 		for (int c = 0; c < repeat && status == 0; c++) {
-			long n = pass(s, argv[3], fs, nf, 0, &evtnum);
+			long n = pass(s, argv[3], fs, nf, 0, &evtnum, 0);
 			status = n < 0;
 			printf("RSS\t%d\t%ld\t%ld\n", c, rss_kb(), n);
 		}
@@ -249,7 +254,7 @@ int main(int argc, char **argv)
 		long total = 0;
 		double t0 = now();
 		for (int c = 0; c < repeat && status == 0; c++) {
-			long n = pass(s, argv[3], fs, nf, 0, &evtnum);
+			long n = pass(s, argv[3], fs, nf, 0, &evtnum, 0);
 			status = n < 0;
 			total += n;
 		}
