@@ -1,29 +1,17 @@
 package rules_test
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/ruled/ruled/engine"
+	"github.com/ruled/ruled/engine/ruletest"
 	"github.com/ruled/ruled/rules"
 	"github.com/ruled/ruled/sources/event"
 )
-
-// ruleTest is one case of a rules/tests file: an event and exactly the rules
-// expected to match it.
-type ruleTest struct {
-	Name   string         `yaml:"name"`
-	Event  map[string]any `yaml:"event"`
-	Expect []string       `yaml:"expect"`
-	line   int
-}
 
 func loadPack(t testing.TB, extra ...string) *engine.Engine {
 	t.Helper()
@@ -38,78 +26,32 @@ func loadPack(t testing.TB, extra ...string) *engine.Engine {
 	return e
 }
 
-func readTests(t *testing.T, path string) []ruleTest {
+// runFiles runs the cases of the test files or directories against e with
+// the shared runner `ruled test` uses, and returns the rules that some case
+// expected to fire.
+func runFiles(t *testing.T, e *engine.Engine, paths ...string) map[string]bool {
 	t.Helper()
-	b, err := os.ReadFile(path)
+	cases, err := ruletest.ReadFiles(paths)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(b, &doc); err != nil {
-		t.Fatalf("%s: %v", path, err)
+	if len(cases) == 0 {
+		t.Fatalf("no test cases in %v", paths)
 	}
-	if len(doc.Content) != 1 || doc.Content[0].Kind != yaml.SequenceNode {
-		t.Fatalf("%s: want a list of tests", path)
+	for _, msg := range ruletest.UnknownExpectations(e, cases) {
+		t.Error(msg)
 	}
-	var tests []ruleTest
-	seen := map[string]bool{}
-	for _, n := range doc.Content[0].Content {
-		var tc ruleTest
-		if err := n.Decode(&tc); err != nil {
-			t.Fatalf("%s:%d: %v", path, n.Line, err)
-		}
-		tc.line = n.Line
-		if tc.Name == "" || tc.Event == nil || tc.Expect == nil {
-			t.Fatalf("%s:%d: a test needs name, event and expect (use [] for none)", path, n.Line)
-		}
-		if seen[tc.Name] {
-			t.Fatalf("%s:%d: duplicate test name %q", path, n.Line, tc.Name)
-		}
-		seen[tc.Name] = true
-		tests = append(tests, tc)
+	res := ruletest.Run(e, cases)
+	for _, f := range res.Failures {
+		t.Errorf("%s", f)
 	}
-	return tests
-}
-
-// decodeEvent turns the YAML event into an Event through the strict JSON
-// decoder, so a misspelled field fails the test instead of being ignored.
-func decodeEvent(m map[string]any) (*event.Event, error) {
-	b, err := json.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
-	var ev event.Event
-	if err := event.UnmarshalJSON(b, &ev); err != nil {
-		return nil, err
-	}
-	return &ev, nil
-}
-
-// runFile runs every case of one test file against e and returns the rules
-// that some case expected to fire.
-func runFile(t *testing.T, e *engine.Engine, path string) map[string]bool {
 	fired := map[string]bool{}
-	for _, tc := range readTests(t, path) {
-		for _, r := range tc.Expect {
+	for _, c := range cases {
+		for _, r := range c.Expect {
 			fired[r] = true
 		}
-		t.Run(tc.Name, func(t *testing.T) {
-			ev, err := decodeEvent(tc.Event)
-			if err != nil {
-				t.Fatalf("%s:%d: event: %v", path, tc.line, err)
-			}
-			var got []string
-			for _, r := range e.Match(ev) {
-				got = append(got, r.Name)
-			}
-			want := slices.Clone(tc.Expect)
-			slices.Sort(got)
-			slices.Sort(want)
-			if !slices.Equal(got, want) {
-				t.Errorf("%s:%d: fired %q, want %q", path, tc.line, got, want)
-			}
-		})
 	}
+	t.Logf("%d passed, %d failed", res.Passed, res.Failed)
 	return fired
 }
 
@@ -117,26 +59,10 @@ func runFile(t *testing.T, e *engine.Engine, path string) map[string]bool {
 // checks that every enabled rule has at least one positive case.
 func TestPack(t *testing.T) {
 	e := loadPack(t)
-	paths, err := filepath.Glob("tests/*.yaml")
-	if err != nil || len(paths) == 0 {
-		t.Fatalf("no test files: %v", err)
-	}
-	covered := map[string]bool{}
-	for _, p := range paths {
-		t.Run(strings.TrimSuffix(filepath.Base(p), ".yaml"), func(t *testing.T) {
-			for r := range runFile(t, e, p) {
-				covered[r] = true
-			}
-		})
-	}
+	covered := runFiles(t, e, "tests")
 	for _, r := range e.Rules() {
 		if !covered[r.Name] {
 			t.Errorf("rule %q has no positive test case", r.Name)
-		}
-	}
-	for r := range covered {
-		if !slices.ContainsFunc(e.Rules(), func(x *engine.Rule) bool { return x.Name == r }) {
-			t.Errorf("tests expect rule %q, which the pack does not have", r)
 		}
 	}
 }
@@ -145,7 +71,7 @@ func TestPack(t *testing.T) {
 // local file would be, and runs tests/tuning/tests.yaml against the result.
 func TestLocalTuning(t *testing.T) {
 	e := loadPack(t, filepath.Join("tests", "tuning", "local.yaml"))
-	runFile(t, e, filepath.Join("tests", "tuning", "tests.yaml"))
+	runFiles(t, e, filepath.Join("tests", "tuning", "tests.yaml"))
 }
 
 // TestZeroEvents evaluates every rule against the zero Event of every
