@@ -55,7 +55,7 @@ func TestLiveProcconn(t *testing.T) {
 	so, harness := build(t)
 
 	cmd := exec.Command(harness, so, `{"log_level":"warn"}`, "procconn", "live", "4",
-		field("ruled.evt.type"), field("ruled.proc.pid"), field("ruled.evt.source"), field("ruled.evt.time"))
+		field("ruled.evt.type"), field("ruled.proc.pid"), field("ruled.proc.name"), field("ruled.proc.ppid"), field("ruled.evt.time"))
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -90,9 +90,12 @@ func TestLiveProcconn(t *testing.T) {
 	}
 	pid := strconv.Itoa(child.Process.Pid)
 
-	// evt.type of event N is printed before its proc.pid.
+	// Fields of event N print in argument order: evt.type, proc.pid,
+	// proc.name, proc.ppid.
 	types := map[string]string{}
+	pids := map[string]string{}
 	var sawExec, sawExit bool
+	var execName, execPPID string
 	var end string
 	for l := range lines {
 		p := strings.Split(l, "\t")
@@ -103,13 +106,21 @@ func TestLiveProcconn(t *testing.T) {
 			end = p[1]
 		case p[0] == "F" && p[2] == "ruled.evt.type" && len(p) > 4:
 			types[p[1]] = p[4]
-		case p[0] == "F" && p[2] == "ruled.proc.pid" && len(p) > 4 && p[4] == pid:
+		case p[0] == "F" && p[2] == "ruled.proc.pid" && len(p) > 4:
+			pids[p[1]] = p[4]
+			if p[4] != pid {
+				break
+			}
 			switch types[p[1]] {
 			case "execve":
 				sawExec = true
 			case "exit":
 				sawExit = true
 			}
+		case p[0] == "F" && p[2] == "ruled.proc.name" && len(p) > 4 && pids[p[1]] == pid && types[p[1]] == "execve":
+			execName = p[4]
+		case p[0] == "F" && p[2] == "ruled.proc.ppid" && len(p) > 4 && pids[p[1]] == pid && types[p[1]] == "execve":
+			execPPID = p[4]
 		}
 	}
 	if err := cmd.Wait(); err != nil {
@@ -117,5 +128,9 @@ func TestLiveProcconn(t *testing.T) {
 	}
 	if !sawExec || !sawExit {
 		t.Errorf("child pid %s: exec seen %v, exit seen %v (harness delivered %s events)", pid, sawExec, sawExit, end)
+	}
+	// The process table enriched the bare proc connector exec.
+	if execName != "sleep" || execPPID != strconv.Itoa(os.Getpid()) {
+		t.Errorf("exec of %s: proc.name %q proc.ppid %q, want sleep and %d", pid, execName, execPPID, os.Getpid())
 	}
 }
