@@ -2,6 +2,8 @@ package rules_test
 
 import (
 	"fmt"
+	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -196,4 +198,70 @@ func FuzzPack(f *testing.F) {
 			t.Fatalf("runtime error on %+v", ev)
 		}
 	})
+}
+
+// TestRealCapture replays events recorded from this kernel's audit stream
+// (testdata/capture.jsonl: `ruled events -replay` of the audit source's
+// real capture: a shadow read, memfd_create, ptrace, unshare, nsenter, a
+// tmpfs mount, writes below /etc, docker CLI calls over the socket) through
+// the pack: once as recorded (host processes) and once as if the same
+// processes ran in a container, and checks how often each rule fires.
+func TestRealCapture(t *testing.T) {
+	e := loadPack(t)
+	f, err := os.Open(filepath.Join("testdata", "capture.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var evs []*event.Event
+	if err := event.ReadJSONLines(f, "capture.jsonl", func(ev *event.Event) error {
+		evs = append(evs, ev)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	count := func(container string) map[string]int {
+		got := map[string]int{}
+		for _, ev := range evs {
+			c := *ev
+			c.Container.ID = container
+			for _, r := range e.Match(&c) {
+				got[r.Name]++
+			}
+		}
+		return got
+	}
+	cases := []struct {
+		name      string
+		container string
+		want      map[string]int
+	}{
+		{"as recorded", "", map[string]int{
+			"Read sensitive file untrusted": 1,
+			"PTRACE attached to process":    1,
+		}},
+		{"on the host", event.HostID, map[string]int{
+			"Read sensitive file untrusted": 1,
+			"PTRACE attached to process":    1,
+		}},
+		{"in a container", strings.Repeat("3f", 32), map[string]int{
+			"Read sensitive file untrusted":                    1,
+			"PTRACE attached to process":                       1,
+			"Write below etc":                                  1,
+			"Memory-backed file created in container":          1,
+			"Container runtime socket accessed from container": 6,
+			"The docker client is executed in a container":     3,
+			"Namespace tool launched in container":             3,
+			"Change namespace privileges via unshare":          2,
+			"Change thread namespace":                          1,
+			"Mount or pivot_root in container":                 3,
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := count(tc.container); !maps.Equal(got, tc.want) {
+				t.Errorf("rules fired %v\nwant %v", got, tc.want)
+			}
+		})
+	}
 }
