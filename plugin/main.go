@@ -13,7 +13,7 @@ import (
 )
 
 // version is set by the Makefile: -ldflags '-X main.version=...'.
-var version = "0.0.0"
+var version = ""
 
 func init() {
 	// The SDK's async extraction has Falco's thread and a Go worker

@@ -76,6 +76,10 @@ func TestFalcoRulesFields(t *testing.T) {
 		for _, p := range it.Plugins {
 			if p.Name == PluginName && p.Version != "" {
 				requiresPlugin = true
+				// Dev builds report BaseVersion; the rules must load on them.
+				if p.Version != BaseVersion {
+					t.Errorf("required_plugin_versions ruled %s, want %s (BaseVersion)", p.Version, BaseVersion)
+				}
 			}
 		}
 		if it.Macro != "" {

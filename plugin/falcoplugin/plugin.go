@@ -59,7 +59,7 @@ type Plugin struct {
 // New returns an uninitialized plugin reporting version.
 func New(version string) *Plugin {
 	if version == "" {
-		version = "0.0.0"
+		version = BaseVersion
 	}
 	return &Plugin{version: version, log: discard()}
 }
@@ -79,15 +79,21 @@ func (p *Plugin) Info() *plugins.Info {
 	}
 }
 
-// semver keeps Falco's version check happy with git-describe versions
-// ("v0.1.0-3-gabc", "abc1234-dirty"): Falco wants MAJOR.MINOR.PATCH.
+// BaseVersion is reported, with the build's version as semver build
+// metadata, when the build version is not MAJOR.MINOR.PATCH (an untagged
+// git describe such as "abc1234-dirty"). It must stay >= the version that
+// plugin/falco/ruled_rules.yaml requires, or Falco refuses those rules.
+const BaseVersion = "0.1.0"
+
+// semver keeps Falco's version checks working with git-describe versions:
+// Falco reads MAJOR.MINOR.PATCH from the front of the string.
 func semver(v string) string {
 	v = strings.TrimPrefix(v, "v")
 	var a, b, c int
 	if n, _ := fmt.Sscanf(v, "%d.%d.%d", &a, &b, &c); n == 3 {
 		return v
 	}
-	return "0.0.0+" + v
+	return BaseVersion + "+" + v
 }
 
 // InitSchema implements sdk.InitSchema.

@@ -365,7 +365,7 @@ func TestInitErrors(t *testing.T) {
 func TestInfo(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"1.2.3", "1.2.3"}, {"v0.4.0", "0.4.0"}, {"v0.1.0-3-gabcdef", "0.1.0-3-gabcdef"},
-		{"abc1234-dirty", "0.0.0+abc1234-dirty"}, {"", "0.0.0"},
+		{"abc1234-dirty", BaseVersion + "+abc1234-dirty"}, {"", BaseVersion},
 	}
 	for _, tt := range tests {
 		if got := New(tt.in).Info().Version; got != tt.want {
