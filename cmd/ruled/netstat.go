@@ -57,7 +57,7 @@ func runNetstat(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return exitUsage
 	}
 	proc := os.DirFS("/proc")
-	entries, err := netns.Snapshot(proc)
+	entries, err := netns.Snapshot(proc, netns.ReadLive)
 	if err != nil {
 		fmt.Fprintln(stderr, "ruled netstat:", err)
 		return exitError

@@ -19,6 +19,10 @@ import (
 type Config struct {
 	// Proc is the proc file system; nil means os.DirFS("/proc").
 	Proc fs.FS
+	// Read lists one namespace's sockets given one of its pids. nil means
+	// ReadLive (sock_diag, falling back to /proc) when Proc is nil, and
+	// ReadTables over Proc otherwise.
+	Read func(pid int) ([]Socket, error)
 	// TTL is how long a namespace's table serves lookups (default 1 s).
 	TTL time.Duration
 	// MinRefresh is how old a table must be before a lookup that misses
@@ -31,6 +35,7 @@ type Config struct {
 // Cache keeps one socket table per network namespace.
 type Cache struct {
 	proc       fs.FS
+	read       func(pid int) ([]Socket, error)
 	ttl        time.Duration
 	minRefresh time.Duration
 
@@ -49,6 +54,14 @@ type nsTable struct {
 
 // NewCache returns an empty cache.
 func NewCache(cfg Config) *Cache {
+	if cfg.Read == nil {
+		if cfg.Proc == nil {
+			cfg.Read = ReadLive
+		} else {
+			proc := cfg.Proc
+			cfg.Read = func(pid int) ([]Socket, error) { return ReadTables(proc, pid) }
+		}
+	}
 	if cfg.Proc == nil {
 		cfg.Proc = os.DirFS("/proc")
 	}
@@ -58,7 +71,7 @@ func NewCache(cfg Config) *Cache {
 	if cfg.MinRefresh <= 0 {
 		cfg.MinRefresh = 100 * time.Millisecond
 	}
-	return &Cache{proc: cfg.Proc, ttl: cfg.TTL, minRefresh: cfg.MinRefresh, ns: map[uint64]*nsTable{}}
+	return &Cache{proc: cfg.Proc, read: cfg.Read, ttl: cfg.TTL, minRefresh: cfg.MinRefresh, ns: map[uint64]*nsTable{}}
 }
 
 // Stats are the cache's counters.
@@ -147,7 +160,7 @@ func (c *Cache) table(pid int, maxAge time.Duration) (*nsTable, error) {
 	if !t.read.IsZero() && time.Since(t.read) < maxAge {
 		return t, nil
 	}
-	socks, err := ReadTables(c.proc, pid)
+	socks, err := c.read(pid)
 	c.reads.Add(1)
 	if err != nil {
 		c.readErrors.Add(1)

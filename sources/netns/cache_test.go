@@ -176,7 +176,7 @@ func TestEnrichStdioFromName(t *testing.T) {
 }
 
 func TestSnapshot(t *testing.T) {
-	got, err := Snapshot(fakeProc(t))
+	got, err := Snapshot(fakeProc(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

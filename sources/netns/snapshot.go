@@ -18,8 +18,13 @@ type Entry struct {
 // Snapshot lists every socket of every network namespace on the host: it
 // walks /proc/*/ns/net, reads each namespace's tables once (through the
 // first of its processes that can be read) and joins the socket inodes of
-// every process's fds. Processes that vanish meanwhile are skipped.
-func Snapshot(proc fs.FS) ([]Entry, error) {
+// every process's fds. Processes that vanish meanwhile are skipped. read
+// lists one namespace given one of its pids (ReadLive on a live host); nil
+// means ReadTables over proc.
+func Snapshot(proc fs.FS, read func(pid int) ([]Socket, error)) ([]Entry, error) {
+	if read == nil {
+		read = func(pid int) ([]Socket, error) { return ReadTables(proc, pid) }
+	}
 	ents, err := fs.ReadDir(proc, ".")
 	if err != nil {
 		return nil, fmt.Errorf("read proc: %w", err)
@@ -43,7 +48,7 @@ func Snapshot(proc fs.FS) ([]Entry, error) {
 	var out []Entry
 	for ino, pids := range nsPIDs {
 		for _, pid := range pids {
-			socks, err := ReadTables(proc, pid)
+			socks, err := read(pid)
 			if err != nil {
 				continue
 			}
