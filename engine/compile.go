@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -56,12 +57,27 @@ type resolver struct {
 	listErr    map[string]bool
 	macroState map[string]int // 0 unseen, 1 in progress, 2 done
 	macroBad   map[string]bool
+	macroSize  map[string]int // nodes of the expanded macro
 	problems   []Problem
+	// expanded counts macro nodes spliced into the condition being built
+	// (at depth 0), to stop a chain of macros that each use the previous
+	// one twice from growing the tree exponentially.
+	expanded int
+	depth    int
+}
+
+// maxExpandedNodes bounds a condition after macro expansion.
+const maxExpandedNodes = 50000
+
+func countNodes(n ast.Node) int {
+	c := 0
+	ast.Find(n, func(ast.Node) bool { c++; return false })
+	return c
 }
 
 func newResolver(d *defs) *resolver {
 	return &resolver{lists: d.lists, macros: d.macros, listVals: map[string][]ast.Node{},
-		listErr: map[string]bool{}, macroState: map[string]int{}, macroBad: map[string]bool{}}
+		listErr: map[string]bool{}, macroState: map[string]int{}, macroBad: map[string]bool{}, macroSize: map[string]int{}}
 }
 
 // condError is a compile problem at a rune offset of the condition text.
@@ -122,6 +138,9 @@ func (r *resolver) parse(text string, stack []string) (ast.Node, error) {
 		return nil, &condError{msg: err.Error()}
 	}
 	node := tree.Node
+	if len(stack) == 0 {
+		r.expanded = 0
+	}
 	if err := r.expand(&node, false, stack, declared(node)); err != nil {
 		return nil, err
 	}
@@ -153,6 +172,13 @@ func (r *resolver) expand(np *ast.Node, memberBase bool, stack []string, lets ma
 			return nil
 		}
 		if _, ok := r.macros[n.Value]; ok {
+			if r.depth == 0 && !slices.Contains(stack, n.Value) {
+				r.checkMacro(n.Value)
+				r.expanded += r.macroSize[n.Value]
+				if r.expanded > maxExpandedNodes {
+					return &condError{from: n.Location().From, msg: fmt.Sprintf("condition too large after expanding macros (over %d nodes)", maxExpandedNodes)}
+				}
+			}
 			sub, err := r.macroAST(n.Value, stack)
 			if err != nil {
 				var ce *condError
@@ -330,6 +356,8 @@ func (r *resolver) macroAST(name string, stack []string) (ast.Node, error) {
 	if r.macroBad[name] {
 		return nil, &condError{msg: fmt.Sprintf("uses macro %s, which has errors", name), inherited: true}
 	}
+	r.depth++
+	defer func() { r.depth-- }()
 	return r.parse(joinParts(r.macros[name].cond), append(stack, name))
 }
 
@@ -342,7 +370,16 @@ func (r *resolver) checkMacro(name string) {
 	defer func() { r.macroState[name] = 2 }()
 	m := r.macros[name]
 	text := joinParts(m.cond)
+	savedExp, savedDepth := r.expanded, r.depth
+	r.expanded, r.depth = 0, 0
 	n, err := r.parse(text, []string{name})
+	r.expanded, r.depth = savedExp, savedDepth
+	if err == nil {
+		r.macroSize[name] = countNodes(n)
+		if r.macroSize[name] > maxExpandedNodes {
+			err = &condError{msg: fmt.Sprintf("condition too large after expanding macros (over %d nodes)", maxExpandedNodes)}
+		}
+	}
 	if err == nil {
 		if _, ce := typeCheck(n, text); ce != nil {
 			err = ce

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -320,5 +321,20 @@ func TestLoadErrorType(t *testing.T) {
 	var le *LoadError
 	if !errors.As(err, &le) || len(le.Problems) != 1 || le.Problems[0].File != "a.yaml" {
 		t.Fatalf("err = %#v", err)
+	}
+}
+
+// A chain of macros each using the previous one twice would expand to an
+// exponential tree; the loader stops it quickly with an error.
+func TestMacroExpansionBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("- macro: m0\n  condition: proc.tty\n")
+	for i := 1; i <= 30; i++ {
+		fmt.Fprintf(&b, "- macro: m%d\n  condition: m%d and m%d\n", i, i-1, i-1)
+	}
+	b.WriteString("- rule: R\n  condition: m30\n  output: o\n  priority: INFO\n")
+	_, err := New([]File{yamlFile("a.yaml", b.String())}, Options{})
+	if err == nil || !strings.Contains(err.Error(), `a.yaml:30: macro "m14": condition: condition too large after expanding macros`) {
+		t.Fatalf("err = %v", err)
 	}
 }
