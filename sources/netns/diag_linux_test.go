@@ -85,3 +85,14 @@ func BenchmarkDiagNamespace1000(b *testing.B) {
 	}
 	b.ReportMetric(float64(n), "sockets")
 }
+
+func FuzzParseDiagMsg(f *testing.F) {
+	f.Add(make([]byte, inetDiagMsgLen), uint8(0))
+	f.Add(append([]byte{10, 1}, make([]byte, 70)...), uint8(1))
+	f.Fuzz(func(t *testing.T, b []byte, k uint8) {
+		s, err := parseDiagMsg(b, Kind(k%4))
+		if err == nil && (!s.Local.IsValid() || !s.Remote.IsValid()) {
+			t.Fatalf("invalid socket %+v", s)
+		}
+	})
+}
