@@ -66,6 +66,9 @@ type resolver struct {
 	depth    int
 }
 
+// maxListItems bounds a list after expanding the lists it names.
+const maxListItems = 100000
+
 // maxExpandedNodes bounds a condition after macro expansion.
 const maxExpandedNodes = 50000
 
@@ -113,6 +116,10 @@ func (r *resolver) resolveList(name string, stack []string) ([]ast.Node, error) 
 			continue
 		}
 		out = append(out, scalarNode(it))
+	}
+	if len(out) > maxListItems {
+		// Lists naming other lists several times grow exponentially.
+		return nil, fmt.Errorf("list too large after expanding nested lists (over %d items)", maxListItems)
 	}
 	r.listVals[name] = out
 	return out, nil

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 func FuzzLoad(f *testing.F) {
@@ -19,7 +20,11 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte("- rule: R\n  condition: proc.name in l\n  output: '%proc.name %%'\n  priority: info\n  exceptions: [{name: x, fields: proc.pid, comps: '<', values: [1]}]\n- list: l\n  items: [l]\n"))
 	f.Add([]byte("- macro: m\n  condition: m\n- rule: R\n  condition: and\n  override: {condition: append}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		start := time.Now()
 		e, err := New([]File{{Name: "f.yaml", Data: data}}, Options{})
+		if d := time.Since(start); d > 2*time.Second {
+			t.Fatalf("New took %v", d)
+		}
 		if err != nil {
 			var le *LoadError
 			if !errors.As(err, &le) || len(le.Problems) == 0 {

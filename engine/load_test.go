@@ -338,3 +338,15 @@ func TestMacroExpansionBounded(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestListExpansionBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("- list: l0\n  items: [a, b]\n")
+	for i := 1; i <= 40; i++ {
+		fmt.Fprintf(&b, "- list: l%d\n  items: [l%d, l%d]\n", i, i-1, i-1)
+	}
+	_, err := New([]File{yamlFile("a.yaml", b.String())}, Options{})
+	if err == nil || !strings.Contains(err.Error(), `list "l16": list too large after expanding nested lists`) {
+		t.Fatalf("err = %v", err)
+	}
+}
