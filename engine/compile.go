@@ -136,7 +136,7 @@ func scalarNode(n *yaml.Node) ast.Node {
 
 // parse parses text and expands macros and lists in place.
 func (r *resolver) parse(text string, stack []string) (ast.Node, error) {
-	tree, err := parser.Parse(text)
+	tree, err := parser.Parse(rewriteSpellings(text))
 	if err != nil {
 		var fe *file.Error
 		if errors.As(err, &fe) {

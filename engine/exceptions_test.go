@@ -103,3 +103,14 @@ func contains(s, sub string) bool {
 	}
 	return false
 }
+
+func TestFalcoSpellingsInConditions(t *testing.T) {
+	e := mustNew(t, Options{}, yamlFile("a.yaml", `- rule: R
+  condition: file.path startswith "/etc/" and file.path endswith ".conf"
+  output: o
+  priority: INFO
+`))
+	if len(e.Match(&event.Event{File: event.File{Path: "/etc/a.conf"}})) != 1 || len(e.Match(&event.Event{File: event.File{Path: "/etc/a"}})) != 0 {
+		t.Error("startswith/endswith not accepted as startsWith/endsWith")
+	}
+}
