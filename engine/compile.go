@@ -49,12 +49,12 @@ func newConfig() *conf.Config {
 	return c
 }
 
-// compiler resolves lists and macros once and compiles conditions.
+// resolver expands lists and macros into condition trees, checking each
+// macro once.
 type resolver struct {
 	lists      map[string]*listDef
 	macros     map[string]*macroDef
 	listVals   map[string][]ast.Node // resolved items, built on demand
-	listErr    map[string]bool
 	macroState map[string]int // 0 unseen, 1 in progress, 2 done
 	macroBad   map[string]bool
 	macroSize  map[string]int // nodes of the expanded macro
@@ -80,7 +80,7 @@ func countNodes(n ast.Node) int {
 
 func newResolver(d *defs) *resolver {
 	return &resolver{lists: d.lists, macros: d.macros, listVals: map[string][]ast.Node{},
-		listErr: map[string]bool{}, macroState: map[string]int{}, macroBad: map[string]bool{}, macroSize: map[string]int{}}
+		macroState: map[string]int{}, macroBad: map[string]bool{}, macroSize: map[string]int{}}
 }
 
 // condError is a compile problem at a rune offset of the condition text.

@@ -19,6 +19,8 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte(shipped))
 	f.Add([]byte("- rule: R\n  condition: proc.name in l\n  output: '%proc.name %%'\n  priority: info\n  exceptions: [{name: x, fields: proc.pid, comps: '<', values: [1]}]\n- list: l\n  items: [l]\n"))
 	f.Add([]byte("- macro: m\n  condition: m\n- rule: R\n  condition: and\n  override: {condition: append}\n"))
+	// Exponential growth through macros and nested lists (once slow).
+	f.Add([]byte("- macro: a\n  condition: proc.tty\n- macro: b\n  condition: a and a\n- macro: c\n  condition: b and b\n- list: x\n  items: [q, q]\n- list: y\n  items: [x, x]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		start := time.Now()
 		e, err := New([]File{{Name: "f.yaml", Data: data}}, Options{})
