@@ -54,7 +54,9 @@ func buildFields() []fieldDef {
 			// Falco has no signed integer field type: negative values
 			// (evt.res errno, an unset id) arrive as two's complement.
 			e.Type = "uint64"
-			e.Desc += " (uint64; negative values as two's complement)"
+			if f.Name == "evt.res" {
+				e.Desc += " (negative values as two's complement: -111 is 18446744073709551505)"
+			}
 		case event.KindBool:
 			e.Type = "bool"
 		case event.KindTime:

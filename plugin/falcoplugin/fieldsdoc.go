@@ -12,7 +12,10 @@ func WriteFieldsDoc(w io.Writer) error {
 	b.WriteString("# libruled.so fields\n\n")
 	b.WriteString("Generated from the code by `go test ./plugin/falcoplugin -run TestFieldsDoc -update`; do not edit.\n\n")
 	b.WriteString("Every field of a ruled event is `ruled.` + its name in ruled rules; the last five are\n")
-	b.WriteString("filled when the plugin's init config names ruled rules and the event matched one.\n\n")
+	b.WriteString("filled when the plugin's init config names ruled rules and the event matched one.\n")
+	b.WriteString("Falco has no signed integer field type: integers are uint64, a negative value\n")
+	b.WriteString("(an errno in evt.res) arrives as its two's complement. Unknown values are empty/zero,\n")
+	b.WriteString("as in ruled; a map key that is absent and the rule fields of an unmatched event have no value.\n\n")
 	b.WriteString("| field | type | description |\n|---|---|---|\n")
 	for _, e := range FieldEntries() {
 		typ := e.Type
