@@ -55,7 +55,7 @@ type resolver struct {
 	lists      map[string]*listDef
 	macros     map[string]*macroDef
 	listVals   map[string][]ast.Node // resolved items, built on demand
-	macroState map[string]int // 0 unseen, 1 in progress, 2 done
+	macroState map[string]int        // 0 unseen, 1 in progress, 2 done
 	macroBad   map[string]bool
 	macroSize  map[string]int // nodes of the expanded macro
 	problems   []Problem
