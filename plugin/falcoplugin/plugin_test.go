@@ -612,3 +612,22 @@ func TestBuiltinRules(t *testing.T) {
 		t.Error("a plain fork matched a rule")
 	}
 }
+
+// replay: also reads auditd logs (auto-detected by sources/replay).
+func TestReplayAuditLog(t *testing.T) {
+	p := initPlugin(t, `{"log_level":"error"}`)
+	abs, _ := filepath.Abs("../../sources/replay/testdata/audit.log")
+	inst, err := p.Open("replay:" + abs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.(*Instance).Close()
+	got, _ := drain(t, p, inst, 16)
+	if len(got) == 0 {
+		t.Fatal("no events from the audit log")
+	}
+	var ev event.Event
+	if err := event.UnmarshalJSON(bytes.TrimSpace(got[0]), &ev); err != nil || ev.Evt.Type == "" {
+		t.Fatalf("first event %s: %v", got[0], err)
+	}
+}
