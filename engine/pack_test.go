@@ -91,3 +91,17 @@ func BenchmarkPackEvalExecNoMatch(b *testing.B) {
 		e.Eval(ev)
 	}
 }
+
+// BenchmarkPackLoad is what a start or SIGHUP reload costs.
+func BenchmarkPackLoad(b *testing.B) {
+	files, err := ReadPaths([]string{Builtin}, rules.Pack)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := New(files, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
