@@ -238,11 +238,11 @@ func TestUnexpected(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := unexpected([]*alert{tt.alert}, boxes, map[string]string{"99": "host-admin"}, "1")
+			got := unexpected([]*alert{tt.alert}, boxes, map[string]string{"99": "host-admin"})
 			switch {
 			case tt.want == "" && len(got) != 0:
 				t.Errorf("problems %q, want none", got)
-			case tt.want != "" && (len(got) != 1 || !strings.Contains(got[0], tt.want)):
+			case tt.want != "" && (len(got) != 1 || !strings.Contains(got[0].msg, tt.want)):
 				t.Errorf("problems %q, want one containing %q", got, tt.want)
 			}
 		})

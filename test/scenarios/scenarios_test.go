@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,7 +21,7 @@ var update = flag.Bool("update", false, "rewrite RESULTS.md from this run")
 
 const (
 	// alertWait bounds how long a scenario waits for each expected alert.
-	alertWait = 10 * time.Second
+	alertWait = 8 * time.Second
 	// quietWait lets late alerts of the last scenarios arrive before the
 	// suite checks that nothing unexpected fired.
 	quietWait = 3 * time.Second
@@ -67,23 +68,7 @@ func TestScenarios(t *testing.T) {
 	})
 	waitReady(t, ag, image, tag)
 
-	boxes := map[string]*box{}
-	for i := range scenarios {
-		sc := &scenarios[i]
-		if sc.host != nil {
-			continue
-		}
-		b := &box{name: prefix + sc.name + "-" + tag}
-		cmd := sc.cmd
-		if cmd == nil {
-			cmd = []string{"sleep", "600"}
-		}
-		b.id, b.err = startBox(t, b.name, image, sc.flags, cmd)
-		if b.err != nil && sc.optional == "" {
-			t.Fatalf("scenario %s: %v", sc.name, b.err)
-		}
-		boxes[sc.name] = b
-	}
+	boxes := startBoxes(t, image, tag)
 	// ruled learns container names from the Docker API off the event path;
 	// give it a moment for the containers just started.
 	time.Sleep(time.Second)
@@ -109,7 +94,7 @@ func TestScenarios(t *testing.T) {
 			}
 			b := boxes[sc.name]
 			if b.err != nil {
-				skipped[sc.name] = fmt.Sprintf("%s (%v)", sc.optional, firstLine(b.err.Error()))
+				skipped[sc.name] = sc.optional
 				t.Logf("container did not start, rules reported not covered live: %s: %v", sc.optional, b.err)
 				return
 			}
@@ -124,10 +109,13 @@ func TestScenarios(t *testing.T) {
 					t.Errorf("action %v: %v\n%s", sc.action, err, out)
 				}
 			}
+			// One deadline for all of the scenario's alerts: they come
+			// from one action.
+			deadline := start.Add(alertWait)
 			for _, w := range sc.want {
 				o := &outcome{sc: sc, w: w, action: start}
 				outcomes = append(outcomes, o)
-				o.al = ag.waitFor(start, alertWait, func(a *alert) bool {
+				o.al = ag.waitFor(start, time.Until(deadline), func(a *alert) bool {
 					return a.Rule == w.rule && a.get("container.id") == b.id
 				})
 				if o.al == nil {
@@ -145,9 +133,11 @@ func TestScenarios(t *testing.T) {
 	}
 
 	time.Sleep(quietWait)
+	var findings []finding
 	t.Run("no unexpected alerts", func(t *testing.T) {
-		for _, p := range unexpected(ag.snapshot(), boxes, hostPIDs, tag) {
-			t.Error(p)
+		findings = unexpected(ag.snapshot(), boxes, hostPIDs)
+		for _, f := range findings {
+			t.Error(f.msg)
 		}
 		for _, l := range ag.badLines() {
 			t.Errorf("ruled stdout line is not an alert: %s", l)
@@ -169,7 +159,7 @@ func TestScenarios(t *testing.T) {
 		ag.logTail(t)
 	}
 
-	table := resultsTable(outcomes, allRules, skipped)
+	table := resultsTable(outcomes, allRules, skipped, findings)
 	t.Logf("results:\n%s", table)
 	if *update {
 		if err := os.WriteFile("RESULTS.md", []byte(table), 0o644); err != nil {
@@ -178,16 +168,64 @@ func TestScenarios(t *testing.T) {
 	}
 }
 
+// startBoxes starts every scenario's container, a few at a time: docker
+// run is most of the suite's set-up time.
+func startBoxes(t *testing.T, image, tag string) map[string]*box {
+	t.Helper()
+	boxes := map[string]*box{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	for i := range scenarios {
+		sc := &scenarios[i]
+		if sc.host != nil {
+			continue
+		}
+		b := &box{name: prefix + sc.name + "-" + tag}
+		boxes[sc.name] = b
+		cmd := sc.cmd
+		if cmd == nil {
+			cmd = []string{"sleep", "600"}
+		}
+		name := b.name
+		t.Cleanup(func() { _, _ = docker(context.Background(), nil, "rm", "-f", name) })
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			id, err := runBox(b.name, image, sc.flags, cmd)
+			mu.Lock()
+			b.id, b.err = id, err
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	for i := range scenarios {
+		sc := &scenarios[i]
+		if b := boxes[sc.name]; b != nil && b.err != nil && sc.optional == "" {
+			t.Fatalf("scenario %s: %v", sc.name, b.err)
+		}
+	}
+	return boxes
+}
+
 // startBox starts a scenario container; for optional scenarios the error
 // is returned instead of failing the test.
 func startBox(t *testing.T, name, image string, flags, cmd []string) (string, error) {
 	t.Helper()
 	t.Cleanup(func() { _, _ = docker(context.Background(), nil, "rm", "-f", name) })
+	return runBox(name, image, flags, cmd)
+}
+
+func runBox(name, image string, flags, cmd []string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
 	args := []string{"run", "-d", "--name", name, "--network", "none"}
 	args = append(args, flags...)
 	args = append(args, image)
 	args = append(args, cmd...)
-	id, err := docker(t.Context(), nil, args...)
+	id, err := docker(ctx, nil, args...)
 	if err != nil {
 		return "", err
 	}
@@ -270,7 +308,13 @@ func nearMisses(ag *agent, since time.Time, rule string) string {
 // unexpected lists every alert on a scenario container or host process that
 // its scenario did not expect, and every alert whose container name and id
 // disagree with what the suite started.
-func unexpected(alerts []*alert, boxes map[string]*box, hostPIDs map[string]string, tag string) []string {
+// finding is one problem the final check found, with the scenario it
+// concerns ("" when the alert names no scenario of ours).
+type finding struct {
+	scenario, msg string
+}
+
+func unexpected(alerts []*alert, boxes map[string]*box, hostPIDs map[string]string) []finding {
 	byID := map[string]string{}
 	byName := map[string]string{}
 	for sc, b := range boxes {
@@ -285,42 +329,34 @@ func unexpected(alerts []*alert, boxes map[string]*box, hostPIDs map[string]stri
 			expected[sc.name] = append(expected[sc.name], w.rule)
 		}
 	}
-	var out []string
+	var out []finding
 	for _, a := range alerts {
 		id, name := a.get("container.id"), a.get("container.name")
 		sc, ours := byID[id]
 		if nsc, named := byName[name]; named && nsc != sc {
-			out = append(out, fmt.Sprintf("misattributed: %q alert names container %q but carries id %q", a.Rule, name, id))
+			out = append(out, finding{nsc, fmt.Sprintf("misattributed: %q alert names container %q but carries id %q", a.Rule, name, id)})
 			continue
 		}
 		if !ours && strings.HasPrefix(name, prefix) && !strings.HasPrefix(name, prefix+"warmup-") {
-			out = append(out, fmt.Sprintf("misattributed: %q alert for %q with unknown id %q", a.Rule, name, id))
+			out = append(out, finding{"", fmt.Sprintf("misattributed: %q alert for %q with unknown id %q", a.Rule, name, id)})
 			continue
 		}
 		if !ours && id == "host" {
 			if hsc, ok := hostPIDs[a.get("proc.pid")]; ok {
-				out = append(out, fmt.Sprintf("false positive: host scenario %s raised %q: %s", hsc, a.Rule, a.Output))
+				out = append(out, finding{hsc, fmt.Sprintf("false positive: host scenario %s raised %q: %s", hsc, a.Rule, a.Output)})
 			}
 			continue
 		}
 		if ours && !slices.Contains(expected[sc], a.Rule) {
-			out = append(out, fmt.Sprintf("false positive: scenario %s raised unexpected %q (proc %q): %s", sc, a.Rule, a.get("proc.cmdline"), a.Output))
+			out = append(out, finding{sc, fmt.Sprintf("false positive: scenario %s raised unexpected %q (proc %q): %s", sc, a.Rule, a.get("proc.cmdline"), a.Output)})
 		}
 	}
 	return out
 }
 
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(s, "\n")
-	if len(s) > 160 {
-		s = s[:160] + "..."
-	}
-	return s
-}
-
 // resultsTable renders RESULTS.md: one row per expected alert, one per
 // benign twin, and every default rule without a passing live scenario.
-func resultsTable(outcomes []*outcome, allRules []string, skipped map[string]string) string {
+func resultsTable(outcomes []*outcome, allRules []string, skipped map[string]string, findings []finding) string {
 	var b strings.Builder
 	b.WriteString("# Detection scenarios (live)\n\n")
 	b.WriteString("Generated by `go test ./test/scenarios -run TestScenarios -update` (as root, Docker, test/setup.sh):\n")
@@ -354,13 +390,22 @@ func resultsTable(outcomes []*outcome, allRules []string, skipped map[string]str
 			}
 		}
 	}
-	b.WriteString("\n## Benign twins (must raise nothing)\n\n| Scenario | Guards against |\n|---|---|\n")
+	b.WriteString("\n## Benign twins (must raise nothing)\n\n| Scenario | Guards against | Result |\n|---|---|---|\n")
 	for _, sc := range scenarios {
-		if sc.benign {
-			fmt.Fprintf(&b, "| %s: %s | %s |\n", sc.name, sc.title, strings.Join(sc.twinOf, ", "))
+		if !sc.benign {
+			continue
 		}
+		res := "silent"
+		if why, ok := skipped[sc.name]; ok {
+			res = "not run: " + why
+		}
+		for _, f := range findings {
+			if f.scenario == sc.name {
+				res = "ALERTED (see test log)"
+			}
+		}
+		fmt.Fprintf(&b, "| %s: %s | %s | %s |\n", sc.name, sc.title, strings.Join(sc.twinOf, ", "), res)
 	}
-	b.WriteString("\nA failing benign twin fails the suite (see the test log); this table lists what each one guards.\n")
 	var missing []string
 	for _, r := range allRules {
 		if !covered[r] {
