@@ -3,19 +3,22 @@ module github.com/ruled/ruled
 go 1.26.8
 
 require (
-	github.com/elastic/go-libaudit/v2 v2.6.2 // indirect
+	github.com/elastic/go-libaudit/v2 v2.6.2
+	github.com/expr-lang/expr v1.17.8
+	github.com/falcosecurity/plugin-sdk-go v0.7.5
+	github.com/google/go-cmp v0.7.0
+	github.com/mdlayher/netlink v1.11.2
+	golang.org/x/sys v0.43.0
+	gopkg.in/yaml.v3 v3.0.1
+)
+
+require (
 	github.com/elastic/go-licenser v0.4.1 // indirect
-	github.com/expr-lang/expr v1.17.8 // indirect
-	github.com/falcosecurity/plugin-sdk-go v0.7.5 // indirect
-	github.com/google/go-cmp v0.7.0 // indirect
 	github.com/kballard/go-shellquote v0.0.0-20180428030007-95032a82bc51 // indirect
-	github.com/mdlayher/netlink v1.11.2 // indirect
 	github.com/mdlayher/socket v0.6.0 // indirect
 	github.com/xeipuuv/gojsonpointer v0.0.0-20190905194746-02993c407bfb // indirect
 	github.com/xeipuuv/gojsonreference v0.0.0-20180127040603-bd5ef7bd5415 // indirect
 	github.com/xeipuuv/gojsonschema v1.2.0 // indirect
 	golang.org/x/net v0.53.0 // indirect
 	golang.org/x/sync v0.20.0 // indirect
-	golang.org/x/sys v0.43.0 // indirect
-	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
