@@ -1,0 +1,39 @@
+package live
+
+import (
+	"github.com/ruled/ruled/sources/container"
+	"github.com/ruled/ruled/sources/netns"
+)
+
+// addContainers wires container attribution and namespace sockets into the
+// table and the enrichment chain. It cannot fail: without a Docker daemon
+// the resolver still attributes container ids from /proc/PID/cgroup and
+// fills names once the daemon answers.
+func (l *Live) addContainers(cfg Config) {
+	sock := cfg.DockerSocket
+	if sock == "" {
+		sock = container.DefaultDockerSocket
+	}
+	res := container.NewResolver(container.Config{
+		Runtime: container.NewDocker(sock),
+		Logger:  l.log.With("component", "containers"),
+	})
+	nc := netns.NewCache(netns.Config{})
+	l.table.SetContainerResolver(res.ContainerID)
+	l.table.SetStdioResolver(nc.CompleteStdio)
+	// Order matters: the table fills proc.*, the resolver reads proc.pid and
+	// proc.exe, the socket cache reads fd.* and proc.std*.
+	l.enrich = append(l.enrich, res, nc)
+	l.workers = append(l.workers, res.Run)
+	l.res, l.nc = res, nc
+}
+
+// Containers returns the container resolver (for name lookups by id).
+func (l *Live) Containers() *container.Resolver { return l.res }
+
+func (l *Live) logContainerStats() {
+	cs := l.res.Stats()
+	ns := l.nc.Stats()
+	l.log.Info("container stats", "cached", cs.Cached, "lookups", cs.Lookups, "failures", cs.Failures,
+		"dropped", cs.Dropped, "netns", ns.Namespaces, "netns_reads", ns.Reads, "netns_read_errors", ns.ReadErrors)
+}
