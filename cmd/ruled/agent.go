@@ -2,16 +2,302 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/ruled/ruled/engine"
+	"github.com/ruled/ruled/outputs"
+	"github.com/ruled/ruled/sources"
+	"github.com/ruled/ruled/sources/audit"
+	"github.com/ruled/ruled/sources/event"
+	"github.com/ruled/ruled/sources/live"
+	"github.com/ruled/ruled/sources/pipeline"
+	"github.com/ruled/ruled/sources/replay"
 )
 
-// runAgent is the default command. It is wired up as the engine, sources and
-// outputs land.
+// agentFlags are the agent's command line.
+type agentFlags struct {
+	rules, outputs rulePaths
+	config         string
+	sources        string
+	replay         string
+	auditMode      string
+	auditRules     string
+	logLevel       string
+	statsEvery     time.Duration
+}
+
+func (f *agentFlags) register(fs *flag.FlagSet) {
+	fs.Var(&f.rules, "rules", "rule file or directory, or builtin for the embedded pack (repeatable; default builtin)")
+	fs.Var(&f.outputs, "output", "alert output: stdout, json, file:PATH, syslog://unix/dev/log, syslog+udp://H:P, syslog+tcp://H:P, webhook+http(s)://..., falco+http(s)://... (repeatable; default stdout)")
+	fs.StringVar(&f.config, "config", "", "YAML config file (see ruled.example.yaml); flags override it")
+	fs.StringVar(&f.sources, "sources", "", "live sources, comma list of audit,procconn (default: both where possible)")
+	fs.StringVar(&f.replay, "replay", "", "read events from FILE (auditd log or JSON lines) instead of the kernel")
+	fs.StringVar(&f.auditMode, "audit-mode", "", "audit mode: auto, unicast (become the audit daemon) or multicast (read beside auditd)")
+	fs.StringVar(&f.auditRules, "audit-rules", "", "audit rules file in auditctl syntax (default: embedded rules/audit.rules)")
+	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (default info)")
+	fs.DurationVar(&f.statsEvery, "stats-interval", 0, "log source and output counters this often (default 1m; 0 keeps the default)")
+}
+
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if level == "" {
+		level = "info"
+	}
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// loadEngine compiles the agent's rules with its rate limit and hostname.
+func loadEngine(paths rulePaths, rl engine.RateLimit, hostname string, log *slog.Logger) (*engine.Engine, error) {
+	return compileRules(paths, engine.Options{RateLimit: rl, Hostname: hostname, Logger: log})
+}
+
 func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	_ = ctx
-	_ = args
-	_ = stdout
-	fmt.Fprintln(stderr, "ruled: agent not wired yet")
-	return exitError
+	fs := flag.NewFlagSet("ruled", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		usage(stderr)
+		fs.PrintDefaults()
+	}
+	var f agentFlags
+	f.register(fs)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "ruled: unexpected argument %q (subcommands: validate, test, events, ps, netstat, version)\n", fs.Arg(0))
+		return exitUsage
+	}
+
+	cfg := &fileConfig{}
+	if f.config != "" {
+		c, err := loadConfig(f.config)
+		if err != nil {
+			fmt.Fprintln(stderr, "ruled:", err)
+			return exitError
+		}
+		cfg = c
+	}
+	level := f.logLevel
+	if level == "" {
+		level = cfg.LogLevel
+	}
+	log, err := newLogger(stderr, level)
+	if err != nil {
+		fmt.Fprintln(stderr, "ruled:", err)
+		return exitUsage
+	}
+
+	paths := f.rules
+	if len(paths) == 0 {
+		paths = cfg.Rules
+	}
+	var rl engine.RateLimit
+	if cfg.RateLimit != nil {
+		rl = engine.RateLimit{Rate: cfg.RateLimit.Rate, Burst: cfg.RateLimit.Burst}
+	}
+	hostname := cfg.Hostname
+	if hostname == "" {
+		hostname, _ = os.Hostname()
+	}
+	eng, err := loadEngine(paths, rl, hostname, log)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitError
+	}
+	var current atomic.Pointer[engine.Engine]
+	current.Store(eng)
+	log.Info("rules loaded", "rules", len(eng.Rules()), "paths", strings.Join(paths.orBuiltin(), ","))
+
+	specs := cfg.Outputs
+	if len(f.outputs) > 0 {
+		specs = nil
+		for _, s := range f.outputs {
+			sp, err := outputs.ParseSpec(s)
+			if err != nil {
+				fmt.Fprintf(stderr, "ruled: -output %s: %v\n", s, err)
+				return exitUsage
+			}
+			specs = append(specs, sp)
+		}
+	}
+	if len(specs) == 0 {
+		sp, _ := outputs.ParseSpec("stdout")
+		specs = []outputs.Spec{sp}
+	}
+	stage, err := outputs.NewStage(specs, outputs.StageOptions{Logger: log, Hostname: hostname, Stdout: stdout, DrainTimeout: cfg.DrainTimeout})
+	if err != nil {
+		fmt.Fprintln(stderr, "ruled:", err)
+		return exitError
+	}
+
+	evaluate := func(ev *event.Event) {
+		for _, a := range current.Load().Eval(ev) {
+			stage.Send(a)
+		}
+	}
+
+	// Sources: a replay file, or the live sensors.
+	var (
+		srcs    []sources.Source
+		handle  = evaluate
+		sensors *live.Live
+	)
+	if f.replay != "" {
+		srcs = []sources.Source{replay.New(f.replay, log)}
+	} else {
+		lc, err := liveConfig(f, cfg, log)
+		if err != nil {
+			fmt.Fprintln(stderr, "ruled:", err)
+			return exitUsage
+		}
+		sensors, err = live.New(lc)
+		if err != nil {
+			fmt.Fprintln(stderr, "ruled:", err)
+			return exitError
+		}
+		if err := sensors.Seed(ctx); err != nil {
+			log.Warn("process table seed incomplete", "err", err)
+		}
+		srcs = sensors.Sources()
+		handle = sensors.Handler(evaluate)
+	}
+
+	// Outputs run on their own context so they can drain after intake stops.
+	outCtx, outCancel := context.WithCancel(context.WithoutCancel(ctx))
+	var bg sync.WaitGroup
+	bg.Go(func() { _ = stage.Run(outCtx) })
+
+	runCtx, runCancel := context.WithCancel(ctx)
+	var workers sync.WaitGroup
+	if sensors != nil {
+		workers.Go(func() {
+			if err := sensors.Run(runCtx); err != nil {
+				log.Warn("enrichment workers", "err", err)
+			}
+		})
+	}
+	workers.Go(func() { hangups(runCtx, &current, paths, rl, hostname, stage, log) })
+	every := f.statsEvery
+	if every <= 0 {
+		every = cfg.StatsEvery
+	}
+	if every <= 0 {
+		every = time.Minute
+	}
+	pipe := pipeline.New(srcs, 0, log)
+	workers.Go(func() { statsLoop(runCtx, every, pipe, sensors, stage, current.Load, log) })
+
+	log.Info("ruled running", "version", version, "outputs", len(specs))
+	runErr := pipe.Run(runCtx, handle)
+	runCancel()
+	workers.Wait()
+	outCancel()
+	bg.Wait()
+	if f.replay == "" || runErr != nil {
+		logFinal(pipe, sensors, stage, current.Load(), log)
+	}
+	if runErr != nil {
+		fmt.Fprintln(stderr, "ruled:", runErr)
+		return exitError
+	}
+	return exitOK
+}
+
+func liveConfig(f agentFlags, cfg *fileConfig, log *slog.Logger) (live.Config, error) {
+	list := f.sources
+	if list == "" {
+		list = strings.Join(cfg.Sources, ",")
+	}
+	srcs, err := live.ParseSources(list)
+	if err != nil {
+		return live.Config{}, err
+	}
+	ac := audit.Config{
+		Mode:         cfg.Audit.Mode,
+		InstallRules: cfg.Audit.InstallRules,
+		BacklogLimit: cfg.Audit.BacklogLimit,
+		BacklogWait:  cfg.Audit.BacklogWait,
+	}
+	if f.auditMode != "" {
+		ac.Mode = f.auditMode
+	}
+	rulesFile := cfg.Audit.RulesFile
+	if f.auditRules != "" {
+		rulesFile = f.auditRules
+	}
+	if rulesFile != "" {
+		text, err := audit.ReadRulesFile(rulesFile)
+		if err != nil {
+			return live.Config{}, err
+		}
+		ac.RulesText = text
+	}
+	return live.Config{Sources: srcs, Audit: ac, DockerSocket: cfg.Docker.Socket, Logger: log}, nil
+}
+
+// hangups reloads the rules and reopens file outputs on SIGHUP. A rule set
+// that does not load leaves the running one in place.
+func hangups(ctx context.Context, current *atomic.Pointer[engine.Engine], paths rulePaths, rl engine.RateLimit, hostname string, stage *outputs.Stage, log *slog.Logger) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGHUP)
+	defer signal.Stop(ch)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ch:
+			if err := stage.Reopen(); err != nil {
+				log.Error("reopen outputs", "err", err)
+			}
+			eng, err := loadEngine(paths, rl, hostname, log)
+			if err != nil {
+				log.Error("rule reload failed; keeping the running rules", "err", err)
+				continue
+			}
+			current.Store(eng)
+			log.Info("rules reloaded", "rules", len(eng.Rules()))
+		}
+	}
+}
+
+func statsLoop(ctx context.Context, every time.Duration, pipe *pipeline.Pipeline, sensors *live.Live, stage *outputs.Stage, eng func() *engine.Engine, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			logFinal(pipe, sensors, stage, eng(), log)
+		}
+	}
+}
+
+func logFinal(pipe *pipeline.Pipeline, sensors *live.Live, stage *outputs.Stage, eng *engine.Engine, log *slog.Logger) {
+	ps := pipe.Stats()
+	log.Info("pipeline stats", "received", ps.Received, "handled", ps.Handled)
+	if sensors != nil {
+		sensors.LogStats()
+	}
+	log.Info("engine stats", "stats", fmt.Sprintf("%+v", eng.Stats()))
+	for _, s := range stage.Stats() {
+		log.Info("output stats", "output", s.Name, "sent", s.Sent, "failed", s.Failed, "retried", s.Retried, "dropped", s.Dropped, "queued", s.Queued)
+	}
 }

@@ -54,7 +54,8 @@ func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) int
 	return exitOK
 }
 
-// rulePaths is the repeatable -rules flag of validate, test and events.
+// rulePaths is a repeatable flag: -rules of every command, -output of the
+// agent.
 type rulePaths []string
 
 func (r *rulePaths) String() string     { return strings.Join(*r, ",") }
@@ -70,9 +71,15 @@ func (r rulePaths) orBuiltin() []string {
 // loadRules compiles the rule paths (default: the embedded pack) for
 // checking and matching: no rate limit, since nothing is alerted.
 func loadRules(paths rulePaths, log *slog.Logger) (*engine.Engine, error) {
+	return compileRules(paths, engine.Options{RateLimit: engine.RateLimit{Rate: -1}, Hostname: "-", Logger: log})
+}
+
+// compileRules reads the rule paths (default: the embedded pack) and
+// compiles them; every problem is in the error.
+func compileRules(paths rulePaths, opts engine.Options) (*engine.Engine, error) {
 	files, err := engine.ReadPaths(paths.orBuiltin(), rules.Pack)
 	if err != nil {
 		return nil, err
 	}
-	return engine.New(files, engine.Options{RateLimit: engine.RateLimit{Rate: -1}, Hostname: "-", Logger: log})
+	return engine.New(files, opts)
 }
