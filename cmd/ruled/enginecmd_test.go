@@ -86,8 +86,8 @@ func TestEventsCmd(t *testing.T) {
 	if code != 2 || !strings.Contains(errOut, "unknown field proc.nme (1:6)") {
 		t.Errorf("bad filter: exit %d stderr %q", code, errOut)
 	}
-	code, _, errOut = run(t, "events")
-	if code != 1 || !strings.Contains(errOut, "live sources are not wired") {
-		t.Errorf("live: exit %d stderr %q", code, errOut)
+	code, _, errOut = run(t, "events", "-sources", "audit,ebpf")
+	if code != 2 || !strings.Contains(errOut, `unknown source "ebpf"`) {
+		t.Errorf("bad source: exit %d stderr %q", code, errOut)
 	}
 }

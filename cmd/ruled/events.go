@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 
 	"github.com/ruled/ruled/engine"
 	"github.com/ruled/ruled/sources"
 	"github.com/ruled/ruled/sources/event"
+	"github.com/ruled/ruled/sources/live"
 	"github.com/ruled/ruled/sources/pipeline"
 	"github.com/ruled/ruled/sources/replay"
 )
@@ -65,15 +67,36 @@ func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 	}
 
-	var srcs []sources.Source
-	live := replayFile == ""
-	if live {
-		// The integrator wires the live sensors here (sources/live).
-		fmt.Fprintln(stderr, "ruled events: live sources are not wired into `ruled events` yet; use -replay FILE")
-		return exitError
+	var (
+		srcs []sources.Source
+		wrap func(next func(*event.Event)) func(*event.Event)
+	)
+	isLive := replayFile == ""
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var workers sync.WaitGroup
+	if isLive {
+		list, err := live.ParseSources(srcList)
+		if err != nil {
+			fmt.Fprintln(stderr, "ruled events: -sources:", err)
+			return exitUsage
+		}
+		sensors, err := live.New(live.Config{Sources: list, Logger: log})
+		if err != nil {
+			fmt.Fprintln(stderr, "ruled events:", err)
+			return exitError
+		}
+		if err := sensors.Seed(ctx); err != nil {
+			log.Warn("process table seed incomplete", "err", err)
+		}
+		srcs, wrap = sensors.Sources(), sensors.Handler
+		workers.Go(func() { _ = sensors.Run(runCtx) })
+	} else {
+		srcs = []sources.Source{replay.New(replayFile, log)}
 	}
-	srcs = []sources.Source{replay.New(replayFile, log)}
-	n, err := printEvents(ctx, srcs, nil, filter, stdout, live, log)
+	n, err := printEvents(runCtx, srcs, wrap, filter, stdout, isLive, log)
+	cancel()
+	workers.Wait()
 	if err != nil {
 		fmt.Fprintln(stderr, "ruled events:", err)
 		return exitError

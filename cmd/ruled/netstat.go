@@ -40,9 +40,19 @@ type netstatRow struct {
 	ContainerName string `json:"container_name,omitempty"`
 }
 
-// netstatDockerTimeout bounds all Docker API calls of one netstat run: a
+// dockerTimeout bounds all Docker API calls of one ps or netstat run: a
 // hung daemon must not hang the listing.
-const netstatDockerTimeout = 2 * time.Second
+const dockerTimeout = 2 * time.Second
+
+// containerResolver attributes pids to containers and, when socket is not
+// empty, names them from the Docker daemon.
+func containerResolver(socket string) *container.Resolver {
+	var rt container.Runtime
+	if socket != "" {
+		rt = container.NewDocker(socket)
+	}
+	return container.NewResolver(container.Config{Runtime: rt, LookupTimeout: dockerTimeout})
+}
 
 func runNetstat(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fset := flag.NewFlagSet("netstat", flag.ContinueOnError)
@@ -62,14 +72,10 @@ func runNetstat(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stderr, "ruled netstat:", err)
 		return exitError
 	}
-	var rt container.Runtime
-	if *socket != "" {
-		rt = container.NewDocker(*socket)
-	}
-	res := container.NewResolver(container.Config{Runtime: rt, LookupTimeout: netstatDockerTimeout})
-	lctx, cancel := context.WithTimeout(ctx, netstatDockerTimeout)
+	res := containerResolver(*socket)
+	lctx, cancel := context.WithTimeout(ctx, dockerTimeout)
 	defer cancel()
-	rows := netstatRows(proc, entries, res.ContainerID, namer(lctx, res, stderr))
+	rows := netstatRows(proc, entries, res.ContainerID, namer(lctx, res, "ruled netstat", stderr))
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		for _, r := range rows {
@@ -90,7 +96,7 @@ func runNetstat(ctx context.Context, args []string, stdout, stderr io.Writer) in
 // namer returns container names from the runtime, giving up for the rest
 // of the run after the first failure that is not "no such container" (the
 // daemon is down or slow: ids only).
-func namer(ctx context.Context, res *container.Resolver, stderr io.Writer) func(id string) string {
+func namer(ctx context.Context, res *container.Resolver, cmd string, stderr io.Writer) func(id string) string {
 	names := map[string]string{}
 	down := false
 	return func(id string) string {
@@ -102,7 +108,7 @@ func namer(ctx context.Context, res *container.Resolver, stderr io.Writer) func(
 		}
 		info, err := res.Lookup(ctx, id)
 		if err != nil && !errors.Is(err, container.ErrNotFound) {
-			fmt.Fprintln(stderr, "ruled netstat: container names unavailable:", err)
+			fmt.Fprintln(stderr, cmd+": container names unavailable:", err)
 			down = true
 		}
 		names[id] = info.Name
