@@ -311,6 +311,16 @@ func (t *Table) maybeSweep(now time.Time) {
 	}
 }
 
+// staleTitle says the event's argv came from audit's PROCTITLE record, which
+// the kernel caches per task at its first audited syscall and never
+// refreshes: after an exec (runc init joining a container with setns, then
+// exec'ing the user's program) it still shows the old image. Only execve
+// events carry their own argv (EXECVE records); for the rest the table's
+// argv, taken at the last exec, is the truth.
+func staleTitle(ev *event.Event) bool {
+	return ev.Evt.Source == event.SourceAudit && ev.Evt.Type != event.TypeExecve
+}
+
 // Enrich fills the event's empty process fields from the table: parent,
 // ancestry, executable, arguments, ids, user, namespaces, standard
 // descriptors and container id. Values the source set are kept.
@@ -332,10 +342,10 @@ func (t *Table) Enrich(ev *event.Event) {
 	if e.Exe == "" {
 		e.Exe = p.Exe
 	}
-	if len(e.Args) == 0 {
+	if len(e.Args) == 0 || (staleTitle(ev) && len(p.Args) > 0) {
 		e.Args = p.Args
 	}
-	if e.Cmdline == "" {
+	if e.Cmdline == "" || (staleTitle(ev) && p.Cmdline != "") {
 		e.Cmdline = p.Cmdline
 	}
 	if e.Cwd == "" {

@@ -411,3 +411,42 @@ func BenchmarkMemoryPerProcess(b *testing.B) {
 		runtime.KeepAlive(tb)
 	}
 }
+
+// The kernel caches a task's PROCTITLE at its first audited syscall, so
+// after runc init (setns, audited) execs the user's program, audit records
+// of that program still say "runc init". The table's argv from the exec wins.
+func TestStaleProctitle(t *testing.T) {
+	c := &clock{t: time.Unix(1000, 0)}
+	f := base()
+	tb := newTable(t, f, c, 0)
+	tb.Observe(pcEv(event.TypeFork, 300, 200))
+	f.add(fp{pid: 300, ppid: 200, comm: "unshare", exe: "/bin/busybox", args: []string{"unshare", "-m", "true"}})
+	tb.Observe(pcEv(event.TypeExecve, 300, 0))
+
+	ev := &event.Event{}
+	ev.Evt.Type, ev.Evt.Source, ev.Evt.Success = event.TypeMount, event.SourceAudit, true
+	ev.Proc.PID, ev.Proc.Name = 300, "unshare"
+	ev.Proc.Args, ev.Proc.Cmdline = []string{"runc", "init"}, "runc init"
+	tb.Enrich(ev)
+	if ev.Proc.Cmdline != "unshare -m true" || !reflect.DeepEqual(ev.Proc.Args, []string{"unshare", "-m", "true"}) {
+		t.Errorf("mount event kept the stale title: %q %v", ev.Proc.Cmdline, ev.Proc.Args)
+	}
+
+	// An exec event's argv is its own (EXECVE records): kept.
+	ex := &event.Event{}
+	ex.Evt.Type, ex.Evt.Source, ex.Evt.Success = event.TypeExecve, event.SourceAudit, true
+	ex.Proc.PID, ex.Proc.Args, ex.Proc.Cmdline = 300, []string{"sh", "-c", "id"}, "sh -c id"
+	tb.Enrich(ex)
+	if ex.Proc.Cmdline != "sh -c id" {
+		t.Errorf("exec argv replaced: %q", ex.Proc.Cmdline)
+	}
+
+	// A process the table does not know keeps what audit said.
+	un := &event.Event{}
+	un.Evt.Type, un.Evt.Source = event.TypeMount, event.SourceAudit
+	un.Proc.PID, un.Proc.Cmdline = 999, "mount -a"
+	tb.Enrich(un)
+	if un.Proc.Cmdline != "mount -a" {
+		t.Errorf("unknown pid: %q", un.Proc.Cmdline)
+	}
+}

@@ -172,7 +172,7 @@ func TestUnicastEventsAndShutdown(t *testing.T) {
 		ev := c.wait(t, "open for write", 5*time.Second, func(ev *event.Event) bool {
 			return ev.Evt.Type == event.TypeOpen && ev.File.Path == p
 		})
-		if !ev.File.Write || !slices.Contains(ev.Evt.Keys, "etc_write") || !ev.Evt.Success {
+		if !ev.File.Write || !slices.Contains(ev.Evt.Keys, "file_write") || !ev.Evt.Success {
 			t.Errorf("open event: %+v %+v", ev.Evt, ev.File)
 		}
 		c.wait(t, "unlink", 5*time.Second, func(ev *event.Event) bool {
