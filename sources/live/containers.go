@@ -1,7 +1,11 @@
 package live
 
 import (
+	"context"
+	"errors"
+
 	"github.com/ruled/ruled/sources/container"
+	"github.com/ruled/ruled/sources/event"
 	"github.com/ruled/ruled/sources/netns"
 )
 
@@ -24,7 +28,7 @@ func (l *Live) addContainers(cfg Config) {
 	// Order matters: the table fills proc.*, the resolver reads proc.pid and
 	// proc.exe, the socket cache reads fd.* and proc.std*.
 	l.enrich = append(l.enrich, res, nc)
-	l.workers = append(l.workers, res.Run)
+	l.workers = append(l.workers, res.Run, l.warmContainers)
 	l.res, l.nc = res, nc
 }
 
@@ -36,4 +40,28 @@ func (l *Live) logContainerStats() {
 	ns := l.nc.Stats()
 	l.log.Info("container stats", "cached", cs.Cached, "lookups", cs.Lookups, "failures", cs.Failures,
 		"dropped", cs.Dropped, "netns", ns.Namespaces, "netns_reads", ns.Reads, "netns_read_errors", ns.ReadErrors)
+}
+
+// warmContainers looks up the containers that were running before ruled
+// started, so their first events after start carry names too, not only the
+// ones that trigger a lookup. It runs beside the event path and gives up on
+// the first failure other than "not found" (the daemon is down: the
+// resolver recovers on its own when it returns).
+func (l *Live) warmContainers(ctx context.Context) error {
+	seen := map[string]bool{}
+	for _, p := range l.table.Processes() {
+		id := p.ContainerID
+		if id == "" || id == event.HostID || seen[id] {
+			continue
+		}
+		seen[id] = true
+		if _, err := l.res.Lookup(ctx, id); err != nil && !errors.Is(err, container.ErrNotFound) {
+			if ctx.Err() == nil {
+				l.log.Debug("container warm-up stopped", "err", err)
+			}
+			return nil
+		}
+	}
+	l.log.Debug("container metadata warmed", "containers", len(seen))
+	return nil
 }

@@ -78,7 +78,7 @@ var scenarios = []scenario{
 	},
 	{
 		name: "netcat-rce", title: "reverse shell: nc -e /bin/sh to a listener on the container's loopback", mitre: "T1059.004, TA0011",
-		action: sh("{ sleep 1; echo id; echo exit; } | nc -l -p 4444 >/dev/null & sleep 0.5; nc 127.0.0.1 4444 -e /bin/sh; wait"),
+		action: sh("{ sleep 1; echo /bin/id; echo exit; } | /bin/nc -l -p 4444 >/dev/null & sleep 0.5; /bin/nc 127.0.0.1 4444 -e /bin/sh; wait"),
 		want: []want{
 			{rule: "Netcat Remote Code Execution in Container", proc: "nc"},
 			{rule: "Reverse shell", proc: "sh", remote: "127.0.0.1:4444"},
@@ -88,7 +88,7 @@ var scenarios = []scenario{
 	},
 	{
 		name: "netcat-plain", title: "nc without -e (network tool, not a shell)", mitre: "T1046",
-		action: sh("nc -l -p 8080 >/dev/null & sleep 0.5; echo hello | nc -w 1 127.0.0.1 8080; wait"),
+		action: sh("/bin/nc -l -p 8080 >/dev/null & sleep 0.5; echo hello | /bin/nc -w 1 127.0.0.1 8080; wait"),
 		want:   []want{{rule: "Launch Suspicious Network Tool in Container", proc: "nc"}},
 		twinOf: []string{"Netcat Remote Code Execution in Container", "Reverse shell", "Redirect STDOUT/STDIN to Network Connection in Container"},
 	},
@@ -121,7 +121,7 @@ var scenarios = []scenario{
 	},
 	{
 		name: "ingress-tool", title: "wget run in a container", mitre: "T1105",
-		action: sh("wget -q -T 1 -O /dev/null http://127.0.0.1:9/ || true"),
+		action: sh("/bin/wget -q -T 1 -O /dev/null http://127.0.0.1:9/ || true"),
 		want:   []want{{rule: "Launch Ingress Remote File Copy Tools in Container", proc: "wget"}},
 	},
 	{
@@ -178,6 +178,10 @@ var scenarios = []scenario{
 	},
 	{
 		name: "kernel-module", title: "init_module of garbage from a container (refused with EPERM)", mitre: "T1547.006",
+		// Docker's default seccomp profile refuses init_module before the
+		// syscall runs, so audit never sees it (and nothing can load);
+		// unconfined lets the kernel refuse it for lack of CAP_SYS_MODULE.
+		flags:  []string{"--security-opt=seccomp=unconfined"},
 		action: []string{"kmodload"},
 		want:   []want{{rule: "Linux Kernel Module Injection Detected", proc: "kmodload"}},
 	},
@@ -203,6 +207,8 @@ var scenarios = []scenario{
 		want: []want{
 			{rule: "Change namespace privileges via unshare", proc: "unshare"},
 			{rule: "Namespace tool launched in container", proc: "unshare"},
+			// unshare -m makes the new mount tree private: a mount syscall.
+			{rule: "Mount or pivot_root in container", proc: "unshare"},
 		},
 	},
 	{

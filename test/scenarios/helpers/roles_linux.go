@@ -225,6 +225,8 @@ func poolClient(args []string) error {
 		return err
 	}
 	_, err = io.WriteString(c, `{"id":1,"method":"login","params":{"login":"ruled-scenario","pass":"x"}}`+"\n")
+	// A miner keeps its pool connection; hold it a moment as one would.
+	time.Sleep(time.Second)
 	c.Close()
 	if err != nil {
 		return err
