@@ -142,3 +142,32 @@ func watchToSyscall(fields []string, isDir func(string) bool) (s, p string, dir 
 	}
 	return b.String(), p, dir, nil
 }
+
+// ContainerCopy returns r re-rooted in the container whose process pid is:
+// its path= filter is prefixed with /proc/PID/root, which the kernel
+// resolves when the rule is added into the container's own file (the watch
+// follows that inode, not the path, so it outlives pid). Only path= rules
+// can be copied: the kernel refuses dir= rules on mounts of another mount
+// namespace. ok is false for rules without a path= filter.
+func (r Rule) ContainerCopy(pid int) (c Rule, ok bool, err error) {
+	if r.Dir || r.Path == "" {
+		return Rule{}, false, nil
+	}
+	root := "/proc/" + strconv.Itoa(pid) + "/root"
+	fields := strings.Fields(r.Text)
+	for i, f := range fields {
+		if f == "path="+r.Path {
+			fields[i] = "path=" + root + r.Path
+		}
+	}
+	text := strings.Join(fields, " ")
+	parsed, err := flags.Parse(text)
+	if err != nil {
+		return Rule{}, true, fmt.Errorf("container copy of line %d: %w", r.Line, err)
+	}
+	wire, err := rule.Build(parsed)
+	if err != nil {
+		return Rule{}, true, fmt.Errorf("container copy of line %d: %w", r.Line, err)
+	}
+	return Rule{Line: r.Line, Text: text, Wire: wire, Path: root + r.Path}, true, nil
+}

@@ -5,6 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -123,7 +126,30 @@ func (s *Source) Run(ctx context.Context, emit func(*event.Event)) (err error) {
 		state.setEnabled = true
 	}
 
-	return s.loop(ctx, evc, sock, ctl, emit)
+	return s.loop(ctx, evc, sock, &control{ctl: ctl}, state.watch(install), emit)
+}
+
+// control serializes the control socket between the status poller and the
+// container watcher: go-libaudit matches replies by reading the next one.
+type control struct {
+	mu  sync.Mutex
+	ctl *libaudit.AuditClient
+}
+
+func (c *control) do(f func(*libaudit.AuditClient) error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return f(c.ctl)
+}
+
+// watch returns state when ruled installs its rules (so container copies
+// are ruled's to add and remove), nil beside a daemon whose rules it leaves
+// alone.
+func (state *found) watch(install bool) *found {
+	if install {
+		return state
+	}
+	return nil
 }
 
 // install adds the rules, skipping (with a warning) a rule whose directory
@@ -138,6 +164,12 @@ func (s *Source) install(ctl *libaudit.AuditClient, state *found) error {
 	for _, r := range s.rules {
 		if r.Dir && !isDir(r.Path) {
 			s.logger.Warn("audit rule skipped: directory does not exist", "line", r.Line, "path", r.Path)
+			continue
+		}
+		if !r.Dir && r.Path != "" && !isDir(filepath.Dir(r.Path)) {
+			// The kernel watches a file through its directory. Containers
+			// still get their copy when they have the directory.
+			s.logger.Debug("audit rule skipped on the host: directory does not exist", "line", r.Line, "path", r.Path)
 			continue
 		}
 		if containsRule(existing, r.Wire) {
@@ -233,7 +265,7 @@ type raw struct {
 
 // loop runs the receiver, the parser and the status poller until ctx ends or
 // one fails.
-func (s *Source) loop(ctx context.Context, evc *libaudit.AuditClient, sock *socket, ctl *libaudit.AuditClient, emit func(*event.Event)) error {
+func (s *Source) loop(ctx context.Context, evc *libaudit.AuditClient, sock *socket, ctl *control, state *found, emit func(*event.Event)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	queue := make(chan []raw, max(s.cfg.QueueSize/64, 16))
@@ -253,6 +285,9 @@ func (s *Source) loop(ctx context.Context, evc *libaudit.AuditClient, sock *sock
 		defer wg.Done()
 		s.poll(ctx, ctl)
 	}()
+	if state != nil {
+		wg.Go(func() { s.watchContainers(ctx, ctl, state) })
+	}
 	wg.Wait()
 	if recvErr != nil && !errors.Is(recvErr, context.Canceled) {
 		return recvErr
@@ -365,7 +400,7 @@ func (s *Source) parse(ctx context.Context, queue <-chan []raw, emit func(*event
 
 // poll reads the kernel's lost and backlog figures and warns when any loss
 // counter grew since the last look (at most once per interval).
-func (s *Source) poll(ctx context.Context, ctl *libaudit.AuditClient) {
+func (s *Source) poll(ctx context.Context, ctl *control) {
 	tick := time.NewTicker(s.cfg.StatusInterval)
 	defer tick.Stop()
 	var prev Stats
@@ -376,7 +411,11 @@ func (s *Source) poll(ctx context.Context, ctl *libaudit.AuditClient) {
 			return
 		case <-tick.C:
 		}
-		st, err := ctl.GetStatus()
+		var st *libaudit.AuditStatus
+		err := ctl.do(func(c *libaudit.AuditClient) (err error) {
+			st, err = c.GetStatus()
+			return err
+		})
 		if err != nil {
 			s.logger.Warn("audit status", "error", err)
 			continue
@@ -398,6 +437,92 @@ func (s *Source) poll(ctx context.Context, ctl *libaudit.AuditClient) {
 		}
 		prev = cur
 	}
+}
+
+// watchContainers adds the container copies of the path= rules as
+// WatchContainer asks, recording them in state for removal at exit, and
+// now and then forgets the copies the kernel already dropped with their
+// container.
+func (s *Source) watchContainers(ctx context.Context, ctl *control, state *found) {
+	done := map[string]map[int]bool{} // container id -> rule lines copied
+	prune := time.NewTicker(time.Minute)
+	defer prune.Stop()
+	for {
+		var req containerWatch
+		select {
+		case <-ctx.Done():
+			return
+		case <-prune.C:
+			s.pruneContainerRules(ctl, state)
+			if len(done) > 4096 {
+				// Mostly containers long gone; a live one asking again
+				// gets EEXIST for what it has.
+				clear(done)
+			}
+			continue
+		case req = <-s.watchReq:
+		}
+		have := done[req.id]
+		if have == nil {
+			have = map[int]bool{}
+			done[req.id] = have
+		}
+		root := s.rootOf(req)
+		if root == "" {
+			s.containerFailed.Add(1)
+			continue
+		}
+		pid, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(root, "/proc/"), "/root"))
+		for _, r := range s.rules {
+			if have[r.Line] || r.Dir || r.Path == "" {
+				continue
+			}
+			if !isDir(root + filepath.Dir(r.Path)) {
+				continue // not (yet) in this container, or the process is gone
+			}
+			c, _, err := r.ContainerCopy(pid)
+			if err == nil {
+				err = ctl.do(func(a *libaudit.AuditClient) error { return a.AddRule(c.Wire) })
+			}
+			switch {
+			case err == nil:
+				have[r.Line] = true
+				state.added = append(state.added, c.Wire)
+				s.containerRules.Add(1)
+			case errors.Is(err, syscall.EEXIST) || strings.Contains(err.Error(), "exists"):
+				have[r.Line] = true
+			default:
+				s.containerFailed.Add(1)
+				s.logger.Debug("container audit watch not added", "container", req.id, "rule", c.Text, "error", err)
+			}
+		}
+	}
+}
+
+// pruneContainerRules drops from state the copies the kernel no longer has
+// (their container's root was unmounted), so a long run does not keep the
+// rules of every container it ever saw.
+func (s *Source) pruneContainerRules(ctl *control, state *found) {
+	if s.containerRules.Load() == 0 {
+		return
+	}
+	var loaded [][]byte
+	if err := ctl.do(func(a *libaudit.AuditClient) (err error) {
+		loaded, err = a.GetRules()
+		return err
+	}); err != nil {
+		s.logger.Warn("list audit rules", "error", err)
+		return
+	}
+	base := len(state.added) - int(s.containerRules.Load())
+	kept := state.added[:base]
+	for _, w := range state.added[base:] {
+		if containsRule(loaded, w) {
+			kept = append(kept, w)
+		}
+	}
+	s.containerRules.Store(int64(len(kept) - base))
+	state.added = kept
 }
 
 // socket is a NETLINK_AUDIT socket for go-libaudit's client whose fd ruled

@@ -73,6 +73,11 @@ type Stats struct {
 	ReassemblyLost uint64 // events flushed without their EOE (timeout, window full)
 	ParseErrors    uint64 // records that did not parse
 	RulesInstalled int    // audit rules ruled added
+	// ContainerRules counts the per-container copies of path= rules added
+	// (the kernel removes them itself when a container goes away).
+	ContainerRules  int64
+	ContainerFailed uint64 // copies the kernel refused (process gone ...)
+	WatchDrops      uint64 // container watch requests dropped (queue full)
 }
 
 // Source is the kernel audit source.
@@ -94,6 +99,12 @@ type Source struct {
 	reassemblyLost atomic.Uint64
 	parseErrors    atomic.Uint64
 	installed      atomic.Int64
+
+	watchReq        chan containerWatch
+	findPID         func(containerID string) int
+	watchDrops      atomic.Uint64
+	containerRules  atomic.Int64
+	containerFailed atomic.Uint64
 }
 
 // New validates cfg and parses the audit rules; nothing touches the kernel
@@ -144,7 +155,7 @@ func New(cfg Config, logger *slog.Logger) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit rules: %w", err)
 	}
-	s := &Source{cfg: cfg, logger: logger, rules: rs}
+	s := &Source{cfg: cfg, logger: logger, rules: rs, watchReq: make(chan containerWatch, 256)}
 	s.mode.Store("")
 	return s, nil
 }
@@ -175,16 +186,19 @@ func (s *Source) Rules() []Rule { return s.rules }
 // Stats returns the current counters; safe to call at any time.
 func (s *Source) Stats() Stats {
 	return Stats{
-		Mode:           s.mode.Load().(string),
-		Records:        s.records.Load(),
-		Events:         s.events.Load(),
-		KernelLost:     s.kernelLost.Load(),
-		KernelBacklog:  s.kernelBacklog.Load(),
-		QueueDrops:     s.queueDrops.Load(),
-		SocketDrops:    s.socketDrops.Load(),
-		ReassemblyLost: s.reassemblyLost.Load(),
-		ParseErrors:    s.parseErrors.Load(),
-		RulesInstalled: int(s.installed.Load()),
+		Mode:            s.mode.Load().(string),
+		Records:         s.records.Load(),
+		Events:          s.events.Load(),
+		KernelLost:      s.kernelLost.Load(),
+		KernelBacklog:   s.kernelBacklog.Load(),
+		QueueDrops:      s.queueDrops.Load(),
+		SocketDrops:     s.socketDrops.Load(),
+		ReassemblyLost:  s.reassemblyLost.Load(),
+		ParseErrors:     s.parseErrors.Load(),
+		RulesInstalled:  int(s.installed.Load()),
+		ContainerRules:  s.containerRules.Load(),
+		ContainerFailed: s.containerFailed.Load(),
+		WatchDrops:      s.watchDrops.Load(),
 	}
 }
 

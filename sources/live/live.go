@@ -45,6 +45,7 @@ type Live struct {
 	conn    *procconn.Source
 	merger  *proctable.Merger
 	next    func(*event.Event)
+	watches *watchTracker
 	enrich  []sources.Enricher
 	res     *container.Resolver
 	nc      *netns.Cache
@@ -125,6 +126,8 @@ func (l *Live) add(name string, cfg Config) error {
 			return err
 		}
 		l.audit = s
+		l.watches = newWatchTracker(s.WatchDirs())
+		s.SetPIDFinder(l.table.OldestIn)
 		l.srcs = append(l.srcs, s)
 	case Procconn:
 		s := procconn.New(procconn.Config{Logger: l.log.With("source", Procconn), Resync: l.table.Resync})
@@ -174,6 +177,9 @@ func (l *Live) finish(ev *event.Event) {
 	for _, e := range l.enrich {
 		e.Enrich(ev)
 	}
+	if l.audit != nil {
+		l.watchContainer(ev)
+	}
 	l.next(ev)
 }
 
@@ -200,6 +206,7 @@ func (l *Live) LogStats() {
 	if l.audit != nil {
 		s := l.audit.Stats()
 		l.log.Info("audit stats", "mode", s.Mode, "records", s.Records, "events", s.Events,
+			"container_rules", s.ContainerRules, "container_rules_failed", s.ContainerFailed, "watch_drops", s.WatchDrops,
 			"kernel_lost", s.KernelLost, "kernel_backlog", s.KernelBacklog, "queue_drops", s.QueueDrops,
 			"socket_drops", s.SocketDrops, "reassembly_lost", s.ReassemblyLost, "parse_errors", s.ParseErrors)
 	}

@@ -274,6 +274,21 @@ func (t *Table) Get(pid int) (Process, bool) {
 	return *p, true
 }
 
+// OldestIn returns the lowest running pid attributed to container id (its
+// init, usually, which outlives the short processes whose events name the
+// container), or 0. It scans the table: for occasional use.
+func (t *Table) OldestIn(id string) int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	best := 0
+	for pid, p := range t.procs {
+		if p.ContainerID == id && p.Exited.IsZero() && (best == 0 || pid < best) {
+			best = pid
+		}
+	}
+	return best
+}
+
 // Processes returns copies of every running process.
 func (t *Table) Processes() []Process {
 	t.mu.RLock()

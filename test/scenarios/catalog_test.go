@@ -139,12 +139,18 @@ var scenarios = []scenario{
 		want:   []want{{rule: "Read sensitive file untrusted", proc: "cat"}},
 	},
 	{
-		name: "ssh-key", title: "plant then read root's SSH private key", mitre: "T1552.004, T1098.004",
-		action: sh("mkdir -p /root/.ssh && echo key > /root/.ssh/id_rsa && cat /root/.ssh/id_rsa >/dev/null"),
-		want: []want{
-			{rule: "Write below monitored dir", proc: "sh"},
-			{rule: "Read ssh information", proc: "cat"},
-		},
+		name: "ssh-key", title: "plant an SSH key for root", mitre: "T1098.004",
+		action: sh("mkdir -p /root/.ssh && echo key > /root/.ssh/authorized_keys"),
+		want:   []want{{rule: "Write below monitored dir", proc: "sh"}},
+	},
+	{
+		// The key is there before the attacker reads it, as in an image or
+		// a volume. ruled adds the container's watch when it sees the
+		// write into /root/.ssh (audit watches need the directory).
+		name: "ssh-key-read", title: "read root's SSH private key", mitre: "T1552.004",
+		setup:  [][]string{sh("mkdir -p /root/.ssh && echo key > /root/.ssh/id_rsa && sleep 1")},
+		action: []string{"cat", "/root/.ssh/id_rsa"},
+		want:   []want{{rule: "Read ssh information", proc: "cat"}},
 	},
 	{
 		name: "write-etc", title: "write a file below /etc", mitre: "T1098",

@@ -1,0 +1,74 @@
+package audit
+
+import (
+	"path/filepath"
+	"slices"
+	"strconv"
+)
+
+// Audit watches (path= rules) follow an inode, and a container's /etc/shadow
+// is another inode than the host's: the default rules only see the host's
+// files. For each container ruled sees, the installer adds a copy of every
+// path= rule rooted at /proc/PID/root (see Rule.ContainerCopy). The kernel
+// drops those copies by itself when the container's root is unmounted.
+
+// containerWatch asks for a container's copies of the path= rules.
+type containerWatch struct {
+	pid int
+	id  string
+}
+
+// WatchContainer asks for the container's copies of the path= rules, with
+// pid one of its processes. It never blocks: a request that does not fit
+// the queue is counted and dropped (the caller asks again later). Copies
+// whose directory does not exist yet are added on a later request, so
+// callers ask again after a write into one of WatchDirs.
+func (s *Source) WatchContainer(pid int, id string) {
+	if pid <= 0 || id == "" {
+		return
+	}
+	select {
+	case s.watchReq <- containerWatch{pid: pid, id: id}:
+	default:
+		s.watchDrops.Add(1)
+	}
+}
+
+// SetPIDFinder gives the watcher a way to find a running process of a
+// container when the one a request named has already exited. Call it
+// before Run.
+func (s *Source) SetPIDFinder(f func(containerID string) int) { s.findPID = f }
+
+// rootOf returns /proc/PID/root of a running process of the container, or
+// "" when none is known.
+func (s *Source) rootOf(req containerWatch) string {
+	root := "/proc/" + strconv.Itoa(req.pid) + "/root"
+	if isDir(root) {
+		return root
+	}
+	if s.findPID != nil {
+		if pid := s.findPID(req.id); pid > 0 {
+			root = "/proc/" + strconv.Itoa(pid) + "/root"
+			if isDir(root) {
+				return root
+			}
+		}
+	}
+	return ""
+}
+
+// WatchDirs lists the directories (inside a container) holding files the
+// path= rules watch, sorted: a write into one of them may have created a
+// directory a watch was waiting for.
+func (s *Source) WatchDirs() []string {
+	var dirs []string
+	for _, r := range s.rules {
+		if !r.Dir && r.Path != "" {
+			if d := filepath.Dir(r.Path); !slices.Contains(dirs, d) {
+				dirs = append(dirs, d)
+			}
+		}
+	}
+	slices.Sort(dirs)
+	return dirs
+}
