@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -56,6 +57,11 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		if args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
 			usage(stdout)
+			fmt.Fprintln(stdout, "\nagent flags:")
+			fs := flag.NewFlagSet("ruled", flag.ContinueOnError)
+			fs.SetOutput(stdout)
+			new(agentFlags).register(fs)
+			fs.PrintDefaults()
 			return exitOK
 		}
 	}

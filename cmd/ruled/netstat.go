@@ -60,6 +60,9 @@ func runNetstat(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	asJSON := fset.Bool("json", false, "one JSON object per line instead of a table")
 	socket := fset.String("docker", container.DefaultDockerSocket, "Docker Engine API socket for container names (empty: ids only)")
 	if err := fset.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
 		return exitUsage
 	}
 	if fset.NArg() > 0 {

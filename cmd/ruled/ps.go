@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -38,6 +39,9 @@ func runPS(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "one JSON object per line instead of a table")
 	socket := fs.String("docker", container.DefaultDockerSocket, "Docker Engine API socket for container names (empty: ids only)")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
 		return exitUsage
 	}
 	if fs.NArg() > 0 {
@@ -78,7 +82,7 @@ func runPS(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	w := tabwriter.NewWriter(stdout, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(w, "PID\tPPID\tUSER\tCONTAINER\tNAME\tEXE\tCMDLINE")
+	fmt.Fprintln(w, "PID\tPPID\tUSER\tCONTAINER\tCONTAINER_NAME\tEXE\tCMDLINE")
 	for _, r := range rows {
 		user := r.User
 		if user == "" {

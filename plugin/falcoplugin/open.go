@@ -72,6 +72,7 @@ func parseSourceList(s string) ([]string, error) {
 // standalone agent's wiring (process table, containers, sockets) plugs in.
 type LiveOpener func(names []string, cfg Config, logger *slog.Logger) ([]sources.Source, []sources.Enricher, error)
 
-// OpenLive is the LiveOpener used by Open; the default opens the bare
-// sources (see live_linux.go). Set it before Falco opens the plugin.
+// OpenLive is the LiveOpener used by Open; the default runs the sensors
+// with the standalone agent's enrichment (see live_linux.go). Tests set it
+// before Falco opens the plugin.
 var OpenLive LiveOpener = openLive
