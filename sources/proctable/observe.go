@@ -408,7 +408,7 @@ func (t *Table) Enrich(ev *event.Event) {
 	t.resolverMu.RUnlock()
 	if resolve != nil {
 		for i, s := range stdio {
-			if s.Type == event.StdioSocket && inodes[i] != 0 {
+			if s.Type == event.StdioSocket && inodes[i] != 0 && s.L4Proto == "" && s.RIP == "" {
 				resolve(e.PID, i, inodes[i], s)
 			}
 		}

@@ -343,6 +343,19 @@ func (t *Table) read(pid int) (*Process, bool) {
 		p.StdioInodes[i] = s.Inode
 	}
 	p.User = t.userOf(p.UID, p.NS.Mnt)
+	// Resolve socket stdio now, while the process and its socket exist:
+	// its events may be enriched later (the exec merge window) when a
+	// short-lived process and its connection are gone.
+	t.resolverMu.RLock()
+	resolve := t.stdioOf
+	t.resolverMu.RUnlock()
+	if resolve != nil {
+		for i := range p.Stdio {
+			if p.Stdio[i].Type == event.StdioSocket && p.StdioInodes[i] != 0 {
+				resolve(pid, i, p.StdioInodes[i], &p.Stdio[i])
+			}
+		}
+	}
 	return p, true
 }
 

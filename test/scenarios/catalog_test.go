@@ -144,12 +144,10 @@ var scenarios = []scenario{
 		want:   []want{{rule: "Write below monitored dir", proc: "sh"}},
 	},
 	{
-		// The key is there before the attacker reads it, as in an image or
-		// a volume. ruled adds the container's watch when it sees the
-		// write into /root/.ssh (audit watches need the directory).
-		name: "ssh-key-read", title: "read root's SSH private key", mitre: "T1552.004",
-		setup:  [][]string{sh("mkdir -p /root/.ssh && echo key > /root/.ssh/id_rsa && sleep 1")},
-		action: []string{"cat", "/root/.ssh/id_rsa"},
+		// The scenario image ships /root/.ssh/id_ed25519 (see buildImage):
+		// ruled adds the container's copy of the watch at its first event.
+		name: "ssh-key-read", title: "read a private SSH key shipped in the image", mitre: "T1552.004",
+		action: []string{"cat", "/root/.ssh/id_ed25519"},
 		want:   []want{{rule: "Read ssh information", proc: "cat"}},
 	},
 	{

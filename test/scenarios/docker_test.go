@@ -90,6 +90,18 @@ func buildImage(t *testing.T, tag string) string {
 			t.Fatal(err)
 		}
 	}
+	// A private key shipped in the image, as careless images do: the
+	// ssh-key-read scenario reads it.
+	key := []byte("-----BEGIN OPENSSH PRIVATE KEY-----\nruled scenario, not a key\n-----END OPENSSH PRIVATE KEY-----\n")
+	if err := tw.WriteHeader(&tar.Header{Name: "root/.ssh/", Typeflag: tar.TypeDir, Mode: 0o700, ModTime: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.WriteHeader(&tar.Header{Name: "root/.ssh/id_ed25519", Typeflag: tar.TypeReg, Mode: 0o600, Size: int64(len(key)), ModTime: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tw.Write(key); err != nil {
+		t.Fatal(err)
+	}
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}
