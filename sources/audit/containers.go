@@ -1,9 +1,11 @@
 package audit
 
 import (
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"time"
 )
 
 // Audit watches (path= rules) follow an inode, and a container's /etc/shadow
@@ -14,8 +16,9 @@ import (
 
 // containerWatch asks for a container's copies of the path= rules.
 type containerWatch struct {
-	pid int
-	id  string
+	pid   int
+	id    string
+	tries int // retries so far while the container's root was not ready
 }
 
 // WatchContainer asks for the container's copies of the path= rules, with
@@ -39,22 +42,50 @@ func (s *Source) WatchContainer(pid int, id string) {
 // before Run.
 func (s *Source) SetPIDFinder(f func(containerID string) int) { s.findPID = f }
 
-// rootOf returns /proc/PID/root of a running process of the container, or
-// "" when none is known.
+// rootOf returns /proc/PID/root of a running process of the container
+// whose root is the container's own, or "" when none is known yet. The
+// first events of a container come from runc init before pivot_root, when
+// its root is still the host's: a watch added then would watch the host's
+// files.
 func (s *Source) rootOf(req containerWatch) string {
-	root := "/proc/" + strconv.Itoa(req.pid) + "/root"
-	if isDir(root) {
-		return root
-	}
+	pids := []int{req.pid}
 	if s.findPID != nil {
-		if pid := s.findPID(req.id); pid > 0 {
-			root = "/proc/" + strconv.Itoa(pid) + "/root"
-			if isDir(root) {
-				return root
-			}
+		if pid := s.findPID(req.id); pid > 0 && pid != req.pid {
+			pids = append(pids, pid)
+		}
+	}
+	// The host's root is init's; where init cannot be inspected (a VM's
+	// own init may refuse even root), ruled's own.
+	host, err := os.Stat("/proc/1/root")
+	if err != nil {
+		if host, err = os.Stat("/proc/self/root"); err != nil {
+			return ""
+		}
+	}
+	for _, pid := range pids {
+		root := "/proc/" + strconv.Itoa(pid) + "/root"
+		if fi, err := os.Stat(root); err == nil && fi.IsDir() && !os.SameFile(fi, host) {
+			return root
 		}
 	}
 	return ""
+}
+
+// retryWatch asks again for a container whose root was not ready, a few
+// times over a few seconds; after that the caller's periodic requests take
+// over.
+func (s *Source) retryWatch(req containerWatch) {
+	if req.tries >= 20 {
+		return
+	}
+	req.tries++
+	time.AfterFunc(250*time.Millisecond, func() {
+		select {
+		case s.watchReq <- req:
+		default:
+			s.watchDrops.Add(1)
+		}
+	})
 }
 
 // WatchDirs lists the directories (inside a container) holding files the

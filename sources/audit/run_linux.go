@@ -469,7 +469,7 @@ func (s *Source) watchContainers(ctx context.Context, ctl *control, state *found
 		}
 		root := s.rootOf(req)
 		if root == "" {
-			s.containerFailed.Add(1)
+			s.retryWatch(req)
 			continue
 		}
 		pid, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(root, "/proc/"), "/root"))

@@ -44,7 +44,7 @@ func (l *Live) logContainerStats() {
 
 // warmContainers looks up the containers that were running before ruled
 // started, so their first events after start carry names too, not only the
-// ones that trigger a lookup. It runs beside the event path and gives up on
+// ones that trigger a lookup, and asks for their audit watches. It runs beside the event path and gives up on
 // the first failure other than "not found" (the daemon is down: the
 // resolver recovers on its own when it returns).
 func (l *Live) warmContainers(ctx context.Context) error {
@@ -55,6 +55,10 @@ func (l *Live) warmContainers(ctx context.Context) error {
 			continue
 		}
 		seen[id] = true
+		if l.audit != nil {
+			// Audit watches of its files too, before its next event.
+			l.audit.WatchContainer(p.PID, id)
+		}
 		if _, err := l.res.Lookup(ctx, id); err != nil && !errors.Is(err, container.ErrNotFound) {
 			if ctx.Err() == nil {
 				l.log.Debug("container warm-up stopped", "err", err)

@@ -27,12 +27,15 @@ type MergeStats struct {
 // Merger turns the proc connector's and audit's reports of the same exec
 // into one execve event. The proc connector's exec arrives first and cheap;
 // audit's (argv, cwd, ids, keys, success) follows within milliseconds. The
-// Merger holds each proc connector execve for a window, keyed by pid; an
-// audit execve of that pid within the window is merged into it (audit's
-// fields, the earlier kernel time) and emitted once; otherwise the held
-// event goes out alone when the window ends. Events of a pid that has an
-// exec held (its exit, its connects) wait behind it, so per-process order
-// is kept.
+// Merger holds each proc connector execve for a window; the audit execve
+// events of a pid are paired with its held ones in order (the k-th audit
+// exec with the k-th held one, since both sources report one pid's execs in
+// the order they happened: busybox's sh -c execs its last command in
+// place, and a process may exec twice before audit's first report comes)
+// and each pair is emitted once, with audit's fields and the earlier
+// kernel time. A held event without a partner goes out alone when its
+// window ends. Events of a pid with an exec held (its exit, its connects)
+// wait behind it, so per-process order is kept.
 //
 // emit is never called concurrently: calls come from Push and from Run's
 // goroutine under one lock.
@@ -43,10 +46,11 @@ type Merger struct {
 	now    func() time.Time
 
 	mu      sync.Mutex
-	pending map[int]*held
-	order   []*held // FIFO by deadline
-	recent  map[int]recentExec
-	rorder  []recentExec
+	pending map[int][]*held // per pid, oldest first
+	held    int             // entries in pending
+	order   []*held         // FIFO by deadline
+	recent  map[int]*recentExec
+	rorder  []*recentExec
 	stats   MergeStats
 }
 
@@ -57,9 +61,12 @@ type held struct {
 	done      bool
 }
 
+// recentExec counts a pid's execs that went out from one source without
+// their twin, so the twin is recognised (and dropped) when it comes.
 type recentExec struct {
 	pid    int
-	source string // whose exec went out
+	source string // whose execs went out
+	n      int
 	until  time.Time
 }
 
@@ -78,8 +85,8 @@ func NewMerger(window time.Duration, max int, emit func(*event.Event)) *Merger {
 		max:     max,
 		emit:    emit,
 		now:     time.Now,
-		pending: make(map[int]*held),
-		recent:  make(map[int]recentExec),
+		pending: make(map[int][]*held),
+		recent:  make(map[int]*recentExec),
 	}
 }
 
@@ -100,44 +107,41 @@ func (m *Merger) Push(ev *event.Event) {
 	isExec := ev.Evt.Type == event.TypeExecve
 	switch {
 	case isExec && ev.Evt.Source == event.SourceProcconn:
-		if r, ok := m.recent[pid]; ok && r.source == event.SourceAudit && now.Before(r.until) {
+		if m.takeRecent(pid, event.SourceAudit, now) {
 			// Audit's report of this exec came first and went out.
-			delete(m.recent, pid)
 			m.stats.Merged++
 			return
 		}
-		if h := m.pending[pid]; h != nil {
-			m.release(h) // a second exec of the same pid
-		}
-		if len(m.pending) >= m.max && len(m.order) > 0 {
+		if m.held >= m.max && len(m.order) > 0 {
 			m.stats.Forced++
 			m.release(m.order[0])
 			m.compact()
 		}
 		h := &held{ev: ev, deadline: now.Add(m.window)}
-		m.pending[pid] = h
+		m.pending[pid] = append(m.pending[pid], h)
+		m.held++
 		m.order = append(m.order, h)
 		m.stats.Held++
 	case isExec && ev.Evt.Source == event.SourceAudit && ev.Evt.Success:
-		if h := m.pending[pid]; h != nil {
-			merged := mergeExec(h.ev, ev)
-			h.ev = merged
+		if q := m.pending[pid]; len(q) > 0 {
+			h := q[0]
+			h.ev = mergeExec(h.ev, ev)
 			m.stats.Merged++
 			m.release(h)
 			return
 		}
-		if r, ok := m.recent[pid]; ok && r.source == event.SourceProcconn && now.Before(r.until) {
-			delete(m.recent, pid)
+		if m.takeRecent(pid, event.SourceProcconn, now) {
 			m.stats.LateAudit++
 			return
 		}
 		m.remember(pid, event.SourceAudit, now)
 		m.emit(ev)
 	default:
-		if h := m.pending[pid]; h != nil && pid > 0 {
-			h.followers = append(h.followers, ev)
-			if len(h.followers) >= maxFollowers {
-				m.release(h)
+		if q := m.pending[pid]; len(q) > 0 && pid > 0 {
+			last := q[len(q)-1]
+			last.followers = append(last.followers, ev)
+			if len(last.followers) >= maxFollowers {
+				m.release(last)
 			}
 			return
 		}
@@ -161,41 +165,72 @@ func mergeExec(pc, au *event.Event) *event.Event {
 	return &out
 }
 
-// release emits a held event and its followers; m.mu held.
+// release emits a held event and its followers, after the pid's older held
+// events (order); m.mu held.
 func (m *Merger) release(h *held) {
 	if h.done {
 		return
 	}
-	h.done = true
 	pid := h.ev.Proc.PID
-	if m.pending[pid] == h {
+	q := m.pending[pid]
+	for len(q) > 0 {
+		x := q[0]
+		q = q[1:]
+		m.held--
+		x.done = true
+		if x.ev.Evt.Source == event.SourceProcconn {
+			m.stats.Alone++
+			m.remember(pid, event.SourceProcconn, m.now())
+		}
+		m.emit(x.ev)
+		for _, f := range x.followers {
+			m.emit(f)
+		}
+		x.followers = nil
+		if x == h {
+			break
+		}
+	}
+	if len(q) == 0 {
 		delete(m.pending, pid)
+	} else {
+		m.pending[pid] = q
 	}
-	if h.ev.Evt.Source == event.SourceProcconn {
-		m.stats.Alone++
-		m.remember(pid, event.SourceProcconn, m.now())
-	}
-	m.emit(h.ev)
-	for _, f := range h.followers {
-		m.emit(f)
-	}
-	h.followers = nil
 }
 
-// remember notes that pid's exec went out, so its twin from the other
-// source is recognised for one more window; m.mu held.
+// remember notes that one of pid's execs went out from source without its
+// twin, so the twin is recognised for one more window; m.mu held.
 func (m *Merger) remember(pid int, source string, now time.Time) {
-	r := recentExec{pid: pid, source: source, until: now.Add(m.window)}
-	m.recent[pid] = r
-	m.rorder = append(m.rorder, r)
+	r := m.recent[pid]
+	if r == nil || r.source != source || !now.Before(r.until) {
+		r = &recentExec{pid: pid, source: source}
+		m.recent[pid] = r
+		m.rorder = append(m.rorder, r)
+	}
+	r.n++
+	r.until = now.Add(m.window)
 	for len(m.rorder) > 2*m.max {
 		m.dropRecent(m.rorder[0])
 		m.rorder = m.rorder[1:]
 	}
 }
 
-func (m *Merger) dropRecent(r recentExec) {
-	if cur, ok := m.recent[r.pid]; ok && cur == r {
+// takeRecent consumes one of pid's execs that went out from source; m.mu
+// held.
+func (m *Merger) takeRecent(pid int, source string, now time.Time) bool {
+	r := m.recent[pid]
+	if r == nil || r.source != source || r.n == 0 || !now.Before(r.until) {
+		return false
+	}
+	r.n--
+	if r.n == 0 {
+		delete(m.recent, pid)
+	}
+	return true
+}
+
+func (m *Merger) dropRecent(r *recentExec) {
+	if m.recent[r.pid] == r {
 		delete(m.recent, r.pid)
 	}
 }

@@ -101,14 +101,40 @@ func TestMerger(t *testing.T) {
 			want: []string{"execve/audit/16[nope]"},
 		},
 		{
-			name: "two execs of one pid stay two",
+			// sh -c 'cp ...; /tmp/ls' execs /tmp/ls in place: both
+			// proc connector reports come before audit's first.
+			name: "two execs of one pid pair in order",
 			steps: []step{
 				{ev: pcEv(event.TypeExecve, 17, 0)},
+				{ev: pcEv(event.TypeExit, 17, 0)},
 				{ev: pcEv(event.TypeExecve, 17, 0), advance: time.Millisecond},
-				{ev: auEv(event.TypeExecve, 17, "second"), advance: time.Millisecond},
+				{ev: auEv(event.TypeExecve, 17, "sh", "-c", "x"), advance: time.Millisecond},
+				{ev: auEv(event.TypeExecve, 17, "/tmp/ls"), advance: time.Millisecond},
 			},
-			want:  []string{"execve/procconn/17", "execve/audit/17[second]"},
+			want:  []string{"execve/audit/17[sh -c x]", "exit/procconn/17", "execve/audit/17[/tmp/ls]"},
+			stats: MergeStats{Held: 2, Merged: 2},
+		},
+		{
+			name: "the second of two execs without its audit twin goes out alone",
+			steps: []step{
+				{ev: pcEv(event.TypeExecve, 18, 0)},
+				{ev: pcEv(event.TypeExecve, 18, 0), advance: time.Millisecond},
+				{ev: auEv(event.TypeExecve, 18, "first"), advance: time.Millisecond},
+			},
+			want:  []string{"execve/audit/18[first]", "execve/procconn/18"},
 			stats: MergeStats{Held: 2, Alone: 1, Merged: 1},
+		},
+		{
+			name: "two late audits of two lone execs are both dropped",
+			steps: []step{
+				{ev: pcEv(event.TypeExecve, 19, 0)},
+				{ev: pcEv(event.TypeExecve, 19, 0), advance: time.Millisecond},
+				{ev: auEv(event.TypeExecve, 19, "a"), advance: 150 * time.Millisecond},
+				{ev: auEv(event.TypeExecve, 19, "b"), advance: time.Millisecond},
+				{ev: auEv(event.TypeExecve, 19, "c"), advance: time.Millisecond},
+			},
+			want:  []string{"execve/procconn/19", "execve/procconn/19", "execve/audit/19[c]"},
+			stats: MergeStats{Held: 2, Alone: 2, LateAudit: 2},
 		},
 	}
 	for _, tt := range tests {

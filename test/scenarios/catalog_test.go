@@ -87,6 +87,14 @@ var scenarios = []scenario{
 		},
 	},
 	{
+		name: "socat-shell", title: "reverse shell: socat EXEC:/bin/sh TCP:127.0.0.1:5555 to a listener on the container's loopback", mitre: "T1059.004, TA0011",
+		action: sh("{ sleep 1; echo /bin/id; echo exit; } | /bin/nc -l -p 5555 >/dev/null & sleep 0.5; socat EXEC:/bin/sh TCP:127.0.0.1:5555; wait"),
+		want: []want{
+			{rule: "Reverse shell via socat", proc: "socat"},
+			{rule: "Launch Suspicious Network Tool in Container", proc: "socat"},
+		},
+	},
+	{
 		name: "netcat-plain", title: "nc without -e (network tool, not a shell)", mitre: "T1046",
 		action: sh("/bin/nc -l -p 8080 >/dev/null & sleep 0.5; echo hello | /bin/nc -w 1 127.0.0.1 8080; wait"),
 		want:   []want{{rule: "Launch Suspicious Network Tool in Container", proc: "nc"}},
@@ -247,6 +255,15 @@ var scenarios = []scenario{
 		},
 	},
 
+	{
+		// init_module of a few bytes that are not an ELF module: the
+		// kernel refuses it before anything loads. perl is in every Debian
+		// (perl-base); 175 is init_module on x86-64.
+		name: "host-kmod", title: "init_module of garbage on the host by a script (refused with ENOEXEC)", mitre: "T1547.006",
+		host: [][]string{{"perl", "-e", `syscall(175, "not a module" x 8, 96, "") == -1 or die "init_module succeeded\n"`}},
+		want: []want{{rule: "Kernel module loaded on host", proc: "perl"}},
+	},
+
 	// Benign twins: each must raise nothing at all.
 	{
 		name: "entrypoint-shell", title: "entrypoint sh -c 'sleep' started by docker run without a tty", benign: true,
@@ -307,8 +324,6 @@ var scenarios = []scenario{
 // notCoveredWhy explains default rules the suite deliberately does not
 // perform live.
 var notCoveredWhy = map[string]string{
-	"Reverse shell via socat":                  "no socat in the offline busybox image",
 	"Core Pattern Escape Attempt":              "writing core_pattern is host-wide and not harmless; /proc/sys is read-only in unprivileged containers",
-	"Kernel module loaded on host":             "the suite never tries module loads on the host",
 	"Debugfs Launched in Privileged Container": "no debugfs in the offline busybox image",
 }

@@ -36,6 +36,8 @@ func main() {
 		err = xmrig(os.Args[1:])
 	case "docker":
 		err = dockerPing()
+	case "socat":
+		err = socat(os.Args[1:])
 	default:
 		err = fmt.Errorf("unknown helper name %q", name)
 	}

