@@ -19,9 +19,10 @@ plugin:
 run: build
 	./$(BIN)
 
-# Everything CI runs: lint, unit tests with the race detector, then the
-# end-to-end tests as root on the real kernel and Docker (set up first).
-test: lint unit setup e2e
+# Everything CI runs: set-up (packages, dockerd, test image), lint, unit
+# tests with the race detector, then the end-to-end tests as root on the
+# real kernel and Docker.
+test: setup lint unit e2e
 
 unit:
 	$(GO) test -race -count=1 $(UNIT)

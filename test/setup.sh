@@ -11,7 +11,7 @@ if [[ $(id -u) -ne 0 ]]; then
 	exit 1
 fi
 
-pkgs=(docker.io busybox-static auditd rsyslog iproute2 procps)
+pkgs=(docker.io busybox-static auditd rsyslog iproute2 procps gcc libc6-dev)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

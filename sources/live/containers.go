@@ -14,14 +14,7 @@ import (
 // the resolver still attributes container ids from /proc/PID/cgroup and
 // fills names once the daemon answers.
 func (l *Live) addContainers(cfg Config) {
-	sock := cfg.DockerSocket
-	if sock == "" {
-		sock = container.DefaultDockerSocket
-	}
-	res := container.NewResolver(container.Config{
-		Runtime: container.NewDocker(sock),
-		Logger:  l.log.With("component", "containers"),
-	})
+	res := l.res
 	nc := netns.NewCache(netns.Config{})
 	l.table.SetContainerResolver(res.ContainerID)
 	l.table.SetStdioResolver(nc.CompleteStdio)
@@ -29,7 +22,20 @@ func (l *Live) addContainers(cfg Config) {
 	// proc.exe, the socket cache reads fd.* and proc.std*.
 	l.enrich = append(l.enrich, res, nc)
 	l.workers = append(l.workers, res.Run, l.warmContainers)
-	l.res, l.nc = res, nc
+	l.nc = nc
+}
+
+// newResolver creates the container resolver first, since the proc
+// connector source asks it for each exec's container as it is received.
+func (l *Live) newResolver(cfg Config) {
+	sock := cfg.DockerSocket
+	if sock == "" {
+		sock = container.DefaultDockerSocket
+	}
+	l.res = container.NewResolver(container.Config{
+		Runtime: container.NewDocker(sock),
+		Logger:  l.log.With("component", "containers"),
+	})
 }
 
 // Containers returns the container resolver (for name lookups by id).

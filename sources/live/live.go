@@ -84,6 +84,7 @@ func New(cfg Config) (*Live, error) {
 		want = []string{Audit, Procconn}
 	}
 	l := &Live{log: log, table: proctable.New(proctable.Config{Logger: log})}
+	l.newResolver(cfg)
 
 	var skipped []string
 	for _, name := range want {
@@ -130,7 +131,7 @@ func (l *Live) add(name string, cfg Config) error {
 		s.SetPIDFinder(l.table.OldestIn)
 		l.srcs = append(l.srcs, s)
 	case Procconn:
-		s := procconn.New(procconn.Config{Logger: l.log.With("source", Procconn), Resync: l.table.Resync})
+		s := procconn.New(procconn.Config{Logger: l.log.With("source", Procconn), Resync: l.table.Resync, ContainerOf: l.res.ContainerID})
 		l.conn = s
 		l.srcs = append(l.srcs, s)
 	}

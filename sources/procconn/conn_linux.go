@@ -103,6 +103,9 @@ func (s *Source) Run(ctx context.Context, emit func(*event.Event)) error {
 				}
 				continue
 			}
+			if s.cfg.ContainerOf != nil && ev.Evt.Type == event.TypeExecve {
+				ev.Container.ID = s.cfg.ContainerOf(ev.Proc.PID)
+			}
 			s.emitted.Add(1)
 			emit(ev)
 		}

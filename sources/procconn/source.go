@@ -25,6 +25,12 @@ type Config struct {
 	Resync func()
 	// ResyncEvery bounds how often Resync runs; 0 means one second.
 	ResyncEvery time.Duration
+	// ContainerOf, when set, is asked for the container id of each exec
+	// as it is received (container.Resolver.ContainerID), before the event
+	// waits in any queue: a docker exec'd command that is gone by the time
+	// its events are enriched would otherwise inherit runc's "host". It
+	// costs one /proc/PID/cgroup read (~10 µs) per exec.
+	ContainerOf func(pid int) string
 }
 
 // Stats are the source's counters.

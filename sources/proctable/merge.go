@@ -162,6 +162,11 @@ func mergeExec(pc, au *event.Event) *event.Event {
 	if out.Proc.TID == 0 {
 		out.Proc.TID = pc.Proc.TID
 	}
+	if out.Container.ID == "" {
+		// Read when the proc connector's exec was received (see
+		// procconn.Config.ContainerOf), while the process still lived.
+		out.Container.ID = pc.Container.ID
+	}
 	return &out
 }
 

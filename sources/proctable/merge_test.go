@@ -178,6 +178,18 @@ func TestMergerKeepsEarlierTime(t *testing.T) {
 	}
 }
 
+func TestMergerKeepsProcconnContainer(t *testing.T) {
+	var got *event.Event
+	m := NewMerger(time.Second, 0, func(ev *event.Event) { got = ev })
+	pc := pcEv(event.TypeExecve, 5, 0)
+	pc.Container.ID = "c0ffee"
+	m.Push(pc)
+	m.Push(auEv(event.TypeExecve, 5, "sh"))
+	if got == nil || got.Container.ID != "c0ffee" || got.Proc.Cmdline != "" && got.Proc.Args[0] != "sh" {
+		t.Fatalf("merged event %+v", got)
+	}
+}
+
 func TestMergerBounded(t *testing.T) {
 	var r mergeRec
 	m := NewMerger(time.Hour, 4, r.emit)

@@ -247,7 +247,11 @@ func (t *Table) overlay(p *Process, ev *event.Event) {
 	if e.VPID != 0 {
 		p.VPID = e.VPID
 	}
-	if ev.Container.ID != "" && p.ContainerID == "" {
+	if ev.Container.ID != "" && (p.ContainerID == "" || ev.Evt.Type == event.TypeExecve) {
+		// An exec's container id was read at the exec (the proc connector
+		// source asks the resolver as it receives it): it beats what the
+		// process inherited from its parent (runc, on the host, for a
+		// docker exec).
 		p.ContainerID = ev.Container.ID
 	}
 }

@@ -450,3 +450,25 @@ func TestStaleProctitle(t *testing.T) {
 		t.Errorf("unknown pid: %q", un.Proc.Cmdline)
 	}
 }
+
+// A docker exec'd command forks from runc (a host process) and may be gone
+// before /proc is read: the container id the proc connector source read at
+// the exec wins over the one inherited from runc.
+func TestExecContainerIDBeatsInherited(t *testing.T) {
+	c := &clock{t: time.Unix(1000, 0)}
+	f := base()
+	tb := newTable(t, f, c, 0)
+	tb.SetContainerResolver(func(int) string { return event.HostID })
+	tb.Observe(pcEv(event.TypeFork, 300, 200)) // runc's child, on the host
+	ex := pcEv(event.TypeExecve, 300, 0)
+	ex.Container.ID = "c0ffee"
+	tb.Observe(ex) // pid 300 is not in the fake /proc: gone
+	if got := enriched(tb, event.TypeOpen, 300); got.PID != 300 {
+		t.Fatalf("pid 300 not in the table")
+	}
+	ev := pcEv(event.TypeOpen, 300, 0)
+	tb.Enrich(ev)
+	if ev.Container.ID != "c0ffee" {
+		t.Errorf("container %q, want the id read at exec", ev.Container.ID)
+	}
+}

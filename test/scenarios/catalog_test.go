@@ -257,10 +257,11 @@ var scenarios = []scenario{
 
 	{
 		// init_module of a few bytes that are not an ELF module: the
-		// kernel refuses it before anything loads. perl is in every Debian
+		// kernel refuses it before anything loads (ENOEXEC, or ENOSYS
+		// on a kernel without modules). perl is in every Debian
 		// (perl-base); 175 is init_module on x86-64.
-		name: "host-kmod", title: "init_module of garbage on the host by a script (refused with ENOEXEC)", mitre: "T1547.006",
-		host: [][]string{{"perl", "-e", `syscall(175, "not a module" x 8, 96, "") == -1 or die "init_module succeeded\n"`}},
+		name: "host-kmod", title: "init_module of garbage on the host by a script (refused by the kernel)", mitre: "T1547.006",
+		host: [][]string{{"perl", "-e", `my $m = "not a module" x 8; my $p = ""; syscall(175, $m, length($m), $p) == -1 or die "init_module succeeded\n"`}},
 		want: []want{{rule: "Kernel module loaded on host", proc: "perl"}},
 	},
 
