@@ -445,6 +445,7 @@ func (s *Source) poll(ctx context.Context, ctl *control) {
 // container.
 func (s *Source) watchContainers(ctx context.Context, ctl *control, state *found) {
 	done := map[string]map[int]bool{} // container id -> rule lines copied
+	capLogged := false
 	prune := time.NewTicker(time.Minute)
 	defer prune.Stop()
 	for {
@@ -479,6 +480,14 @@ func (s *Source) watchContainers(ctx context.Context, ctl *control, state *found
 			}
 			if !isDir(root + filepath.Dir(r.Path)) {
 				continue // not (yet) in this container, or the process is gone
+			}
+			if s.containerRules.Load() >= int64(s.cfg.MaxContainerRules) {
+				s.containerFailed.Add(1)
+				if !capLogged {
+					capLogged = true
+					s.logger.Warn("container audit watches: cap reached, later containers get none until others go away", "max_container_rules", s.cfg.MaxContainerRules)
+				}
+				break
 			}
 			c, _, err := r.ContainerCopy(pid)
 			if err == nil {
