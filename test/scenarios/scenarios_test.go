@@ -482,6 +482,11 @@ func resultsTable(outcomes []*outcome, allRules []string, skipped map[string]str
 	b.WriteString("| Rule | Why |\n|---|---|\n")
 	for _, r := range missing {
 		why := notCoveredWhy[r]
+		for _, sc := range scenarios {
+			if reason, ok := skipped[sc.name]; ok && why == "" && slices.ContainsFunc(sc.want, func(w want) bool { return w.rule == r }) {
+				why = "scenario " + sc.name + " could not run here: " + reason
+			}
+		}
 		if why == "" {
 			why = "not covered live: its scenario did not pass in this run"
 			if !hasScenario(r) {
