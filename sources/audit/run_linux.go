@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -367,11 +368,21 @@ const coalesceDelay = time.Millisecond
 
 func (s *Source) parse(ctx context.Context, queue <-chan []raw, emit func(*event.Event)) {
 	re := &Reassembler{MaxInFlight: s.cfg.MaxInFlight, Timeout: s.cfg.ReassemblyTimeout}
+	self := os.Getpid()
 	complete := func(recs []Record) {
-		if ev := Normalize(recs, event.SourceAudit); ev != nil {
-			s.events.Add(1)
-			emit(ev)
+		ev := Normalize(recs, event.SourceAudit)
+		if ev == nil {
+			return
 		}
+		if ev.Proc.PID == self {
+			// ruled's own rule changes (installing, container watches,
+			// restore) make the kernel log CONFIG_CHANGE with the sendto
+			// that carried them; the rules' pid filter does not apply to
+			// those. They are not activity to evaluate.
+			return
+		}
+		s.events.Add(1)
+		emit(ev)
 	}
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()

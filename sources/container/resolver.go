@@ -394,6 +394,19 @@ func (r *Resolver) Enrich(ev *event.Event) {
 	}
 }
 
+// ownRoot reports whether pid's root is no longer the host's (init's, or
+// ruled's where init cannot be inspected).
+func (r *Resolver) ownRoot(pid int) bool {
+	host, err := os.Stat(filepath.Join(r.cfg.ProcRoot, "1", "root"))
+	if err != nil {
+		if host, err = os.Stat(filepath.Join(r.cfg.ProcRoot, "self", "root")); err != nil {
+			return false
+		}
+	}
+	fi, err := os.Stat(filepath.Join(r.cfg.ProcRoot, strconv.Itoa(pid), "root"))
+	return err == nil && !os.SameFile(fi, host)
+}
+
 // ExeUpperLayer reports whether exe lives in the writable overlay layer of
 // container id, whose process pid is. The upperdir is read once per
 // container from pid's mountinfo.
@@ -409,6 +422,11 @@ func (r *Resolver) ExeUpperLayer(pid int, id, exe string) (bool, error) {
 		upper, err = RootUpperDir(r.cfg.ProcRoot, pid)
 		if err != nil {
 			return false, err
+		}
+		if upper == "" && !r.ownRoot(pid) {
+			// runc init before pivot_root still sees the host's mounts:
+			// not the container's answer, ask again on a later exec.
+			return false, nil
 		}
 		r.mu.Lock()
 		if len(r.upper) >= 4096 {

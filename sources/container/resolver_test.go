@@ -331,6 +331,48 @@ func TestExeUpperLayerFromMountinfo(t *testing.T) {
 	}
 }
 
+// runc init's first exec events come before pivot_root: its mountinfo is
+// the host's. That answer must not stick to the container.
+func TestExeUpperLayerNotCachedBeforePivot(t *testing.T) {
+	proc, host, upper := t.TempDir(), t.TempDir(), t.TempDir()
+	for _, d := range []string{"1", "7"} {
+		if err := os.MkdirAll(filepath.Join(proc, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(host, filepath.Join(proc, "1", "root")); err != nil {
+		t.Fatal(err)
+	}
+	root7 := filepath.Join(proc, "7", "root")
+	if err := os.Symlink(host, root7); err != nil {
+		t.Fatal(err)
+	}
+	mi := filepath.Join(proc, "7", "mountinfo")
+	if err := os.WriteFile(mi, []byte("22 1 8:1 / / rw,relatime - ext4 /dev/sda1 rw\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(upper, "x"), nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := NewResolver(Config{ProcRoot: proc})
+	if up, err := r.ExeUpperLayer(7, fixtureID, "/x"); err != nil || up {
+		t.Fatalf("before pivot_root: %v, %v", up, err)
+	}
+	// pivot_root done: the process's root and mounts are the container's.
+	if err := os.Remove(root7); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(t.TempDir(), root7); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(mi, []byte("72 48 0:39 / / rw,relatime - overlay overlay rw,lowerdir=/l,upperdir="+upper+",workdir=/w\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if up, err := r.ExeUpperLayer(7, fixtureID, "/x"); err != nil || !up {
+		t.Errorf("after pivot_root: %v, %v (the host's answer was cached)", up, err)
+	}
+}
+
 func BenchmarkEnrichCached(b *testing.B) {
 	f := newFake()
 	f.infos[fixtureID] = webInfo

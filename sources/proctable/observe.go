@@ -130,6 +130,36 @@ func (t *Table) observeFork(ev *event.Event) {
 }
 
 // inherit copies from parent what survives fork and exec.
+// runtimeContainer returns the container a container runtime process names
+// on its command line, "" for any other process: runc and crun end theirs
+// with the container id (runc exec ... ID), containerd's shim takes -id ID,
+// conmon -c ID. A child such a process execs runs in that container.
+func runtimeContainer(p *Process) string {
+	switch {
+	case p.Name == "runc", p.Name == "crun", p.Name == "conmon", strings.HasPrefix(p.Name, "containerd-shim"):
+	default:
+		return ""
+	}
+	for i := len(p.Args) - 1; i > 0; i-- {
+		if isHex64(p.Args[i]) {
+			return p.Args[i]
+		}
+	}
+	return ""
+}
+
+func isHex64(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 func inherit(c, parent *Process) {
 	if c.NS == (event.NS{}) {
 		c.NS = parent.NS
@@ -189,6 +219,11 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 		}
 		if pp := t.procs[p.PPID]; pp != nil {
 			inherit(p, pp)
+			if id := runtimeContainer(pp); id != "" && (p.ContainerID == "" || p.ContainerID == event.HostID) {
+				// A docker exec'd command gone before its cgroup could
+				// be read: runc's command line names the container.
+				p.ContainerID = id
+			}
 		}
 	} else {
 		p.ContainerID = cid

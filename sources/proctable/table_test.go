@@ -472,3 +472,36 @@ func TestExecContainerIDBeatsInherited(t *testing.T) {
 		t.Errorf("container %q, want the id read at exec", ev.Container.ID)
 	}
 }
+
+// A docker exec'd command that exited before anything read its cgroup (and
+// whose exec the proc connector source could not attribute either) gets the
+// container runc named on its command line, not runc's "host".
+func TestGoneChildOfRuncGetsRuncsContainer(t *testing.T) {
+	id := strings.Repeat("ab", 32)
+	c := &clock{t: time.Unix(1000, 0)}
+	f := base()
+	f.add(fp{pid: 400, ppid: 1, comm: "runc", exe: "/usr/sbin/runc",
+		args: []string{"runc", "--root", "/var/run/docker/runtime-runc/moby", "exec", "--process", "/tmp/runc-process1", "--detach", id}})
+	tb := newTable(t, f, c, 0)
+	tb.SetContainerResolver(func(int) string { return event.HostID })
+	tb.Observe(pcEv(event.TypeFork, 401, 400))
+	tb.Observe(pcEv(event.TypeExecve, 401, 0)) // 401 never in /proc: gone
+	ev := pcEv(event.TypeRename, 401, 0)
+	tb.Enrich(ev)
+	if ev.Container.ID != id {
+		t.Errorf("container %q, want runc's %q", ev.Container.ID, id)
+	}
+	for _, tt := range []struct {
+		p    Process
+		want string
+	}{
+		{Process{Name: "containerd-shim", Args: []string{"/usr/bin/containerd-shim-runc-v2", "-namespace", "moby", "-id", id, "-address", "/x.sock"}}, id},
+		{Process{Name: "conmon", Args: []string{"conmon", "-c", id}}, id},
+		{Process{Name: "bash", Args: []string{"bash", id}}, ""},
+		{Process{Name: "runc", Args: []string{"runc", "list"}}, ""},
+	} {
+		if got := runtimeContainer(&tt.p); got != tt.want {
+			t.Errorf("runtimeContainer(%v) = %q, want %q", tt.p.Args, got, tt.want)
+		}
+	}
+}
