@@ -152,7 +152,7 @@ func TestScenarios(t *testing.T) {
 				if o.al == nil {
 					o.problems = append(o.problems, "no alert")
 					t.Errorf("missed detection: no %q alert for container %s (%s) within %v%s",
-						w.rule, b.name, b.id[:12], alertWait, nearMisses(ag, start, w.rule))
+						w.rule, b.name, b.id[:12], alertWait, nearMisses(ag, start, w.rule, b.id))
 					continue
 				}
 				o.problems = checkAlert(o.al, b, w)
@@ -353,17 +353,27 @@ func checkAlert(a *alert, b *box, w want) []string {
 
 // nearMisses describes alerts of the wanted rule that went to another
 // container (or the host): the usual sign of misattribution.
-func nearMisses(ag *agent, since time.Time, rule string) string {
-	var s []string
+func nearMisses(ag *agent, since time.Time, rule, id string) string {
+	var elsewhere, here []string
 	for _, a := range ag.snapshot() {
-		if a.Rule == rule && !a.recv.Before(since) {
-			s = append(s, fmt.Sprintf("container.id=%q name=%q proc=%q", a.get("container.id"), a.get("container.name"), a.get("proc.cmdline")))
+		if a.recv.Before(since) {
+			continue
+		}
+		switch {
+		case a.Rule == rule:
+			elsewhere = append(elsewhere, fmt.Sprintf("container.id=%q name=%q proc=%q", a.get("container.id"), a.get("container.name"), a.get("proc.cmdline")))
+		case a.get("container.id") == id:
+			here = append(here, fmt.Sprintf("%q (proc=%q pname=%q)", a.Rule, a.get("proc.cmdline"), a.get("proc.pname")))
 		}
 	}
-	if len(s) == 0 {
-		return ""
+	var s string
+	if len(elsewhere) > 0 {
+		s += "; the rule fired elsewhere: " + strings.Join(elsewhere, "; ")
 	}
-	return "; the rule fired elsewhere: " + strings.Join(s, "; ")
+	if len(here) > 0 {
+		s += "; this container raised: " + strings.Join(here, ", ")
+	}
+	return s
 }
 
 // unexpected lists every alert on a scenario container or host process that
