@@ -67,6 +67,7 @@ func TestInUpper(t *testing.T) {
 		{"in lower layer only", upper, "/bin/busybox", false},
 		{"directory is not an exe", upper, "/tmp", false},
 		{"path through a file", upper, "/file/x", false},
+		{"empty bind-mount placeholder", upper, "/file", false},
 		{"no upper layer", "", "/tmp/x", false},
 		{"relative exe", upper, "tmp/x", false},
 		{"dot-dot stays inside", upper, "/../../tmp/x", true},

@@ -308,7 +308,7 @@ func TestExeUpperLayerFromMountinfo(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(upper, "tmp"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(upper, "tmp", "x"), nil, 0o755); err != nil {
+	if err := os.WriteFile(filepath.Join(upper, "tmp", "x"), []byte("\x7fELF"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	r := NewResolver(Config{ProcRoot: proc})
@@ -351,7 +351,7 @@ func TestExeUpperLayerNotCachedBeforePivot(t *testing.T) {
 	if err := os.WriteFile(mi, []byte("22 1 8:1 / / rw,relatime - ext4 /dev/sda1 rw\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(upper, "x"), nil, 0o755); err != nil {
+	if err := os.WriteFile(filepath.Join(upper, "x"), []byte("\x7fELF"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	r := NewResolver(Config{ProcRoot: proc})

@@ -57,5 +57,9 @@ func inUpper(upper, exe string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("stat upper layer: %w", err)
 	}
-	return st.Mode().IsRegular(), nil
+	// An empty file cannot have been executed (execve refuses it), but a
+	// bind mount onto a path that did not exist in the image leaves an
+	// empty placeholder there: `-v /host/tool:/usr/local/bin/tool` is not
+	// drift.
+	return st.Mode().IsRegular() && st.Size() > 0, nil
 }
