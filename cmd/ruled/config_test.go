@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -38,5 +39,60 @@ func TestParseConfigErrors(t *testing.T) {
 	}
 	if c, err := parseConfig(nil, "empty.yaml"); err != nil || c == nil {
 		t.Errorf("empty config: %v", err)
+	}
+}
+
+// The config file's outputs, rules and priorities drive the agent as the
+// flags do; a flag given replaces the file's list.
+func TestAgentConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	alerts := filepath.Join(dir, "alerts.jsonl")
+	cfg := filepath.Join(dir, "ruled.yaml")
+	if err := os.WriteFile(cfg, []byte(`rules: [builtin]
+log_level: warn
+outputs:
+  - output: file:`+alerts+`
+    min_priority: critical
+  - json
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := run(t, "-config", cfg, "-replay", td+"events.jsonl")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, `"rule":"Shell spawned by JVM"`) {
+		t.Errorf("json output on stdout: %q", stdout)
+	}
+	b, err := os.ReadFile(alerts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"rule":"Shell spawned by JVM"`) || !strings.Contains(string(b), `"priority":"Critical"`) {
+		t.Errorf("file output: %q", b)
+	}
+	if fi, err := os.Stat(alerts); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("alerts file mode: %v %v", fi.Mode(), err)
+	}
+
+	// -output replaces the file's outputs.
+	if err := os.Remove(alerts); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr = run(t, "-config", cfg, "-replay", td+"events.jsonl", "-output", "stdout")
+	if code != 0 || strings.Contains(stdout, `"rule"`) || !strings.Contains(stdout, "Shell spawned by JVM") {
+		t.Errorf("exit %d stdout %q stderr %q", code, stdout, stderr)
+	}
+	if _, err := os.Stat(alerts); !os.IsNotExist(err) {
+		t.Errorf("file output used although -output replaced it: %v", err)
+	}
+
+	// A bad config is an error naming the file and line.
+	if err := os.WriteFile(cfg, []byte("outputs:\n  - output: file:/x\n    min_prio: error\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = run(t, "-config", cfg, "-replay", td+"events.jsonl")
+	if code != 1 || !strings.Contains(stderr, cfg) || !strings.Contains(stderr, "line 3") {
+		t.Errorf("bad config: exit %d stderr %q", code, stderr)
 	}
 }
