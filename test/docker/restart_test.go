@@ -149,11 +149,22 @@ func TestDockerdRestart(t *testing.T) {
 		if exec.Command("docker", "info").Run() == nil {
 			return
 		}
+		// The API goes away at the start of a shutdown that takes seconds
+		// more (it stops containers); a second dockerd started meanwhile
+		// finds the pid file and exits.
+		deadline := time.Now().Add(60 * time.Second)
+		for exec.Command("pgrep", "-x", "dockerd").Run() == nil {
+			if time.Now().After(deadline) {
+				t.Error("the old dockerd did not exit")
+				return
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
 		cmd := exec.Command("sh", "-c", "nohup dockerd >>/var/log/ruled-test-dockerd.log 2>&1 &")
 		if err := cmd.Run(); err != nil {
 			t.Errorf("restart dockerd: %v", err)
 		}
-		deadline := time.Now().Add(60 * time.Second)
+		deadline = time.Now().Add(60 * time.Second)
 		for exec.Command("docker", "info").Run() != nil {
 			if time.Now().After(deadline) {
 				t.Error("dockerd did not come back")
