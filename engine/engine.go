@@ -370,23 +370,6 @@ func (e *Engine) alert(r *Rule, ev *event.Event, now time.Time, suppressed uint6
 		Source: event.AlertSource, Tags: r.Tags, Hostname: e.hostname, Suppressed: suppressed, Event: ev}
 }
 
-// Rerender renders an alert's output and output fields again from its
-// event, after the event gained fields (a container's name and image that
-// the runtime answered after the alert was raised). It reports false when
-// no rule of this engine has the alert's name (reloaded away).
-func (e *Engine) Rerender(a *event.Alert) bool {
-	if a.Event == nil {
-		return false
-	}
-	for _, r := range e.rules {
-		if r.Name == a.Rule {
-			a.Output, a.OutputFields = r.Render(a.Event)
-			return true
-		}
-	}
-	return false
-}
-
 // Stats are counters since the engine was built.
 type Stats struct {
 	Events     uint64 // events evaluated

@@ -147,12 +147,15 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitError
 	}
 
-	var namer *alertNamer // set with the live sources
-	evaluate := func(ev *event.Event) {
+	evalNow := func(ev *event.Event) {
 		for _, a := range current.Load().Eval(ev) {
-			if namer == nil || !namer.offer(a) {
-				stage.Send(a)
-			}
+			stage.Send(a)
+		}
+	}
+	var late *lateEval // set with the live sources
+	evaluate := func(ev *event.Event) {
+		if late == nil || !late.offer(ev) {
+			evalNow(ev)
 		}
 	}
 
@@ -180,7 +183,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		srcs = sensors.Sources()
 		handle = sensors.Handler(evaluate)
-		namer = newAlertNamer(sensors.Containers(), current.Load, stage.Send)
+		late = newLateEval(sensors.Containers(), evalNow)
 	}
 
 	// Outputs run on their own context so they can drain after intake stops.
@@ -198,8 +201,8 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		})
 	}
 	workers.Go(func() { hangups(runCtx, &current, paths, rl, hostname, stage, log) })
-	if namer != nil {
-		workers.Go(func() { namer.run(runCtx) })
+	if late != nil {
+		workers.Go(func() { late.run(runCtx) })
 	}
 	every := f.statsEvery
 	if every <= 0 {
@@ -209,7 +212,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		every = time.Minute
 	}
 	pipe := pipeline.New(srcs, 0, log)
-	workers.Go(func() { statsLoop(runCtx, every, pipe, sensors, namer, stage, current.Load, log) })
+	workers.Go(func() { statsLoop(runCtx, every, pipe, sensors, late, stage, current.Load, log) })
 
 	log.Info("ruled running", "version", version, "outputs", len(specs))
 	runErr := pipe.Run(runCtx, handle)
@@ -218,7 +221,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	outCancel()
 	bg.Wait()
 	if f.replay == "" || runErr != nil {
-		logFinal(pipe, sensors, namer, stage, current.Load(), log)
+		logFinal(pipe, sensors, late, stage, current.Load(), log)
 	}
 	if runErr != nil {
 		fmt.Fprintln(stderr, "ruled:", runErr)
@@ -284,7 +287,7 @@ func hangups(ctx context.Context, current *atomic.Pointer[engine.Engine], paths 
 	}
 }
 
-func statsLoop(ctx context.Context, every time.Duration, pipe *pipeline.Pipeline, sensors *live.Live, namer *alertNamer, stage *outputs.Stage, eng func() *engine.Engine, log *slog.Logger) {
+func statsLoop(ctx context.Context, every time.Duration, pipe *pipeline.Pipeline, sensors *live.Live, late *lateEval, stage *outputs.Stage, eng func() *engine.Engine, log *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -292,19 +295,19 @@ func statsLoop(ctx context.Context, every time.Duration, pipe *pipeline.Pipeline
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			logFinal(pipe, sensors, namer, stage, eng(), log)
+			logFinal(pipe, sensors, late, stage, eng(), log)
 		}
 	}
 }
 
-func logFinal(pipe *pipeline.Pipeline, sensors *live.Live, namer *alertNamer, stage *outputs.Stage, eng *engine.Engine, log *slog.Logger) {
+func logFinal(pipe *pipeline.Pipeline, sensors *live.Live, late *lateEval, stage *outputs.Stage, eng *engine.Engine, log *slog.Logger) {
 	ps := pipe.Stats()
 	log.Info("pipeline stats", "received", ps.Received, "handled", ps.Handled)
 	if sensors != nil {
 		sensors.LogStats()
 	}
-	if namer != nil {
-		log.Info("alert naming stats", "named_late", namer.named.Load(), "unnamed", namer.unnamed.Load(), "overflow", namer.overflow.Load())
+	if late != nil {
+		log.Info("late evaluation stats", "deferred", late.deferred.Load(), "unresolved", late.unresolved.Load(), "overflow", late.overflow.Load())
 	}
 	log.Info("engine stats", "stats", fmt.Sprintf("%+v", eng.Stats()))
 	for _, s := range stage.Stats() {

@@ -271,6 +271,20 @@ func (r *Resolver) evictUnknown() {
 	}
 }
 
+// Pending reports whether the runtime has not answered for container id
+// yet and may: events of such a container lack its name, image and
+// privileged flag for now. False for host and unattributed events, with no
+// runtime, while the runtime is down, and once it answered (found or not).
+func (r *Resolver) Pending(id string) bool {
+	if id == "" || id == event.HostID || r.cfg.Runtime == nil || r.down.Load() {
+		return false
+	}
+	r.mu.RLock()
+	e := r.cache[id]
+	r.mu.RUnlock()
+	return e == nil || (!e.known && !e.notFound && e.lastTry.IsZero())
+}
+
 // Lookup returns a container's metadata, from the cache or synchronously
 // from the runtime (for ruled ps / netstat, not for the event path).
 func (r *Resolver) Lookup(ctx context.Context, id string) (Info, error) {

@@ -406,3 +406,28 @@ func BenchmarkEnrichCachedFromCgroup(b *testing.B) {
 		}
 	}
 }
+
+func TestPending(t *testing.T) {
+	f := newFake()
+	f.infos[fixtureID] = webInfo
+	r := NewResolver(Config{Runtime: f})
+	const other = "1111111111111111111111111111111111111111111111111111111111111111"
+	if r.Pending(event.HostID) || r.Pending("") {
+		t.Error("host and unattributed events are never pending")
+	}
+	if !r.Pending(fixtureID) || !r.Pending(other) {
+		t.Error("containers the runtime has not answered for are pending")
+	}
+	if _, err := r.Lookup(context.Background(), fixtureID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Lookup(context.Background(), other); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown id: %v", err)
+	}
+	if r.Pending(fixtureID) || r.Pending(other) {
+		t.Error("answered (found or not) is not pending")
+	}
+	if NewResolver(Config{}).Pending(fixtureID) {
+		t.Error("without a runtime nothing is pending")
+	}
+}

@@ -8,8 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -145,6 +147,12 @@ func TestDockerdRestart(t *testing.T) {
 		t.Fatalf("dockerd not found: %v", err)
 	}
 	dockerdPID := strings.Fields(string(pidOut))[0]
+	// Restart it as it was started (test/setup.sh adds a runtime).
+	cmdline, err := os.ReadFile("/proc/" + dockerdPID + "/cmdline")
+	if err != nil {
+		t.Fatalf("dockerd command line: %v", err)
+	}
+	argv := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
 	restart := func() {
 		if exec.Command("docker", "info").Run() == nil {
 			return
@@ -160,10 +168,22 @@ func TestDockerdRestart(t *testing.T) {
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
-		cmd := exec.Command("sh", "-c", "nohup dockerd >>/var/log/ruled-test-dockerd.log 2>&1 &")
-		if err := cmd.Run(); err != nil {
-			t.Errorf("restart dockerd: %v", err)
+		log, err := os.OpenFile("/var/log/ruled-test-dockerd.log", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			t.Errorf("dockerd log: %v", err)
+			return
 		}
+		defer log.Close()
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Stdout, cmd.Stderr = log, log
+		// Its own session: it must outlive this test process.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := cmd.Start(); err != nil {
+			t.Errorf("restart dockerd: %v", err)
+			return
+		}
+		_ = os.WriteFile("/run/ruled-test-dockerd.pid", []byte(strconv.Itoa(cmd.Process.Pid)), 0o644)
+		_ = cmd.Process.Release()
 		deadline = time.Now().Add(60 * time.Second)
 		for exec.Command("docker", "info").Run() != nil {
 			if time.Now().After(deadline) {

@@ -20,7 +20,7 @@ import (
 const prefix = "ruled-scn-"
 
 // helperNames are the names the multi-call helper is installed under.
-var helperNames = []string{"java", "nginx", "apt-get", "sshd", "mysqld", "memfdexec", "ptracer", "kmodload", "poolclient", "xmrig", "docker", "socat"}
+var helperNames = []string{"java", "nginx", "apt-get", "sshd", "mysqld", "memfdexec", "ptracer", "kmodload", "poolclient", "xmrig", "docker", "socat", "debugfs"}
 
 // docker runs the docker CLI and returns its trimmed stdout.
 func docker(ctx context.Context, stdin []byte, args ...string) (string, error) {
