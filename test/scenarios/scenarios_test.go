@@ -116,6 +116,11 @@ func TestScenarios(t *testing.T) {
 			b := boxes[sc.name]
 			if b.err != nil {
 				skipped[sc.name] = sc.optional
+				if os.Getenv("CI") == "true" {
+					// test/setup.sh prepares CI's machine for every scenario.
+					t.Errorf("container did not start in CI: %s: %v", sc.optional, b.err)
+					return
+				}
 				t.Logf("container did not start, rules reported not covered live: %s: %v", sc.optional, b.err)
 				return
 			}
