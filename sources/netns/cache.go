@@ -25,10 +25,11 @@ type Config struct {
 	Read func(pid int) ([]Socket, error)
 	// TTL is how long a namespace's table serves lookups (default 1 s).
 	TTL time.Duration
-	// MinRefresh is how old a table must be before a lookup that misses
-	// re-reads it (default 100 ms): a socket created after the read is
-	// found, but a stream of lookups for sockets that are not in any table
-	// (unix sockets) does not re-read a namespace per event.
+	// MinRefresh is how old a table must be before a lookup by remote
+	// address (FindByRemote) that misses re-reads it (default 100 ms): a
+	// connection made after the read is found, but a stream of lookups for
+	// ends that are in no table does not re-read a namespace per event.
+	// Lookups by inode (Socket) re-read once per unknown inode instead.
 	MinRefresh time.Duration
 }
 
@@ -50,6 +51,7 @@ type nsTable struct {
 	read    time.Time
 	byInode map[uint64]Socket
 	socks   []Socket
+	notInet map[uint64]struct{} // socket inodes a fresh read did not list
 }
 
 // NewCache returns an empty cache.
@@ -189,7 +191,17 @@ func (c *Cache) sweepLocked() {
 	}
 }
 
-// Socket returns the socket with inode in pid's network namespace.
+// inodeGap is how old a table must be before a lookup of an inode it has
+// not seen re-reads it: the inode came from /proc/PID/fd just now, so a
+// table read before that may predate the socket (a reverse shell's
+// connection, made a millisecond before its exec).
+const inodeGap = time.Millisecond
+
+// Socket returns the socket with inode in pid's network namespace. The
+// caller knows the inode is a socket pid holds (from /proc/PID/fd): one
+// that is not in a table read after that is no TCP or UDP socket (unix,
+// netlink ...), and is remembered so, so that a stream of lookups of the
+// same unix socket (a journald stdout) does not re-read the namespace.
 func (c *Cache) Socket(pid int, inode uint64) (Socket, bool) {
 	t, err := c.table(pid, c.ttl)
 	if err != nil {
@@ -197,17 +209,23 @@ func (c *Cache) Socket(pid int, inode uint64) (Socket, bool) {
 	}
 	t.mu.Lock()
 	s, ok := t.byInode[inode]
-	stale := time.Since(t.read) >= c.minRefresh
+	_, notInet := t.notInet[inode]
+	stale := time.Since(t.read) >= inodeGap
 	t.mu.Unlock()
-	if ok || !stale {
+	if ok || notInet || !stale {
 		return s, ok
 	}
-	if t, err = c.table(pid, c.minRefresh); err != nil {
+	if t, err = c.table(pid, inodeGap); err != nil {
 		return Socket{}, false
 	}
 	t.mu.Lock()
-	s, ok = t.byInode[inode]
-	t.mu.Unlock()
+	defer t.mu.Unlock()
+	if s, ok = t.byInode[inode]; !ok {
+		if t.notInet == nil || len(t.notInet) >= 4096 {
+			t.notInet = map[uint64]struct{}{}
+		}
+		t.notInet[inode] = struct{}{}
+	}
 	return s, ok
 }
 
