@@ -130,6 +130,30 @@ func (t *Table) observeFork(ev *event.Event) {
 }
 
 // inherit copies from parent what survives fork and exec.
+// adoptResolved completes p's socket stdio from a process that holds the
+// same socket and had it resolved (the fork copy it replaces, its parent):
+// a process that exits between the read of /proc/PID/fd and the lookup in
+// its network namespace (`id` run by a reverse shell lives a millisecond)
+// would otherwise keep a socket without its ends. t.mu held.
+func adoptResolved(p *Process, from ...*Process) {
+	for i := range p.Stdio {
+		s := &p.Stdio[i]
+		if s.Type != event.StdioSocket || s.L4Proto != "" || p.StdioInodes[i] == 0 {
+			continue
+		}
+		for _, f := range from {
+			if f == nil {
+				continue
+			}
+			for j := range f.Stdio {
+				if f.StdioInodes[j] == p.StdioInodes[i] && f.Stdio[j].L4Proto != "" {
+					*s = f.Stdio[j]
+				}
+			}
+		}
+	}
+}
+
 // runtimeContainer returns the container a container runtime process names
 // on its command line, "" for any other process: runc and crun end theirs
 // with the container id (runc exec ... ID), containerd's shim takes -id ID,
@@ -235,6 +259,7 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 				p.PPID = old.PPID
 			}
 		}
+		adoptResolved(p, old, t.procs[p.PPID])
 	}
 	p.execAt = now
 	t.overlay(p, ev)

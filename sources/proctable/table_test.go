@@ -505,3 +505,31 @@ func TestGoneChildOfRuncGetsRuncsContainer(t *testing.T) {
 		}
 	}
 }
+
+// A short command run by a reverse shell exits between the read of its fds
+// and the lookup of its socket: it takes the ends its parent's read found
+// for the same socket.
+func TestStdioSocketAdoptedFromParent(t *testing.T) {
+	c := &clock{t: time.Unix(1000, 0)}
+	f := base() // bash 200 has stdin socket:[777]
+	passwd := filepath.Join(t.TempDir(), "passwd")
+	if err := os.WriteFile(passwd, []byte("root:x:0:0::/root:/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tb := New(Config{Proc: f.fs, Passwd: passwd, Now: c.now})
+	tb.SetStdioResolver(func(pid, fd int, inode uint64, s *event.Stdio) {
+		if pid == 200 { // the child is gone by the time of its lookup
+			s.L4Proto, s.RIP, s.RPort = "tcp", "10.0.0.9", 4444
+		}
+	})
+	if err := tb.Seed(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	tb.Observe(pcEv(event.TypeFork, 300, 200))
+	f.add(fp{pid: 300, ppid: 200, comm: "id", exe: "/usr/bin/id", args: []string{"/usr/bin/id"}, stdin: "socket:[777]"})
+	tb.Observe(pcEv(event.TypeExecve, 300, 0))
+	got := enriched(tb, event.TypeExecve, 300)
+	if got.Stdin.L4Proto != "tcp" || got.Stdin.RPort != 4444 {
+		t.Errorf("stdin %+v, want the parent's resolved socket", got.Stdin)
+	}
+}
