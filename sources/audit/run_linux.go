@@ -164,7 +164,7 @@ func (s *Source) install(ctl *libaudit.AuditClient, state *found) error {
 	var failed int
 	for _, r := range s.rules {
 		if r.Dir && !isDir(r.Path) {
-			s.logger.Warn("audit rule skipped: directory does not exist", "line", r.Line, "path", r.Path)
+			s.logger.Info("audit rule skipped: its directory does not exist on this host", "line", r.Line, "path", r.Path)
 			continue
 		}
 		if !r.Dir && r.Path != "" && !isDir(filepath.Dir(r.Path)) {
