@@ -1,11 +1,11 @@
 package audit
 
 import (
-	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"time"
+
+	"github.com/ruled/ruled/sources/procfs"
 )
 
 // Audit watches (path= rules) follow an inode, and a container's /etc/shadow
@@ -42,33 +42,20 @@ func (s *Source) WatchContainer(pid int, id string) {
 // before Run.
 func (s *Source) SetPIDFinder(f func(containerID string) int) { s.findPID = f }
 
-// rootOf returns /proc/PID/root of a running process of the container
-// whose root is the container's own, or "" when none is known yet. The
-// first events of a container come from runc init before pivot_root, when
-// its root is still the host's: a watch added then would watch the host's
-// files.
-func (s *Source) rootOf(req containerWatch) string {
-	pids := []int{req.pid}
+// pidOf returns a running process of the container whose root is the
+// container's own, or 0 when none is known yet. The first events of a
+// container come from runc init before pivot_root, when its root is still
+// the host's: a watch added then would watch the host's files.
+func (s *Source) pidOf(req containerWatch) int {
+	if procfs.OwnRoot("/proc", req.pid) {
+		return req.pid
+	}
 	if s.findPID != nil {
-		if pid := s.findPID(req.id); pid > 0 && pid != req.pid {
-			pids = append(pids, pid)
+		if pid := s.findPID(req.id); pid > 0 && pid != req.pid && procfs.OwnRoot("/proc", pid) {
+			return pid
 		}
 	}
-	// The host's root is init's; where init cannot be inspected (a VM's
-	// own init may refuse even root), ruled's own.
-	host, err := os.Stat("/proc/1/root")
-	if err != nil {
-		if host, err = os.Stat("/proc/self/root"); err != nil {
-			return ""
-		}
-	}
-	for _, pid := range pids {
-		root := "/proc/" + strconv.Itoa(pid) + "/root"
-		if fi, err := os.Stat(root); err == nil && fi.IsDir() && !os.SameFile(fi, host) {
-			return root
-		}
-	}
-	return ""
+	return 0
 }
 
 // retryWatch asks again for a container whose root was not ready, a few

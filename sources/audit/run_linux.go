@@ -479,12 +479,12 @@ func (s *Source) watchContainers(ctx context.Context, ctl *control, state *found
 			have = map[int]bool{}
 			done[req.id] = have
 		}
-		root := s.rootOf(req)
-		if root == "" {
+		pid := s.pidOf(req)
+		if pid == 0 {
 			s.retryWatch(req)
 			continue
 		}
-		pid, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(root, "/proc/"), "/root"))
+		root := "/proc/" + strconv.Itoa(pid) + "/root"
 		for _, r := range s.rules {
 			if have[r.Line] || r.Dir || r.Path == "" {
 				continue

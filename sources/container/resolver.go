@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ruled/ruled/sources/event"
+	"github.com/ruled/ruled/sources/procfs"
 )
 
 // Config configures a Resolver. The zero value works: no runtime (ids only),
@@ -408,19 +409,6 @@ func (r *Resolver) Enrich(ev *event.Event) {
 	}
 }
 
-// ownRoot reports whether pid's root is no longer the host's (init's, or
-// ruled's where init cannot be inspected).
-func (r *Resolver) ownRoot(pid int) bool {
-	host, err := os.Stat(filepath.Join(r.cfg.ProcRoot, "1", "root"))
-	if err != nil {
-		if host, err = os.Stat(filepath.Join(r.cfg.ProcRoot, "self", "root")); err != nil {
-			return false
-		}
-	}
-	fi, err := os.Stat(filepath.Join(r.cfg.ProcRoot, strconv.Itoa(pid), "root"))
-	return err == nil && !os.SameFile(fi, host)
-}
-
 // ExeUpperLayer reports whether exe lives in the writable overlay layer of
 // container id, whose process pid is. The upperdir is read once per
 // container from pid's mountinfo.
@@ -437,7 +425,7 @@ func (r *Resolver) ExeUpperLayer(pid int, id, exe string) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		if upper == "" && !r.ownRoot(pid) {
+		if upper == "" && !procfs.OwnRoot(r.cfg.ProcRoot, pid) {
 			// runc init before pivot_root still sees the host's mounts:
 			// not the container's answer, ask again on a later exec.
 			return false, nil
