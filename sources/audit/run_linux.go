@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -25,6 +24,7 @@ type found struct {
 	enabled, backlogLimit, backlogWait uint32
 	setEnabled, setLimit, setWait      bool
 	added                              [][]byte
+	copies                             [][]byte // per-container copies of path= rules
 }
 
 // Run connects to the kernel, installs the rules and emits events until ctx
@@ -205,23 +205,27 @@ func containsRule(list [][]byte, r []byte) bool {
 // it changed.
 func (s *Source) restore(ctl *libaudit.AuditClient, state *found) error {
 	var errs []error
-	for _, w := range state.added {
+	// Container copies the kernel already dropped with their container are
+	// gone; deleting them again is harmless.
+	added := append(state.added, state.copies...)
+	for _, w := range added {
 		if err := ctl.DeleteRule(w); err != nil {
 			errs = append(errs, fmt.Errorf("delete audit rule: %w", err))
 		}
 	}
-	if len(state.added) > 0 {
+	if len(added) > 0 {
 		// go-libaudit's DeleteRule does not check the kernel's answer.
 		if left, err := ctl.GetRules(); err == nil {
-			for _, w := range state.added {
+			for _, w := range added {
 				if containsRule(left, w) {
 					errs = append(errs, errors.New("an audit rule ruled added is still loaded"))
 				}
 			}
 		}
 	}
-	state.added = nil
+	state.added, state.copies = nil, nil
 	s.installed.Store(0)
+	s.containerRules.Store(0)
 	if state.setEnabled {
 		if err := ctl.SetEnabled(state.enabled == 1, libaudit.WaitForReply); err != nil {
 			errs = append(errs, fmt.Errorf("restore audit enabled=%d: %w", state.enabled, err))
@@ -492,7 +496,7 @@ func (s *Source) watchContainers(ctx context.Context, ctl *control, state *found
 			if !isDir(root + filepath.Dir(r.Path)) {
 				continue // not (yet) in this container, or the process is gone
 			}
-			if s.containerRules.Load() >= int64(s.cfg.MaxContainerRules) {
+			if len(state.copies) >= s.cfg.MaxContainerRules {
 				s.containerFailed.Add(1)
 				if !capLogged {
 					capLogged = true
@@ -507,9 +511,10 @@ func (s *Source) watchContainers(ctx context.Context, ctl *control, state *found
 			switch {
 			case err == nil:
 				have[r.Line] = true
-				state.added = append(state.added, c.Wire)
-				s.containerRules.Add(1)
-			case errors.Is(err, syscall.EEXIST) || strings.Contains(err.Error(), "exists"):
+				state.copies = append(state.copies, c.Wire)
+				s.containerRules.Store(int64(len(state.copies)))
+			case err.Error() == "rule exists":
+				// go-libaudit's AddRule turns EEXIST into this text.
 				have[r.Line] = true
 			default:
 				s.containerFailed.Add(1)
@@ -523,7 +528,7 @@ func (s *Source) watchContainers(ctx context.Context, ctl *control, state *found
 // (their container's root was unmounted), so a long run does not keep the
 // rules of every container it ever saw.
 func (s *Source) pruneContainerRules(ctl *control, state *found) {
-	if s.containerRules.Load() == 0 {
+	if len(state.copies) == 0 {
 		return
 	}
 	var loaded [][]byte
@@ -534,15 +539,14 @@ func (s *Source) pruneContainerRules(ctl *control, state *found) {
 		s.logger.Warn("list audit rules", "error", err)
 		return
 	}
-	base := len(state.added) - int(s.containerRules.Load())
-	kept := state.added[:base]
-	for _, w := range state.added[base:] {
+	kept := state.copies[:0]
+	for _, w := range state.copies {
 		if containsRule(loaded, w) {
 			kept = append(kept, w)
 		}
 	}
-	s.containerRules.Store(int64(len(kept) - base))
-	state.added = kept
+	state.copies = kept
+	s.containerRules.Store(int64(len(kept)))
 }
 
 // socket is a NETLINK_AUDIT socket for go-libaudit's client whose fd ruled
