@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/ruled/ruled/sources/event"
 )
@@ -158,6 +159,26 @@ func elementContainer(el, prev []byte) (id []byte, runtime string, ok bool) {
 		}
 	}
 	return nil, "", false
+}
+
+// RuntimeArgsID returns the container a container runtime process names on
+// its command line, "" for any other process: runc and crun end theirs with
+// the container id (runc exec ... ID), containerd's shim takes -id ID,
+// conmon -c ID. A child such a process execs runs in that container, which
+// tells where a docker exec'd command belonged when it was gone before its
+// cgroup could be read. comm is the process's name, args its argv.
+func RuntimeArgsID(comm string, args []string) string {
+	switch {
+	case comm == "runc", comm == "crun", comm == "conmon", strings.HasPrefix(comm, "containerd-shim"):
+	default:
+		return ""
+	}
+	for i := len(args) - 1; i > 0; i-- {
+		if isHexID([]byte(args[i])) {
+			return args[i]
+		}
+	}
+	return ""
 }
 
 // isHexID reports a full container id: 64 lower-case hex digits. Shorter

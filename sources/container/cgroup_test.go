@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/ruled/ruled/sources/event"
@@ -136,4 +137,24 @@ func BenchmarkParseCgroup(b *testing.B) {
 			}
 		}
 	})
+}
+
+func TestRuntimeArgsID(t *testing.T) {
+	id := strings.Repeat("ab", 32)
+	for _, tt := range []struct {
+		comm string
+		args []string
+		want string
+	}{
+		{"runc", []string{"runc", "--root", "/var/run/docker/runtime-runc/moby", "exec", "--process", "/tmp/runc-process1", "--detach", id}, id},
+		{"containerd-shim", []string{"/usr/bin/containerd-shim-runc-v2", "-namespace", "moby", "-id", id, "-address", "/x.sock"}, id},
+		{"conmon", []string{"conmon", "-c", id}, id},
+		{"bash", []string{"bash", id}, ""},
+		{"runc", []string{"runc", "list"}, ""},
+		{"runc", []string{id}, ""}, // argv[0] is the program, never the id
+	} {
+		if got := RuntimeArgsID(tt.comm, tt.args); got != tt.want {
+			t.Errorf("RuntimeArgsID(%q, %v) = %q, want %q", tt.comm, tt.args, got, tt.want)
+		}
+	}
 }

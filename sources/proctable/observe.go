@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ruled/ruled/sources/container"
 	"github.com/ruled/ruled/sources/event"
 )
 
@@ -154,36 +155,6 @@ func adoptResolved(p *Process, from ...*Process) {
 	}
 }
 
-// runtimeContainer returns the container a container runtime process names
-// on its command line, "" for any other process: runc and crun end theirs
-// with the container id (runc exec ... ID), containerd's shim takes -id ID,
-// conmon -c ID. A child such a process execs runs in that container.
-func runtimeContainer(p *Process) string {
-	switch {
-	case p.Name == "runc", p.Name == "crun", p.Name == "conmon", strings.HasPrefix(p.Name, "containerd-shim"):
-	default:
-		return ""
-	}
-	for i := len(p.Args) - 1; i > 0; i-- {
-		if isHex64(p.Args[i]) {
-			return p.Args[i]
-		}
-	}
-	return ""
-}
-
-func isHex64(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
-}
-
 func inherit(c, parent *Process) {
 	if c.NS == (event.NS{}) {
 		c.NS = parent.NS
@@ -243,7 +214,7 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 		}
 		if pp := t.procs[p.PPID]; pp != nil {
 			inherit(p, pp)
-			if id := runtimeContainer(pp); id != "" && (p.ContainerID == "" || p.ContainerID == event.HostID) {
+			if id := container.RuntimeArgsID(pp.Name, pp.Args); id != "" && (p.ContainerID == "" || p.ContainerID == event.HostID) {
 				// A docker exec'd command gone before its cgroup could
 				// be read: runc's command line names the container.
 				p.ContainerID = id

@@ -491,19 +491,6 @@ func TestGoneChildOfRuncGetsRuncsContainer(t *testing.T) {
 	if ev.Container.ID != id {
 		t.Errorf("container %q, want runc's %q", ev.Container.ID, id)
 	}
-	for _, tt := range []struct {
-		p    Process
-		want string
-	}{
-		{Process{Name: "containerd-shim", Args: []string{"/usr/bin/containerd-shim-runc-v2", "-namespace", "moby", "-id", id, "-address", "/x.sock"}}, id},
-		{Process{Name: "conmon", Args: []string{"conmon", "-c", id}}, id},
-		{Process{Name: "bash", Args: []string{"bash", id}}, ""},
-		{Process{Name: "runc", Args: []string{"runc", "list"}}, ""},
-	} {
-		if got := runtimeContainer(&tt.p); got != tt.want {
-			t.Errorf("runtimeContainer(%v) = %q, want %q", tt.p.Args, got, tt.want)
-		}
-	}
 }
 
 // A short command run by a reverse shell exits between the read of its fds
