@@ -438,14 +438,5 @@ func (t *Table) Enrich(ev *event.Event) {
 	if user != "" {
 		e.User = t.userOf(e.UID, mnt)
 	}
-	t.resolverMu.RLock()
-	resolve := t.stdioOf
-	t.resolverMu.RUnlock()
-	if resolve != nil {
-		for i, s := range stdio {
-			if s.Type == event.StdioSocket && inodes[i] != 0 && s.L4Proto == "" && s.RIP == "" {
-				resolve(e.PID, i, inodes[i], s)
-			}
-		}
-	}
+	t.resolveStdio(e.PID, stdio, inodes)
 }

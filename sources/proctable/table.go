@@ -346,17 +346,24 @@ func (t *Table) read(pid int) (*Process, bool) {
 	// Resolve socket stdio now, while the process and its socket exist:
 	// its events may be enriched later (the exec merge window) when a
 	// short-lived process and its connection are gone.
+	t.resolveStdio(pid, [3]*event.Stdio{&p.Stdio[0], &p.Stdio[1], &p.Stdio[2]}, p.StdioInodes)
+	return p, true
+}
+
+// resolveStdio asks the stdio resolver for the ends of the socket
+// descriptors that do not have them yet.
+func (t *Table) resolveStdio(pid int, stdio [3]*event.Stdio, inodes [3]uint64) {
 	t.resolverMu.RLock()
 	resolve := t.stdioOf
 	t.resolverMu.RUnlock()
-	if resolve != nil {
-		for i := range p.Stdio {
-			if p.Stdio[i].Type == event.StdioSocket && p.StdioInodes[i] != 0 {
-				resolve(pid, i, p.StdioInodes[i], &p.Stdio[i])
-			}
+	if resolve == nil {
+		return
+	}
+	for i, s := range stdio {
+		if s.Type == event.StdioSocket && inodes[i] != 0 && s.L4Proto == "" && s.RIP == "" {
+			resolve(pid, i, inodes[i], s)
 		}
 	}
-	return p, true
 }
 
 func (t *Table) resolveContainer(pid int) string {
