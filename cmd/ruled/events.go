@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 
 	"github.com/ruled/ruled/engine"
@@ -67,14 +66,8 @@ func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 	}
 
-	var (
-		srcs []sources.Source
-		wrap func(next func(*event.Event)) func(*event.Event)
-	)
+	var src sources.Source
 	isLive := replayFile == ""
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var workers sync.WaitGroup
 	if isLive {
 		list, err := live.ParseSources(srcList)
 		if err != nil {
@@ -86,17 +79,11 @@ func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			fmt.Fprintln(stderr, "ruled events:", err)
 			return exitError
 		}
-		if err := sensors.Seed(ctx); err != nil {
-			log.Warn("process table seed incomplete", "err", err)
-		}
-		srcs, wrap = sensors.Sources(), sensors.Handler
-		workers.Go(func() { _ = sensors.Run(runCtx) })
+		src = sensors.Source()
 	} else {
-		srcs = []sources.Source{replay.New(replayFile, log)}
+		src = replay.New(replayFile, log)
 	}
-	n, err := printEvents(runCtx, srcs, wrap, filter, stdout, isLive, log)
-	cancel()
-	workers.Wait()
+	n, err := printEvents(ctx, []sources.Source{src}, filter, stdout, isLive, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "ruled events:", err)
 		return exitError
@@ -106,11 +93,9 @@ func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
 // printEvents runs srcs and writes every event that passes filter (nil =
-// all) to w as a JSON line. wrap, if not nil, sits between the sources and
-// the printer (the live enrichment handler). flushEach flushes per event,
-// for live streams a reader watches.
-func printEvents(ctx context.Context, srcs []sources.Source, wrap func(next func(*event.Event)) func(*event.Event),
-	filter *engine.Filter, w io.Writer, flushEach bool, log *slog.Logger) (uint64, error) {
+// all) to w as a JSON line. flushEach flushes per event, for live streams a
+// reader watches.
+func printEvents(ctx context.Context, srcs []sources.Source, filter *engine.Filter, w io.Writer, flushEach bool, log *slog.Logger) (uint64, error) {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	var printed atomic.Uint64
 	var werr error
@@ -132,12 +117,8 @@ func printEvents(ctx context.Context, srcs []sources.Source, wrap func(next func
 		}
 		printed.Add(1)
 	}
-	handle := print
-	if wrap != nil {
-		handle = wrap(print)
-	}
-	// The pipeline calls handle from one goroutine, so print needs no lock.
-	err := pipeline.New(srcs, 0, log).Run(ctx, handle)
+	// The pipeline calls print from one goroutine, so it needs no lock.
+	err := pipeline.New(srcs, 0, log).Run(ctx, print)
 	if ferr := bw.Flush(); werr == nil {
 		werr = ferr
 	}

@@ -1,16 +1,12 @@
 package falcoplugin
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
-	"sync"
 
 	"github.com/ruled/ruled/sources"
 	"github.com/ruled/ruled/sources/audit"
-	"github.com/ruled/ruled/sources/event"
 	"github.com/ruled/ruled/sources/live"
-	"github.com/ruled/ruled/sources/pipeline"
 )
 
 // openLive runs the kernel sources with the standalone agent's wiring
@@ -25,36 +21,5 @@ func openLive(names []string, cfg Config, logger *slog.Logger) ([]sources.Source
 	if err != nil {
 		return nil, nil, fmt.Errorf("open live sources: %w", err)
 	}
-	return []sources.Source{&hostSource{live: l, log: logger}}, nil, nil
-}
-
-// hostSource seeds the process table from /proc and runs the sensors and
-// their enrichment workers until ctx ends.
-type hostSource struct {
-	live *live.Live
-	log  *slog.Logger
-}
-
-func (h *hostSource) Name() string { return "live" }
-
-func (h *hostSource) Run(ctx context.Context, emit func(*event.Event)) error {
-	if err := h.live.Seed(ctx); err != nil {
-		// Events still flow; only processes older than the plugin lack
-		// parents and ancestry.
-		h.log.Warn("process table seed failed", "err", err)
-	}
-	handle := h.live.Handler(emit)
-	runCtx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := h.live.Run(runCtx); err != nil {
-			h.log.Warn("enrichment workers", "err", err)
-		}
-	})
-	err := pipeline.New(h.live.Sources(), 0, h.log).Run(ctx, handle)
-	// The workers flush the exec merger on the way out, so emit stays valid
-	// until they are done.
-	cancel()
-	wg.Wait()
-	return err
+	return []sources.Source{l.Source()}, nil, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/ruled/ruled/sources/container"
 	"github.com/ruled/ruled/sources/event"
 	"github.com/ruled/ruled/sources/netns"
+	"github.com/ruled/ruled/sources/pipeline"
 	"github.com/ruled/ruled/sources/procconn"
 	"github.com/ruled/ruled/sources/proctable"
 )
@@ -224,4 +225,37 @@ func (l *Live) LogStats() {
 	l.logContainerStats()
 	s := l.table.Stats()
 	l.log.Info("process table stats", "stats", fmt.Sprintf("%+v", s))
+}
+
+// Source returns the sensors as one sources.Source, for a caller that runs
+// its own pipeline over finished events (the Falco plugin, ruled events).
+// Its Run seeds the process table, runs the sensors behind Handler and the
+// background workers, and emits enriched events until ctx ends.
+func (l *Live) Source() sources.Source { return liveSource{l} }
+
+type liveSource struct{ l *Live }
+
+func (liveSource) Name() string { return "live" }
+
+func (s liveSource) Run(ctx context.Context, emit func(*event.Event)) error {
+	l := s.l
+	if err := l.Seed(ctx); err != nil {
+		// Events still flow; only processes older than ruled lack parents
+		// and ancestry.
+		l.log.Warn("process table seed incomplete", "err", err)
+	}
+	handle := l.Handler(emit)
+	runCtx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := l.Run(runCtx); err != nil {
+			l.log.Warn("enrichment workers", "err", err)
+		}
+	})
+	err := pipeline.New(l.Sources(), 0, l.log).Run(ctx, handle)
+	// The workers flush the exec merger on the way out, so emit stays valid
+	// until they are done.
+	cancel()
+	wg.Wait()
+	return err
 }
