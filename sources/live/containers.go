@@ -3,6 +3,7 @@ package live
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/ruled/ruled/sources/container"
 	"github.com/ruled/ruled/sources/event"
@@ -48,23 +49,25 @@ func (l *Live) logContainerStats() {
 		"dropped", cs.Dropped, "netns", ns.Namespaces, "netns_reads", ns.Reads, "netns_read_errors", ns.ReadErrors)
 }
 
-// warmContainers looks up the containers that were running before ruled
-// started, so their first events after start carry names too, not only the
-// ones that trigger a lookup, and asks for their audit watches. It runs beside the event path and gives up on
-// the first failure other than "not found" (the daemon is down: the
-// resolver recovers on its own when it returns).
+// warmContainers asks for the audit watches of the containers that were
+// running before ruled started, and looks up their metadata, so their
+// first events after start carry names too, not only the ones that trigger
+// a lookup. It runs beside the event path; the lookups stop at the first
+// failure other than "not found" (the daemon is down: the resolver
+// recovers on its own when it returns).
 func (l *Live) warmContainers(ctx context.Context) error {
-	seen := map[string]bool{}
+	var ids []string
 	for _, p := range l.table.Processes() {
 		id := p.ContainerID
-		if id == "" || id == event.HostID || seen[id] {
+		if id == "" || id == event.HostID || slices.Contains(ids, id) {
 			continue
 		}
-		seen[id] = true
+		ids = append(ids, id)
 		if l.audit != nil {
-			// Audit watches of its files too, before its next event.
 			l.audit.WatchContainer(p.PID, id)
 		}
+	}
+	for _, id := range ids {
 		if _, err := l.res.Lookup(ctx, id); err != nil && !errors.Is(err, container.ErrNotFound) {
 			if ctx.Err() == nil {
 				l.log.Debug("container warm-up stopped", "err", err)
@@ -72,6 +75,6 @@ func (l *Live) warmContainers(ctx context.Context) error {
 			return nil
 		}
 	}
-	l.log.Debug("container metadata warmed", "containers", len(seen))
+	l.log.Debug("container metadata warmed", "containers", len(ids))
 	return nil
 }
