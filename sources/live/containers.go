@@ -3,7 +3,6 @@ package live
 import (
 	"context"
 	"errors"
-	"slices"
 
 	"github.com/ruled/ruled/sources/container"
 	"github.com/ruled/ruled/sources/event"
@@ -57,11 +56,13 @@ func (l *Live) logContainerStats() {
 // recovers on its own when it returns).
 func (l *Live) warmContainers(ctx context.Context) error {
 	var ids []string
+	seen := map[string]bool{}
 	for _, p := range l.table.Processes() {
 		id := p.ContainerID
-		if id == "" || id == event.HostID || slices.Contains(ids, id) {
+		if id == "" || id == event.HostID || seen[id] {
 			continue
 		}
+		seen[id] = true
 		ids = append(ids, id)
 		if l.audit != nil {
 			l.audit.WatchContainer(p.PID, id)
