@@ -201,8 +201,12 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		})
 	}
 	workers.Go(func() { hangups(runCtx, &current, paths, rl, hostname, stage, log) })
+	// Deferred events stop after the sensors: their workers flush the exec
+	// merger into evaluate on the way out.
+	lateCtx, lateCancel := context.WithCancel(context.WithoutCancel(ctx))
+	var lateDone sync.WaitGroup
 	if late != nil {
-		workers.Go(func() { late.run(runCtx) })
+		lateDone.Go(func() { late.run(lateCtx) })
 	}
 	every := f.statsEvery
 	if every <= 0 {
@@ -218,6 +222,8 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	runErr := pipe.Run(runCtx, handle)
 	runCancel()
 	workers.Wait()
+	lateCancel()
+	lateDone.Wait()
 	outCancel()
 	bg.Wait()
 	if f.replay == "" || runErr != nil {
