@@ -11,35 +11,20 @@ import (
 // AppendLine appends the stdout output's line for a, without newline, in
 // Falco's style: "15:04:05.000000000: Critical RULE: OUTPUT", the time in the
 // local zone, plus " (suppressed N similar)" when the rate limiter held
-// alerts back.
+// alerts back. Control characters in the rule or output are escaped
+// (event.AppendEscaped), which also keeps the alert on one line.
 func AppendLine(dst []byte, a *event.Alert) []byte {
 	dst = a.Time.Local().AppendFormat(dst, "15:04:05.000000000")
 	dst = append(dst, ": "...)
 	dst = append(dst, a.Priority.String()...)
 	dst = append(dst, ' ')
-	dst = append(dst, a.Rule...)
+	dst = event.AppendEscaped(dst, a.Rule)
 	dst = append(dst, ": "...)
-	dst = appendOneLine(dst, a.Output)
+	dst = event.AppendEscaped(dst, a.Output)
 	if a.Suppressed > 0 {
 		dst = append(dst, " (suppressed "...)
 		dst = strconv.AppendUint(dst, a.Suppressed, 10)
 		dst = append(dst, " similar)"...)
-	}
-	return dst
-}
-
-// appendOneLine keeps a line-oriented output one line per alert even when an
-// output template pulled in a command line with newlines.
-func appendOneLine(dst []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '\n':
-			dst = append(dst, `\n`...)
-		case '\r':
-			dst = append(dst, `\r`...)
-		default:
-			dst = append(dst, c)
-		}
 	}
 	return dst
 }

@@ -38,6 +38,8 @@ func TestAppendLine(t *testing.T) {
 		{"plain", func(*event.Alert) {}, "12:00:00.123456789: Critical Shell spawned by JVM: Shell spawned by java (cmd=sh -c id parent=java -jar app.jar)"},
 		{"suppressed", func(a *event.Alert) { a.Suppressed = 7 }, "12:00:00.123456789: Critical Shell spawned by JVM: Shell spawned by java (cmd=sh -c id parent=java -jar app.jar) (suppressed 7 similar)"},
 		{"newline in output", func(a *event.Alert) { a.Output = "a\nb\rc"; a.Priority = event.PriorityDebug }, `12:00:00.123456789: Debug Shell spawned by JVM: a\nb\rc`},
+		{"control characters in output", func(a *event.Alert) { a.Output = "cmd=printf \x1b[2J\x00\t\x7f \u009b1m \x9b é" },
+			`12:00:00.123456789: Critical Shell spawned by JVM: cmd=printf \x1b[2J\x00\t\x7f \u009b1m \x9b é`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,6 +80,29 @@ func TestAppendJSON(t *testing.T) {
 	}
 }
 
+// TestAppendJSONControlCharacters: the JSON outputs carry event fields
+// exactly (JSON escapes what it must), and stay valid JSON.
+func TestAppendJSONControlCharacters(t *testing.T) {
+	a := testAlert()
+	raw := "printf \x1b[2J\x00\x7f\u009b\u2028"
+	a.Output = "cmd=" + raw
+	a.OutputFields["proc.cmdline"] = raw
+	b, err := AppendJSON(nil, &a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !json.Valid(b) || strings.ContainsAny(string(b), "\x1b\x00\n") {
+		t.Fatalf("not one valid JSON line: %q", b)
+	}
+	var got falcoAlert
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Output != a.Output || got.OutputFields["proc.cmdline"] != raw {
+		t.Errorf("round trip: output %q cmdline %q", got.Output, got.OutputFields["proc.cmdline"])
+	}
+}
+
 func TestRFC5424(t *testing.T) {
 	h := RFC5424{Facility: 16, Hostname: "fallback", AppName: "ruled", ProcID: "77"}
 	tests := []struct {
@@ -95,6 +120,12 @@ func TestRFC5424(t *testing.T) {
 			a.Output = "x\ny"
 		},
 			`<135>1 2026-11-22T12:00:00.123456Z node1 ruled 77 alert [ruled@32473 rule="Odd \"rule\" \\ with \] chars" priority="Debug" container_name="a\]b\"c\\d"] Debug Odd "rule" \ with ] chars: x\ny`},
+		{"control characters", func(a *event.Alert) {
+			a.OutputFields = map[string]any{"proc.name": "x\x1b[2Jy", "container.name": "c\u0085\x7f\n"}
+			a.Tags = nil
+			a.Output = "cmd=\x1b]0;title\x07 \x9b"
+		},
+			`<130>1 2026-11-22T12:00:00.123456Z node1 ruled 77 alert [ruled@32473 rule="Shell spawned by JVM" priority="Critical" container_name="c\u0085\x7f\n" proc_name="x\x1b[2Jy"] Critical Shell spawned by JVM: cmd=\x1b]0;title\x07 \x9b`},
 		{"no hostname no time", func(a *event.Alert) {
 			a.Hostname = ""
 			a.Time = time.Time{}
@@ -151,6 +182,9 @@ func FuzzRFC5424Param(f *testing.F) {
 		}
 		if s[len(s)-1] != '"' {
 			t.Fatalf("not closed: %q", s)
+		}
+		if e := event.Escape(s); e != s {
+			t.Fatalf("control character or non-UTF-8 byte left in %q", s)
 		}
 	})
 }

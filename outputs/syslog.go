@@ -63,7 +63,7 @@ type RFC5424 struct {
 //
 // PRI is facility*8 + the alert's priority, since Falco priorities are syslog
 // severities. The timestamp has microseconds (RFC 5424's maximum precision);
-// MSG is "PRIORITY RULE: OUTPUT" on one line.
+// MSG is "PRIORITY RULE: OUTPUT" on one line, control characters escaped.
 func (h RFC5424) Append(dst []byte, a *event.Alert) []byte {
 	sev := int(a.Priority)
 	if sev < 0 || sev > 7 {
@@ -105,9 +105,9 @@ func (h RFC5424) Append(dst []byte, a *event.Alert) []byte {
 	dst = append(dst, "] "...)
 	dst = append(dst, a.Priority.String()...)
 	dst = append(dst, ' ')
-	dst = append(dst, a.Rule...)
+	dst = event.AppendEscaped(dst, a.Rule)
 	dst = append(dst, ": "...)
-	return appendOneLine(dst, a.Output)
+	return event.AppendEscaped(dst, a.Output)
 }
 
 // sdFields are the output fields copied into structured data, so a syslog
@@ -133,21 +133,24 @@ func appendHeaderField(dst []byte, s string, max int) []byte {
 }
 
 // appendParam writes ` name="value"`, escaping '"', '\' and ']' in the value
-// (RFC 5424 section 6.3.3); names are ASCII without '=', ' ', ']', '"'.
+// (RFC 5424 section 6.3.3) and making control characters visible
+// (event.AppendEscaped: a receiver reads "\x1b" back as those four
+// characters, since RFC 5424 keeps a backslash before any other character);
+// names are ASCII without '=', ' ', ']', '"'.
 func appendParam(dst []byte, name, value string) []byte {
 	dst = append(dst, ' ')
 	dst = append(dst, name...)
 	dst = append(dst, `="`...)
-	for i := 0; i < len(value); i++ {
-		switch c := value[i]; c {
-		case '"', '\\', ']':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, ' ')
-		default:
-			dst = append(dst, c)
+	for {
+		i := strings.IndexAny(value, `"\]`)
+		if i < 0 {
+			break
 		}
+		dst = event.AppendEscaped(dst, value[:i])
+		dst = append(dst, '\\', value[i])
+		value = value[i+1:]
 	}
+	dst = event.AppendEscaped(dst, value)
 	return append(dst, '"')
 }
 

@@ -49,7 +49,7 @@ func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "ruled events: unexpected argument %q\n", fs.Arg(0))
 		return exitUsage
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn, ReplaceAttr: event.EscapeLogAttr}))
 
 	var filter *engine.Filter
 	if filterText != "" {

@@ -196,7 +196,7 @@ func writeNetstatTable(w io.Writer, rows []netstatRow) error {
 			cid = cid[:12] // docker ps's short form; -json has the full id
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-			r.Proto, dash(r.State), r.Local, r.Remote, pid, dash(exe), dash(cid), dash(r.ContainerName))
+			r.Proto, dash(r.State), r.Local, r.Remote, pid, dash(event.Escape(exe)), dash(cid), dash(event.Escape(r.ContainerName)))
 	}
 	return tw.Flush()
 }

@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/ruled/ruled/sources/container"
+	"github.com/ruled/ruled/sources/event"
 	"github.com/ruled/ruled/sources/proctable"
 )
 
@@ -103,7 +104,8 @@ func runPS(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if name == "" {
 			name = "-"
 		}
-		fmt.Fprintf(w, "%d\t%d\t%s\t%s\t%s\t%s\t%s\n", r.PID, r.PPID, user, cid, name, exe, r.Cmdline)
+		// Escaped: a process picks its own argv and comm, and this table goes to a terminal.
+		fmt.Fprintf(w, "%d\t%d\t%s\t%s\t%s\t%s\t%s\n", r.PID, r.PPID, event.Escape(user), cid, event.Escape(name), event.Escape(exe), event.Escape(r.Cmdline))
 	}
 	if err := w.Flush(); err != nil {
 		fmt.Fprintln(stderr, "ruled ps:", err)

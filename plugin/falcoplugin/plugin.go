@@ -108,7 +108,7 @@ func (p *Plugin) Init(config string) (err error) {
 	}
 	level, _ := parseLevel(cfg.LogLevel)
 	p.cfg = cfg
-	p.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("plugin", PluginName)
+	p.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level, ReplaceAttr: event.EscapeLogAttr})).With("plugin", PluginName)
 	if len(cfg.Rules) > 0 {
 		m, err := LoadRules(cfg.Rules, cfg.RateLimit, p.log)
 		if err != nil {
