@@ -11,7 +11,10 @@ if [[ $(id -u) -ne 0 ]]; then
 	exit 1
 fi
 
-pkgs=(docker.io busybox-static auditd rsyslog iproute2 procps gcc libc6-dev)
+# libjsoncpp25 libre2-9 libtbb12 libyaml-cpp0.7: the runtime libraries of the
+# real Falco in ../shared/falco (test/falco runs it).
+pkgs=(docker.io busybox-static auditd rsyslog iproute2 procps gcc libc6-dev
+	libjsoncpp25 libre2-9 libtbb12 libyaml-cpp0.7)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

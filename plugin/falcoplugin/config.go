@@ -36,10 +36,12 @@ const (
 
 // initSchema is published through InitSchema so Falco validates the config
 // before Init; Init validates again itself because not every host does.
+// null is allowed because Falco turns an empty YAML map (init_config: {})
+// into the JSON null; it means the defaults, as an empty string does.
 const initSchema = `{
   "$schema": "http://json-schema.org/draft-04/schema#",
   "title": "ruled plugin init config",
-  "type": "object",
+  "type": ["object", "null"],
   "additionalProperties": false,
   "properties": {
     "rules": {
@@ -72,8 +74,8 @@ const initSchema = `{
   }
 }`
 
-// ParseConfig decodes and validates an init config. An empty string is the
-// default config.
+// ParseConfig decodes and validates an init config. An empty string, {} and
+// null (Falco's rendering of an empty YAML map) are the default config.
 func ParseConfig(s string) (Config, error) {
 	var c Config
 	if strings.TrimSpace(s) != "" {

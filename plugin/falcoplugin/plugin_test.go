@@ -48,6 +48,8 @@ func TestParseConfig(t *testing.T) {
 	}{
 		{name: "empty is defaults", in: "", want: Config{Sources: DefaultSources, AuditMode: "multicast", LogLevel: "info"}},
 		{name: "empty object", in: "{}", want: Config{Sources: DefaultSources, AuditMode: "multicast", LogLevel: "info"}},
+		// Falco's rendering of init_config: {} (an empty YAML map).
+		{name: "null", in: "null", want: Config{Sources: DefaultSources, AuditMode: "multicast", LogLevel: "info"}},
 		{name: "full", in: `{"rules":["builtin","/etc/ruled/local.yaml"],"sources":"procconn","audit_mode":"unicast","rate_limit":5,"log_level":"debug"}`,
 			want: Config{Rules: []string{"builtin", "/etc/ruled/local.yaml"}, Sources: "procconn", AuditMode: "unicast", RateLimit: 5, LogLevel: "debug"}},
 		{name: "unknown key", in: `{"rule":["builtin"]}`, wantErr: `unknown field "rule"`},

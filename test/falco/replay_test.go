@@ -1,0 +1,241 @@
+package falco
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/ruled/ruled/engine/ruletest"
+	"github.com/ruled/ruled/test/falco/falcotest"
+)
+
+// shipped turns plugin/falco/falco.yaml, the snippet a user merges into
+// falco.yaml, into a falcotest.Config with only its paths adjusted: the
+// library is the plugin built from this tree, /etc/falco/ruled_rules.yaml is
+// the repository's file and /etc/falco/falco_rules.yaml Falco's upstream
+// rules from ../shared/falco-rules.
+func shipped(t *testing.T, f *falcotest.Falco) falcotest.Config {
+	t.Helper()
+	b, err := os.ReadFile(f.Path("plugin/falco/falco.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Plugins     []map[string]any `yaml:"plugins"`
+		LoadPlugins []string         `yaml:"load_plugins"`
+		RulesFiles  []string         `yaml:"rules_files"`
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("plugin/falco/falco.yaml: %v", err)
+	}
+	if len(doc.Plugins) != 1 || doc.Plugins[0]["name"] != "ruled" || !slices.Equal(doc.LoadPlugins, []string{"ruled"}) {
+		t.Fatalf("plugin/falco/falco.yaml: want one plugins entry named ruled, loaded by load_plugins: %+v", doc)
+	}
+	paths := map[string]string{
+		"/etc/falco/ruled_rules.yaml": f.Path("plugin/falco/ruled_rules.yaml"),
+		"/etc/falco/falco_rules.yaml": f.Path("../shared/falco-rules/falco_rules.yaml"),
+	}
+	var rules []string
+	for _, r := range doc.RulesFiles {
+		p, ok := paths[r]
+		if !ok {
+			t.Fatalf("plugin/falco/falco.yaml: rules file %s: the test knows no local copy", r)
+		}
+		rules = append(rules, p)
+	}
+	p := doc.Plugins[0]
+	p["library_path"] = f.Plugin
+	// The upstream rules require the container plugin, which a packaged
+	// Falco loads from its own config.d; here a stand-in declares its fields.
+	container := map[string]any{"name": "container", "library_path": f.BuildPlugin(t, "./test/falco/containerfields"), "init_config": ""}
+	return falcotest.Config{Plugin: p, RulesFiles: rules, ExtraPlugins: []map[string]any{container}}
+}
+
+// caseTime gives case i its own event time, by which Falco's alerts (whose
+// time is the event's) are matched back to the case.
+func caseTime(i int) time.Time {
+	return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).Add(time.Duration(i) * time.Millisecond)
+}
+
+// packCases reads the default pack's test cases and encodes their events as
+// JSON lines, each with its caseTime.
+func packCases(t *testing.T, f *falcotest.Falco) ([]ruletest.Case, []byte) {
+	t.Helper()
+	cases, err := ruletest.ReadFiles([]string{f.Path("rules/tests")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cases) < 100 {
+		t.Fatalf("only %d cases in rules/tests", len(cases))
+	}
+	var events bytes.Buffer
+	for i, c := range cases {
+		c.Event.Evt.Time = caseTime(i)
+		b, err := json.Marshal(c.Event)
+		if err != nil {
+			t.Fatalf("%s: %v", c.Name, err)
+		}
+		events.Write(b)
+		events.WriteByte('\n')
+	}
+	return cases, events.Bytes()
+}
+
+// byCase groups alerts by the case whose event raised them.
+func byCase(t *testing.T, cases []ruletest.Case, alerts []falcotest.Alert) map[int][]falcotest.Alert {
+	t.Helper()
+	out := map[int][]falcotest.Alert{}
+	for _, a := range alerts {
+		i := int(a.Time.Sub(caseTime(0)) / time.Millisecond)
+		if i < 0 || i >= len(cases) || !a.Time.Equal(caseTime(i)) {
+			t.Errorf("alert %q at %s matches no case", a.Rule, a.Time)
+			continue
+		}
+		out[i] = append(out[i], a)
+	}
+	return out
+}
+
+// Cases where the Falco twin deliberately differs from the ruled rule,
+// because Falco's condition language has no equivalent (the comments in
+// ruled_rules.yaml say so). Keyed by case name; the value is the reason.
+var knownDifferences = map[string]string{}
+
+// TestShippedRules runs the shipped snippet and rules, unedited, inside the
+// real Falco next to Falco's upstream rules, on the events of every test
+// case of the default pack: each Falco twin must fire exactly where its
+// ruled rule must, so every rule fires on the events made for it and stays
+// silent on the near misses.
+func TestShippedRules(t *testing.T) {
+	f := falcotest.Require(t)
+	cfg := shipped(t, f)
+	cases, events := packCases(t, f)
+	res, err := f.Replay(t, cfg, events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Falco's upstream rules loaded beside ruled's (their syscall rules stay
+	// idle with the syscall source disabled, but a load error would have
+	// ended the run).
+	for _, want := range []string{"falco_rules.yaml", "ruled_rules.yaml"} {
+		if !strings.Contains(res.Stderr, want) {
+			t.Errorf("Falco's log does not mention loading %s:\n%s", want, res.Stderr)
+		}
+	}
+	if strings.Contains(res.Stderr, "ruled_rules.yaml") && strings.Contains(strings.ToLower(res.Stderr), "warning") {
+		t.Errorf("Falco warns about the rules files:\n%s", res.Stderr)
+	}
+
+	twins := falcoRules(t, f)
+	got := byCase(t, cases, res.Alerts)
+	fired := map[string]int{}
+	silent := map[string]int{}
+	for i, c := range cases {
+		want := map[string]bool{}
+		for _, r := range c.Expect {
+			want["Ruled "+r] = true
+		}
+		have := map[string]bool{}
+		for _, a := range got[i] {
+			if a.Source != "ruled" {
+				t.Errorf("case %q: alert %q from source %q", c.Name, a.Rule, a.Source)
+			}
+			have[a.Rule] = true
+		}
+		var missing, extra []string
+		for _, r := range twins {
+			switch {
+			case hasFold(want, r):
+			case c.Event.Evt.Type == eventType(t, cases, r):
+				if !have[r] {
+					silent[r]++
+				}
+			}
+		}
+		for r := range want {
+			if !hasFold(have, r) {
+				missing = append(missing, r)
+			}
+		}
+		for r := range have {
+			if !hasFold(want, r) {
+				extra = append(extra, r)
+			} else {
+				fired[r]++
+			}
+		}
+		if len(missing)+len(extra) == 0 {
+			continue
+		}
+		sort.Strings(missing)
+		sort.Strings(extra)
+		msg := fmt.Sprintf("case %q (%s:%d): Falco did not fire %q, fired unexpectedly %q", c.Name, c.File, c.Line, missing, extra)
+		if why, ok := knownDifferences[c.Name]; ok {
+			t.Logf("%s: known difference: %s", msg, why)
+			continue
+		}
+		t.Error(msg)
+	}
+	for _, r := range twins {
+		if fired[r] == 0 {
+			t.Errorf("rule %q never fired inside Falco", r)
+		}
+		if silent[r] == 0 {
+			t.Errorf("rule %q has no near miss (a case of its event type it stayed silent on)", r)
+		}
+	}
+	t.Logf("%d cases, %d alerts, %d rules", len(cases), len(res.Alerts), len(twins))
+}
+
+func hasFold(set map[string]bool, name string) bool {
+	for k := range set {
+		if strings.EqualFold(k, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// falcoRules lists the enabled rules of ruled_rules.yaml.
+func falcoRules(t *testing.T, f *falcotest.Falco) []string {
+	t.Helper()
+	b, err := os.ReadFile(f.Path("plugin/falco/ruled_rules.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var items []struct {
+		Rule    string `yaml:"rule"`
+		Enabled *bool  `yaml:"enabled"`
+	}
+	if err := yaml.Unmarshal(b, &items); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, it := range items {
+		if it.Rule != "" && (it.Enabled == nil || *it.Enabled) {
+			out = append(out, it.Rule)
+		}
+	}
+	return out
+}
+
+// eventType is the evt.type of the first case expecting rule's ruled twin:
+// the near misses of a rule are the other cases of that type.
+func eventType(t *testing.T, cases []ruletest.Case, rule string) string {
+	for _, c := range cases {
+		for _, r := range c.Expect {
+			if strings.EqualFold("Ruled "+r, rule) {
+				return c.Event.Evt.Type
+			}
+		}
+	}
+	return ""
+}
