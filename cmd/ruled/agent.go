@@ -81,7 +81,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitUsage
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "ruled: unexpected argument %q (subcommands: validate, test, events, ps, netstat, version)\n", fs.Arg(0))
+		fmt.Fprintf(stderr, "ruled: unexpected argument %q (subcommands: validate, test, events, ps, netstat, recover, version)\n", fs.Arg(0))
 		return exitUsage
 	}
 
@@ -182,6 +182,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			log.Warn("process table seed incomplete", "err", err)
 		}
 		srcs = sensors.Sources()
+		defer guardAudit(srcs, log)()
 		handle = sensors.Handler(evaluate)
 		late = newLateEval(sensors.Containers(), evalNow)
 	}

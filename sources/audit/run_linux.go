@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -38,6 +39,11 @@ func (s *Source) Run(ctx context.Context, emit func(*event.Event)) (err error) {
 		return fmt.Errorf("open audit control socket: %w", err)
 	}
 	defer ctl.Close()
+	// A run that died without restoring (SIGKILL, OOM kill, panic) left its
+	// rules and settings: put back what it found before looking.
+	if _, err := recoverDead(ctl, s.cfg.StateDir, s.logger); err != nil {
+		return fmt.Errorf("recover the audit state of a dead run (see ruled recover): %w", err)
+	}
 	st, err := ctl.GetStatus()
 	if err != nil {
 		return fmt.Errorf("get audit status: %w", err)
@@ -59,39 +65,81 @@ func (s *Source) Run(ctx context.Context, emit func(*event.Event)) (err error) {
 	}
 	s.mode.Store(mode)
 
+	// Decide every change first and record it, with what was found, before
+	// making any: a run killed half-way is recovered from that record.
+	existing, err := ctl.GetRules()
+	if err != nil {
+		return fmt.Errorf("list audit rules: %w", err)
+	}
+	install := s.cfg.InstallRules == InstallAlways || (s.cfg.InstallRules == InstallAuto && mode == ModeUnicast)
+	if s.cfg.InstallRules == InstallAuto && mode == ModeMulticast {
+		install = len(existing) == 0
+		if !install {
+			s.logger.Info("audit rules: the running daemon has rules loaded; not adding ruled's (events are what its rules audit)", "kernel_rules", len(existing))
+		}
+	}
+	wait := backlogWaitJiffies(st.BacklogWaitTime, s.cfg.BacklogWait)
+	state := found{enabled: st.Enabled, backlogLimit: st.BacklogLimit, backlogWait: st.BacklogWaitTime}
+	var sets []string
+	if mode == ModeUnicast && st.BacklogLimit < s.cfg.BacklogLimit {
+		sets = append(sets, SetBacklogLimit)
+	}
+	if mode == ModeUnicast && wait != st.BacklogWaitTime {
+		sets = append(sets, SetBacklogWait)
+	}
+	// Next to auditd, a disabled audit is the administrator's choice unless
+	// ruled brings its own rules.
+	if st.Enabled == 0 && (mode == ModeUnicast || install) {
+		sets = append(sets, SetEnabled)
+	}
+	self := os.Getpid()
+	start, _, ok := ProcStart(os.DirFS("/proc"), self)
+	if !ok {
+		return errors.New("audit state: cannot read this process's start time in /proc")
+	}
+	record := State{
+		PID: self, StartTime: start, Mode: mode, Sets: sets, Rules: existing,
+		Found: Status{Enabled: st.Enabled, Failure: st.Failure, PID: st.PID, RateLimit: st.RateLimit, BacklogLimit: st.BacklogLimit, BacklogWaitTime: st.BacklogWaitTime},
+	}
+	if err := WriteState(s.cfg.StateDir, record); err != nil {
+		return fmt.Errorf("record the audit state before changing it: %w", err)
+	}
+
 	var groups uint32
 	if mode == ModeMulticast {
 		groups = libaudit.NetlinkGroupReadLog
 	}
 	sock, err := newSocket(groups, s.cfg.SocketBuffer)
 	if err != nil {
-		return err
+		return errors.Join(err, RemoveState(s.cfg.StateDir, self))
 	}
 	evc := &libaudit.AuditClient{Netlink: sock}
 
-	state := found{enabled: st.Enabled, backlogLimit: st.BacklogLimit, backlogWait: st.BacklogWaitTime}
 	defer func() {
-		if rerr := s.restore(ctl, &state); rerr != nil {
-			err = errors.Join(err, rerr)
-		}
+		rerr := s.restore(ctl, &state)
 		// Close releases the daemon role (pid 0) when SetPID was called.
 		if cerr := evc.Close(); cerr != nil {
-			err = errors.Join(err, fmt.Errorf("release audit socket: %w", cerr))
+			rerr = errors.Join(rerr, fmt.Errorf("release audit socket: %w", cerr))
 		}
+		if rerr == nil {
+			rerr = RemoveState(s.cfg.StateDir, self)
+		} else {
+			s.logger.Error("audit state not fully restored; its record stays for ruled recover", "dir", s.cfg.StateDir, "error", rerr)
+		}
+		err = errors.Join(err, rerr)
 	}()
 
 	if mode == ModeUnicast {
 		if err := evc.SetPID(libaudit.WaitForReply); err != nil {
 			return fmt.Errorf("become audit daemon (set pid): %w", err)
 		}
-		if st.BacklogLimit < s.cfg.BacklogLimit {
+		if slices.Contains(sets, SetBacklogLimit) {
 			if err := ctl.SetBacklogLimit(s.cfg.BacklogLimit, libaudit.WaitForReply); err != nil {
 				return fmt.Errorf("set audit backlog limit: %w", err)
 			}
 			state.setLimit = true
 		}
-		wait := backlogWaitJiffies(st.BacklogWaitTime, s.cfg.BacklogWait)
-		if wait != st.BacklogWaitTime {
+		if slices.Contains(sets, SetBacklogWait) {
 			if err := ctl.SetBacklogWaitTime(int32(wait), libaudit.WaitForReply); err != nil {
 				return fmt.Errorf("set audit backlog wait time: %w", err)
 			}
@@ -102,25 +150,12 @@ func (s *Source) Run(ctx context.Context, emit func(*event.Event)) (err error) {
 		s.logger.Info("audit source started: another audit daemon is running, reading the multicast group read-only", "mode", mode, "daemon_pid", st.PID)
 	}
 
-	install := s.cfg.InstallRules == InstallAlways || (s.cfg.InstallRules == InstallAuto && mode == ModeUnicast)
-	if s.cfg.InstallRules == InstallAuto && mode == ModeMulticast {
-		existing, err := ctl.GetRules()
-		if err != nil {
-			return fmt.Errorf("list audit rules: %w", err)
-		}
-		install = len(existing) == 0
-		if !install {
-			s.logger.Info("audit rules: the running daemon has rules loaded; not adding ruled's (events are what its rules audit)", "kernel_rules", len(existing))
-		}
-	}
 	if install {
 		if err := s.install(ctl, &state); err != nil {
 			return err
 		}
 	}
-	// Next to auditd, a disabled audit is the administrator's choice unless
-	// ruled brings its own rules.
-	if st.Enabled == 0 && (mode == ModeUnicast || install) {
+	if slices.Contains(sets, SetEnabled) {
 		if err := ctl.SetEnabled(true, libaudit.WaitForReply); err != nil {
 			return fmt.Errorf("enable audit: %w", err)
 		}

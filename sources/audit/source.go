@@ -64,6 +64,9 @@ type Config struct {
 	// the kernel's exit list costs every open syscall on the host a little:
 	// 1,000 of them added ~0.5 µs per open here (BENCHMARKS.md).
 	MaxContainerRules int
+	// StateDir is where the run records the audit state it found before
+	// changing it, for recovery after a crash (default DefaultStateDir).
+	StateDir string
 }
 
 // Stats are the source's loss and volume counters.
@@ -155,6 +158,9 @@ func New(cfg Config, logger *slog.Logger) (*Source, error) {
 	}
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = 1024
+	}
+	if cfg.StateDir == "" {
+		cfg.StateDir = DefaultStateDir
 	}
 	if cfg.MaxContainerRules <= 0 {
 		cfg.MaxContainerRules = 4096

@@ -57,7 +57,7 @@ func TestScenarios(t *testing.T) {
 		t.Fatalf("list default rules: %v", err)
 	}
 
-	before := readAuditState(t)
+	before := e2e.ReadAuditState(t)
 	ag := startAgent(t, bin, "-output", "json")
 	stopped := false
 	t.Cleanup(func() {
@@ -65,7 +65,7 @@ func TestScenarios(t *testing.T) {
 			_, _ = ag.stop(15 * time.Second)
 		}
 		// Whatever ruled left, put it back for the tests after this one.
-		before.restore(t, readAuditState(t))
+		before.Restore(t, e2e.ReadAuditState(t))
 	})
 	waitReady(t, ag, image, tag)
 
@@ -191,8 +191,8 @@ func TestScenarios(t *testing.T) {
 	} else if code != 0 {
 		t.Errorf("ruled exited %d after SIGTERM, want 0", code)
 	}
-	after := readAuditState(t)
-	for _, d := range before.diff(after) {
+	after := e2e.ReadAuditState(t)
+	for _, d := range before.Diff(after) {
 		t.Errorf("audit state not restored by ruled: %s", d)
 	}
 	if t.Failed() {

@@ -1,4 +1,4 @@
-package scenarios
+package e2e
 
 import (
 	"bufio"
@@ -9,31 +9,31 @@ import (
 	"testing"
 )
 
-// auditState is what ruled must leave as it found: the rule list and the
+// AuditState is what ruled must leave as it found: the rule list and the
 // kernel's audit settings (not the counters lost/backlog, which move).
-type auditState struct {
+type AuditState struct {
 	Rules    []string
 	Settings map[string]string
 }
 
-// auditSettingKeys are the `auditctl -s` lines that are configuration.
-var auditSettingKeys = []string{"enabled", "failure", "pid", "rate_limit", "backlog_limit", "backlog_wait_time"}
+// AuditSettingKeys are the `auditctl -s` lines that are configuration.
+var AuditSettingKeys = []string{"enabled", "failure", "pid", "rate_limit", "backlog_limit", "backlog_wait_time"}
 
-// parseAuditStatus reads `auditctl -s` output ("key value" lines).
-func parseAuditStatus(out string) map[string]string {
+// ParseAuditStatus reads `auditctl -s` output ("key value" lines).
+func ParseAuditStatus(out string) map[string]string {
 	m := map[string]string{}
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
-		if len(f) >= 2 && slices.Contains(auditSettingKeys, f[0]) {
+		if len(f) >= 2 && slices.Contains(AuditSettingKeys, f[0]) {
 			m[f[0]] = f[1]
 		}
 	}
 	return m
 }
 
-// parseAuditRules reads `auditctl -l` output; "No rules" is the empty list.
-func parseAuditRules(out string) []string {
+// ParseAuditRules reads `auditctl -l` output; "No rules" is the empty list.
+func ParseAuditRules(out string) []string {
 	var rules []string
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
@@ -46,7 +46,7 @@ func parseAuditRules(out string) []string {
 	return rules
 }
 
-func readAuditState(t *testing.T) auditState {
+func ReadAuditState(t testing.TB) AuditState {
 	t.Helper()
 	l, err := exec.Command("auditctl", "-l").CombinedOutput()
 	if err != nil {
@@ -56,13 +56,13 @@ func readAuditState(t *testing.T) auditState {
 	if err != nil {
 		t.Fatalf("auditctl -s: %v: %s", err, s)
 	}
-	return auditState{Rules: parseAuditRules(string(l)), Settings: parseAuditStatus(string(s))}
+	return AuditState{Rules: ParseAuditRules(string(l)), Settings: ParseAuditStatus(string(s))}
 }
 
 // diff describes how after differs from before; empty when equal.
-func (before auditState) diff(after auditState) []string {
+func (before AuditState) Diff(after AuditState) []string {
 	var d []string
-	for _, k := range auditSettingKeys {
+	for _, k := range AuditSettingKeys {
 		if before.Settings[k] != after.Settings[k] {
 			d = append(d, fmt.Sprintf("%s: was %q, now %q", k, before.Settings[k], after.Settings[k]))
 		}
@@ -80,9 +80,9 @@ func (before auditState) diff(after auditState) []string {
 	return d
 }
 
-// deleteArgs turns an `auditctl -l` line into the auditctl arguments that
+// DeleteArgs turns an `auditctl -l` line into the auditctl arguments that
 // delete it ("-a always,exit ..." -> "-d always,exit ...").
-func deleteArgs(rule string) ([]string, bool) {
+func DeleteArgs(rule string) ([]string, bool) {
 	f := strings.Fields(rule)
 	if len(f) < 2 {
 		return nil, false
@@ -101,13 +101,13 @@ func deleteArgs(rule string) ([]string, bool) {
 // restore puts back what ruled left changed, so a failing run does not
 // leave audit rules or settings for the tests after it. Only the rules that
 // appeared since before are deleted: other rules are not ours to touch.
-func (before auditState) restore(t *testing.T, after auditState) {
+func (before AuditState) Restore(t testing.TB, after AuditState) {
 	t.Helper()
 	for _, r := range after.Rules {
 		if slices.Contains(before.Rules, r) {
 			continue
 		}
-		if args, ok := deleteArgs(r); ok {
+		if args, ok := DeleteArgs(r); ok {
 			if out, err := exec.Command("auditctl", args...).CombinedOutput(); err != nil {
 				t.Logf("restore: auditctl %s: %v: %s", strings.Join(args, " "), err, out)
 			}
