@@ -5,7 +5,7 @@ LDFLAGS := -X main.version=$(VERSION)
 BIN     := bin/ruled
 UNIT    := $(shell $(GO) list ./... 2>/dev/null | grep -v '/test$$' | grep -v '/test/')
 
-.PHONY: all build plugin run test unit e2e bench fuzz lint setup clean
+.PHONY: all build plugin run test unit e2e bench bench-falco fuzz lint setup clean
 
 all: build
 
@@ -35,6 +35,11 @@ e2e: build
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(UNIT)
+
+# libruled.so and a trivial plugin-sdk-go plugin in the real Falco
+# (../shared/falco) on the same 100,000 events, and standalone ruled -replay.
+bench-falco:
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count 3 ./test/falcocost
 
 fuzz:
 	@for p in $(UNIT); do \
