@@ -165,8 +165,10 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		handle  = evaluate
 		sensors *live.Live
 	)
+	var replaySrc *replay.Source
 	if f.replay != "" {
-		srcs = []sources.Source{replay.New(f.replay, log)}
+		replaySrc = replay.New(f.replay, log)
+		srcs = []sources.Source{replaySrc}
 	} else {
 		lc, err := liveConfig(f, cfg, log)
 		if err != nil {
@@ -233,6 +235,9 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if runErr != nil {
 		fmt.Fprintln(stderr, "ruled:", runErr)
 		return exitError
+	}
+	if replaySrc != nil {
+		return replayExit(replaySrc, stderr, "ruled", log)
 	}
 	return exitOK
 }

@@ -66,7 +66,10 @@ func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 	}
 
-	var src sources.Source
+	var (
+		src       sources.Source
+		replaySrc *replay.Source
+	)
 	isLive := replayFile == ""
 	if isLive {
 		list, err := live.ParseSources(srcList)
@@ -81,7 +84,8 @@ func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		src = sensors.Source()
 	} else {
-		src = replay.New(replayFile, log)
+		replaySrc = replay.New(replayFile, log)
+		src = replaySrc
 	}
 	n, err := printEvents(ctx, []sources.Source{src}, filter, stdout, isLive, log)
 	if err != nil {
@@ -89,7 +93,29 @@ func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitError
 	}
 	log.Debug("events printed", "events", n)
+	if replaySrc != nil {
+		return replayExit(replaySrc, stderr, "ruled events", log)
+	}
 	return exitOK
+}
+
+// replayExit ends a replay that read its whole file: the bad lines it
+// skipped (the first replay.MaxNamed named), a summary, and exit 1 when
+// any line was skipped, so a damaged capture never passes for a clean one.
+func replayExit(src *replay.Source, stderr io.Writer, prog string, log *slog.Logger) int {
+	st := src.Stats()
+	log.Info("replay done", "file", st.File, "events", st.Events, "skipped", st.Skipped)
+	if st.Skipped == 0 {
+		return exitOK
+	}
+	for _, l := range st.First {
+		fmt.Fprintf(stderr, "%s: %s\n", prog, l)
+	}
+	if more := st.Skipped - len(st.First); more > 0 {
+		fmt.Fprintf(stderr, "%s: ... and %d more bad lines\n", prog, more)
+	}
+	fmt.Fprintf(stderr, "%s: %s\n", prog, st.Summary())
+	return exitError
 }
 
 // printEvents runs srcs and writes every event that passes filter (nil =

@@ -26,6 +26,10 @@ const batchWait = 50 * time.Millisecond
 
 type sourceRunner struct {
 	src sources.Source
+	// done, if set, is asked after the source ended without an error; its
+	// error fails the capture like the source's own (a replay that
+	// skipped bad lines).
+	done func() error
 }
 
 // Instance is one open capture: sources running in goroutines that feed a
@@ -84,7 +88,11 @@ func startInstance(runners []sourceRunner, enrichers []sources.Enricher, live bo
 					in.fail(fmt.Errorf("source %s: recovered panic: %v", r.src.Name(), p))
 				}
 			}()
-			if err := r.src.Run(ctx, emit); err != nil && ctx.Err() == nil {
+			err := r.src.Run(ctx, emit)
+			if err == nil && r.done != nil && ctx.Err() == nil {
+				err = r.done()
+			}
+			if err != nil && ctx.Err() == nil {
 				in.fail(fmt.Errorf("source %s: %w", r.src.Name(), err))
 			}
 		}()

@@ -154,7 +154,8 @@ func (p *Plugin) Open(params string) (inst source.Instance, err error) {
 		if _, err := os.Stat(spec.Replay); err != nil {
 			return nil, fmt.Errorf("open params: %w", err)
 		}
-		return startInstance([]sourceRunner{{src: replay.New(spec.Replay, p.log)}}, nil, false, p.log), nil
+		rs := replay.New(spec.Replay, p.log)
+		return startInstance([]sourceRunner{{src: rs, done: func() error { return replaySkipped(rs.Stats()) }}}, nil, false, p.log), nil
 	}
 	srcs, enrichers, err := OpenLive(spec.Sources, p.cfg, p.log)
 	if err != nil {
@@ -166,6 +167,16 @@ func (p *Plugin) Open(params string) (inst source.Instance, err error) {
 	}
 	p.log.Info("sources opened", "sources", strings.Join(spec.Sources, ","))
 	return startInstance(runners, enrichers, true, p.log), nil
+}
+
+// replaySkipped turns the bad lines a replay read past into the error that
+// ends the capture, once every good event has been delivered: Falco then
+// exits non-zero, as ruled -replay does.
+func replaySkipped(st replay.Stats) error {
+	if st.Skipped == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s; %s", st.Summary(), strings.Join(st.First, "; "))
 }
 
 // String implements sdk.Stringer: the event's JSON line, what Falco shows

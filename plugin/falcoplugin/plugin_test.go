@@ -453,11 +453,14 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
+// TestReplayBadLineIsError: the replay reads past a bad line (the event
+// after it is delivered), then ends the capture with an error naming it.
 func TestReplayBadLineIsError(t *testing.T) {
 	p := initPlugin(t, "")
 	path := filepath.Join(t.TempDir(), "bad.jsonl")
 	lines := fixtureLines(t)
 	data := append(append(bytes.Clone(lines[0]), '\n'), []byte("{\"evt\":{\"typo\":1}}\n")...)
+	data = append(append(data, lines[1]...), '\n')
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -477,8 +480,9 @@ func TestReplayBadLineIsError(t *testing.T) {
 			break
 		}
 	}
-	if n != 1 || lastErr == nil || errors.Is(lastErr, sdk.ErrEOF) || !strings.Contains(lastErr.Error(), "bad.jsonl:2") {
-		t.Fatalf("events %d, err %v: want 1 event then an error naming bad.jsonl:2", n, lastErr)
+	if n != 2 || lastErr == nil || errors.Is(lastErr, sdk.ErrEOF) || !strings.Contains(lastErr.Error(), "bad.jsonl:2") ||
+		!strings.Contains(lastErr.Error(), "1 bad line skipped") {
+		t.Fatalf("events %d, err %v: want 2 events then an error naming bad.jsonl:2", n, lastErr)
 	}
 }
 

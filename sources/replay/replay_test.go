@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -119,38 +120,104 @@ func TestJSONLinesKeptAsRecorded(t *testing.T) {
 	}
 }
 
-func TestBadLine(t *testing.T) {
+func goodJSON(pid int, cmdline string) string {
+	return fmt.Sprintf(`{"evt":{"type":"execve","time":"2026-01-01T00:00:00Z","source":"audit","success":true},"proc":{"pid":%d,"cmdline":%q,"uid":0,"gid":0,"euid":0,"auid":0},"container":{"id":"host"}}`, pid, cmdline)
+}
+
+func auditExec(seq, pid int, comm string) string {
+	return fmt.Sprintf("type=SYSCALL msg=audit(1.000:%d): arch=c000003e syscall=59 success=yes exit=0 pid=%d comm=%q exe=\"/x\" key=\"exec\"\n", seq, pid, comm)
+}
+
+// TestReadsThroughDamage: a bad line is skipped, counted and named, and
+// every event after it is still read, including lines far beyond
+// bufio.Scanner's 64 KiB default.
+func TestReadsThroughDamage(t *testing.T) {
+	long := strings.Repeat("a", 2<<20) // a 2 MiB command line
 	tests := []struct {
-		name    string
-		input   string
-		wantErr string
-		wantN   int
+		name      string
+		input     string
+		wantPIDs  []int
+		wantFirst []string // prefixes of Stats.First
 	}{
 		{
 			name: "audit log",
-			input: "type=SYSCALL msg=audit(1.000:1): arch=c000003e syscall=59 success=yes exit=0 pid=5 comm=\"x\" exe=\"/x\" key=\"exec\"\n" +
-				"type=SYSCALL msg=audit(1.000:2): arch=c000003e syscall=59 success=yes exit=0 pid=6 comm=\"y\" exe=\"/y\" key=\"exec\"\n" +
-				"garbage here\n",
-			wantErr: "in.log:3:",
-			wantN:   1,
+			input: auditExec(1, 5, "x") + "garbage here\n" + auditExec(2, 6, "y") +
+				"type=SYSCALL msg=audit(nonsense): x=1\n" +
+				// One record far longer than any the kernel writes (8,970
+				// bytes), split over many reads.
+				auditExec(3, 7, strings.Repeat("z", 200<<10)) +
+				"type=SYSCALL " + strings.Repeat("q", MaxLineSize+10) + "\n" +
+				auditExec(4, 8, "w"),
+			wantPIDs:  []int{5, 6, 7, 8},
+			wantFirst: []string{"in.log:2: ", "in.log:4: ", "in.log:6: line too long"},
 		},
 		{
-			name:    "json",
-			input:   `{"evt":{"type":"execve","time":"2026-01-01T00:00:00Z","source":"audit","success":true},"proc":{"pid":1,"uid":0,"gid":0,"euid":0,"auid":0},"container":{"id":"host"}}` + "\n{\"evt\":{\"typo\":1}}\n",
-			wantErr: "in.log:2:",
-			wantN:   1,
+			name: "json",
+			input: goodJSON(1, "a") + "\n{broken json\n{\"evt\":{\"typo\":1}}\n" + goodJSON(2, long) + "\n" +
+				"{" + strings.Repeat(" ", event.MaxLineSize) + "}\n" + goodJSON(3, "c") + "\n",
+			wantPIDs:  []int{1, 2, 3},
+			wantFirst: []string{"in.log:2: invalid character 'b'", `in.log:3: json: unknown field "typo"`, "in.log:5: line too long"},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			evs, err := runAll(t, Open(strings.NewReader(tt.input), "in.log"))
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("err = %v, want it to name %s", err, tt.wantErr)
+			src := Open(strings.NewReader(tt.input), "in.log")
+			evs, err := runAll(t, src)
+			if err != nil {
+				t.Fatalf("err = %v, want the read to go on", err)
 			}
-			if len(evs) != tt.wantN {
-				t.Errorf("%d events before the error, want %d", len(evs), tt.wantN)
+			var pids []int
+			for _, ev := range evs {
+				pids = append(pids, ev.Proc.PID)
+			}
+			if fmt.Sprint(pids) != fmt.Sprint(tt.wantPIDs) {
+				t.Errorf("events of pids %v, want %v", pids, tt.wantPIDs)
+			}
+			if tt.name == "json" && (len(evs) < 2 || evs[1].Proc.Cmdline != long) {
+				t.Errorf("the 2 MiB line was not read whole")
+			}
+			st := src.Stats()
+			if st.Skipped != len(tt.wantFirst) || st.Events != len(tt.wantPIDs) || len(st.First) != len(tt.wantFirst) {
+				t.Fatalf("stats %d events, %d skipped, named %q; want %d, %d", st.Events, st.Skipped, st.First, len(tt.wantPIDs), len(tt.wantFirst))
+			}
+			for i, want := range tt.wantFirst {
+				if !strings.HasPrefix(st.First[i], want) {
+					t.Errorf("skipped line %d named %q, want prefix %q", i, st.First[i], want)
+				}
 			}
 		})
+	}
+}
+
+// TestSkippedNamedUpToMax: all bad lines are counted, the first MaxNamed
+// are named.
+func TestSkippedNamedUpToMax(t *testing.T) {
+	var in strings.Builder
+	for i := range 25 {
+		in.WriteString(goodJSON(i, "x") + "\n{bad\n")
+	}
+	src := Open(strings.NewReader(in.String()), "many.jsonl")
+	evs, err := runAll(t, src)
+	st := src.Stats()
+	if err != nil || len(evs) != 25 || st.Skipped != 25 || len(st.First) != MaxNamed {
+		t.Fatalf("%d events, err %v, stats %+v", len(evs), err, st)
+	}
+	if !strings.HasPrefix(st.First[MaxNamed-1], fmt.Sprintf("many.jsonl:%d:", 2*MaxNamed)) {
+		t.Errorf("last named line %q", st.First[MaxNamed-1])
+	}
+	if got := st.Summary(); got != "replay many.jsonl: 25 events, 25 bad lines skipped" {
+		t.Errorf("summary %q", got)
+	}
+}
+
+// TestReadStopsAtFirstBadLine: the strict readers (rule tests, fixtures)
+// still stop at a bad line and name it.
+func TestReadStopsAtFirstBadLine(t *testing.T) {
+	n := 0
+	err := ReadAuditLog(strings.NewReader(auditExec(1, 5, "x")+auditExec(2, 6, "y")+"garbage\n"+auditExec(3, 7, "z")), "in.log",
+		func(*event.Event) error { n++; return nil })
+	if err == nil || !strings.HasPrefix(err.Error(), "in.log:3:") || n != 1 {
+		t.Fatalf("err = %v after %d events, want in.log:3: after 1", err, n)
 	}
 }
 
