@@ -11,6 +11,12 @@ if [[ $(id -u) -ne 0 ]]; then
 	exit 1
 fi
 
+# Tests decide themselves when a daemon holds the audit role, so no auditd
+# may run during them. The host's own auditd is stopped (and noted: make test
+# starts it again at the end with test/auditd.sh restore); one that only the
+# package installation below starts is stopped without a note.
+bash "$(dirname "$0")/auditd.sh" stop
+
 # libjsoncpp25 libre2-9 libtbb12 libyaml-cpp0.7: the runtime libraries of the
 # real Falco in ../shared/falco (test/falco runs it).
 pkgs=(docker.io busybox-static auditd rsyslog iproute2 procps gcc libc6-dev
@@ -23,14 +29,9 @@ if ((${#missing[@]})); then
 	echo "test/setup.sh: installing ${missing[*]}"
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-
-# The Debian auditd package may start auditd; tests decide themselves when a
-# daemon holds the audit role, so none may be running now.
-if pgrep -x auditd >/dev/null; then
-	echo "test/setup.sh: stopping auditd so tests start from a known audit state"
-	pkill -x auditd || true
-	for _ in $(seq 50); do pgrep -x auditd >/dev/null || break; sleep 0.1; done
+	scratch=$(mktemp)
+	RULED_AUDITD_NOTE=$scratch bash "$(dirname "$0")/auditd.sh" stop
+	rm -f "$scratch"
 fi
 
 # A runc wrapper registered as the runtime "ruled-test-runc": where the

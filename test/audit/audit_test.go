@@ -218,9 +218,9 @@ func pgrepAuditd() int {
 	return pid
 }
 
-// startAuditd runs Debian's auditd in the foreground with a configuration
-// that logs into dir, and stops it when the test ends.
-func startAuditd(t *testing.T, dir string) string {
+// writeAuditdConfig writes an auditd.conf into dir that logs into dir, and
+// returns the log's path.
+func writeAuditdConfig(t *testing.T, dir string) string {
 	t.Helper()
 	conf, err := os.ReadFile("/etc/audit/auditd.conf")
 	if err != nil {
@@ -237,6 +237,14 @@ func startAuditd(t *testing.T, dir string) string {
 	if err := os.WriteFile(filepath.Join(dir, "auditd.conf"), []byte(strings.Join(lines, "\n")), 0o640); err != nil {
 		t.Fatal(err)
 	}
+	return logPath
+}
+
+// startAuditd runs Debian's auditd in the foreground with a configuration
+// that logs into dir, and stops it when the test ends.
+func startAuditd(t *testing.T, dir string) string {
+	t.Helper()
+	logPath := writeAuditdConfig(t, dir)
 	cmd := exec.Command("auditd", "-n", "-c", dir, "-s", "enable")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
