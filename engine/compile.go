@@ -17,6 +17,7 @@ import (
 	"github.com/expr-lang/expr/optimizer"
 	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
+	"github.com/ruled/ruled/engine/falcolang"
 	"github.com/ruled/ruled/sources/event"
 	"gopkg.in/yaml.v3"
 )
@@ -44,6 +45,9 @@ var prefixes = func() map[string]bool {
 
 func newConfig() *conf.Config {
 	c := conf.New(event.Event{})
+	for _, opt := range falcolang.Functions() {
+		opt(c)
+	}
 	c.Expect = reflect.Bool
 	c.Check()
 	return c
@@ -57,8 +61,14 @@ type resolver struct {
 	listVals   map[string][]ast.Node // resolved items, built on demand
 	macroState map[string]int        // 0 unseen, 1 in progress, 2 done
 	macroBad   map[string]bool
-	macroSize  map[string]int // nodes of the expanded macro
-	problems   []Problem
+	// macroMissing holds, for a Falco-language macro that needs data ruled
+	// does not collect, what it needs (not a load problem: rules using it
+	// load disabled).
+	macroMissing map[string]string
+	// skipUnknown: the rule being built has skip-if-unknown-filter.
+	skipUnknown bool
+	macroSize   map[string]int // nodes of the expanded macro
+	problems    []Problem
 	// expanded counts macro nodes spliced into the condition being built
 	// (at depth 0), to stop a chain of macros that each use the previous
 	// one twice from growing the tree exponentially.
@@ -80,7 +90,7 @@ func countNodes(n ast.Node) int {
 
 func newResolver(d *defs) *resolver {
 	return &resolver{lists: d.lists, macros: d.macros, listVals: map[string][]ast.Node{},
-		macroState: map[string]int{}, macroBad: map[string]bool{}, macroSize: map[string]int{}}
+		macroState: map[string]int{}, macroBad: map[string]bool{}, macroSize: map[string]int{}, macroMissing: map[string]string{}}
 }
 
 // condError is a compile problem at a rune offset of the condition text.
@@ -89,6 +99,9 @@ type condError struct {
 	msg  string
 	// inherited: the problem is a broken macro or list already reported.
 	inherited bool
+	// missing: not a problem but data ruled does not collect (a Falco
+	// field or event type); the rule loads disabled.
+	missing string
 }
 
 func (e *condError) Error() string { return e.msg }
@@ -101,14 +114,18 @@ func (r *resolver) resolveList(name string, stack []string) ([]ast.Node, error) 
 	}
 	for _, s := range stack {
 		if s == name {
-			return nil, fmt.Errorf("list cycle: %s -> %s", strings.Join(stack, " -> "), name)
+			return nil, fmt.Errorf("list cycle: %s -> %s", shown(strings.Join(stack, " -> ")), shown(name))
 		}
 	}
 	l := r.lists[name]
 	var out []ast.Node
 	for _, it := range l.items {
-		if _, ok := r.lists[it.Value]; ok && it.Tag == "!!str" && it.Style == 0 {
-			sub, err := r.resolveList(it.Value, append(stack, name))
+		ref := it.Value
+		if strings.HasPrefix(name, falcolang.MacroPrefix) {
+			ref = falcolang.MacroPrefix + ref
+		}
+		if _, ok := r.lists[ref]; ok && it.Tag == "!!str" && it.Style == 0 {
+			sub, err := r.resolveList(ref, append(stack, name))
 			if err != nil {
 				return nil, err
 			}
@@ -134,10 +151,20 @@ func scalarNode(n *yaml.Node) ast.Node {
 	return &ast.StringNode{Value: n.Value}
 }
 
-// parse parses text and expands macros and lists in place.
-func (r *resolver) parse(text string, stack []string) (ast.Node, error) {
-	tree, err := parser.Parse(rewriteSpellings(text))
+// parse parses text in its language and expands macros and lists in place.
+func (r *resolver) parse(text string, lang Lang, stack []string) (ast.Node, error) {
+	src := rewriteSpellings(text)
+	if lang == LangFalco {
+		var err error
+		if src, err = r.compileFalco(text); err != nil {
+			return nil, err
+		}
+	}
+	tree, err := parser.Parse(src)
 	if err != nil {
+		if lang == LangFalco {
+			return nil, &condError{msg: fmt.Sprintf("internal: the expr form %q of this condition does not parse: %v", src, err)}
+		}
 		var fe *file.Error
 		if errors.As(err, &fe) {
 			return nil, &condError{from: fe.From, msg: fe.Message}
@@ -189,8 +216,8 @@ func (r *resolver) expand(np *ast.Node, memberBase bool, stack []string, lets ma
 			sub, err := r.macroAST(n.Value, stack)
 			if err != nil {
 				var ce *condError
-				if errors.As(err, &ce) && ce.inherited {
-					return &condError{from: n.Location().From, msg: ce.msg, inherited: true}
+				if errors.As(err, &ce) && (ce.inherited || ce.missing != "") {
+					return &condError{from: n.Location().From, msg: ce.msg, inherited: ce.inherited, missing: ce.missing}
 				}
 				return &condError{from: n.Location().From, msg: err.Error()}
 			}
@@ -356,16 +383,20 @@ func relocate(n ast.Node, loc file.Location) {
 func (r *resolver) macroAST(name string, stack []string) (ast.Node, error) {
 	for _, s := range stack {
 		if s == name {
-			return nil, fmt.Errorf("macro cycle: %s -> %s", strings.Join(stack, " -> "), name)
+			return nil, fmt.Errorf("macro cycle: %s -> %s", shown(strings.Join(stack, " -> ")), shown(name))
 		}
 	}
 	r.checkMacro(name)
 	if r.macroBad[name] {
-		return nil, &condError{msg: fmt.Sprintf("uses macro %s, which has errors", name), inherited: true}
+		return nil, &condError{msg: fmt.Sprintf("uses macro %s, which has errors", shown(name)), inherited: true}
+	}
+	if m := r.macroMissing[name]; m != "" {
+		return nil, &condError{msg: m, missing: m}
 	}
 	r.depth++
 	defer func() { r.depth-- }()
-	return r.parse(joinParts(r.macros[name].cond), append(stack, name))
+	m := r.macros[name]
+	return r.parse(joinParts(m.cond), m.lang, append(stack, name))
 }
 
 // checkMacro compiles macro name on its own once and reports its problems.
@@ -379,7 +410,7 @@ func (r *resolver) checkMacro(name string) {
 	text := joinParts(m.cond)
 	savedExp, savedDepth := r.expanded, r.depth
 	r.expanded, r.depth = 0, 0
-	n, err := r.parse(text, []string{name})
+	n, err := r.parse(text, m.lang, []string{name})
 	r.expanded, r.depth = savedExp, savedDepth
 	if err == nil {
 		r.macroSize[name] = countNodes(n)
@@ -395,8 +426,13 @@ func (r *resolver) checkMacro(name string) {
 	if err == nil {
 		return
 	}
+	var ce *condError
+	if errors.As(err, &ce) && ce.missing != "" {
+		r.macroMissing[name] = ce.missing
+		return
+	}
 	r.macroBad[name] = true
-	r.condProblem(m.cond, itemLabel("macro", name), err)
+	r.condProblem(m.cond, itemLabel("macro", m.name), err)
 }
 
 // condProblem reports a condition error at the FILE:LINE its offset maps to.
@@ -409,7 +445,7 @@ func (r *resolver) condProblem(parts []srcPart, label string, err error) {
 		return
 	}
 	f, line, pos := locate(parts, ce.from)
-	r.problems = append(r.problems, Problem{File: f, Line: line, Item: label, Msg: "condition: " + ce.msg + " " + pos})
+	r.problems = append(r.problems, Problem{File: f, Line: line, Item: label, Msg: "condition: " + shown(ce.msg) + " " + pos})
 }
 
 func joinParts(ps []srcPart) string {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,6 +41,8 @@ type Rule struct {
 	Types []string
 	// pnames are the proc.name values the condition requires; nil = any.
 	pnames []string
+	// Lang is the language the condition is written in.
+	Lang Lang
 
 	prog *vm.Program // for the events the index sends it
 	full *vm.Program // for any event (tests compare it with prog)
@@ -115,6 +119,8 @@ type Engine struct {
 	nLists   int
 	nDisable int
 	defs     *defs // lists and macros for CompileFilter
+	inactive []InactiveRule
+	falco    FalcoCounts
 
 	pool     sync.Pool
 	rate     RateLimit
@@ -156,7 +162,45 @@ func New(files []File, opts Options) (*Engine, error) {
 		e.log = slog.New(slog.DiscardHandler)
 	}
 	e.pool.New = func() any { return newEvalState() }
+	for _, in := range e.inactive {
+		e.log.Info("rule inactive", "rule", in.Name, "file", in.File, "line", in.Line, "reason", in.Reason)
+	}
+	if e.falco.Rules > 0 || e.falco.OtherSource > 0 {
+		e.log.Info("falco-language rules", "active", e.falco.Active, "rules", e.falco.Rules, "inactive", e.falco.Inactive,
+			"disabled", e.falco.Disabled, "other_source", e.falco.OtherSource)
+	}
 	return e, nil
+}
+
+// InactiveRule is a rule that loaded but does not run: it needs data ruled
+// does not collect, or the other language's rule of its name runs instead.
+type InactiveRule struct {
+	Name   string
+	File   string
+	Line   int
+	Lang   Lang
+	Reason string
+}
+
+func (i InactiveRule) String() string {
+	return fmt.Sprintf("%s:%d: rule %q: %s", i.File, i.Line, i.Name, i.Reason)
+}
+
+// FalcoCounts counts the Falco-language rules of a load.
+type FalcoCounts struct {
+	Rules       int // defined (after skipping other sources)
+	Active      int // enabled and running
+	Disabled    int // enabled: false in the files
+	Inactive    int // need data ruled does not collect, or replaced by an expr rule
+	OtherSource int // rules for another event source, skipped
+}
+
+// compiled is one rule after compilation: a runnable rule or why it is
+// inactive.
+type compiled struct {
+	def    *ruleDef
+	rule   *Rule
+	reason string // inactive when set
 }
 
 func build(d *defs) (*Engine, []Problem) {
@@ -165,64 +209,70 @@ func build(d *defs) (*Engine, []Problem) {
 	for _, name := range d.listOrder {
 		if _, err := r.resolveList(name, nil); err != nil {
 			l := d.lists[name]
-			r.problems = append(r.problems, Problem{File: l.file, Line: l.line, Item: itemLabel("list", name), Msg: err.Error()})
+			r.problems = append(r.problems, Problem{File: l.file, Line: l.line, Item: itemLabel("list", l.name), Msg: err.Error()})
 		}
 	}
 	for _, name := range d.macroOrd {
 		r.checkMacro(name)
 	}
 	e := &Engine{byType: map[string]*typeBucket{}, nMacros: len(d.macros), nLists: len(d.lists), defs: d}
-	var all []*Rule
-	for _, name := range d.ruleOrder {
-		def := d.rules[name]
-		label := itemLabel("rule", name)
-		text := joinParts(def.cond)
-		node, ok := r.ruleAST(def, label)
-		if !ok {
-			continue
-		}
-		types, constrained := requiredTypes(node)
-		pnames, nameConstrained := requiredValues(node, "proc.name")
-		full, ce := typeCheck(node, text)
-		if ce != nil {
-			r.condProblem(def.cond, label, ce)
-			continue
-		}
-		prog := full
-		if constrained && len(types) == 1 {
-			// The rule only ever runs on events of its one type: fold the
-			// evt.type tests to constants so it does not re-check them.
-			folded, _ := r.ruleAST(def, label)
-			foldType(&folded, sortedKeys(types)[0])
-			if p, ce := typeCheck(folded, text); ce == nil {
-				prog = p
-			}
-		}
-		tpl, err := parseTemplate(def.output)
-		if err != nil {
-			r.problems = append(r.problems, Problem{File: def.outputFile, Line: def.outputLine, Item: label, Msg: err.Error()})
-			continue
-		}
-		rule := &Rule{Name: name, Desc: def.desc, Output: def.output, Priority: def.priority, Tags: def.tags,
-			Condition: text, File: def.file, Line: def.line, prog: prog, full: full, tpl: tpl}
-		if constrained {
-			rule.Types = sortedKeys(types)
-			if rule.Types == nil {
-				rule.Types = []string{} // requires contradictory types: never matches
-			}
-		}
-		if nameConstrained {
-			rule.pnames = sortedKeys(pnames)
-			if rule.pnames == nil {
-				rule.pnames = []string{}
-			}
-		}
-		if !def.enabled {
-			e.nDisable++
-			continue
-		}
-		all = append(all, rule)
+	produced := map[string]bool{}
+	for _, t := range event.Types {
+		produced[t] = true
 	}
+	results := map[string]*compiled{}
+	for _, key := range d.ruleOrder {
+		def := d.rules[key]
+		if c := r.compileRule(def, produced); c != nil {
+			results[key] = c
+		}
+	}
+	// A name defined in both languages: the later definition runs when it
+	// can; otherwise the earlier one stays and the later one is inactive.
+	for _, key := range d.ruleOrder {
+		if !strings.HasPrefix(key, altKey("")) {
+			continue
+		}
+		later, first := results[key], results[strings.TrimPrefix(key, altKey(""))]
+		if later == nil || first == nil {
+			continue
+		}
+		if later.reason == "" {
+			first.rule, first.reason = nil, "dropped"
+			continue
+		}
+		if first.reason == "" {
+			later.reason += fmt.Sprintf("; the %s rule of this name (%s:%d) runs instead", first.def.lang, first.def.file, first.def.line)
+		}
+	}
+	var all []*Rule
+	for _, key := range d.ruleOrder {
+		c := results[key]
+		if c == nil || c.reason == "dropped" {
+			continue
+		}
+		if c.def.lang == LangFalco {
+			e.falco.Rules++
+		}
+		switch {
+		case c.reason != "":
+			e.inactive = append(e.inactive, InactiveRule{Name: c.def.name, File: c.def.file, Line: c.def.line, Lang: c.def.lang, Reason: c.reason})
+			if c.def.lang == LangFalco {
+				e.falco.Inactive++
+			}
+		case !c.def.enabled:
+			e.nDisable++
+			if c.def.lang == LangFalco {
+				e.falco.Disabled++
+			}
+		default:
+			if c.def.lang == LangFalco {
+				e.falco.Active++
+			}
+			all = append(all, c.rule)
+		}
+	}
+	e.falco.OtherSource = d.otherSource
 	problems = append(problems, r.problems...)
 	if len(problems) > 0 {
 		return nil, problems
@@ -258,6 +308,83 @@ func build(d *defs) (*Engine, []Problem) {
 	e.other = newTypeBucket(anyType)
 	return e, nil
 }
+
+// compileRule compiles one rule; nil when it has problems (reported in
+// r.problems).
+func (r *resolver) compileRule(def *ruleDef, produced map[string]bool) *compiled {
+	label := itemLabel("rule", def.name)
+	text := joinParts(def.cond)
+	r.skipUnknown = def.skipUnknown
+	defer func() { r.skipUnknown = false }()
+	node, missing, ok := r.ruleAST(def, label)
+	if !ok {
+		return nil
+	}
+	if missing != "" {
+		if _, err := parseTemplate(def.output, def.lang); err != nil {
+			r.problems = append(r.problems, Problem{File: def.outputFile, Line: def.outputLine, Item: label, Msg: err.Error()})
+			return nil
+		}
+		return &compiled{def: def, reason: "needs " + missing + ", which ruled does not collect"}
+	}
+	types, constrained := requiredTypes(node)
+	pnames, nameConstrained := requiredValues(node, "proc.name")
+	if constrained && def.lang == LangFalco && len(types) > 0 {
+		var none []string
+		for t := range types {
+			if produced[t] {
+				none = nil
+				break
+			}
+			none = append(none, t)
+		}
+		if len(none) > 0 {
+			sortStrings(none)
+			return &compiled{def: def, reason: "needs event type " + strings.Join(none, ", ") + ", which ruled does not produce"}
+		}
+	}
+	full, ce := typeCheck(node, text)
+	if ce != nil {
+		r.condProblem(def.cond, label, ce)
+		return nil
+	}
+	prog := full
+	if constrained && len(types) == 1 {
+		// The rule only ever runs on events of its one type: fold the
+		// evt.type tests to constants so it does not re-check them.
+		folded, _, _ := r.ruleAST(def, label)
+		foldType(&folded, sortedKeys(types)[0])
+		if p, ce := typeCheck(folded, text); ce == nil {
+			prog = p
+		}
+	}
+	tpl, err := parseTemplate(def.output, def.lang)
+	if err != nil {
+		r.problems = append(r.problems, Problem{File: def.outputFile, Line: def.outputLine, Item: label, Msg: err.Error()})
+		return nil
+	}
+	rule := &Rule{Name: def.name, Desc: def.desc, Output: def.output, Priority: def.priority, Tags: def.tags,
+		Condition: text, File: def.file, Line: def.line, prog: prog, full: full, tpl: tpl, Lang: def.lang}
+	if constrained {
+		rule.Types = sortedKeys(types)
+		if rule.Types == nil {
+			rule.Types = []string{} // requires contradictory types: never matches
+		}
+	}
+	if nameConstrained {
+		rule.pnames = sortedKeys(pnames)
+		if rule.pnames == nil {
+			rule.pnames = []string{}
+		}
+	}
+	return &compiled{def: def, rule: rule}
+}
+
+// Inactive returns the rules that loaded but do not run, with why.
+func (e *Engine) Inactive() []InactiveRule { return e.inactive }
+
+// Falco returns the counts of Falco-language rules.
+func (e *Engine) Falco() FalcoCounts { return e.falco }
 
 // Rules returns the enabled rules in load order.
 func (e *Engine) Rules() []*Rule { return e.rules }
@@ -377,7 +504,11 @@ type Stats struct {
 	Alerts     uint64 // alerts emitted
 	Suppressed uint64 // alerts held back by the rate limiter
 	Errors     uint64 // program runtime errors (rule treated as not matching)
-	Rules      []RuleStats
+	// FalcoActive of FalcoRules Falco-language rules run (the others need
+	// data ruled does not collect, or are disabled in their files).
+	FalcoActive int
+	FalcoRules  int
+	Rules       []RuleStats
 }
 
 // RuleStats are one rule's counters.
@@ -392,7 +523,7 @@ type RuleStats struct {
 
 // Stats returns the current counters.
 func (e *Engine) Stats() Stats {
-	var s Stats
+	s := Stats{FalcoActive: e.falco.Active, FalcoRules: e.falco.Rules}
 	evaluated := map[*Rule]uint64{}
 	add := func(tb *typeBucket) {
 		for _, b := range tb.lists() {
@@ -421,21 +552,29 @@ func (e *Engine) Stats() Stats {
 
 // String is a one-line summary for logs.
 func (s Stats) String() string {
-	return fmt.Sprintf("events=%d matched=%d alerts=%d suppressed=%d errors=%d", s.Events, s.Matched, s.Alerts, s.Suppressed, s.Errors)
+	return fmt.Sprintf("events=%d matched=%d alerts=%d suppressed=%d errors=%d falco_rules_active=%d/%d", s.Events, s.Matched, s.Alerts, s.Suppressed, s.Errors, s.FalcoActive, s.FalcoRules)
 }
 
 // ruleAST builds a rule's expanded condition with its exceptions:
 // cond and not (exception or ...).
-func (r *resolver) ruleAST(def *ruleDef, label string) (ast.Node, bool) {
-	node, err := r.parse(joinParts(def.cond), nil)
+func (r *resolver) ruleAST(def *ruleDef, label string) (node ast.Node, missing string, ok bool) {
+	node, err := r.parse(joinParts(def.cond), def.lang, nil)
 	if err != nil {
+		var ce *condError
+		if errors.As(err, &ce) && ce.missing != "" {
+			return nil, ce.missing, true
+		}
 		r.condProblem(def.cond, label, err)
-		return nil, false
+		return nil, "", false
 	}
 	var exc ast.Node
 	good := true
 	for _, x := range def.exceptions {
-		xn, err := r.exceptionAST(x)
+		xn, err := r.exceptionAST(x, def.lang)
+		var ce *condError
+		if errors.As(err, &ce) && ce.missing != "" {
+			return nil, ce.missing, true
+		}
 		if err != nil {
 			line := x.line
 			var le *lineError
@@ -451,10 +590,22 @@ func (r *resolver) ruleAST(def *ruleDef, label string) (ast.Node, bool) {
 		}
 	}
 	if !good {
-		return nil, false
+		return nil, "", false
 	}
 	if exc != nil {
 		node = &ast.BinaryNode{Operator: "and", Left: node, Right: &ast.UnaryNode{Operator: "not", Node: exc}}
 	}
-	return node, true
+	return node, "", true
+}
+
+func sortStrings(s []string) { sort.Strings(s) }
+
+// String is a one-line summary for validate and the engine stats line.
+func (c FalcoCounts) String() string {
+	pct := 0.0
+	if c.Rules > 0 {
+		pct = 100 * float64(c.Active) / float64(c.Rules)
+	}
+	return fmt.Sprintf("Falco-language rules: %d active of %d (%.0f%%), %d inactive (need data ruled does not collect), %d disabled in their files, %d for other sources skipped",
+		c.Active, c.Rules, pct, c.Inactive, c.Disabled, c.OtherSource)
 }

@@ -40,7 +40,10 @@ func or(a, b ast.Node) ast.Node {
 }
 
 // exceptionAST builds `(f1 op v1 and f2 op v2) or (...)` for one exception.
-func (r *resolver) exceptionAST(e *exceptionDef) (ast.Node, error) {
+func (r *resolver) exceptionAST(e *exceptionDef, lang Lang) (ast.Node, error) {
+	if lang == LangFalco {
+		return r.falcoExceptionAST(e)
+	}
 	fields := make([]*event.Field, len(e.fields))
 	ops := make([]string, len(e.fields))
 	for i, name := range e.fields {

@@ -20,12 +20,18 @@ type Filter struct {
 // CompileFilter compiles cond, which may use e's macros and lists (e may be
 // nil). Errors read `condition: MSG (LINE:COL)`.
 func CompileFilter(cond string, e *Engine) (*Filter, error) {
+	return CompileFilterLang(cond, LangExpr, e)
+}
+
+// CompileFilterLang is CompileFilter for a condition in lang; a Falco
+// condition that needs data ruled does not collect is an error saying so.
+func CompileFilterLang(cond string, lang Lang, e *Engine) (*Filter, error) {
 	d := newDefs()
 	if e != nil {
 		d = e.defs
 	}
 	r := newResolver(d)
-	node, err := r.parse(cond, nil)
+	node, err := r.parse(cond, lang, nil)
 	if err != nil {
 		return nil, filterError(cond, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/ruled/ruled/engine/falcolang"
 	"github.com/ruled/ruled/sources/event"
 	"gopkg.in/yaml.v3"
 )
@@ -28,6 +29,7 @@ type macroDef struct {
 	file string
 	line int
 	cond []srcPart
+	lang Lang
 }
 
 type exceptionDef struct {
@@ -53,6 +55,13 @@ type ruleDef struct {
 	tags       []string
 	enabled    bool
 	exceptions []*exceptionDef
+	lang       Lang
+	// skipUnknown: Falco's skip-if-unknown-filter; a field no one knows
+	// disables the rule instead of failing the load.
+	skipUnknown bool
+	// key is the rule's key in defs.rules (its name, or altKey(name) for a
+	// definition in the other language than the first one of that name).
+	key string
 }
 
 // defs is everything read from the files, overrides applied in load order,
@@ -65,10 +74,15 @@ type defs struct {
 	rules     map[string]*ruleDef
 	ruleOrder []string
 	problems  []Problem
+	// otherSource counts Falco rules for another event source (k8s_audit,
+	// aws_cloudtrail ...), which ruled skips.
+	otherSource   int
+	skippedSource map[string]bool
 }
 
 func newDefs() *defs {
-	return &defs{lists: map[string]*listDef{}, macros: map[string]*macroDef{}, rules: map[string]*ruleDef{}}
+	return &defs{lists: map[string]*listDef{}, macros: map[string]*macroDef{}, rules: map[string]*ruleDef{},
+		skippedSource: map[string]bool{}}
 }
 
 func (d *defs) problem(file string, line int, item, format string, args ...any) {
@@ -81,6 +95,10 @@ var (
 	macroKeys = map[string]bool{"macro": true, "condition": true, "override": true, "append": true}
 	ruleKeys  = map[string]bool{"rule": true, "desc": true, "condition": true, "output": true, "priority": true,
 		"tags": true, "enabled": true, "exceptions": true, "override": true, "append": true}
+	// Keys of Falco's rule files that carry nothing ruled acts on beyond
+	// what readItem does with source and skip-if-unknown-filter.
+	falcoRuleKeys = map[string]bool{"source": true, "warn_evttypes": true, "skip-if-unknown-filter": true,
+		"capture": true, "capture_duration": true}
 	// What override may do to each key of each kind.
 	overridable = map[string]map[string]string{
 		"list":  {"items": "append replace"},
@@ -125,12 +143,17 @@ func (d *defs) readFile(f File) {
 		d.problem(f.Name, root.Line, "", "a rules file is a YAML list of list, macro and rule items")
 		return
 	}
+	lang, err := detectLang(f, root)
+	if err != nil {
+		d.problem(f.Name, 0, "", "%v", err)
+		return
+	}
 	for _, it := range root.Content {
 		if it.Kind != yaml.MappingNode {
 			d.problem(f.Name, it.Line, "", "item is not a mapping (want - rule: ..., - macro: ... or - list: ...)")
 			continue
 		}
-		d.readItem(f.Name, it)
+		d.readItem(f.Name, it, lang)
 	}
 }
 
@@ -139,7 +162,7 @@ type kv struct {
 	val *yaml.Node
 }
 
-func (d *defs) readItem(file string, it *yaml.Node) {
+func (d *defs) readItem(file string, it *yaml.Node, lang Lang) {
 	m := map[string]kv{}
 	var order []string
 	for i := 0; i+1 < len(it.Content); i += 2 {
@@ -180,7 +203,7 @@ func (d *defs) readItem(file string, it *yaml.Node) {
 	allowed := map[string]map[string]bool{"rule": ruleKeys, "macro": macroKeys, "list": listKeys}[kind]
 	bad := false
 	for _, k := range order {
-		if !allowed[k] {
+		if !allowed[k] && !(lang == LangFalco && kind == "rule" && falcoRuleKeys[k]) {
 			d.problem(file, m[k].key.Line, label, "unknown key %q", k)
 			bad = true
 		}
@@ -189,19 +212,40 @@ func (d *defs) readItem(file string, it *yaml.Node) {
 		return
 	}
 
+	if kind == "rule" && has(m, "source") {
+		src := m["source"].val.Value
+		if src != "syscall" && src != event.AlertSource {
+			// A rule for another of Falco's event sources (k8s_audit,
+			// aws_cloudtrail ...): nothing ruled sees can match it.
+			d.otherSource++
+			d.skippedSource[name] = true
+			return
+		}
+	}
+	if kind == "rule" && d.skippedSource[name] {
+		return // an override of a rule skipped for its source
+	}
 	// How each key applies: define (new item), append or replace.
 	modes, ok := d.overrideModes(file, kind, label, m)
 	if !ok {
 		return
 	}
+	key := name
+	if kind != "rule" {
+		key = langKey(name, lang)
+	}
 	var exists bool
 	switch kind {
 	case "list":
-		_, exists = d.lists[name]
+		_, exists = d.lists[key]
 	case "macro":
-		_, exists = d.macros[name]
+		_, exists = d.macros[key]
 	case "rule":
-		_, exists = d.rules[name]
+		var r *ruleDef
+		r, exists = d.ruleFor(name, lang)
+		if exists {
+			key = r.key
+		}
 	}
 	// Falco's short form `- rule: X` + `enabled: false` tunes an existing rule.
 	if kind == "rule" && modes == nil && exists && len(order) == 2 && has(m, "enabled") {
@@ -212,12 +256,24 @@ func (d *defs) readItem(file string, it *yaml.Node) {
 			d.problem(file, it.Line, label, "override of %s %q, which is not defined (yet: overrides apply in load order)", kind, name)
 			return
 		}
-		d.applyOverride(file, kind, name, label, m, modes)
+		d.applyOverride(file, kind, key, label, m, modes, lang)
 		return
 	}
+	if kind == "rule" {
+		// A name is defined once per language; the same name in the other
+		// language is kept apart (altKey) until build decides which runs.
+		key = name
+		if r, ok := d.rules[name]; ok && r.lang != lang {
+			key = altKey(name)
+		}
+		_, exists = d.rules[key]
+	}
 	if exists {
-		d.problem(file, it.Line, label, "%s %q is already defined; use override to change it", kind, name)
-		return
+		if lang != LangFalco {
+			d.problem(file, it.Line, label, "%s %q is already defined; use override to change it", kind, name)
+			return
+		}
+		// Falco: a later definition of the same name replaces the earlier.
 	}
 	switch kind {
 	case "list":
@@ -231,8 +287,10 @@ func (d *defs) readItem(file string, it *yaml.Node) {
 			return
 		}
 		l.items = items
-		d.lists[name] = l
-		d.listOrder = append(d.listOrder, name)
+		if _, again := d.lists[key]; !again {
+			d.listOrder = append(d.listOrder, key)
+		}
+		d.lists[key] = l
 	case "macro":
 		if !has(m, "condition") {
 			d.problem(file, it.Line, label, "missing condition")
@@ -242,10 +300,12 @@ func (d *defs) readItem(file string, it *yaml.Node) {
 		if !ok {
 			return
 		}
-		d.macros[name] = &macroDef{name: name, file: file, line: it.Line, cond: []srcPart{p}}
-		d.macroOrd = append(d.macroOrd, name)
+		if _, again := d.macros[key]; !again {
+			d.macroOrd = append(d.macroOrd, key)
+		}
+		d.macros[key] = &macroDef{name: name, file: file, line: it.Line, cond: []srcPart{p}, lang: lang}
 	case "rule":
-		r := &ruleDef{name: name, file: file, line: it.Line, enabled: true}
+		r := &ruleDef{name: name, file: file, line: it.Line, enabled: true, lang: lang, key: key}
 		good := true
 		for _, k := range []string{"condition", "output", "priority"} {
 			if !has(m, k) {
@@ -254,18 +314,26 @@ func (d *defs) readItem(file string, it *yaml.Node) {
 			}
 		}
 		for _, k := range order {
-			if k == "rule" {
+			if k == "rule" || falcoRuleKeys[k] {
 				continue
 			}
 			if !d.setRuleKey(file, label, r, k, m[k].val, "replace") {
 				good = false
 			}
 		}
+		if sk, ok := m["skip-if-unknown-filter"]; ok {
+			if err := sk.val.Decode(&r.skipUnknown); err != nil {
+				d.problem(file, sk.val.Line, label, "skip-if-unknown-filter: want true or false")
+				good = false
+			}
+		}
 		if !good {
 			return
 		}
-		d.rules[name] = r
-		d.ruleOrder = append(d.ruleOrder, name)
+		if _, again := d.rules[key]; !again {
+			d.ruleOrder = append(d.ruleOrder, key)
+		}
+		d.rules[key] = r
 	}
 }
 
@@ -291,7 +359,7 @@ func (d *defs) overrideModes(file, kind, label string, m map[string]kv) (map[str
 		// The old Falco form: append every appendable key given.
 		modes := map[string]string{}
 		for k := range m {
-			if k == kind || k == "append" {
+			if k == kind || k == "append" || falcoRuleKeys[k] {
 				continue
 			}
 			if !strings.Contains(overridable[kind][k], "append") {
@@ -332,7 +400,7 @@ func (d *defs) overrideModes(file, kind, label string, m map[string]kv) (map[str
 		}
 	}
 	for k, e := range m {
-		if k == kind || k == "override" {
+		if k == kind || k == "override" || falcoRuleKeys[k] {
 			continue
 		}
 		if _, ok := modes[k]; !ok && good {
@@ -347,7 +415,7 @@ func (d *defs) overrideModes(file, kind, label string, m map[string]kv) (map[str
 	return modes, good
 }
 
-func (d *defs) applyOverride(file, kind, name, label string, m map[string]kv, modes map[string]string) {
+func (d *defs) applyOverride(file, kind, name, label string, m map[string]kv, modes map[string]string, lang Lang) {
 	switch kind {
 	case "list":
 		l := d.lists[name]
@@ -373,6 +441,10 @@ func (d *defs) applyOverride(file, kind, name, label string, m map[string]kv, mo
 		}
 	case "rule":
 		r := d.rules[name]
+		if _, ok := modes["condition"]; ok && r.lang != lang {
+			d.problem(file, m["condition"].key.Line, label, "condition: the rule is written in %s, this file in %s: a condition cannot be appended across languages", r.lang, lang)
+			return
+		}
 		// Apply in a fixed order so error reporting is stable.
 		for _, k := range []string{"desc", "condition", "output", "priority", "tags", "enabled", "exceptions"} {
 			if mode, ok := modes[k]; ok {
@@ -599,4 +671,32 @@ func (d *defs) readExceptions(file, label string, n *yaml.Node) ([]*exceptionDef
 		out = append(out, e)
 	}
 	return out, good
+}
+
+// ruleFor finds the definition of rule name an override applies to: the
+// one in the override's language, else the other language's.
+func (d *defs) ruleFor(name string, lang Lang) (*ruleDef, bool) {
+	a, aok := d.rules[name]
+	b, bok := d.rules[altKey(name)]
+	switch {
+	case aok && a.lang == lang:
+		return a, true
+	case bok && b.lang == lang:
+		return b, true
+	case aok:
+		return a, true
+	}
+	return nil, false
+}
+
+// altKey is the defs.rules key of a rule defined in both languages, for
+// the definition in the language that came second.
+func altKey(name string) string { return "\x00alt:" + name }
+
+// langKey namespaces Falco-language lists and macros apart from expr ones.
+func langKey(name string, lang Lang) string {
+	if lang == LangFalco {
+		return falcolang.MacroPrefix + name
+	}
+	return name
 }

@@ -305,13 +305,23 @@ func TestNestedListsAndIntLists(t *testing.T) {
 	}
 }
 
-func TestFalcoSpellingsRejectedClearly(t *testing.T) {
-	_, err := New([]File{yamlFile("a.yaml", `- rule: R
+// A file whose conditions only Falco's parser accepts is Falco-language;
+// the marker comment forces expr, whose error then names the position.
+func TestFalcoSpellingsDetected(t *testing.T) {
+	const rule = `- rule: R
   condition: proc.name = "sh"
   output: o
   priority: INFO
-`)}, Options{})
-	if err == nil || !strings.HasPrefix(err.Error(), `a.yaml:2: rule "R": condition: `) {
+`
+	e, err := New([]File{yamlFile("a.yaml", rule)}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := e.Falco(); got.Active != 1 || e.Rules()[0].Lang != LangFalco {
+		t.Fatalf("falco counts = %+v, want the rule active as Falco-language", got)
+	}
+	_, err = New([]File{yamlFile("a.yaml", "# ruled: language=expr\n"+rule)}, Options{})
+	if err == nil || !strings.HasPrefix(err.Error(), `a.yaml:3: rule "R": condition: `) {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -13,11 +13,13 @@ var alwaysFields = []string{"evt.type", "proc.pid", "proc.name", "proc.cmdline",
 type tplPart struct {
 	lit   string
 	field *event.Field
+	falco *falcoField
 }
 
 type template struct {
 	parts  []tplPart
 	fields []*event.Field // template fields then alwaysFields, no duplicates
+	falco  []*falcoField  // a Falco-language rule's fields, Falco-named
 }
 
 func isFieldChar(c byte) bool {
@@ -26,7 +28,7 @@ func isFieldChar(c byte) bool {
 
 // parseTemplate splits "text %proc.name text" into literals and fields.
 // %% is a literal %; a % not followed by a field character is literal too.
-func parseTemplate(s string) (*template, error) {
+func parseTemplate(s string, lang Lang) (*template, error) {
 	t := &template{}
 	var lit strings.Builder
 	var bad []string
@@ -49,6 +51,26 @@ func parseTemplate(s string) (*template, error) {
 		name := strings.TrimRight(s[i+1:j], ".") // a sentence's full stop
 		if name == "" {
 			lit.WriteByte('%')
+			continue
+		}
+		if lang == LangFalco {
+			// Falco's fields, with an optional [argument].
+			if j < len(s) && s[j] == '[' && len(name) == j-i-1 {
+				if k := strings.IndexByte(s[j:], ']'); k > 0 {
+					name = s[i+1 : j+k+1]
+				}
+			}
+			if lit.Len() > 0 {
+				t.parts = append(t.parts, tplPart{lit: lit.String()})
+				lit.Reset()
+			}
+			ff := newFalcoField(name)
+			t.parts = append(t.parts, tplPart{falco: ff})
+			if !seen[name] {
+				seen[name] = true
+				t.falco = append(t.falco, ff)
+			}
+			i += len(name)
 			continue
 		}
 		f, ok := event.Lookup(name)
@@ -85,15 +107,28 @@ func parseTemplate(s string) (*template, error) {
 func (t *template) render(ev *event.Event) (string, map[string]any) {
 	var b strings.Builder
 	for _, p := range t.parts {
-		if p.field == nil {
+		switch {
+		case p.falco != nil:
+			v := p.falco.value(ev)
+			if v == nil {
+				b.WriteString("<NA>")
+			} else {
+				b.WriteString(event.FormatValue(v))
+			}
+		case p.field == nil:
 			b.WriteString(p.lit)
-		} else {
+		default:
 			b.WriteString(p.field.String(ev))
 		}
 	}
-	m := make(map[string]any, len(t.fields))
+	m := make(map[string]any, len(t.fields)+len(t.falco))
+	for _, f := range t.falco {
+		m[f.name] = f.value(ev)
+	}
 	for _, f := range t.fields {
-		m[f.Name] = f.Value(ev)
+		if _, ok := m[f.Name]; !ok {
+			m[f.Name] = f.Value(ev)
+		}
 	}
 	return b.String(), m
 }

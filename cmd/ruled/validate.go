@@ -22,8 +22,9 @@ func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) int
 	fs.SetOutput(stderr)
 	var paths rulePaths
 	fs.Var(&paths, "rules", "rule file or directory, or builtin for the embedded pack (repeatable; default builtin)")
+	strict := fs.Bool("strict", false, "exit 1 when a rule is inactive (needs data ruled does not collect)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: ruled validate [-rules PATH]...")
+		fmt.Fprintln(stderr, "usage: ruled validate [-strict] [-rules PATH]...")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -51,6 +52,17 @@ func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) int
 		extra = fmt.Sprintf(" (%d disabled)", disabled)
 	}
 	fmt.Fprintf(stdout, "%d rules%s, %d macros, %d lists loaded from %s\n", rules, extra, macros, lists, strings.Join(paths.orBuiltin(), ", "))
+	inactive := eng.Inactive()
+	for _, in := range inactive {
+		fmt.Fprintf(stdout, "inactive: %s\n", in)
+	}
+	if fc := eng.Falco(); fc.Rules > 0 || fc.OtherSource > 0 {
+		fmt.Fprintf(stdout, "%s\n", fc)
+	}
+	if *strict && len(inactive) > 0 {
+		fmt.Fprintf(stderr, "%d inactive rules (-strict)\n", len(inactive))
+		return exitError
+	}
 	return exitOK
 }
 

@@ -26,24 +26,7 @@ var (
 // kinds maps raw syscall names to evt.type. A syscall missing here (a custom
 // audit rule for chown, say) keeps its raw name as evt.type, so such rules
 // still produce events a condition can match.
-var kinds = map[string]string{
-	"execve": event.TypeExecve, "execveat": event.TypeExecve,
-	"connect": event.TypeConnect,
-	"accept":  event.TypeAccept, "accept4": event.TypeAccept,
-	"listen": event.TypeListen,
-	"open":   event.TypeOpen, "openat": event.TypeOpen, "openat2": event.TypeOpen, "creat": event.TypeOpen,
-	"unlink": event.TypeUnlink, "unlinkat": event.TypeUnlink, "rmdir": event.TypeUnlink,
-	"rename": event.TypeRename, "renameat": event.TypeRename, "renameat2": event.TypeRename,
-	"chmod": event.TypeChmod, "fchmod": event.TypeChmod, "fchmodat": event.TypeChmod, "fchmodat2": event.TypeChmod,
-	"mount": event.TypeMount, "umount2": event.TypeMount, "umount": event.TypeMount,
-	"pivot_root":  event.TypePivotRoot,
-	"setns":       event.TypeSetns,
-	"unshare":     event.TypeUnshare,
-	"ptrace":      event.TypePtrace,
-	"init_module": event.TypeInitModule, "finit_module": event.TypeInitModule,
-	"setuid": event.TypeSetuid, "setreuid": event.TypeSetuid, "setresuid": event.TypeSetuid,
-	"memfd_create": event.TypeMemfdCreate,
-}
+var kinds = event.SyscallTypes
 
 // Open flags (asm-generic/fcntl.h) that make an open a write.
 const (

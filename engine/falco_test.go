@@ -1,0 +1,187 @@
+package engine
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/ruled/ruled/sources/event"
+)
+
+const falcoDefs = `# ruled: language=falco
+- list: shells
+  items: [sh, bash]
+- list: more_shells
+  items: [shells, zsh]
+- list: nets
+  items: ['"10.0.0.0/8"', "192.168.0.0/16"]
+- macro: spawned_process
+  condition: evt.type in (execve, execveat) and evt.dir = <
+`
+
+// Each operator and transformer of Falco's filter language, with the
+// meaning libsinsp's filter checks give it.
+func TestFalcoOperators(t *testing.T) {
+	eng := mustNew(t, Options{}, yamlFile("defs.yaml", falcoDefs))
+	exec := event.Event{
+		Evt:       event.Evt{Type: "execve", Syscall: "execve", Success: true},
+		Proc:      event.Proc{PID: 42, Name: "bash", Exe: "/usr/bin/bash", Args: []string{"/bin/bash", "-c", "echo aGVsbG8="}, Cmdline: "/bin/bash -c echo aGVsbG8=", PName: "java", PExe: "/usr/bin/java", PCmdline: "java -jar app.jar", ANames: []string{"java", "containerd-shim", "systemd"}, User: "root", EUID: 0, AUID: 4294967295, TTY: true},
+		Container: event.Container{ID: "3f1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c", Image: "registry:5000/team/app:1.2", Labels: map[string]string{"app": "web"}},
+	}
+	orphan := exec
+	orphan.Proc.PName, orphan.Proc.PExe, orphan.Proc.PCmdline, orphan.Proc.ANames = "", "", "", nil
+	open := event.Event{
+		Evt:  event.Evt{Type: "open", Syscall: "openat", Success: true, Res: 3},
+		Proc: event.Proc{Name: "cat", Args: []string{"cat", "/etc/shadow"}},
+		File: event.File{Path: "/etc/shadow"},
+	}
+	creat := open
+	creat.Evt.Syscall = "creat"
+	creat.File = event.File{Path: "/var/run/docker.sock", Write: true}
+	conn := event.Event{
+		Evt: event.Evt{Type: "connect", Syscall: "connect", Success: true},
+		FD:  event.FD{Type: "ipv4", L4Proto: "tcp", SIP: "172.17.0.2", SPort: 40000, RIP: "10.1.2.3", RPort: 4444, Name: "172.17.0.2:40000->10.1.2.3:4444"},
+	}
+	cases := []struct {
+		cond string
+		ev   event.Event
+		want bool
+	}{
+		{`proc.name = bash`, exec, true},
+		{`proc.name == "bash"`, exec, true},
+		{`proc.name != bash`, exec, false},
+		{`proc.name = 'sh'`, exec, false},
+		{`proc.pid < 43 and proc.pid <= 42 and proc.pid > 41 and proc.pid >= 42`, exec, true},
+		{`proc.pid = 0x2a`, exec, true},
+		{`proc.name in (sh, bash)`, exec, true},
+		{`proc.name in (shells)`, exec, true},
+		{`proc.name in shells`, exec, true},
+		{`proc.name in (zsh, (ksh, bash))`, exec, true},
+		{`proc.name in (more_shells)`, exec, true},
+		{`proc.name in ("shells")`, exec, false}, // a quoted word is a value, not a list
+		{`proc.name in ()`, exec, false},
+		{`proc.name intersects (bash)`, exec, true},
+		{`ruled.proc.anames intersects (java, python)`, exec, true},
+		{`ruled.proc.anames in (java, containerd-shim, systemd, init)`, exec, true},
+		{`ruled.proc.anames in (java)`, exec, false},
+		{`proc.exepath startswith /usr/`, exec, true},
+		{`proc.exepath endswith /bash`, exec, true},
+		{`proc.cmdline contains "echo"`, exec, true},
+		{`proc.cmdline icontains "ECHO"`, exec, true},
+		{`proc.cmdline contains "ECHO"`, exec, false},
+		{`proc.exepath bcontains 2f62617368`, exec, true}, // "/bash"
+		{`proc.exepath glob "/usr/*/bash"`, exec, true},
+		{`proc.exepath glob "/usr/bin/b?sh"`, exec, true},
+		{`proc.exepath glob "/usr/bin/[a-c]ash"`, exec, true},
+		{`proc.exepath glob "/usr/bin/[!b]ash"`, exec, false},
+		{`proc.exepath glob "*sh"`, exec, true},
+		{`proc.exepath iglob "/USR/*"`, exec, true},
+		{`proc.exepath regex "/usr/bin/(ba|z)sh"`, exec, true},
+		{`proc.exepath regex "bash"`, exec, false}, // anchored on both ends
+		{`fd.name pmatch (/etc)`, open, true},
+		{`fd.name pmatch (/et)`, open, false},
+		{`fd.name pmatch (/var/run, /etc/)`, open, true},
+		{`fd.name exists`, open, true},
+		{`fd.name exists`, exec, false},
+		// Falco's field meanings.
+		{`proc.exe = /bin/bash`, exec, true},
+		{`proc.cmdline = "bash -c echo aGVsbG8="`, exec, true},
+		{`proc.args = "-c echo aGVsbG8="`, exec, true},
+		{`proc.tty != 0`, exec, true},
+		{`user.loginuid = -1`, exec, true},
+		{`user.name = root and user.uid = 0`, exec, true},
+		{`container.id = 3f1c2d3e4f5a`, exec, true},
+		{`container.image.repository = registry:5000/team/app and container.image.tag = "1.2"`, exec, true},
+		{`container.label[app] = web`, exec, true},
+		{`ruled.container.labels[app] = web`, exec, true},
+		{`ruled.container.labels[nope] != web`, exec, false},
+		{`ruled.proc.exe = /usr/bin/bash`, exec, true},
+		{`proc.pname = java and proc.pexepath = /usr/bin/java and proc.pcmdline = "java -jar app.jar"`, exec, true},
+		// Absent values fail every comparison, != included.
+		{`proc.pname != java`, orphan, false},
+		{`not proc.pname = java`, orphan, true},
+		{`proc.pname exists`, orphan, false},
+		// Ancestors: [N] is one level (0 the process), no index any level.
+		{`proc.aname[0] = bash and proc.aname[1] = java and proc.aname[2] = containerd-shim`, exec, true},
+		{`proc.aname[4] != x`, exec, false},
+		{`proc.aname = systemd`, exec, true},
+		{`proc.aname in (runc, containerd-shim)`, exec, true},
+		{`proc.aname = bash`, exec, false},
+		{`proc.aexepath[1] = /usr/bin/java`, exec, true},
+		// Transformers.
+		{`tolower(proc.name) = bash and toupper(proc.name) = BASH`, exec, true},
+		{`basename(proc.exepath) = bash`, exec, true},
+		{`b64(proc.cmdline) = x`, exec, false}, // not base64: no value
+		{`len(proc.name) = 4`, exec, true},
+		{`proc.name = val(proc.aname[0])`, exec, true},
+		{`proc.name != val(proc.pname)`, exec, true},
+		// Event types: Falco's syscall names on ruled's normalized events.
+		{`spawned_process`, exec, true},
+		{`evt.type = execveat`, exec, false},
+		{`evt.type in (open, openat, openat2)`, open, true},
+		{`evt.type = openat`, open, true},
+		{`evt.type = open`, open, false},
+		{`evt.type = creat`, creat, true},
+		{`evt.type != openat`, open, false},
+		{`evt.is_open_read = true and fd.typechar = f and fd.num >= 0 and fd.directory = /etc and fd.filename = shadow`, open, true},
+		{`evt.is_open_write = true and evt.arg.name = /var/run/docker.sock`, creat, true},
+		{`evt.res = SUCCESS`, open, true},
+		// evt.num counts from 1: the upstream never_true / always_true.
+		{`evt.num = 0`, exec, false},
+		{`evt.num >= 0`, exec, true},
+		// Networks.
+		{`fd.rnet in (nets)`, conn, true},
+		{`fd.net = "172.16.0.0/12"`, conn, true},
+		{`fd.snet = "172.16.0.0/12"`, conn, false}, // the server is the remote end of a connect
+		{`fd.sip = 10.1.2.3 and fd.sport = 4444 and fd.cip = 172.17.0.2 and fd.lport = 40000`, conn, true},
+		{`fd.port = 4444`, conn, true},
+		{`fd.name = "172.17.0.2:40000->10.1.2.3:4444" and fd.typechar = 4 and fd.l4proto = tcp`, conn, true},
+		// Precedence: not binds tighter than and, and tighter than or.
+		{`not proc.name = sh and proc.pid = 42`, exec, true},
+		{`proc.name = sh or proc.name = bash and proc.pid = 1`, exec, false},
+		{`(proc.name = sh or proc.name = bash) and not(proc.pid = 1)`, exec, true},
+	}
+	for _, c := range cases {
+		f, err := CompileFilterLang(c.cond, LangFalco, eng)
+		if err != nil {
+			t.Errorf("%s: %v", c.cond, err)
+			continue
+		}
+		if got := f.Match(&c.ev); got != c.want {
+			t.Errorf("%s on %s: got %v, want %v", c.cond, c.ev.Evt.Type, got, c.want)
+		}
+	}
+}
+
+func TestFalcoConditionErrors(t *testing.T) {
+	eng := mustNew(t, Options{}, yamlFile("defs.yaml", falcoDefs))
+	cases := []struct{ cond, want string }{
+		{`proc.name =`, "expected a value, got end of condition (1:12)"},
+		{`proc.name bash`, "expected an operator after proc.name"},
+		{`proc.name = bash and`, "expected a condition"},
+		{`(proc.name = bash`, "expected ) to close"},
+		{`proc.pid = abc`, `proc.pid is a number, "abc" is not (1:12)`},
+		{`proc.nmae = x`, "needs field proc.nmae"},
+		{`foo.bar = x`, "unknown field foo.bar (1:1)"},
+		{`no_such_macro`, "undefined macro no_such_macro"},
+		{`shells`, "shells is a list, not a macro"},
+		{`proc.name in nolist`, "undefined list nolist"},
+		{`proc.name pmatch (a)`, ""},
+		{`fd.rnet = "x/8"`, "fd.rnet takes a network"},
+		{`proc.aname[x] = a`, "ancestor level"},
+		{`thread.cap_effective contains CAP_SYS_ADMIN`, "needs field thread.cap_effective"},
+		{`proc.pid contains 1`, "operator contains does not apply to proc.pid"},
+		{`proc.name = "unterminated`, "unterminated string"},
+	}
+	for _, c := range cases {
+		_, err := CompileFilterLang(c.cond, LangFalco, eng)
+		if c.want == "" {
+			if err != nil {
+				t.Errorf("%s: %v", c.cond, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want %q", c.cond, err, c.want)
+		}
+	}
+}

@@ -1,0 +1,518 @@
+package falcolang
+
+import (
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/ruled/ruled/sources/event"
+)
+
+// MacroPrefix prefixes a Falco-language macro's name in the expr text
+// Compile produces; Falco's lists and macros live in their own namespace,
+// apart from the expr pack's.
+const MacroPrefix = "falco__"
+
+// Env resolves the names a condition uses.
+type Env interface {
+	// IsMacro reports whether name is a Falco-language macro.
+	IsMacro(name string) bool
+	// List returns the items of Falco-language list name, nested lists
+	// expanded; ok is false when there is no such list.
+	List(name string) (items []string, ok bool, err error)
+}
+
+// Compile turns a parsed condition into expr source over event.Event.
+// Macros become MacroPrefix+name identifiers for the caller to expand;
+// lists are expanded in place.
+func Compile(n Node, env Env) (string, error) {
+	c := &compiler{env: env}
+	var b strings.Builder
+	if err := c.node(&b, n); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+type compiler struct {
+	env Env
+}
+
+func (c *compiler) node(b *strings.Builder, n Node) error {
+	switch x := n.(type) {
+	case *BinaryExpr:
+		b.WriteByte('(')
+		if err := c.node(b, x.L); err != nil {
+			return err
+		}
+		b.WriteString(" " + x.Op + " ")
+		if err := c.node(b, x.R); err != nil {
+			return err
+		}
+		b.WriteByte(')')
+	case *NotExpr:
+		b.WriteString("not (")
+		if err := c.node(b, x.X); err != nil {
+			return err
+		}
+		b.WriteByte(')')
+	case *Ident:
+		if !c.env.IsMacro(x.Name) {
+			if _, ok, _ := c.env.List(x.Name); ok {
+				return &CompileError{Offset: x.Offset, Msg: fmt.Sprintf("%s is a list, not a macro: use it after in (...)", x.Name)}
+			}
+			return &CompileError{Offset: x.Offset, Msg: fmt.Sprintf("undefined macro %s", x.Name)}
+		}
+		b.WriteString(MacroPrefix + x.Name)
+	case *Check:
+		s, err := c.check(x)
+		if err != nil {
+			return err
+		}
+		b.WriteString(s)
+	default:
+		return fmt.Errorf("falcolang: unknown node %T", n)
+	}
+	return nil
+}
+
+// values expands list names among unquoted values (Falco substitutes a list
+// name in a value list by its items).
+func (c *compiler) values(x *Check) ([]Value, error) {
+	var out []Value
+	for _, v := range x.Values {
+		if !v.Quoted && x.Op != "" && isListOp(x.Op) {
+			items, ok, err := c.env.List(v.Text)
+			if err != nil {
+				return nil, &CompileError{Offset: v.Offset, Msg: fmt.Sprintf("list %s: %v", v.Text, err)}
+			}
+			if ok {
+				for _, it := range items {
+					out = append(out, Value{Text: it, Offset: v.Offset})
+				}
+				continue
+			}
+			if x.ListName != "" {
+				return nil, &CompileError{Offset: v.Offset, Msg: fmt.Sprintf("undefined list %s", v.Text)}
+			}
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func isListOp(op string) bool { return op == "in" || op == "intersects" || op == "pmatch" }
+
+// field returns the expr text of a field with its transformers applied, its
+// kind and its presence test.
+func (c *compiler) field(f *FieldRef) (resolved, error) {
+	if f.Name == "evt.num" {
+		return resolved{}, &MissingError{Offset: f.Offset, What: "field evt.num"}
+	}
+	r, err := resolveField(f)
+	if err != nil {
+		return r, err
+	}
+	for _, t := range f.Transformers {
+		switch t {
+		case "len":
+			if r.kind != KString && r.kind != KList {
+				return r, &CompileError{Offset: f.Offset, Msg: fmt.Sprintf("len() applies to string and list fields, %s is a %s", f.Name, r.kind)}
+			}
+			r.expr, r.kind = "len("+r.expr+")", KInt
+			continue
+		}
+		if r.kind != KString {
+			return r, &CompileError{Offset: f.Offset, Msg: fmt.Sprintf("%s() applies to string fields, %s is a %s", t, f.Name, r.kind)}
+		}
+		switch t {
+		case "tolower":
+			r.expr = "lower(" + r.expr + ")"
+		case "toupper":
+			r.expr = "upper(" + r.expr + ")"
+		case "basename":
+			r.expr = "falco_base(" + r.expr + ")"
+		case "b64":
+			// A value that is not base64 cannot be extracted: every
+			// comparison on it is false.
+			r.present = andText(r.present, "falco_b64ok("+r.expr+")")
+			r.expr = "falco_b64(" + r.expr + ")"
+		}
+	}
+	return r, nil
+}
+
+func andText(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return "(" + a + ") && (" + b + ")"
+}
+
+func (c *compiler) check(x *Check) (string, error) {
+	if x.Field.Name == "evt.num" && len(x.Field.Transformers) == 0 && x.ValField == nil && len(x.Values) == 1 {
+		if s, ok := evtNum(x.Op, x.Values[0].Text); ok {
+			return s, nil
+		}
+	}
+	f, err := c.field(x.Field)
+	if err != nil {
+		return "", err
+	}
+	if x.Field.Name == "evt.type" && len(x.Field.Transformers) == 0 && x.ValField == nil {
+		vals, err := c.values(x)
+		if err != nil {
+			return "", err
+		}
+		return evtType(x, vals)
+	}
+	var cmp string
+	present := f.present
+	if x.Op == "exists" {
+		if present == "" {
+			return "true", nil
+		}
+		return "(" + present + ")", nil
+	}
+	if x.ValField != nil {
+		g, err := c.field(x.ValField)
+		if err != nil {
+			return "", err
+		}
+		if g.kind != f.kind && !(g.kind == KIP && f.kind == KString || g.kind == KString && f.kind == KIP) {
+			return "", &CompileError{Offset: x.ValField.Offset, Msg: fmt.Sprintf("cannot compare %s (%s) with %s (%s)", x.Field.Name, f.kind, x.ValField.Name, g.kind)}
+		}
+		present = andText(present, g.present)
+		switch x.Op {
+		case "=", "==", "!=", "<", "<=", ">", ">=":
+			op := x.Op
+			if op == "=" {
+				op = "=="
+			}
+			cmp = "(" + f.expr + ") " + op + " (" + g.expr + ")"
+		case "contains", "startswith", "endswith":
+			cmp = "(" + f.expr + ") " + exprOp[x.Op] + " (" + g.expr + ")"
+		case "in", "intersects":
+			cmp = "(" + f.expr + ") == (" + g.expr + ")"
+		default:
+			return "", &CompileError{Offset: x.Offset, Msg: fmt.Sprintf("operator %s does not take a field on its right", x.Op)}
+		}
+	} else {
+		vals, err := c.values(x)
+		if err != nil {
+			return "", err
+		}
+		cmp, err = compare(x, f, vals)
+		if err != nil {
+			return "", err
+		}
+	}
+	if present == "" {
+		return "(" + cmp + ")", nil
+	}
+	return "((" + present + ") && (" + cmp + "))", nil
+}
+
+var exprOp = map[string]string{"contains": "contains", "startswith": "startsWith", "endswith": "endsWith"}
+
+// evtNum folds comparisons of evt.num whose outcome is the same for every
+// event: Falco numbers events from 1, so evt.num=0 never holds and
+// evt.num>=0 always does (upstream files write never_true and always_true
+// that way). Other uses need the number, which ruled does not keep.
+func evtNum(op, v string) (string, bool) {
+	n, err := strconv.ParseInt(v, 0, 64)
+	if err != nil {
+		return "", false
+	}
+	switch {
+	case (op == "=" || op == "==") && n < 1, (op == "<" && n <= 1), (op == "<=" && n < 1):
+		return "false", true
+	case op == "!=" && n < 1, (op == ">=" && n <= 1), (op == ">" && n < 1):
+		return "true", true
+	}
+	return "", false
+}
+
+// literal renders one value as an expr literal of the field's kind.
+func literal(x *Check, k Kind, v Value) (string, error) {
+	switch k {
+	case KInt:
+		n, err := strconv.ParseInt(v.Text, 0, 64)
+		if err != nil {
+			u, uerr := strconv.ParseUint(v.Text, 0, 64)
+			if uerr != nil {
+				return "", &CompileError{Offset: v.Offset, Msg: fmt.Sprintf("%s is a number, %q is not", x.Field.Name, v.Text)}
+			}
+			n = int64(u)
+		}
+		return strconv.FormatInt(n, 10), nil
+	case KBool:
+		switch v.Text {
+		case "true":
+			return "true", nil
+		case "false":
+			return "false", nil
+		}
+		return "", &CompileError{Offset: v.Offset, Msg: fmt.Sprintf("%s is true or false, not %q", x.Field.Name, v.Text)}
+	case KIP:
+		a, err := netip.ParseAddr(v.Text)
+		if err != nil {
+			return "", &CompileError{Offset: v.Offset, Msg: fmt.Sprintf("%s is an address, %q is not", x.Field.Name, v.Text)}
+		}
+		return strconv.Quote(a.Unmap().String()), nil
+	}
+	return strconv.Quote(v.Text), nil
+}
+
+func literals(x *Check, k Kind, vals []Value) (string, error) {
+	parts := make([]string, len(vals))
+	for i, v := range vals {
+		s, err := literal(x, k, v)
+		if err != nil {
+			return "", err
+		}
+		parts[i] = s
+	}
+	return "[" + strings.Join(parts, ", ") + "]", nil
+}
+
+// compare builds the comparison of field f (an expr text) with values.
+func compare(x *Check, f resolved, vals []Value) (string, error) {
+	op := x.Op
+	if !isListOp(op) && len(vals) != 1 {
+		return "", &CompileError{Offset: x.Offset, Msg: fmt.Sprintf("operator %s takes one value", op)}
+	}
+	bad := func() error {
+		return &CompileError{Offset: x.Offset, Msg: fmt.Sprintf("operator %s does not apply to %s (a %s)", op, x.Field.Name, f.kind)}
+	}
+	lhs := f.expr
+	if lhs != "#" {
+		lhs = "(" + lhs + ")"
+	}
+	switch f.kind {
+	case KAncestors:
+		// Any ancestor (parent upwards) for which the comparison holds.
+		inner := *x
+		s, err := compare(&inner, resolved{kind: KString, expr: "#"}, vals)
+		if err != nil {
+			return "", err
+		}
+		return "any(" + lhs + ", " + s + ")", nil
+	case KList:
+		set, err := literals(x, KString, vals)
+		if err != nil {
+			return "", err
+		}
+		elem := "#"
+		if strings.HasPrefix(lhs, "([fd.sport") {
+			// fd.port: numbers.
+			set, err = literals(x, KInt, vals)
+			if err != nil {
+				return "", err
+			}
+		}
+		switch op {
+		case "in":
+			return "all(" + lhs + ", " + elem + " in " + set + ")", nil
+		case "intersects":
+			return "any(" + lhs + ", " + elem + " in " + set + ")", nil
+		case "=", "==":
+			if strings.HasPrefix(lhs, "([fd.sport") {
+				return "any(" + lhs + ", # == " + strings.Trim(set, "[]") + ")", nil
+			}
+		case "!=":
+			if strings.HasPrefix(lhs, "([fd.sport") {
+				return "any(" + lhs + ", # != " + strings.Trim(set, "[]") + ")", nil
+			}
+		}
+		return "", bad()
+	case KNet:
+		// Values are networks (CIDR) or single addresses.
+		var nets []string
+		for _, v := range vals {
+			p, err := netip.ParsePrefix(v.Text)
+			if err != nil {
+				a, aerr := netip.ParseAddr(v.Text)
+				if aerr != nil {
+					return "", &CompileError{Offset: v.Offset, Msg: fmt.Sprintf("%s takes a network (10.0.0.0/8) or an address, not %q", x.Field.Name, v.Text)}
+				}
+				p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+			}
+			nets = append(nets, p.Masked().String())
+		}
+		set := strconv.Quote(strings.Join(nets, " "))
+		switch op {
+		case "=", "==", "in", "intersects":
+			return "any(" + lhs + ", falco_innet(#, " + set + "))", nil
+		case "!=":
+			return "any(" + lhs + ", # != \"\" && !falco_innet(#, " + set + "))", nil
+		}
+		return "", bad()
+	}
+	switch op {
+	case "=", "==", "!=", "<", "<=", ">", ">=":
+		if f.kind == KBool && op != "=" && op != "==" && op != "!=" {
+			return "", bad()
+		}
+		if f.kind == KIP && op != "=" && op != "==" && op != "!=" {
+			return "", bad()
+		}
+		lit, err := literal(x, f.kind, vals[0])
+		if err != nil {
+			return "", err
+		}
+		if op == "=" {
+			op = "=="
+		}
+		return lhs + " " + op + " " + lit, nil
+	case "in", "intersects":
+		set, err := literals(x, f.kind, vals)
+		if err != nil {
+			return "", err
+		}
+		if len(vals) == 0 {
+			return "false", nil
+		}
+		return lhs + " in " + set, nil
+	}
+	if f.kind != KString {
+		return "", bad()
+	}
+	v := vals
+	switch op {
+	case "contains", "startswith", "endswith":
+		return lhs + " " + exprOp[op] + " " + strconv.Quote(v[0].Text), nil
+	case "icontains":
+		return "lower(" + lhs + ") contains " + strconv.Quote(strings.ToLower(v[0].Text)), nil
+	case "bcontains", "bstartswith":
+		raw, err := hex.DecodeString(v[0].Text)
+		if err != nil {
+			return "", &CompileError{Offset: v[0].Offset, Msg: fmt.Sprintf("%s takes hex bytes (7f454c46), not %q", op, v[0].Text)}
+		}
+		if op == "bcontains" {
+			return lhs + " contains " + strconv.Quote(string(raw)), nil
+		}
+		return lhs + " startsWith " + strconv.Quote(string(raw)), nil
+	case "glob":
+		return "falco_glob(" + lhs + ", " + strconv.Quote(v[0].Text) + ")", nil
+	case "iglob":
+		return "falco_glob(lower(" + lhs + "), " + strconv.Quote(strings.ToLower(v[0].Text)) + ")", nil
+	case "regex":
+		if _, err := compileRegex(v[0].Text); err != nil {
+			return "", &CompileError{Offset: v[0].Offset, Msg: fmt.Sprintf("regex %q: %v", v[0].Text, err)}
+		}
+		return lhs + " matches " + strconv.Quote("^(?:"+v[0].Text+")$"), nil
+	case "pmatch":
+		var ps []string
+		for _, p := range v {
+			ps = append(ps, p.Text)
+		}
+		sort.Strings(ps)
+		return "falco_pmatch(" + lhs + ", " + strconv.Quote(strings.Join(ps, "\x00")) + ")", nil
+	}
+	return "", bad()
+}
+
+// evtType compiles a test of evt.type against Falco's syscall names:
+// each name maps to ruled's normalized type, and where the names do not
+// cover every syscall of that type, evt.syscall narrows it (an event whose
+// syscall is unknown, as the proc connector's, matches any of them).
+func evtType(x *Check, vals []Value) (string, error) {
+	switch x.Op {
+	case "=", "==", "!=", "in", "intersects":
+	default:
+		return "", &CompileError{Offset: x.Offset, Msg: fmt.Sprintf("evt.type takes =, != or in, not %s", x.Op)}
+	}
+	byType := map[string][]string{}
+	var types []string
+	for _, v := range vals {
+		t := FalcoType(v.Text)
+		if _, ok := byType[t]; !ok {
+			types = append(types, t)
+		}
+		byType[t] = append(byType[t], v.Text)
+	}
+	sort.Strings(types)
+	var full []string
+	var parts []string
+	for _, t := range types {
+		names := byType[t]
+		if coversType(t, names) {
+			full = append(full, strconv.Quote(t))
+			continue
+		}
+		sort.Strings(names)
+		q := make([]string, 0, len(names)+1)
+		for _, n := range names {
+			q = append(q, strconv.Quote(n))
+		}
+		q = append(q, `""`)
+		parts = append(parts, "(evt.type == "+strconv.Quote(t)+" && evt.syscall in ["+strings.Join(q, ", ")+"])")
+	}
+	switch len(full) {
+	case 0:
+	case 1:
+		parts = append([]string{"evt.type == " + full[0]}, parts...)
+	default:
+		parts = append([]string{"evt.type in [" + strings.Join(full, ", ") + "]"}, parts...)
+	}
+	var s string
+	switch len(parts) {
+	case 0:
+		s = "false"
+	case 1:
+		s = parts[0]
+	default:
+		s = "(" + strings.Join(parts, " || ") + ")"
+	}
+	if x.Op == "!=" {
+		return "not (" + s + ")", nil
+	}
+	return s, nil
+}
+
+// FalcoType maps a Falco event type name to ruled's evt.type.
+func FalcoType(name string) string {
+	if t, ok := event.SyscallTypes[name]; ok {
+		return t
+	}
+	if t, ok := falcoOnlyTypes[name]; ok {
+		return t
+	}
+	return name
+}
+
+// falcoOnlyTypes are Falco event names that are not syscalls of ruled's
+// audit table: the process lifecycle events the proc connector reports.
+var falcoOnlyTypes = map[string]string{
+	"procexit": event.TypeExit, "clone": event.TypeFork, "clone3": event.TypeFork, "fork": event.TypeFork, "vfork": event.TypeFork,
+}
+
+// coversType reports whether names include every syscall ruled maps to t.
+func coversType(t string, names []string) bool {
+	have := map[string]bool{}
+	for _, n := range names {
+		have[n] = true
+	}
+	any := false
+	for s, st := range event.SyscallTypes {
+		if st == t {
+			any = true
+			if !have[s] {
+				return false
+			}
+		}
+	}
+	for s, st := range falcoOnlyTypes {
+		if st == t {
+			any = true
+			if !have[s] {
+				return false
+			}
+		}
+	}
+	return any || len(names) > 0
+}
