@@ -77,7 +77,7 @@ func randomEvent(r *rand.Rand) *event.Event {
 			Stdin: event.Stdio{Type: pick("", "socket", "pipe", "tty"), L4Proto: pick("", "tcp", "udp")}},
 		Container: event.Container{ID: pick("host", "", "3f1c00aa"), Name: "c", Image: pick("debian:12", "alpine"), Privileged: r.IntN(4) == 0,
 			Labels: [](map[string]string){nil, {"trust": "none"}, {"trust": "full"}}[r.IntN(3)]},
-		K8s:  event.K8s{Pod: event.K8sName{Name: pick("", "web-1")}},
+		K8s:  event.K8s{Pod: event.K8sPod{Name: pick("", "web-1")}},
 		FD:   event.FD{Type: pick("", "ipv4", "ipv6", "unix"), RPort: []int{0, 80, 4444, 31337}[r.IntN(4)], SPort: r.IntN(2000), RIP: pick("127.0.0.1", "10.0.0.2")},
 		File: event.File{Path: pick("", "/etc/shadow", "/etc/passwd", "/bin/ls", "/root/.bash_history", "/tmp/a", "/var/run/docker.sock", "/proc/1/mem"), Target: pick("", "/tmp/.x"), Write: r.IntN(2) == 0},
 	}

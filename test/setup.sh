@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepares a fresh Debian machine (as root) for ruled's end-to-end tests:
-# installs Docker, auditd, rsyslog and busybox-static from Debian, starts
+# installs Docker, containerd (its CRI plugin runs in test/k8s), auditd, rsyslog and busybox-static from Debian, starts
 # dockerd if it is not running, and builds the offline test image
 # ruled-test-busybox:latest with `docker import` of a busybox-static rootfs.
 # It fails loudly: the end-to-end tests must run in CI, never skip.

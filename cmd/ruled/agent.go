@@ -271,7 +271,7 @@ func liveConfig(f agentFlags, cfg *fileConfig, log *slog.Logger) (live.Config, e
 		}
 		ac.RulesText = text
 	}
-	return live.Config{Sources: srcs, Audit: ac, DockerSocket: cfg.Docker.Socket, Logger: log}, nil
+	return live.Config{Sources: srcs, Audit: ac, DockerSocket: cfg.Docker.Socket, CRISocket: cfg.CRI.Socket, Logger: log}, nil
 }
 
 // hangups reloads the rules and reopens file outputs on SIGHUP. A rule set

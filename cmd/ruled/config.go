@@ -35,6 +35,9 @@ type fileConfig struct {
 	Docker struct {
 		Socket string `yaml:"socket"`
 	} `yaml:"docker"`
+	CRI struct {
+		Socket string `yaml:"socket"` // "" probes containerd's and CRI-O's, "none" disables
+	} `yaml:"cri"`
 	LogLevel     string        `yaml:"log_level"`
 	Hostname     string        `yaml:"hostname"`
 	DrainTimeout time.Duration `yaml:"drain_timeout"`

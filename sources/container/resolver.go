@@ -3,6 +3,7 @@ package container
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -22,6 +23,11 @@ type Config struct {
 	// Runtime answers metadata lookups; nil leaves container.* other than
 	// id and runtime empty.
 	Runtime Runtime
+	// Runtimes are more runtimes asked after Runtime, in order, for a host
+	// that runs several (Docker beside a Kubernetes node's containerd).
+	// Each keeps its own event stream; an id is asked of each until one
+	// knows it.
+	Runtimes []Runtime
 	// Logger gets state changes (daemon down/up); nil discards.
 	Logger *slog.Logger
 	// ProcRoot is where proc is mounted; "" means /proc.
@@ -51,7 +57,8 @@ type Resolver struct {
 	cfg Config
 	log *slog.Logger
 
-	queue chan string
+	queue    chan string
+	runtimes []Runtime
 
 	mu      sync.RWMutex
 	cache   map[string]*entry
@@ -60,7 +67,7 @@ type Resolver struct {
 	ids     map[string]string // interned ids, so Ref allocates nothing on a known container
 
 	lookups, failures, dropped atomic.Uint64
-	down                       atomic.Bool
+	down                       []atomic.Bool // per runtime: its event stream is broken
 }
 
 type entry struct {
@@ -88,34 +95,40 @@ func NewResolver(cfg Config) *Resolver {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	var rts []Runtime
+	if cfg.Runtime != nil {
+		rts = append(rts, cfg.Runtime)
+	}
+	for _, rt := range cfg.Runtimes {
+		if rt != nil {
+			rts = append(rts, rt)
+		}
+	}
 	return &Resolver{
-		cfg:     cfg,
-		log:     log,
-		queue:   make(chan string, cfg.QueueSize),
-		cache:   map[string]*entry{},
-		pending: map[string]struct{}{},
-		upper:   map[string]string{},
-		ids:     map[string]string{},
+		runtimes: rts,
+		down:     make([]atomic.Bool, len(rts)),
+		cfg:      cfg,
+		log:      log,
+		queue:    make(chan string, cfg.QueueSize),
+		cache:    map[string]*entry{},
+		pending:  map[string]struct{}{},
+		upper:    map[string]string{},
+		ids:      map[string]string{},
 	}
 }
 
 // Run runs the lookup worker and follows the runtime's event stream,
 // reconnecting with backoff, until ctx ends. It returns nil on cancellation.
 func (r *Resolver) Run(ctx context.Context) error {
-	if r.cfg.Runtime == nil {
+	if len(r.runtimes) == 0 {
 		<-ctx.Done()
 		return nil
 	}
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		r.worker(ctx)
-	}()
-	go func() {
-		defer wg.Done()
-		r.follow(ctx)
-	}()
+	wg.Go(func() { r.worker(ctx) })
+	for i := range r.runtimes {
+		wg.Go(func() { r.follow(ctx, i) })
+	}
 	wg.Wait()
 	return nil
 }
@@ -137,22 +150,23 @@ func (r *Resolver) worker(ctx context.Context) {
 // follow keeps the runtime's event stream open. A broken stream usually
 // means the daemon went away; its reconnection is the signal to retry the
 // lookups that failed meanwhile.
-func (r *Resolver) follow(ctx context.Context) {
+func (r *Resolver) follow(ctx context.Context, i int) {
 	const minBackoff, maxBackoff = 250 * time.Millisecond, 15 * time.Second
 	backoff := minBackoff
+	rt := r.runtimes[i]
 	for ctx.Err() == nil {
-		err := r.cfg.Runtime.Events(ctx, func() {
+		err := rt.Events(ctx, func() {
 			backoff = minBackoff
-			if r.down.Swap(false) {
-				r.log.Info("container runtime reachable again")
+			if r.down[i].Swap(false) {
+				r.log.Info("container runtime reachable again", "runtime", runtimeLabel(rt))
 			}
 			r.retryFailed()
 		}, r.onEvent)
 		if ctx.Err() != nil {
 			return
 		}
-		if !r.down.Swap(true) {
-			r.log.Warn("container runtime unreachable; events keep flowing with container ids only", "err", err)
+		if !r.down[i].Swap(true) {
+			r.log.Warn("container runtime unreachable; its events keep flowing with container ids only", "runtime", runtimeLabel(rt), "err", err)
 		}
 		t := time.NewTimer(backoff)
 		select {
@@ -199,7 +213,7 @@ func (r *Resolver) retryFailed() {
 // request queues a lookup unless one is pending or, without force, the last
 // attempt was recent. It never blocks.
 func (r *Resolver) request(id string, force bool) {
-	if r.cfg.Runtime == nil {
+	if len(r.runtimes) == 0 {
 		return
 	}
 	r.mu.Lock()
@@ -227,8 +241,7 @@ func (r *Resolver) request(id string, force bool) {
 func (r *Resolver) inspect(ctx context.Context, id string) (Info, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.LookupTimeout)
 	defer cancel()
-	r.lookups.Add(1)
-	info, err := r.cfg.Runtime.Inspect(ctx, id)
+	info, err := r.ask(ctx, id)
 	now := time.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -257,6 +270,44 @@ func (r *Resolver) inspect(ctx context.Context, id string) (Info, error) {
 	return info, err
 }
 
+// ask asks each runtime in turn until one knows id. It returns ErrNotFound
+// only when every runtime said so: a failing one may know the id.
+func (r *Resolver) ask(ctx context.Context, id string) (Info, error) {
+	var errs []error
+	for _, rt := range r.runtimes {
+		r.lookups.Add(1)
+		info, err := rt.Inspect(ctx, id)
+		if err == nil {
+			return info, nil
+		}
+		if !errors.Is(err, ErrNotFound) {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) == 0 {
+		return Info{}, ErrNotFound
+	}
+	return Info{}, errors.Join(errs...)
+}
+
+// allDown reports that every runtime's event stream is broken.
+func (r *Resolver) allDown() bool {
+	for i := range r.down {
+		if !r.down[i].Load() {
+			return false
+		}
+	}
+	return true
+}
+
+// runtimeLabel names a runtime in logs.
+func runtimeLabel(rt Runtime) string {
+	if s, ok := rt.(interface{ Socket() string }); ok {
+		return s.Socket()
+	}
+	return fmt.Sprintf("%T", rt)
+}
+
 // maxCache bounds the cache. Running containers are far fewer; what fills
 // it is ids no runtime knows (another runtime's containers), dropped first.
 const maxCache = 8192
@@ -277,7 +328,7 @@ func (r *Resolver) evictUnknown() {
 // privileged flag for now. False for host and unattributed events, with no
 // runtime, while the runtime is down, and once it answered (found or not).
 func (r *Resolver) Pending(id string) bool {
-	if id == "" || id == event.HostID || r.cfg.Runtime == nil || r.down.Load() {
+	if id == "" || id == event.HostID || len(r.runtimes) == 0 || r.allDown() {
 		return false
 	}
 	r.mu.RLock()
@@ -295,7 +346,7 @@ func (r *Resolver) Lookup(ctx context.Context, id string) (Info, error) {
 	if e != nil && e.known {
 		return e.info.clone(), nil
 	}
-	if r.cfg.Runtime == nil {
+	if len(r.runtimes) == 0 {
 		return Info{}, ErrNotFound
 	}
 	info, err := r.inspect(ctx, id)
@@ -398,6 +449,9 @@ func (r *Resolver) Enrich(ev *event.Event) {
 		}
 		if info.PodNS != "" {
 			ev.K8s.NS.Name = info.PodNS
+		}
+		if info.PodUID != "" {
+			ev.K8s.Pod.UID = info.PodUID
 		}
 	} else if e == nil || !e.notFound {
 		r.request(id, false)

@@ -17,6 +17,7 @@ type Info struct {
 	Labels     map[string]string
 	PodName    string // io.kubernetes.pod.name label
 	PodNS      string // io.kubernetes.pod.namespace label
+	PodUID     string // io.kubernetes.pod.uid label
 }
 
 // Kubernetes labels the kubelet (dockershim, cri-dockerd, containerd, CRI-O)
@@ -24,11 +25,13 @@ type Info struct {
 const (
 	LabelPodName      = "io.kubernetes.pod.name"
 	LabelPodNamespace = "io.kubernetes.pod.namespace"
+	LabelPodUID       = "io.kubernetes.pod.uid"
 )
 
 func (i *Info) setK8s() {
 	i.PodName = i.Labels[LabelPodName]
 	i.PodNS = i.Labels[LabelPodNamespace]
+	i.PodUID = i.Labels[LabelPodUID]
 }
 
 func (i Info) clone() Info {
@@ -42,8 +45,8 @@ type Event struct {
 	ID     string
 }
 
-// Runtime is a container runtime API. Docker is the one ruled ships;
-// containerd and CRI clients can follow.
+// Runtime is a container runtime API: Docker's Engine API, or a CRI
+// runtime service (containerd, CRI-O).
 type Runtime interface {
 	// Inspect returns one container; ErrNotFound when the runtime does not
 	// know the id.

@@ -142,13 +142,19 @@ type Container struct {
 
 // K8s carries Kubernetes identity taken from runtime labels.
 type K8s struct {
-	Pod K8sName `json:"pod,omitzero" expr:"pod"`
+	Pod K8sPod  `json:"pod,omitzero" expr:"pod"`
 	NS  K8sName `json:"ns,omitzero" expr:"ns"`
+}
+
+// K8sPod is the pod a container belongs to.
+type K8sPod struct {
+	Name string `json:"name,omitempty" expr:"name" doc:"pod name (CRI pod sandbox, or io.kubernetes.* labels)"`
+	UID  string `json:"uid,omitempty" expr:"uid" doc:"pod uid (CRI pod sandbox, or io.kubernetes.* labels)"`
 }
 
 // K8sName is a named Kubernetes object.
 type K8sName struct {
-	Name string `json:"name,omitempty" expr:"name" doc:"name from io.kubernetes.* labels"`
+	Name string `json:"name,omitempty" expr:"name" doc:"namespace (CRI pod sandbox, or io.kubernetes.* labels)"`
 }
 
 // NS holds namespace inode numbers.

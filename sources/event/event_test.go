@@ -45,7 +45,7 @@ func TestJSONRoundTrip(t *testing.T) {
 		Evt:       Evt{Type: TypeExecve, Time: time.Date(2026, 11, 22, 10, 0, 0, 123456789, time.UTC), Source: SourceAudit, Success: true, Keys: []string{"exec"}},
 		Proc:      Proc{PID: 42, Name: "bash", Args: []string{"bash", "-i"}, Stdin: Stdio{Type: StdioSocket, RIP: "10.0.0.1", RPort: 4444}},
 		Container: Container{ID: HostID, Labels: map[string]string{"a": "b"}},
-		K8s:       K8s{Pod: K8sName{Name: "web"}},
+		K8s:       K8s{Pod: K8sPod{Name: "web"}},
 	}
 	b, err := MarshalJSONLine(ev)
 	if err != nil {

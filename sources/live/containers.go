@@ -3,6 +3,8 @@ package live
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"time"
 
 	"github.com/ruled/ruled/sources/container"
 	"github.com/ruled/ruled/sources/event"
@@ -32,10 +34,47 @@ func (l *Live) newResolver(cfg Config) {
 	if sock == "" {
 		sock = container.DefaultDockerSocket
 	}
+	log := l.log.With("component", "containers")
+	var cri []container.Runtime
+	if c := probeCRI(cfg.CRISocket, log); c != nil {
+		cri = append(cri, c)
+	}
 	l.res = container.NewResolver(container.Config{
-		Runtime: container.NewDocker(sock),
-		Logger:  l.log.With("component", "containers"),
+		Runtime:  container.NewDocker(sock),
+		Runtimes: cri,
+		Logger:   log,
 	})
+}
+
+// probeCRI finds the node's CRI runtime. A configured socket is used even
+// when it does not answer yet (the runtime may start after ruled, and the
+// resolver retries); the default sockets only when one answers.
+func probeCRI(socket string, log *slog.Logger) *container.CRI {
+	if socket == "none" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if socket != "" {
+		c, err := container.NewCRI(socket)
+		if err != nil {
+			log.Warn("cri runtime not used", "socket", socket, "err", err)
+			return nil
+		}
+		if name, ver, err := c.Version(ctx); err != nil {
+			log.Warn("cri runtime not answering yet; container metadata from it once it does", "socket", socket, "err", err)
+		} else {
+			log.Info("cri runtime", "socket", socket, "runtime", name, "version", ver)
+		}
+		return c
+	}
+	c, ver, err := container.ProbeCRI(ctx, container.DefaultCRISockets, time.Second)
+	if err != nil {
+		log.Debug("no cri runtime", "probed", err)
+		return nil
+	}
+	log.Info("cri runtime", "socket", c.Socket(), "runtime", ver)
+	return c
 }
 
 // Containers returns the container resolver (for name lookups by id).

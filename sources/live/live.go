@@ -34,7 +34,10 @@ type Config struct {
 	Audit   audit.Config
 	// DockerSocket is the Docker Engine API socket; "" means the default.
 	DockerSocket string
-	Logger       *slog.Logger
+	// CRISocket is a CRI runtime socket (containerd, CRI-O) asked beside
+	// Docker; "" probes container.DefaultCRISockets, "none" asks none.
+	CRISocket string
+	Logger    *slog.Logger
 }
 
 // Live is a set of running sensors plus the enrichment they share.

@@ -1,37 +1,16 @@
 package agent
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ruled/ruled/test/e2e"
 )
-
-type alert struct {
-	Rule         string         `json:"rule"`
-	Output       string         `json:"output"`
-	OutputFields map[string]any `json:"output_fields"`
-}
-
-func (a alert) field(k string) string {
-	v, ok := a.OutputFields[k]
-	if !ok || v == nil {
-		return ""
-	}
-	if f, ok := v.(float64); ok {
-		return fmt.Sprint(int64(f))
-	}
-	return fmt.Sprint(v)
-}
 
 // TestProcconnOnlyJVMShell: `ruled -sources procconn` (no kernel audit at
 // all) alerts on a JVM spawning a shell in a container, with the parent
@@ -50,88 +29,9 @@ func TestProcconnOnlyJVMShell(t *testing.T) {
 		t.Fatalf("build java stand-in: %v\n%s", err, out)
 	}
 
-	cmd := exec.Command(bin, "-sources", "procconn", "-output", "json", "-log-level", "info")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs strings.Builder
-	var logMu sync.Mutex
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	var mu sync.Mutex
-	var alerts []alert
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			var a alert
-			if err := json.Unmarshal(sc.Bytes(), &a); err != nil {
-				t.Errorf("alert line is not JSON: %v: %s", err, sc.Text())
-				continue
-			}
-			mu.Lock()
-			alerts = append(alerts, a)
-			mu.Unlock()
-		}
-	})
-	running := make(chan struct{})
-	wg.Go(func() {
-		sc := bufio.NewScanner(stderr)
-		once := sync.Once{}
-		for sc.Scan() {
-			logMu.Lock()
-			logs.WriteString(sc.Text() + "\n")
-			logMu.Unlock()
-			if strings.Contains(sc.Text(), "ruled running") {
-				once.Do(func() { close(running) })
-			}
-		}
-	})
-	go func() { wg.Wait(); exited <- cmd.Wait() }()
-	stopped := false
-	stop := func() error {
-		if stopped {
-			return nil
-		}
-		stopped = true
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-exited:
-			return err
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-			return fmt.Errorf("ruled did not exit within 20s of SIGTERM")
-		}
-	}
-	t.Cleanup(func() {
-		if err := stop(); err != nil {
-			t.Error(err)
-		}
-		if t.Failed() {
-			logMu.Lock()
-			t.Logf("ruled log:\n%s", logs.String())
-			logMu.Unlock()
-		}
-	})
-	select {
-	case <-running:
-	case err := <-exited:
-		t.Fatalf("ruled exited at start: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("ruled did not start within 20s")
-	}
-	logMu.Lock()
-	started := logs.String()
-	logMu.Unlock()
+	a := e2e.StartAgent(t, bin, nil, "-sources", "procconn", "-output", "json", "-log-level", "info")
+	a.WaitLog(t, "ruled running", 20*time.Second)
+	started := a.Log()
 	if !strings.Contains(started, "running=procconn") || strings.Contains(started, "running=audit") {
 		t.Errorf("want only the procconn source running; log:\n%s", started)
 	}
@@ -151,35 +51,23 @@ func TestProcconnOnlyJVMShell(t *testing.T) {
 		t.Fatalf("docker exec java: %v\n%s", err, out)
 	}
 
-	var got *alert
-	deadline := time.Now().Add(10 * time.Second)
-	for got == nil && time.Now().Before(deadline) {
-		mu.Lock()
-		for i := range alerts {
-			if alerts[i].Rule == "Shell spawned by JVM" && alerts[i].field("container.id") == id {
-				got = &alerts[i]
-			}
-		}
-		mu.Unlock()
-		time.Sleep(50 * time.Millisecond)
-	}
-	if got == nil {
-		t.Fatalf("no \"Shell spawned by JVM\" alert for container %s within 10s", id[:12])
-	}
+	got := a.WaitAlert(t, 10*time.Second, "Shell spawned by JVM in "+id[:12], func(al e2e.Alert) bool {
+		return al.Rule == "Shell spawned by JVM" && al.Field("container.id") == id
+	})
 	for k, want := range map[string]string{
 		"proc.name":      "sh",
 		"proc.pname":     "java",
 		"container.name": name,
 		"evt.type":       "execve",
 	} {
-		if v := got.field(k); v != want {
+		if v := got.Field(k); v != want {
 			t.Errorf("alert %s = %q, want %q (output %q)", k, v, want, got.Output)
 		}
 	}
-	if !strings.Contains(got.field("proc.pcmdline"), "java /bin/sh -c") {
-		t.Errorf("alert proc.pcmdline = %q, want the java command line", got.field("proc.pcmdline"))
+	if !strings.Contains(got.Field("proc.pcmdline"), "java /bin/sh -c") {
+		t.Errorf("alert proc.pcmdline = %q, want the java command line", got.Field("proc.pcmdline"))
 	}
-	if err := stop(); err != nil {
-		t.Errorf("ruled exit after SIGTERM: %v", err)
+	if code, err := a.Stop(20 * time.Second); code != 0 || err != nil {
+		t.Errorf("ruled exit after SIGTERM: %d, %v", code, err)
 	}
 }

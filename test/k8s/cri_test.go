@@ -1,0 +1,97 @@
+package k8s
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ruled/ruled/sources/container"
+	"github.com/ruled/ruled/sources/event"
+	"github.com/ruled/ruled/test/e2e"
+)
+
+const podRules = `- rule: Cat in the test namespace
+  desc: a process named cat ran in a pod of the test namespace
+  condition: evt.type == "execve" and evt.success and k8s.ns.name == "ruled-k8s-test" and proc.name == "cat"
+  output: cat in pod (pod=%k8s.pod.name ns=%k8s.ns.name uid=%k8s.pod.uid container=%container.name image=%container.image runtime=%container.runtime)
+  priority: WARNING
+`
+
+// TestCRIPodRule: a rule on k8s.ns.name fires in the live agent for a
+// process of a pod that a real containerd runs through its CRI plugin, and
+// the alert names the pod, its namespace and uid, the container and image
+// as the CRI API reported them. The agent finds the CRI socket from its
+// config; Docker's socket is asked too and does not know the container.
+func TestCRIPodRule(t *testing.T) {
+	c := startContainerd(t)
+
+	// The client alone first: Inspect of the container and of its sandbox.
+	cri, err := container.NewCRI(c.socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cri.Close()
+	p := c.runPod(t, "ruled-cri-pod", "ruled-k8s-test", "while :; do /bin/cat /etc/hostname >/dev/null; sleep 0.3; done")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	info, err := cri.Inspect(ctx, p.ContainerID)
+	if err != nil {
+		t.Fatalf("Inspect container: %v", err)
+	}
+	want := container.Info{ID: p.ContainerID, Name: "app", Image: criBusybox, Runtime: event.RuntimeContainerd,
+		PodName: p.Name, PodNS: p.Namespace, PodUID: p.UID}
+	if info.ID != want.ID || info.Name != want.Name || info.Image != want.Image || info.Runtime != want.Runtime ||
+		info.PodName != want.PodName || info.PodNS != want.PodNS || info.PodUID != want.PodUID || info.Privileged {
+		t.Errorf("Inspect container:\n got %+v\nwant %+v", info, want)
+	}
+	if !strings.HasPrefix(info.ImageID, "sha256:") || info.Labels["tier"] != "test" {
+		t.Errorf("Inspect container: image id %q, labels %v", info.ImageID, info.Labels)
+	}
+	sb, err := cri.Inspect(ctx, p.SandboxID)
+	if err != nil || sb.PodName != p.Name || sb.PodNS != p.Namespace || sb.Labels["app"] != p.Name {
+		t.Errorf("Inspect sandbox: %+v, %v", sb, err)
+	}
+	if _, err := cri.Inspect(ctx, strings.Repeat("ab", 32)); !errorsIsNotFound(err) {
+		t.Errorf("Inspect unknown id: %v, want ErrNotFound", err)
+	}
+
+	// The live agent, with the rule above and the CRI socket in its config.
+	dir := t.TempDir()
+	rules := filepath.Join(dir, "pod.yaml")
+	cfg := filepath.Join(dir, "ruled.yaml")
+	if err := os.WriteFile(rules, []byte(podRules), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, []byte("cri:\n  socket: "+c.socket+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := e2e.StartAgent(t, e2e.RuledBinary(t), nil, "-config", cfg, "-rules", rules, "-output", "json")
+	t.Cleanup(func() {
+		if code, err := a.Stop(20 * time.Second); code != 0 || err != nil {
+			t.Errorf("ruled exit %d, %v", code, err)
+		}
+	})
+	a.WaitLog(t, "ruled running", 30*time.Second)
+	al := a.WaitAlert(t, 20*time.Second, "for cat in the CRI pod", func(al e2e.Alert) bool {
+		return al.Rule == "Cat in the test namespace" && al.Field("container.id") == p.ContainerID
+	})
+	for k, v := range map[string]string{
+		"k8s.pod.name": p.Name, "k8s.ns.name": p.Namespace, "k8s.pod.uid": p.UID,
+		"container.name": "app", "container.image": criBusybox, "container.runtime": event.RuntimeContainerd,
+	} {
+		if got := al.Field(k); got != v {
+			t.Errorf("alert %s = %q, want %q (output %q)", k, got, v, al.Output)
+		}
+	}
+	if !strings.Contains(a.Log(), "cri runtime") {
+		t.Errorf("agent did not log the CRI runtime it uses")
+	}
+}
+
+func errorsIsNotFound(err error) bool {
+	return errors.Is(err, container.ErrNotFound)
+}
