@@ -359,7 +359,7 @@ func (d *decoder) event(k []byte, ev *Event) bool {
 		return d.object(func(k []byte) bool {
 			switch string(k) {
 			case "pod":
-				return d.k8sName(&ev.K8s.Pod)
+				return d.k8sPod(&ev.K8s.Pod)
 			case "ns":
 				return d.k8sName(&ev.K8s.NS)
 			}
@@ -513,6 +513,18 @@ func (d *decoder) container(k []byte, c *Container) bool {
 		return d.strMap(&c.Labels)
 	}
 	return false
+}
+
+func (d *decoder) k8sPod(p *K8sPod) bool {
+	return d.object(func(k []byte) bool {
+		switch string(k) {
+		case "name":
+			return d.setStr(&p.Name)
+		case "uid":
+			return d.setStr(&p.UID)
+		}
+		return false
+	})
 }
 
 func (d *decoder) k8sName(n *K8sName) bool {

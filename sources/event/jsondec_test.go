@@ -85,7 +85,7 @@ func FuzzDecodeRoundTrip(f *testing.F) {
 			Evt:       Evt{Type: typ, Time: time.Unix(0, ns).UTC(), Success: b, Res: int(res), Keys: []string{typ, name}},
 			Proc:      Proc{PID: int(pid), Name: name, Cmdline: cmdline, Args: strings.Fields(cmdline), TTY: b, Stdin: Stdio{Name: name, SPort: int(pid)}},
 			Container: Container{ID: cname, Name: cname, Labels: map[string]string{lk: lv}},
-			K8s:       K8s{Pod: K8sName{Name: cname}},
+			K8s:       K8s{Pod: K8sPod{Name: cname, UID: lv}},
 			FD:        FD{Name: cmdline, RPort: int(res)},
 			File:      File{Path: name, Write: b},
 		}
