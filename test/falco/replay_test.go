@@ -239,3 +239,86 @@ func eventType(t *testing.T, cases []ruletest.Case, rule string) string {
 	}
 	return ""
 }
+
+// forwardRules enables the shipped forwarding rule (off by default) and adds
+// rules that test the ruled-side fields in conditions.
+const forwardRules = `
+- rule: Ruled rule matched
+  enabled: true
+  override:
+    enabled: replace
+
+- rule: Test ruled JVM match
+  desc: ruled.rule, ruled.priority and ruled.output in a condition
+  condition: >
+    ruled.rule = "Shell spawned by JVM" and ruled.priority = Critical
+    and ruled.output startswith "Shell spawned by a JVM" and ruled.tags intersects (T1059.004)
+  output: "jvm %ruled.rule"
+  priority: CRITICAL
+  source: ruled
+`
+
+// TestRuledMatchesReachFalco runs the shipped snippet, whose init_config
+// makes the plugin evaluate ruled's default pack, with the forwarding rule
+// enabled: every case where ruled's rules match reaches Falco with
+// ruled.rule, ruled.rules, ruled.priority and ruled.output, and no other.
+func TestRuledMatchesReachFalco(t *testing.T) {
+	f := falcotest.Require(t)
+	cfg := shipped(t, f)
+	ic, ok := cfg.Plugin["init_config"].(map[string]any)
+	if !ok || fmt.Sprint(ic["rules"]) != "[builtin]" {
+		t.Fatalf("plugin/falco/falco.yaml: init_config rules are not [builtin]: %v", cfg.Plugin["init_config"])
+	}
+	cfg.Rules = forwardRules
+	cases, events := packCases(t, f)
+	res, err := f.Replay(t, cfg, events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := byCase(t, cases, res.Alerts)
+	jvm := 0
+	for i, c := range cases {
+		var fwd []falcotest.Alert
+		for _, a := range got[i] {
+			switch a.Rule {
+			case "Ruled rule matched":
+				fwd = append(fwd, a)
+			case "Test ruled JVM match":
+				jvm++
+				if !slices.Contains(c.Expect, "Shell spawned by JVM") {
+					t.Errorf("case %q: JVM test rule fired; expected ruled rules %q", c.Name, c.Expect)
+				}
+			}
+		}
+		if len(c.Expect) == 0 {
+			if len(fwd) != 0 {
+				t.Errorf("case %q: no ruled rule should match, Falco forwarded %q", c.Name, fwd[0].Output)
+			}
+			continue
+		}
+		if len(fwd) != 1 {
+			t.Errorf("case %q: %d forwarded matches, want 1", c.Name, len(fwd))
+			continue
+		}
+		of := fwd[0].OutputFields
+		rule, _ := of["ruled.rule"].(string)
+		if !slices.Contains(c.Expect, rule) {
+			t.Errorf("case %q: ruled.rule %q, want one of %q", c.Name, rule, c.Expect)
+		}
+		if p, _ := of["ruled.priority"].(string); p == "" || !strings.Contains(fwd[0].Output, "priority="+p) {
+			t.Errorf("case %q: ruled.priority %q not in the output %q", c.Name, p, fwd[0].Output)
+		}
+		if o, _ := of["ruled.output"].(string); o == "" || !strings.Contains(fwd[0].Output, "ruled: "+o) {
+			t.Errorf("case %q: ruled.output %q not in the output %q", c.Name, o, fwd[0].Output)
+		}
+		all := fmt.Sprint(of["ruled.rules"])
+		for _, r := range c.Expect {
+			if !strings.Contains(all, r) {
+				t.Errorf("case %q: ruled.rules %s lacks %q", c.Name, all, r)
+			}
+		}
+	}
+	if jvm == 0 {
+		t.Error("the condition over ruled.rule, ruled.priority, ruled.output and ruled.tags never matched")
+	}
+}
