@@ -147,7 +147,7 @@ func (s *Source) Run(ctx context.Context, emit func(*event.Event)) (err error) {
 		}
 		s.logger.Info("audit source started", "mode", mode, "backlog_limit", max(st.BacklogLimit, s.cfg.BacklogLimit), "backlog_wait_jiffies", wait)
 	} else {
-		s.logger.Info("audit source started: another audit daemon is running, reading the multicast group read-only", "mode", mode, "daemon_pid", st.PID)
+		s.logger.Info(multicastStarted(s.cfg.Mode, daemon, st.PID), "mode", mode, "configured_mode", s.cfg.Mode, "daemon_pid", st.PID)
 	}
 
 	if install {
@@ -676,3 +676,17 @@ func (c *socket) Receive(nonBlocking bool, p libaudit.NetlinkParser) ([]syscall.
 
 // Close implements io.Closer.
 func (c *socket) Close() error { return unix.Close(c.fd) }
+
+// multicastStarted says why the audit source reads the multicast group: an
+// audit daemon holds the unicast role (pid), or the mode was set to
+// multicast while no daemon runs, so nothing takes the unicast stream.
+func multicastStarted(configured string, daemon bool, pid uint32) string {
+	switch {
+	case daemon:
+		return fmt.Sprintf("audit source started: an audit daemon (pid %d) holds the audit role; reading the multicast group read-only", pid)
+	case pid != 0:
+		return fmt.Sprintf("audit source started: audit_mode %s; the registered audit daemon (pid %d) is gone, reading the multicast group read-only", configured, pid)
+	default:
+		return fmt.Sprintf("audit source started: audit_mode %s and no audit daemon is running; reading the multicast group read-only (with no daemon the kernel also prints each record to its log)", configured)
+	}
+}
