@@ -354,14 +354,23 @@ func ParseOutput(stdout []byte) (Result, error) {
 			rest.WriteByte('\n')
 			continue
 		}
-		d := json.NewDecoder(bytes.NewReader(b))
-		d.UseNumber()
-		var a Alert
-		if err := d.Decode(&a); err != nil {
-			return res, fmt.Errorf("falco stdout line %d: %w: %s", line, err, b)
+		a, err := ParseAlert(b)
+		if err != nil {
+			return res, fmt.Errorf("falco stdout line %d: %w", line, err)
 		}
 		res.Alerts = append(res.Alerts, a)
 	}
 	res.Stdout = rest.String()
 	return res, sc.Err()
+}
+
+// ParseAlert decodes one JSON alert line of Falco's stdout.
+func ParseAlert(line []byte) (Alert, error) {
+	d := json.NewDecoder(bytes.NewReader(line))
+	d.UseNumber()
+	var a Alert
+	if err := d.Decode(&a); err != nil {
+		return Alert{}, fmt.Errorf("falco alert: %w: %s", err, line)
+	}
+	return a, nil
 }

@@ -1,0 +1,196 @@
+package falco
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ruled/ruled/test/e2e"
+	"github.com/ruled/ruled/test/falco/falcotest"
+)
+
+// lines collects a stream's lines for waiting on them.
+type lines struct {
+	mu   sync.Mutex
+	all  []string
+	more chan struct{}
+}
+
+func collect(r io.Reader) *lines {
+	l := &lines{more: make(chan struct{}, 1)}
+	go func() {
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
+		for sc.Scan() {
+			l.mu.Lock()
+			l.all = append(l.all, sc.Text())
+			l.mu.Unlock()
+			select {
+			case l.more <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	return l
+}
+
+func (l *lines) snapshot() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.all...)
+}
+
+// wait returns the first line that ok accepts, or false after d.
+func (l *lines) wait(d time.Duration, ok func(string) bool) (string, bool) {
+	deadline := time.After(d)
+	for {
+		for _, s := range l.snapshot() {
+			if ok(s) {
+				return s, true
+			}
+		}
+		select {
+		case <-l.more:
+		case <-deadline:
+			return "", false
+		}
+	}
+}
+
+// TestLive runs the shipped snippet as is (open_params "audit,procconn",
+// audit_mode multicast) inside the real Falco on the live kernel: reading
+// /etc/shadow by docker exec in a busybox container raises the Falco alert
+// of the ruled_rules.yaml twin with the container's name, and the audit
+// rules the plugin added are gone once Falco stops. Needs root and Docker;
+// run by hand under the kernel lock (flock /tmp/ruled-kernel.lock).
+func TestLive(t *testing.T) {
+	e2e.RequireDocker(t)
+	f := falcotest.Require(t)
+	cfg := shipped(t, f)
+	if cfg.Plugin["open_params"] != "audit,procconn" {
+		t.Fatalf("plugin/falco/falco.yaml: open_params %v, want audit,procconn", cfg.Plugin["open_params"])
+	}
+	if ic, _ := cfg.Plugin["init_config"].(map[string]any); ic["audit_mode"] != "multicast" {
+		t.Fatalf("plugin/falco/falco.yaml: init_config audit_mode %v, want multicast", ic["audit_mode"])
+	}
+
+	before := e2e.ReadAuditState(t)
+	if len(before.Rules) > 0 {
+		// In multicast mode the plugin adds its rules only to an empty list
+		// (otherwise the running daemon's rules decide what is audited).
+		t.Fatalf("the kernel already has audit rules (another test or daemon left them): %q", before.Rules)
+	}
+	t.Cleanup(func() { before.Restore(t, e2e.ReadAuditState(t)) })
+
+	cmd := f.Command(t, cfg)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	out, logs := collect(stdout), collect(stderr)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	stopped := false
+	stop := func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+			return fmt.Errorf("falco did not stop within 30 s of SIGTERM")
+		}
+	}
+	t.Cleanup(func() {
+		_ = stop()
+		if t.Failed() {
+			t.Logf("falco stderr:\n%s", strings.Join(logs.snapshot(), "\n"))
+		}
+	})
+
+	if _, ok := logs.wait(60*time.Second, func(s string) bool { return strings.Contains(s, "audit source started") }); !ok {
+		t.Fatal("the plugin's audit source did not start within 60 s")
+	}
+	if !waitFor(30*time.Second, func() bool { return len(e2e.ReadAuditState(t).Rules) > 0 }) {
+		t.Fatal("the plugin installed no audit rules within 30 s")
+	}
+
+	name := fmt.Sprintf("ruled-falco-live-%d", os.Getpid())
+	_ = exec.Command("docker", "rm", "-f", name).Run()
+	t.Cleanup(func() { _ = exec.Command("docker", "rm", "-f", name).Run() })
+	idb, err := exec.Command("docker", "run", "-d", "--name", name, e2e.TestImage, "sleep", "600").CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker run: %v: %s", err, idb)
+	}
+	id := strings.TrimSpace(string(idb))
+
+	// The container's audit watches follow its start; retry the read until
+	// the alert arrives.
+	var alert falcotest.Alert
+	found := waitFor(40*time.Second, func() bool {
+		if b, err := exec.Command("docker", "exec", name, "cat", "/etc/shadow").CombinedOutput(); err != nil {
+			t.Fatalf("docker exec cat /etc/shadow: %v: %s", err, b)
+		}
+		_, ok := out.wait(3*time.Second, func(s string) bool {
+			a, err := falcotest.ParseAlert([]byte(s))
+			if err != nil || a.Rule != "Ruled read sensitive file untrusted" || a.OutputFields["ruled.container.name"] != name {
+				return false
+			}
+			alert = a
+			return true
+		})
+		return ok
+	})
+	if !found {
+		t.Fatalf("no Falco alert for cat /etc/shadow in container %s; Falco printed:\n%s", name, strings.Join(out.snapshot(), "\n"))
+	}
+	for k, want := range map[string]string{"ruled.file.path": "/etc/shadow", "ruled.proc.name": "cat", "ruled.proc.cmdline": "cat /etc/shadow"} {
+		if got := alert.OutputFields[k]; got != want {
+			t.Errorf("alert %s = %v, want %s", k, got, want)
+		}
+	}
+	if alert.Source != "ruled" || alert.Priority != "Warning" || !strings.Contains(alert.Output, "container="+name) {
+		t.Errorf("alert %+v: want source ruled, priority Warning, container=%s in the output", alert, name)
+	}
+	t.Logf("container %s (%.12s): %s", name, id, alert.Output)
+
+	if err := stop(); err != nil {
+		t.Errorf("falco after SIGTERM: %v", err)
+	}
+	after := e2e.ReadAuditState(t)
+	for _, d := range before.Diff(after) {
+		t.Errorf("audit state not restored after Falco stopped: %s", d)
+	}
+}
+
+func waitFor(d time.Duration, ok func() bool) bool {
+	deadline := time.Now().Add(d)
+	for {
+		if ok() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
