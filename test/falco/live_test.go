@@ -1,68 +1,17 @@
 package falco
 
 import (
-	"bufio"
+	"bytes"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ruled/ruled/test/e2e"
 	"github.com/ruled/ruled/test/falco/falcotest"
 )
-
-// lines collects a stream's lines for waiting on them.
-type lines struct {
-	mu   sync.Mutex
-	all  []string
-	more chan struct{}
-}
-
-func collect(r io.Reader) *lines {
-	l := &lines{more: make(chan struct{}, 1)}
-	go func() {
-		sc := bufio.NewScanner(r)
-		sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
-		for sc.Scan() {
-			l.mu.Lock()
-			l.all = append(l.all, sc.Text())
-			l.mu.Unlock()
-			select {
-			case l.more <- struct{}{}:
-			default:
-			}
-		}
-	}()
-	return l
-}
-
-func (l *lines) snapshot() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]string(nil), l.all...)
-}
-
-// wait returns the first line that ok accepts, or false after d.
-func (l *lines) wait(d time.Duration, ok func(string) bool) (string, bool) {
-	deadline := time.After(d)
-	for {
-		for _, s := range l.snapshot() {
-			if ok(s) {
-				return s, true
-			}
-		}
-		select {
-		case <-l.more:
-		case <-deadline:
-			return "", false
-		}
-	}
-}
 
 // TestLive runs the shipped snippet as is (open_params "audit,procconn",
 // audit_mode multicast) inside the real Falco on the live kernel: reading
@@ -89,47 +38,10 @@ func TestLive(t *testing.T) {
 	}
 	t.Cleanup(func() { before.Restore(t, e2e.ReadAuditState(t)) })
 
+	// e2e.Agent runs any command the way the agent tests run ruled.
 	cmd := f.Command(t, cfg)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	out, logs := collect(stdout), collect(stderr)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	stopped := false
-	stop := func() error {
-		if stopped {
-			return nil
-		}
-		stopped = true
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-done:
-			return err
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-			return fmt.Errorf("falco did not stop within 30 s of SIGTERM")
-		}
-	}
-	t.Cleanup(func() {
-		_ = stop()
-		if t.Failed() {
-			t.Logf("falco stderr:\n%s", strings.Join(logs.snapshot(), "\n"))
-		}
-	})
-
-	if _, ok := logs.wait(60*time.Second, func(s string) bool { return strings.Contains(s, "audit source started") }); !ok {
-		t.Fatal("the plugin's audit source did not start within 60 s")
-	}
+	falco := e2e.StartAgent(t, cmd.Path, nil, cmd.Args[1:]...)
+	falco.WaitLog(t, "audit source started", 60*time.Second)
 	if !waitFor(30*time.Second, func() bool { return len(e2e.ReadAuditState(t).Rules) > 0 }) {
 		t.Fatal("the plugin installed no audit rules within 30 s")
 	}
@@ -150,18 +62,19 @@ func TestLive(t *testing.T) {
 		if b, err := exec.Command("docker", "exec", name, "cat", "/etc/shadow").CombinedOutput(); err != nil {
 			t.Fatalf("docker exec cat /etc/shadow: %v: %s", err, b)
 		}
-		_, ok := out.wait(3*time.Second, func(s string) bool {
-			a, err := falcotest.ParseAlert([]byte(s))
-			if err != nil || a.Rule != "Ruled read sensitive file untrusted" || a.OutputFields["ruled.container.name"] != name {
-				return false
+		return waitFor(3*time.Second, func() bool {
+			for _, l := range falco.Lines() {
+				a, err := falcotest.ParseAlert(l)
+				if err == nil && a.Rule == "Ruled read sensitive file untrusted" && a.OutputFields["ruled.container.name"] == name {
+					alert = a
+					return true
+				}
 			}
-			alert = a
-			return true
+			return false
 		})
-		return ok
 	})
 	if !found {
-		t.Fatalf("no Falco alert for cat /etc/shadow in container %s; Falco printed:\n%s", name, strings.Join(out.snapshot(), "\n"))
+		t.Fatalf("no Falco alert for cat /etc/shadow in container %s; Falco printed:\n%s", name, bytes.Join(falco.Lines(), []byte("\n")))
 	}
 	for k, want := range map[string]string{"ruled.file.path": "/etc/shadow", "ruled.proc.name": "cat", "ruled.proc.cmdline": "cat /etc/shadow"} {
 		if got := alert.OutputFields[k]; got != want {
@@ -173,8 +86,8 @@ func TestLive(t *testing.T) {
 	}
 	t.Logf("container %s (%.12s): %s", name, id, alert.Output)
 
-	if err := stop(); err != nil {
-		t.Errorf("falco after SIGTERM: %v", err)
+	if code, err := falco.Stop(30 * time.Second); err != nil || code != 0 {
+		t.Errorf("falco after SIGTERM: exit %d, %v", code, err)
 	}
 	after := e2e.ReadAuditState(t)
 	for _, d := range before.Diff(after) {
