@@ -23,27 +23,6 @@ import (
 
 var modes = []string{audit.ModeUnicast, audit.ModeMulticast}
 
-// saveAuditState records audit as found and puts it back when the test
-// ends, whatever the agent left.
-func saveAuditState(t *testing.T) e2e.AuditState {
-	t.Helper()
-	before := e2e.ReadAuditState(t)
-	if before.Settings["pid"] != "0" {
-		t.Fatalf("an audit daemon (pid %s) is running; these tests need the role free (test/setup.sh stops auditd)", before.Settings["pid"])
-	}
-	t.Cleanup(func() {
-		// An agent the test left running was just killed: its guardian
-		// restores in a moment; what it does not is put back here.
-		for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			if len(before.Diff(e2e.ReadAuditState(t))) == 0 {
-				return
-			}
-		}
-		before.Restore(t, e2e.ReadAuditState(t))
-	})
-	return before
-}
-
 // rulesOf counts the loaded rules that carry run pid's "-F pid!=PID" filter.
 func rulesOf(st e2e.AuditState, pid int) int {
 	n := 0
@@ -132,7 +111,7 @@ func TestCrashNextStartRecovers(t *testing.T) {
 	bin := e2e.RuledBinary(t)
 	for _, mode := range modes {
 		t.Run(mode, func(t *testing.T) {
-			before := saveAuditState(t)
+			before := e2e.SaveAudit(t)
 			dead, left := crash(t, bin, mode)
 
 			b := e2e.StartAgent(t, bin, nil, "-sources", "audit", "-audit-mode", mode, "-output", "json")
@@ -178,7 +157,7 @@ func TestCrashRecoverCommand(t *testing.T) {
 	bin := e2e.RuledBinary(t)
 	for _, mode := range modes {
 		t.Run(mode, func(t *testing.T) {
-			before := saveAuditState(t)
+			before := e2e.SaveAudit(t)
 			dead, _ := crash(t, bin, mode)
 			out, err := exec.Command(bin, "recover").CombinedOutput()
 			if err != nil {
@@ -201,7 +180,7 @@ func TestCrashRecoverCommand(t *testing.T) {
 func TestCrashGuardianRecovers(t *testing.T) {
 	e2e.RequireRoot(t)
 	bin := e2e.RuledBinary(t)
-	before := saveAuditState(t)
+	before := e2e.SaveAudit(t)
 	a := e2e.StartAgent(t, bin, nil, "-sources", "audit", "-output", "json")
 	a.WaitLog(t, "audit rules installed", 30*time.Second)
 	if rulesOf(e2e.ReadAuditState(t), a.PID()) == 0 {
@@ -222,7 +201,7 @@ func TestPanicRestores(t *testing.T) {
 	bin := e2e.RuledBinary(t)
 	for _, mode := range modes {
 		t.Run(mode, func(t *testing.T) {
-			before := saveAuditState(t)
+			before := e2e.SaveAudit(t)
 			a := e2e.StartAgent(t, bin, []string{"RULED_TEST_PANIC_AFTER=3s"}, "-sources", "audit", "-audit-mode", mode, "-output", "json")
 			a.WaitLog(t, "audit rules installed", 30*time.Second)
 			if rulesOf(e2e.ReadAuditState(t), a.PID()) == 0 {
@@ -245,7 +224,7 @@ func TestPanicRestores(t *testing.T) {
 func TestCrashContainerCopies(t *testing.T) {
 	e2e.RequireDocker(t)
 	bin := e2e.RuledBinary(t)
-	before := saveAuditState(t)
+	before := e2e.SaveAudit(t)
 	a := e2e.StartAgent(t, bin, nil, "-output", "json")
 	a.WaitLog(t, "audit rules installed", 30*time.Second)
 	base := rulesOf(e2e.ReadAuditState(t), a.PID())

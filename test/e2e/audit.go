@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // AuditState is what ruled must leave as it found: the rule list and the
@@ -123,4 +124,26 @@ func (before AuditState) Restore(t testing.TB, after AuditState) {
 			t.Logf("restore: auditctl %s %s: %v: %s", flag, v, err, out)
 		}
 	}
+}
+
+// SaveAudit records the audit state and puts it back when the test ends,
+// whatever an agent left: it first gives a killed agent's guardian a
+// moment to restore, then restores what is still different itself. It
+// fails the test at once when an audit daemon holds the role, since the
+// agent tests need it free (test/setup.sh stops auditd).
+func SaveAudit(t testing.TB) AuditState {
+	t.Helper()
+	before := ReadAuditState(t)
+	if before.Settings["pid"] != "0" {
+		t.Fatalf("an audit daemon (pid %s) is running; these tests need the role free (test/setup.sh stops auditd)", before.Settings["pid"])
+	}
+	t.Cleanup(func() {
+		for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if len(before.Diff(ReadAuditState(t))) == 0 {
+				return
+			}
+		}
+		before.Restore(t, ReadAuditState(t))
+	})
+	return before
 }
