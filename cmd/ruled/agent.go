@@ -66,6 +66,12 @@ func loadEngine(paths rulePaths, rl engine.RateLimit, hostname string, log *slog
 }
 
 func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	// SIGHUP is caught from the start: a logrotate while the agent loads
+	// its rules or reads /proc must not kill it (the default action). One
+	// that arrives before the reloader runs is kept for it.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	fs := flag.NewFlagSet("ruled", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -203,7 +209,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			}
 		})
 	}
-	workers.Go(func() { hangups(runCtx, &current, paths, rl, hostname, stage, log) })
+	workers.Go(func() { hangups(runCtx, hup, &current, paths, rl, hostname, stage, log) })
 	// Deferred events stop after the sensors: their workers flush the exec
 	// merger into evaluate on the way out.
 	lateCtx, lateCancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -276,10 +282,7 @@ func liveConfig(f agentFlags, cfg *fileConfig, log *slog.Logger) (live.Config, e
 
 // hangups reloads the rules and reopens file outputs on SIGHUP. A rule set
 // that does not load leaves the running one in place.
-func hangups(ctx context.Context, current *atomic.Pointer[engine.Engine], paths rulePaths, rl engine.RateLimit, hostname string, stage *outputs.Stage, log *slog.Logger) {
-	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, syscall.SIGHUP)
-	defer signal.Stop(ch)
+func hangups(ctx context.Context, ch <-chan os.Signal, current *atomic.Pointer[engine.Engine], paths rulePaths, rl engine.RateLimit, hostname string, stage *outputs.Stage, log *slog.Logger) {
 	for {
 		select {
 		case <-ctx.Done():

@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ruled/ruled/test/e2e"
 )
 
 // TestFaultSIGHUPStorm: 100 SIGHUPs within a second leave the agent
@@ -63,5 +65,31 @@ func TestFaultRulesDirDeleted(t *testing.T) {
 	}
 	a.WaitLog(t, "rules reloaded", 10*time.Second)
 	s.flows(t, a, "restored")
+	stop(t, a)
+}
+
+// TestFaultSIGHUPDuringStart: SIGHUPs from the agent's first log line until
+// it runs (a logrotate while it loads rules and reads /proc) must not kill
+// it, and the last one still reloads.
+func TestFaultSIGHUPDuringStart(t *testing.T) {
+	s := newSuite(t, "")
+	a := e2e.StartAgent(t, s.bin, nil, "-config", s.config, "-rules", "builtin", "-rules", s.rulesDir, "-output", "json")
+	a.WaitLog(t, "rules loaded", 30*time.Second)
+	sent := 0
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(a.Log(), "ruled running"); sent++ {
+		if !a.Running() || time.Now().After(deadline) {
+			break
+		}
+		_ = a.Cmd.Process.Signal(syscall.SIGHUP)
+		time.Sleep(2 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if !a.Running() {
+		code, _ := a.Wait(time.Second)
+		t.Fatalf("the agent died (exit %d) of a SIGHUP while starting (%d sent)", code, sent)
+	}
+	a.WaitLog(t, "rules reloaded", 10*time.Second)
+	a.WaitLog(t, "audit rules installed", 10*time.Second)
+	s.flows(t, a, "after")
 	stop(t, a)
 }
