@@ -80,6 +80,10 @@ func decodeInspect(r io.Reader) (Info, error) {
 	if err := json.NewDecoder(r).Decode(&ir); err != nil {
 		return Info{}, fmt.Errorf("decode docker inspect: %w", err)
 	}
+	return infoOf(ir)
+}
+
+func infoOf(ir inspectResponse) (Info, error) {
 	info := Info{
 		ID:         ir.ID,
 		Name:       strings.TrimPrefix(ir.Name, "/"),

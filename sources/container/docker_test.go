@@ -149,3 +149,27 @@ func TestDockerClientOverUnixSocket(t *testing.T) {
 		t.Errorf("absent daemon: err = %v", err)
 	}
 }
+
+func TestDecodeDetail(t *testing.T) {
+	f, err := os.Open("testdata/docker/inspect.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	d, err := decodeDetail(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Name != "fx1" || d.State != "running" || d.PID != 6122 || d.OCIRuntime != "runc" {
+		t.Errorf("name %q state %q pid %d runtime %q", d.Name, d.State, d.PID, d.OCIRuntime)
+	}
+	if d.Started.IsZero() || d.Created.IsZero() || !d.Started.After(d.Created) {
+		t.Errorf("created %v started %v", d.Created, d.Started)
+	}
+	if len(d.Networks) != 1 || d.Networks[0].Name != "none" {
+		t.Errorf("networks %+v", d.Networks)
+	}
+	if !strings.HasSuffix(d.UpperDir, "6e75451db9ac4a5e2285de0ac286b1ca5acb32c927f4c782ed43b8e8628bcb5c/diff") {
+		t.Errorf("upper %q", d.UpperDir)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 )
 
@@ -90,3 +91,53 @@ func unescapeOctal(s string) string {
 }
 
 func isOctal(c byte) bool { return c >= '0' && c <= '7' }
+
+// Mount is one line of /proc/PID/mountinfo.
+type Mount struct {
+	ID, Parent int
+	Dev        string // major:minor of the file system
+	Root       string // the path inside the file system mounted here (a bind's source)
+	MountPoint string
+	Options    string // per-mount options (rw,nosuid ...)
+	FSType     string
+	Source     string
+	SuperOpts  string
+}
+
+// SuperOption returns one key=value of the super options (overlay's
+// upperdir, lowerdir ...).
+func (m Mount) SuperOption(key string) (string, bool) {
+	return superOption([]byte(m.SuperOpts), key)
+}
+
+// ParseMountinfo parses /proc/PID/mountinfo (proc(5)), in mount order.
+// Lines that are not mountinfo lines are skipped.
+func ParseMountinfo(r io.Reader) ([]Mount, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxMountinfo))
+	if err != nil {
+		return nil, fmt.Errorf("read mountinfo: %w", err)
+	}
+	var out []Mount
+	for line := range strings.Lines(string(b)) {
+		pre, post, ok := strings.Cut(strings.TrimSuffix(line, "\n"), " - ")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(pre)
+		g := strings.Fields(post)
+		if len(f) < 6 || len(g) < 2 {
+			continue
+		}
+		m := Mount{
+			Dev: f[2], Root: unescapeOctal(f[3]), MountPoint: unescapeOctal(f[4]), Options: f[5],
+			FSType: g[0], Source: unescapeOctal(g[1]),
+		}
+		m.ID, _ = strconv.Atoi(f[0])
+		m.Parent, _ = strconv.Atoi(f[1])
+		if len(g) > 2 {
+			m.SuperOpts = g[2]
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}

@@ -33,7 +33,7 @@ var ErrNoDiag = errors.New("sock_diag unavailable")
 
 // DiagTables lists pid's network namespace through NETLINK_SOCK_DIAG.
 func DiagTables(pid int) ([]Socket, error) {
-	c, err := dialInNetNS("/proc/" + strconv.Itoa(pid) + "/ns/net")
+	c, err := DialInNetNS("/proc/"+strconv.Itoa(pid)+"/ns/net", unix.NETLINK_SOCK_DIAG)
 	if err != nil {
 		return nil, err
 	}
@@ -47,12 +47,12 @@ func DiagTables(pid int) ([]Socket, error) {
 	return socks, nil
 }
 
-// dialInNetNS opens a sock_diag netlink socket inside the namespace at
-// nsPath. It runs on a goroutine of its own whose thread is locked: if the
+// DialInNetNS opens a netlink socket of family (NETLINK_SOCK_DIAG,
+// NETLINK_ROUTE ...) inside the network namespace at nsPath. It runs on a goroutine of its own whose thread is locked: if the
 // thread cannot return to its namespace it stays locked and Go retires it
 // when the goroutine ends, so no other goroutine runs in the wrong
 // namespace.
-func dialInNetNS(nsPath string) (*netlink.Conn, error) {
+func DialInNetNS(nsPath string, family int) (*netlink.Conn, error) {
 	type result struct {
 		c   *netlink.Conn
 		err error
@@ -60,7 +60,7 @@ func dialInNetNS(nsPath string) (*netlink.Conn, error) {
 	ch := make(chan result, 1)
 	go func() {
 		runtime.LockOSThread()
-		c, back, err := dialLocked(nsPath)
+		c, back, err := dialLocked(nsPath, family)
 		if back {
 			runtime.UnlockOSThread()
 		}
@@ -70,7 +70,7 @@ func dialInNetNS(nsPath string) (*netlink.Conn, error) {
 	return r.c, r.err
 }
 
-func dialLocked(nsPath string) (c *netlink.Conn, back bool, err error) {
+func dialLocked(nsPath string, family int) (c *netlink.Conn, back bool, err error) {
 	self, err := os.Open("/proc/thread-self/ns/net")
 	if err != nil {
 		return nil, true, fmt.Errorf("%w: %w", ErrNoDiag, err)
@@ -84,7 +84,7 @@ func dialLocked(nsPath string) (c *netlink.Conn, back bool, err error) {
 	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
 		return nil, true, fmt.Errorf("%w: setns %s: %w", ErrNoDiag, nsPath, err)
 	}
-	c, dialErr := netlink.Dial(unix.NETLINK_SOCK_DIAG, nil)
+	c, dialErr := netlink.Dial(family, nil)
 	if err := unix.Setns(int(self.Fd()), unix.CLONE_NEWNET); err != nil {
 		if c != nil {
 			c.Close()
