@@ -43,15 +43,15 @@ func TestFindAlertFiles(t *testing.T) {
 		return b
 	}
 	proc := fstest.MapFS{
-		"10/comm":    {Data: []byte("ruled\n")},
-		"10/cmdline": {Data: cmd("/usr/bin/ruled", "-output", "stdout", "-output=file:alerts.json", "--output", "file:/var/log/r.json")},
-		"10/cwd":     {Data: []byte("/srv"), Mode: 0o777 | 1<<27},
-		"20/comm":    {Data: []byte("ruled\n")},
-		"20/cmdline": {Data: cmd("ruled", "-config", "/etc/ruled.yaml")},
-		"20/cwd":     {Data: []byte("/"), Mode: 0o777 | 1<<27},
+		"10/comm":                {Data: []byte("ruled\n")},
+		"10/cmdline":             {Data: cmd("/usr/bin/ruled", "-output", "stdout", "-output=file:alerts.json", "--output", "file:/var/log/r.json")},
+		"10/cwd":                 {Data: []byte("/srv"), Mode: 0o777 | 1<<27},
+		"20/comm":                {Data: []byte("ruled\n")},
+		"20/cmdline":             {Data: cmd("ruled", "-config", "/etc/ruled.yaml")},
+		"20/cwd":                 {Data: []byte("/"), Mode: 0o777 | 1<<27},
 		"20/root/etc/ruled.yaml": {Data: []byte("outputs:\n  - stdout\n  - output: file:/var/log/ruled/alerts.json\n    min_priority: warning\n")},
-		"30/comm":    {Data: []byte("bash\n")},
-		"30/cmdline": {Data: cmd("bash", "-output", "file:/nope")},
+		"30/comm":                {Data: []byte("bash\n")},
+		"30/cmdline":             {Data: cmd("bash", "-output", "file:/nope")},
 	}
 	got := FindAlertFiles(proc)
 	var paths []string

@@ -49,7 +49,7 @@ var ErrNoContainer = errors.New("no container matches")
 // snapshot is the host's processes grouped by container.
 type snapshot struct {
 	procs map[string][]proctable.Process // container id -> processes
-	ids   []string                        // sorted container ids (not host)
+	ids   []string                       // sorted container ids (not host)
 }
 
 type gatherer struct {

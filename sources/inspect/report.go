@@ -25,11 +25,11 @@ type Report struct {
 // Container is the container's identity and configuration. Fields only the
 // runtime knows stay empty (pointers nil) when it did not answer.
 type Container struct {
-	ID      string    `json:"id"`
-	Name    string    `json:"name,omitempty"`
-	Image   string    `json:"image,omitempty"`
-	ImageID string    `json:"image_id,omitempty"`
-	Runtime string    `json:"runtime"` // docker, containerd ... (from the cgroup when the runtime is down)
+	ID      string `json:"id"`
+	Name    string `json:"name,omitempty"`
+	Image   string `json:"image,omitempty"`
+	ImageID string `json:"image_id,omitempty"`
+	Runtime string `json:"runtime"` // docker, containerd ... (from the cgroup when the runtime is down)
 	// OCIRuntime is the low-level runtime (runc, a registered wrapper).
 	OCIRuntime string    `json:"oci_runtime,omitempty"`
 	Created    time.Time `json:"created,omitzero"`
