@@ -17,8 +17,10 @@ import (
 
 	"github.com/ruled/ruled/engine"
 	"github.com/ruled/ruled/outputs"
+	"github.com/ruled/ruled/outputs/respond"
 	"github.com/ruled/ruled/sources"
 	"github.com/ruled/ruled/sources/audit"
+	"github.com/ruled/ruled/sources/container"
 	"github.com/ruled/ruled/sources/event"
 	"github.com/ruled/ruled/sources/live"
 	"github.com/ruled/ruled/sources/pipeline"
@@ -153,9 +155,17 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitError
 	}
 
+	resp, err := newResponder(cfg, f.replay != "", stage, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "ruled:", err)
+		return exitError
+	}
 	evalNow := func(ev *event.Event) {
 		for _, a := range current.Load().Eval(ev) {
 			stage.Send(a)
+			if resp != nil {
+				resp.Offer(a)
+			}
 		}
 	}
 	var late *lateEval // set with the live sources
@@ -217,6 +227,13 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if late != nil {
 		lateDone.Go(func() { late.run(lateCtx) })
 	}
+	// Responses act until evaluation has stopped; their reports still reach
+	// the outputs, which stop after them.
+	respCtx, respCancel := context.WithCancel(context.WithoutCancel(ctx))
+	var respDone sync.WaitGroup
+	if resp != nil {
+		respDone.Go(func() { _ = resp.Run(respCtx) })
+	}
 	every := f.statsEvery
 	if every <= 0 {
 		every = cfg.StatsEvery
@@ -233,6 +250,13 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	workers.Wait()
 	lateCancel()
 	lateDone.Wait()
+	respCancel()
+	respDone.Wait()
+	if resp != nil {
+		st := resp.Stats()
+		log.Info("response stats", "matched", st.Matched, "actions", st.Actions, "failed", st.Failed,
+			"host_skipped", st.Host, "cooled_down", st.CooledDown, "dropped", st.Dropped)
+	}
 	outCancel()
 	bg.Wait()
 	if f.replay == "" || runErr != nil {
@@ -246,6 +270,30 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return replayExit(replaySrc, stderr, "ruled", log)
 	}
 	return exitOK
+}
+
+// newResponder builds the config's responses, or nil when there are none.
+// A replayed recording never acts: its containers are not this host's now.
+func newResponder(cfg *fileConfig, replaying bool, stage *outputs.Stage, log *slog.Logger) (*respond.Responder, error) {
+	if len(cfg.Responses) == 0 {
+		return nil, nil
+	}
+	if replaying {
+		log.Warn("responses are not run on a replay", "responses", len(cfg.Responses))
+		return nil, nil
+	}
+	socket := cfg.Docker.Socket
+	if socket == "" {
+		socket = container.DefaultDockerSocket
+	}
+	r, err := respond.New(respond.Config{Entries: cfg.Responses, Runtime: container.NewDocker(socket), Send: stage.Send, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range cfg.Responses {
+		log.Info("response armed", "response", e.Name, "actions", strings.Join(e.Actions, ","), "dry_run", e.DryRun)
+	}
+	return r, nil
 }
 
 func liveConfig(f agentFlags, cfg *fileConfig, log *slog.Logger) (live.Config, error) {

@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/ruled/ruled/outputs"
+	"github.com/ruled/ruled/outputs/respond"
 )
 
 // fileConfig is the -config YAML file (ruled.example.yaml documents it).
@@ -42,6 +43,8 @@ type fileConfig struct {
 	Hostname     string        `yaml:"hostname"`
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
 	StatsEvery   time.Duration `yaml:"stats_interval"`
+	// Responses are opt-in containment actions (outputs/respond).
+	Responses []respond.Entry `yaml:"responses"`
 }
 
 // loadConfig reads and strictly decodes a config file: an unknown key is an
@@ -75,6 +78,9 @@ func parseConfig(b []byte, name string) (*fileConfig, error) {
 			return nil, errors.New(strings.Join(msgs, "\n"))
 		}
 		return nil, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if err := respond.Validate(c.Responses); err != nil {
+		return nil, fmt.Errorf("%s: responses: %w", name, err)
 	}
 	for _, s := range c.Sources {
 		if s != "audit" && s != "procconn" {

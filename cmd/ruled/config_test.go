@@ -28,6 +28,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{"unknown nested key", "audit:\n  mode: auto\n  backlog: 5\n", "line 3: field backlog not found"},
 		{"bad source", "sources: [audit, ebpf]\n", `unknown source "ebpf"`},
 		{"bad duration", "drain_timeout: soon\n", "line 1"},
+		{"bad response action", "responses:\n  - name: r\n    rules: [x]\n    actions: [pause, nuke]\n", `c.yaml: responses: line 2: response "r": unknown action "nuke"`},
+		{"unknown response key", "responses:\n  - name: r\n    rule: [x]\n", `line 3: response: unknown key "rule"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
