@@ -45,8 +45,10 @@ func (f *fakeRuntime) Detail(_ context.Context, id string) (container.Detail, er
 func (f *fakeRuntime) Commit(_ context.Context, id, repo, tag, _ string, labels map[string]string) (string, error) {
 	return "sha256:abc", f.rec("commit " + repo + ":" + tag + " rule=" + labels[LabelRule])
 }
-func (f *fakeRuntime) Disconnect(_ context.Context, id, n string) error { return f.rec("disconnect " + n) }
-func (f *fakeRuntime) Pause(_ context.Context, id string) error          { return f.rec("pause " + id[:12]) }
+func (f *fakeRuntime) Disconnect(_ context.Context, id, n string) error {
+	return f.rec("disconnect " + n)
+}
+func (f *fakeRuntime) Pause(_ context.Context, id string) error { return f.rec("pause " + id[:12]) }
 func (f *fakeRuntime) Stop(_ context.Context, id string, _ time.Duration) error {
 	return f.rec("stop " + id[:12])
 }
@@ -220,9 +222,9 @@ func TestConfig(t *testing.T) {
 		t.Errorf("err %v", err)
 	}
 	for _, bad := range []string{
-		"- name: x\n  actions: [pause]\n",                      // no match
-		"- rules: [x]\n  actions: [pause]\n",                   // no name
-		"- name: x\n  rules: [x]\n",                            // no actions
+		"- name: x\n  actions: [pause]\n",                       // no match
+		"- rules: [x]\n  actions: [pause]\n",                    // no name
+		"- name: x\n  rules: [x]\n",                             // no actions
 		"- name: x\n  rules: [x]\n  actions: [pause]\n  y: 1\n", // unknown key
 		"- name: x\n  min_priority: loud\n  actions: [pause]\n",
 		"- name: x\n  rules: [x]\n  actions: [pause]\n- name: x\n  rules: [y]\n  actions: [kill]\n",
