@@ -1,7 +1,6 @@
 package falcolang
 
 import (
-	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"sort"
@@ -82,6 +81,14 @@ func (c *compiler) node(b *strings.Builder, n Node) error {
 // values expands list names among unquoted values (Falco substitutes a list
 // name in a value list by its items).
 func (c *compiler) values(x *Check) ([]Value, error) {
+	if x.ListName != "" {
+		if _, ok, _ := c.env.List(x.ListName); ok {
+			// Falco splices a list's items in place of its name, so without
+			// parentheses the condition reads `in a, b` and fails to load.
+			return nil, &CompileError{Offset: x.Values[0].Offset, Msg: fmt.Sprintf("write %s (%s): Falco splices a list's items without parentheses", x.Op, x.ListName)}
+		}
+		return nil, &CompileError{Offset: x.Values[0].Offset, Msg: fmt.Sprintf("undefined list %s", x.ListName)}
+	}
 	var out []Value
 	for _, v := range x.Values {
 		if !v.Quoted && x.Op != "" && isListOp(x.Op) {
@@ -240,9 +247,10 @@ func evtNum(op, v string) (string, bool) {
 func literal(x *Check, k Kind, v Value) (string, error) {
 	switch k {
 	case KInt:
-		n, err := strconv.ParseInt(v.Text, 0, 64)
+		// Decimal only: libsinsp refuses 0x64 ("not a valid number").
+		n, err := strconv.ParseInt(v.Text, 10, 64)
 		if err != nil {
-			u, uerr := strconv.ParseUint(v.Text, 0, 64)
+			u, uerr := strconv.ParseUint(v.Text, 10, 64)
 			if uerr != nil {
 				return "", &CompileError{Offset: v.Offset, Msg: fmt.Sprintf("%s is a number, %q is not", x.Field.Name, v.Text)}
 			}
@@ -367,6 +375,9 @@ func compare(x *Check, f resolved, vals []Value) (string, error) {
 		if op == "=" {
 			op = "=="
 		}
+		if f.unsigned && op != "==" && op != "!=" {
+			return "falco_ucmp(" + lhs + ", " + lit + ") " + op + " 0", nil
+		}
 		return lhs + " " + op + " " + lit, nil
 	case "in", "intersects":
 		set, err := literals(x, f.kind, vals)
@@ -388,14 +399,9 @@ func compare(x *Check, f resolved, vals []Value) (string, error) {
 	case "icontains":
 		return "lower(" + lhs + ") contains " + strconv.Quote(strings.ToLower(v[0].Text)), nil
 	case "bcontains", "bstartswith":
-		raw, err := hex.DecodeString(v[0].Text)
-		if err != nil {
-			return "", &CompileError{Offset: v[0].Offset, Msg: fmt.Sprintf("%s takes hex bytes (7f454c46), not %q", op, v[0].Text)}
-		}
-		if op == "bcontains" {
-			return lhs + " contains " + strconv.Quote(string(raw)), nil
-		}
-		return lhs + " startsWith " + strconv.Quote(string(raw)), nil
+		// libsinsp: only byte-buffer fields (evt.buffer ...), which ruled
+		// does not collect; on a string field Falco refuses the rule.
+		return "", &CompileError{Offset: x.Offset, Msg: fmt.Sprintf("operator %s applies to byte-buffer fields (evt.buffer), %s is a string", op, x.Field.Name)}
 	case "glob":
 		return "falco_glob(" + lhs + ", " + strconv.Quote(v[0].Text) + ")", nil
 	case "iglob":

@@ -131,6 +131,9 @@ type resolved struct {
 	kind    Kind
 	expr    string
 	present string
+	// unsigned: the plugin gives this integer to Falco as uint64, so
+	// ordering compares it as one (a negative evt.res is huge).
+	unsigned bool
 }
 
 // MissingError says a condition needs data ruled does not collect.
@@ -163,14 +166,14 @@ func resolveField(f *FieldRef) (resolved, error) {
 			break
 		}
 		k := strconv.Quote(f.Arg)
-		return resolved{KString, "container.labels[" + k + "] ?? \"\"", k + " in container.labels"}, nil
+		return resolved{kind: KString, expr: "container.labels[" + k + "] ?? \"\"", present: k + " in container.labels"}, nil
 	}
 	if a, ok := Aliases[name]; ok && !f.HasArg {
-		return resolved{a.Kind, a.Expr, a.Present}, nil
+		return resolved{kind: a.Kind, expr: a.Expr, present: a.Present}, nil
 	}
 	if f.HasArg {
 		if a, ok := Aliases[name+"."+f.Arg]; ok && name == "evt.arg" {
-			return resolved{a.Kind, a.Expr, a.Present}, nil
+			return resolved{kind: a.Kind, expr: a.Expr, present: a.Present}, nil
 		}
 	}
 	for _, c := range falcoClasses {
@@ -192,7 +195,7 @@ func resolveAncestor(f *FieldRef) (resolved, error) {
 		if f.Name != "proc.aname" {
 			return resolved{}, &MissingError{Offset: f.Offset, What: "field " + f.Name}
 		}
-		return resolved{KAncestors, "proc.anames", ""}, nil
+		return resolved{kind: KAncestors, expr: "proc.anames", present: ""}, nil
 	}
 	n, err := strconv.Atoi(f.Arg)
 	if err != nil || n < 0 {
@@ -201,16 +204,16 @@ func resolveAncestor(f *FieldRef) (resolved, error) {
 	if f.Name == "proc.aexepath" {
 		switch n {
 		case 0:
-			return resolved{KString, "proc.exe", ""}, nil
+			return resolved{kind: KString, expr: "proc.exe", present: ""}, nil
 		case 1:
-			return resolved{KString, "proc.pexe", `proc.pexe != ""`}, nil
+			return resolved{kind: KString, expr: "proc.pexe", present: `proc.pexe != ""`}, nil
 		}
 		return resolved{}, &MissingError{Offset: f.Offset, What: fmt.Sprintf("field %s[%d] (ruled keeps the parent's path only)", f.Name, n)}
 	}
 	if n == 0 {
-		return resolved{KString, "proc.name", ""}, nil
+		return resolved{kind: KString, expr: "proc.name", present: ""}, nil
 	}
-	return resolved{KString, fmt.Sprintf("len(proc.anames) >= %d ? proc.anames[%d] : \"\"", n, n-1), fmt.Sprintf("len(proc.anames) >= %d", n)}, nil
+	return resolved{kind: KString, expr: fmt.Sprintf("len(proc.anames) >= %d ? proc.anames[%d] : \"\"", n, n-1), present: fmt.Sprintf("len(proc.anames) >= %d", n)}, nil
 }
 
 // resolveRuled maps ruled.FIELD to ruled's own field, with the plugin's
@@ -231,22 +234,23 @@ func resolveRuled(f *FieldRef) (resolved, error) {
 			return resolved{}, &CompileError{Offset: f.Offset, Msg: fmt.Sprintf("field %s needs a key: %s[KEY]", f.Name, f.Name)}
 		}
 		k := strconv.Quote(f.Arg)
-		return resolved{KString, name + "[" + k + "] ?? \"\"", k + " in " + name}, nil
+		return resolved{kind: KString, expr: name + "[" + k + "] ?? \"\"", present: k + " in " + name}, nil
 	}
 	if f.HasArg {
 		return resolved{}, &CompileError{Offset: f.Offset, Msg: fmt.Sprintf("field %s takes no argument", f.Name)}
 	}
 	switch ef.Kind {
 	case event.KindInt:
-		return resolved{KInt, name, ""}, nil
+		return resolved{kind: KInt, expr: name, unsigned: true}, nil
 	case event.KindBool:
-		return resolved{KBool, name, ""}, nil
+		return resolved{kind: KBool, expr: name, present: ""}, nil
 	case event.KindStrings:
-		return resolved{KList, name, ""}, nil
+		// An empty list is no value inside Falco: exists and in are false.
+		return resolved{kind: KList, expr: name, present: "len(" + name + ") > 0"}, nil
 	case event.KindTime:
-		return resolved{KInt, name + ".UnixNano()", ""}, nil
+		return resolved{kind: KInt, expr: name + ".UnixNano()", unsigned: true}, nil
 	}
-	return resolved{KString, name, ""}, nil
+	return resolved{kind: KString, expr: name, present: ""}, nil
 }
 
 // FieldExpr returns the expr text of Falco field name (with an optional

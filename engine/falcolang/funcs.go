@@ -41,6 +41,16 @@ func Functions() []expr.Option {
 		}, new(func(string, string) string)),
 		expr.Function("falco_typechar", func(p ...any) (any, error) { return typeChar(p[0].(string), p[1].(string)), nil },
 			new(func(string, string) string)),
+		expr.Function("falco_ucmp", func(p ...any) (any, error) {
+			a, b := uint64(p[0].(int)), uint64(p[1].(int))
+			switch {
+			case a < b:
+				return -1, nil
+			case a > b:
+				return 1, nil
+			}
+			return 0, nil
+		}, new(func(int, int) int)),
 		s1("falco_b64", func(s string) string { v, _ := b64(s); return v }),
 		s1("falco_base", Basename),
 		s1("falco_dir", dir),

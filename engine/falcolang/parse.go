@@ -2,6 +2,7 @@ package falcolang
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"unicode/utf8"
 )
@@ -28,6 +29,9 @@ var (
 	wordOps = []string{"glob", "iglob", "contains", "icontains", "bcontains", "startswith", "bstartswith", "endswith", "regex"}
 	listOps = []string{"intersects", "in", "pmatch"}
 )
+
+// numberRE is libsinsp's HexNumber | Number.
+var numberRE = regexp.MustCompile(`^(?:0[xX][0-9a-zA-Z]+|[+\-]?[0-9]+\.?[0-9]*(?:[eE][+\-][0-9]+)?)`)
 
 type parser struct {
 	src   string
@@ -339,7 +343,6 @@ func (p *parser) operator() string {
 
 func (p *parser) parseCondition(f *FieldRef) (Node, error) {
 	p.blank()
-	at := p.pos
 	op := p.operator()
 	if op == "" {
 		return nil, p.errf("expected an operator after %s (=, !=, <, in, contains, startswith, exists ...), got %s", f.Name, p.near())
@@ -375,11 +378,20 @@ func (p *parser) parseCondition(f *FieldRef) (Node, error) {
 		c.Values = []Value{{Text: name, Offset: vat}}
 		return c, nil
 	}
+	if op == "<" || op == "<=" || op == ">" || op == ">=" {
+		// libsinsp's grammar: a number (or a transformer) after <, >.
+		vat := p.pos
+		if m := numberRE.FindString(p.src[p.pos:]); m != "" {
+			p.pos += len(m)
+			c.Values = []Value{{Text: m, Offset: vat}}
+			return c, nil
+		}
+		return nil, p.errf("expected a number after %s, got %s", op, p.near())
+	}
 	v, err := p.value()
 	if err != nil {
 		return nil, err
 	}
-	_ = at
 	c.Values = []Value{v}
 	return c, nil
 }
