@@ -329,6 +329,9 @@ func (r *resolver) compileRule(def *ruleDef, produced map[string]bool) *compiled
 	}
 	types, constrained := requiredTypes(node)
 	pnames, nameConstrained := requiredValues(node, "proc.name")
+	if constrained && def.lang == LangFalco && len(types) == 0 {
+		return &compiled{def: def, reason: "its evt.type tests exclude every event type ruled produces"}
+	}
 	if constrained && def.lang == LangFalco && len(types) > 0 {
 		var none []string
 		for t := range types {

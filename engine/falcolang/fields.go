@@ -52,8 +52,8 @@ var Aliases = map[string]Alias{
 	"evt.arg.name":      {KString, "file.path", `file.path != ""`, "file.path (open, unlinkat)"},
 	"evt.arg.path":      {KString, "file.path", `file.path != ""`, "file.path (unlink, mkdir)"},
 	"evt.arg.pathname":  {KString, "file.path", `file.path != ""`, "file.path"},
-	"evt.arg.oldpath":   {KString, "file.path", `evt.type == "rename"`, "file.path (rename)"},
-	"evt.arg.newpath":   {KString, "file.target", `evt.type == "rename"`, "file.target (rename)"},
+	"evt.arg.oldpath":   {KString, "file.path", `file.target != ""`, "file.path (rename, link)"},
+	"evt.arg.newpath":   {KString, "file.target", `file.target != ""`, "file.target (rename, link)"},
 	"evt.arg.res":       {KInt, "evt.res", "", "evt.res"},
 
 	"proc.name":               {KString, "proc.name", "", "proc.name (comm)"},
