@@ -265,3 +265,29 @@ func TestRealCapture(t *testing.T) {
 		})
 	}
 }
+
+// TestFalcoUpstream runs tests/falco/upstream.yaml against Falco's own
+// stable and incubating rule files, unedited, read from ../shared (the
+// repository carries no copy): ruled gives their rules Falco's meaning.
+func TestFalcoUpstream(t *testing.T) {
+	dir := filepath.Join("..", "..", "shared", "falco-rules")
+	var files []engine.File
+	for _, n := range []string{"falco_rules.yaml", "falco-incubating_rules.yaml"} {
+		b, err := os.ReadFile(filepath.Join(dir, n))
+		if err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("Falco's upstream rules: %v (CI=true: ../shared/falco-rules must be there)", err)
+			}
+			t.Skipf("Falco's upstream rules not found: %v", err)
+		}
+		files = append(files, engine.File{Name: n, Data: b})
+	}
+	e, err := engine.New(files, engine.Options{RateLimit: engine.RateLimit{Rate: -1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fired := runFiles(t, e, filepath.Join("tests", "falco", "upstream.yaml"))
+	if len(fired) < 10 {
+		t.Errorf("%d upstream rules have a firing case, want at least 10", len(fired))
+	}
+}

@@ -58,7 +58,7 @@ var Aliases = map[string]Alias{
 
 	"proc.name":               {KString, "proc.name", "", "proc.name (comm)"},
 	"proc.exe":                {KString, "falco_argv0(proc.args, proc.cmdline)", "", "argv[0]: proc.args[0], else the first word of proc.cmdline"},
-	"proc.exepath":            {KString, "proc.exe", "", "proc.exe (the executable's full path)"},
+	"proc.exepath":            {KString, "falco_exepath(proc.exe)", "", "proc.exe; a memfd executable as Falco writes it (memfd:NAME)"},
 	"proc.cmdline":            {KString, "falco_cmdline(proc.name, proc.args, proc.cmdline)", "", "proc.name + the arguments after argv[0]"},
 	"proc.args":               {KString, "falco_args(proc.args, proc.cmdline)", "", "the arguments after argv[0], joined by spaces"},
 	"proc.pid":                {KInt, "proc.pid", "", "proc.pid"},
@@ -74,10 +74,10 @@ var Aliases = map[string]Alias{
 	"proc.pexe":               {KString, "falco_firstword(proc.pcmdline)", `proc.pcmdline != ""`, "the parent's argv[0]: first word of proc.pcmdline"},
 	"proc.pcmdline":           {KString, "falco_pcmdline(proc.pname, proc.pcmdline)", `proc.pcmdline != ""`, "proc.pname + the parent's arguments after argv[0]"},
 	"proc.is_exe_upper_layer": {KBool, "proc.exe_upper_layer", "", "proc.exe_upper_layer"},
-	"proc.is_exe_from_memfd":  {KBool, `proc.exe startsWith "/memfd:"`, "", "proc.exe starts with /memfd: (the kernel's name for a memfd executable)"},
+	"proc.is_exe_from_memfd":  {KBool, `proc.exe startsWith "/memfd:" || proc.exe startsWith "memfd:"`, "", "proc.exe starts with /memfd: (the kernel's name for a memfd executable)"},
 
 	"user.uid":      {KInt, "proc.euid", "", "proc.euid"},
-	"user.name":     {KString, "proc.user", `proc.user != ""`, "proc.user"},
+	"user.name":     {KString, `proc.user != "" ? proc.user : "<NA>"`, "", "proc.user; <NA> when ruled could not resolve it"},
 	"user.loginuid": {KInt, "proc.auid == 4294967295 ? -1 : proc.auid", "", "proc.auid, -1 when unset"},
 	"group.gid":     {KInt, "proc.gid", "", "proc.gid"},
 

@@ -61,6 +61,7 @@ func Functions() []expr.Option {
 			return s + "/"
 		}),
 		s1("falco_firstword", firstWord),
+		s1("falco_exepath", exePath),
 		s1("falco_imagerepo", imageRepo),
 		s1("falco_imagetag", imageTag),
 		s1("falco_containerid", func(s string) string {
@@ -375,4 +376,13 @@ func compileRegex(s string) (*regexp.Regexp, error) {
 	}
 	regexCache.Store(s, re)
 	return re, nil
+}
+
+// exePath writes a memfd executable as Falco does: the kernel's
+// "/memfd:NAME (deleted)" is "memfd:NAME".
+func exePath(p string) string {
+	if rest, ok := strings.CutPrefix(p, "/memfd:"); ok {
+		return "memfd:" + strings.TrimSuffix(rest, " (deleted)")
+	}
+	return p
 }
