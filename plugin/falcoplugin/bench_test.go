@@ -26,28 +26,33 @@ func BenchmarkEncode(b *testing.B) {
 	var size, n int
 	b.ReportAllocs()
 	for b.Loop() {
-		out, err := enc.encode(evs[n%len(evs)])
-		if err != nil {
-			b.Fatal(err)
-		}
+		out := enc.encode(evs[n%len(evs)], uint64(n))
 		size += len(out)
 		n++
 	}
 	b.ReportMetric(float64(size)/float64(n), "bytes/event")
 }
 
-// BenchmarkDecode is the once-per-event decode at extraction.
+// BenchmarkDecode is the once-per-event decode at extraction: the binary
+// payload, and the JSON line of older captures.
 func BenchmarkDecode(b *testing.B) {
-	lines := fixtureLines(b)
-	var ev event.Event
-	n := 0
-	b.ReportAllocs()
-	for b.Loop() {
-		ev = event.Event{}
-		if err := decodeEvent(lines[n%len(lines)], &ev); err != nil {
-			b.Fatal(err)
-		}
-		n++
+	for _, enc := range []string{"binary", "json"} {
+		b.Run(enc, func(b *testing.B) {
+			lines := fixtureLines(b)
+			if enc == "binary" {
+				lines = binaryPayloads(b, lines)
+			}
+			var ev event.Event
+			n := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				ev = event.Event{}
+				if err := decodePayload(lines[n%len(lines)], &ev); err != nil {
+					b.Fatal(err)
+				}
+				n++
+			}
+		})
 	}
 }
 
@@ -58,7 +63,7 @@ func BenchmarkExtractTen(b *testing.B) {
 	if err := p.Init(`{"log_level":"error"}`); err != nil {
 		b.Fatal(err)
 	}
-	lines := fixtureLines(b)
+	lines := binaryPayloads(b, fixtureLines(b))
 	names := []string{"ruled.evt.type", "ruled.evt.time", "ruled.evt.success", "ruled.proc.name", "ruled.proc.pid",
 		"ruled.proc.cmdline", "ruled.proc.pname", "ruled.proc.args", "ruled.container.id", "ruled.container.labels"}
 	reqs := make([]*fakeRequest, len(names))

@@ -98,20 +98,19 @@ func FieldEntries() []sdk.FieldEntry {
 // the field's Falco type; ok is false when the field has no value (a map
 // key that is absent).
 func eventValue(f *event.Field, ev *event.Event, key string) (any, bool) {
-	v := f.Value(ev)
-	switch x := v.(type) {
-	case string:
-		return x, true
-	case int:
-		return uint64(int64(x)), true
-	case bool:
-		return x, true
-	case time.Time:
-		return x, true
-	case []string:
-		return x, true
-	case map[string]string:
-		s, ok := x[key]
+	switch p := f.Ptr(ev).(type) {
+	case *string:
+		return *p, true
+	case *int:
+		return uint64(int64(*p)), true
+	case *bool:
+		return *p, true
+	case *time.Time:
+		return *p, true
+	case *[]string:
+		return *p, true
+	case *map[string]string:
+		s, ok := (*p)[key]
 		return s, ok
 	}
 	return nil, false

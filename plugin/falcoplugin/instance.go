@@ -20,6 +20,18 @@ import (
 // next_batch calls.
 const QueueSize = 16384
 
+// replayBatch is how many replayed events travel the queue together: one
+// channel operation, and one wake-up of a parked sender, per batch rather
+// than per event (measured in the real Falco, test/falcocost, the per-event
+// hand-off between the source goroutine and Falco's thread cost more than
+// the decoding).
+const replayBatch = 256
+
+// replayQueue is how many batches a replay may hold ahead of Falco: enough
+// to keep Falco's thread fed, few enough that the Go heap stays small (every
+// queued event is scanned by each garbage collection).
+const replayQueue = 8
+
 // batchWait is how long NextBatch waits for a first event before returning
 // a timeout, so Falco's loop stays responsive (shutdown, other sources).
 const batchWait = 50 * time.Millisecond
@@ -40,7 +52,8 @@ type Instance struct {
 	log    *slog.Logger
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
-	ch     chan *event.Event
+	ch     chan []*event.Event // live: one event each; replay: up to replayBatch
+	cur    []*event.Event      // received, not yet handed to Falco
 
 	mu   sync.Mutex
 	errs []error
@@ -49,6 +62,7 @@ type Instance struct {
 	oversized atomic.Uint64 // events larger than Falco's event buffer
 	sent      atomic.Uint64
 	enc       encoder
+	recent    *recent // nil: extraction always decodes
 }
 
 // live instances: events from a full queue are dropped and counted, since
@@ -58,31 +72,60 @@ func startInstance(runners []sourceRunner, enrichers []sources.Enricher, live bo
 		logger = discard()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	in := &Instance{log: logger, cancel: cancel, ch: make(chan *event.Event, QueueSize)}
+	size := QueueSize
+	if !live {
+		size = replayQueue
+	}
+	in := &Instance{log: logger, cancel: cancel, ch: make(chan []*event.Event, size)}
 	liveInstances.Add(1)
-	emit := func(ev *event.Event) {
-		for _, e := range enrichers {
-			e.Enrich(ev)
-		}
-		if live {
+	var emit func(*event.Event)
+	if live {
+		emit = func(ev *event.Event) {
+			for _, e := range enrichers {
+				e.Enrich(ev)
+			}
 			select {
-			case in.ch <- ev:
+			case in.ch <- []*event.Event{ev}:
 			default:
 				if in.dropped.Add(1)&(1<<12-1) == 1 {
 					in.log.Warn("event queue full, dropping events", "dropped", in.dropped.Load())
 				}
 			}
-			return
-		}
-		select {
-		case in.ch <- ev:
-		case <-ctx.Done():
 		}
 	}
 	for _, r := range runners {
 		in.wg.Add(1)
 		go func() {
 			defer in.wg.Done()
+			emit := emit
+			if !live {
+				// Replay blocks rather than drops; each runner batches
+				// its own events.
+				var pending []*event.Event
+				send := func() {
+					if len(pending) == 0 {
+						return
+					}
+					select {
+					case in.ch <- pending:
+					case <-ctx.Done():
+					}
+					pending = nil
+				}
+				defer send()
+				emit = func(ev *event.Event) {
+					for _, e := range enrichers {
+						e.Enrich(ev)
+					}
+					if pending == nil {
+						pending = make([]*event.Event, 0, replayBatch)
+					}
+					pending = append(pending, ev)
+					if len(pending) == replayBatch {
+						send()
+					}
+				}
+			}
 			defer func() {
 				if p := recover(); p != nil {
 					in.fail(fmt.Errorf("source %s: recovered panic: %v", r.src.Name(), p))
@@ -127,52 +170,55 @@ func LiveInstances() int64 { return liveInstances.Load() }
 // NextBatch implements sdk.NextBatcher.
 func (in *Instance) NextBatch(_ sdk.PluginState, evts sdk.EventWriters) (n int, err error) {
 	defer recoverErr(in.log, "next_batch", &err)
-	var ev *event.Event
-	var ok bool
-	select {
-	case ev, ok = <-in.ch:
-	default:
-		t := time.NewTimer(batchWait)
+	if len(in.cur) == 0 {
+		var ok bool
 		select {
-		case ev, ok = <-in.ch:
-		case <-t.C:
-			return 0, sdk.ErrTimeout
-		}
-		t.Stop()
-	}
-	for {
-		if !ok {
-			if n > 0 {
-				return n, nil
+		case in.cur, ok = <-in.ch:
+		default:
+			t := time.NewTimer(batchWait)
+			select {
+			case in.cur, ok = <-in.ch:
+			case <-t.C:
+				return 0, sdk.ErrTimeout
 			}
+			t.Stop()
+		}
+		if !ok {
 			if err := in.err(); err != nil {
 				return 0, err
 			}
 			return 0, sdk.ErrEOF
 		}
+	}
+	for n < evts.Len() {
+		if len(in.cur) == 0 {
+			var ok bool
+			select {
+			case in.cur, ok = <-in.ch:
+			default:
+			}
+			if !ok {
+				break // nothing queued now, or the end: the next call tells
+			}
+		}
+		ev := in.cur[0]
+		in.cur[0] = nil
+		in.cur = in.cur[1:]
 		if in.write(evts.Get(n), ev) {
 			n++
 		}
-		if n == evts.Len() {
-			return n, nil
-		}
-		select {
-		case ev, ok = <-in.ch:
-		default:
-			if n == 0 {
-				// Every event so far was oversized.
-				return 0, sdk.ErrTimeout
-			}
-			return n, nil
-		}
 	}
+	if n == 0 {
+		// Every event so far was oversized.
+		return 0, sdk.ErrTimeout
+	}
+	return n, nil
 }
 
 func (in *Instance) write(w sdk.EventWriter, ev *event.Event) bool {
-	b, err := in.enc.encode(ev)
-	if err == nil {
-		_, err = w.Writer().Write(b)
-	}
+	key := nextKey()
+	b := in.enc.encode(ev, key)
+	_, err := w.Writer().Write(b)
 	if err != nil {
 		// Only an event beyond Falco's per-event buffer (256 KiB: a huge
 		// argv) fails here; count it rather than fail the capture.
@@ -186,6 +232,9 @@ func (in *Instance) write(w sdk.EventWriter, ev *event.Event) bool {
 		ts = time.Now().UnixNano()
 	}
 	w.SetTimestamp(uint64(ts))
+	if in.recent != nil {
+		in.recent.put(key, ev)
+	}
 	in.sent.Add(1)
 	return true
 }

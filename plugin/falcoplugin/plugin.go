@@ -2,7 +2,6 @@ package falcoplugin
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +9,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"unsafe"
 
 	"github.com/falcosecurity/plugin-sdk-go/pkg/sdk"
 	"github.com/falcosecurity/plugin-sdk-go/pkg/sdk/plugins"
@@ -45,13 +45,15 @@ type Plugin struct {
 	log     *slog.Logger
 	matcher Matcher
 
-	// Extraction cache: the event number Falco gave the last decoded event,
-	// so the N fields of one rule evaluation decode the event once.
+	// Extraction cache: the event number Falco gave the last event read,
+	// so the N fields of one rule evaluation read the event once. cur is
+	// the event: recent's, or ev decoded from the payload.
 	cached   bool
 	cacheNum uint64
 	cacheErr error
+	cur      *event.Event
 	ev       event.Event
-	buf      bytes.Buffer
+	recent   recent
 	matched  bool
 	matches  []Match
 }
@@ -155,7 +157,9 @@ func (p *Plugin) Open(params string) (inst source.Instance, err error) {
 			return nil, fmt.Errorf("open params: %w", err)
 		}
 		rs := replay.New(spec.Replay, p.log)
-		return startInstance([]sourceRunner{{src: rs, done: func() error { return replaySkipped(rs.Stats()) }}}, nil, false, p.log), nil
+		in := startInstance([]sourceRunner{{src: rs, done: func() error { return replaySkipped(rs.Stats()) }}}, nil, false, p.log)
+		in.recent = &p.recent
+		return in, nil
 	}
 	srcs, enrichers, err := OpenLive(spec.Sources, p.cfg, p.log)
 	if err != nil {
@@ -166,7 +170,9 @@ func (p *Plugin) Open(params string) (inst source.Instance, err error) {
 		runners[i] = sourceRunner{src: s}
 	}
 	p.log.Info("sources opened", "sources", strings.Join(spec.Sources, ","))
-	return startInstance(runners, enrichers, true, p.log), nil
+	in := startInstance(runners, enrichers, true, p.log)
+	in.recent = &p.recent
+	return in, nil
 }
 
 // replaySkipped turns the bad lines a replay read past into the error that
@@ -179,15 +185,20 @@ func replaySkipped(st replay.Stats) error {
 	return fmt.Errorf("%s; %s", st.Summary(), strings.Join(st.First, "; "))
 }
 
-// String implements sdk.Stringer: the event's JSON line, what Falco shows
-// as evt.plugininfo.
+// String implements sdk.Stringer: the event as its JSON line (the
+// ruled events format), what Falco shows as evt.plugininfo.
 func (p *Plugin) String(evt sdk.EventReader) (s string, err error) {
 	defer recoverErr(p.log, "string", &err)
-	b, err := io.ReadAll(evt.Reader())
+	b, _, err := payload(evt)
 	if err != nil {
 		return "", fmt.Errorf("read event %d: %w", evt.EventNum(), err)
 	}
-	return string(bytes.TrimSpace(b)), nil
+	var ev event.Event
+	if err := decodePayload(bytes.Clone(b), &ev); err != nil {
+		return "", fmt.Errorf("decode event %d: %w", evt.EventNum(), err)
+	}
+	line, err := event.MarshalJSONLine(&ev)
+	return string(bytes.TrimSpace(line)), err
 }
 
 // Extract implements sdk.Extractor.
@@ -205,7 +216,7 @@ func (p *Plugin) Extract(req sdk.ExtractRequest, evt sdk.EventReader) (err error
 		return err
 	}
 	if d.kind == kindEvent {
-		if v, ok := eventValue(d.ev, &p.ev, req.ArgKey()); ok {
+		if v, ok := eventValue(d.ev, p.cur, req.ArgKey()); ok {
 			req.SetValue(v)
 		}
 		return nil
@@ -235,24 +246,53 @@ func (p *Plugin) Extract(req sdk.ExtractRequest, evt sdk.EventReader) (err error
 	return nil
 }
 
-// decode fills p.ev from evt unless it already holds that event.
+// decode sets p.cur to evt's event unless it already holds it: the N
+// fields of one rule evaluation read the event once. An event this process
+// sent lately is taken from p.recent; any other payload is decoded.
 func (p *Plugin) decode(evt sdk.EventReader) error {
 	num := evt.EventNum()
 	if p.cached && p.cacheNum == num {
 		return p.cacheErr
 	}
-	p.cached, p.cacheNum, p.matched, p.matches = true, num, false, nil
-	p.ev = event.Event{}
-	p.buf.Reset()
-	if _, err := p.buf.ReadFrom(evt.Reader()); err != nil {
+	p.cached, p.cacheNum, p.matched, p.matches, p.cacheErr = true, num, false, nil, nil
+	p.cur = &p.ev
+	raw, copied, err := payload(evt)
+	if err != nil {
 		p.cacheErr = fmt.Errorf("read event %d: %w", num, err)
 		return p.cacheErr
 	}
-	p.cacheErr = decodeEvent(p.buf.Bytes(), &p.ev)
-	if p.cacheErr != nil {
-		p.cacheErr = fmt.Errorf("decode event %d: %w", num, p.cacheErr)
+	if ev := p.recent.get(raw); ev != nil {
+		p.cur = ev
+		return nil
+	}
+	if !copied {
+		// The decoded strings share the payload: copy it out of
+		// Falco's buffer, which the next event reuses.
+		raw = bytes.Clone(raw)
+	}
+	p.ev = event.Event{}
+	if err := decodePayload(raw, &p.ev); err != nil {
+		p.cacheErr = fmt.Errorf("decode event %d: %w", num, err)
 	}
 	return p.cacheErr
+}
+
+// payload returns the event's payload: Falco's own memory when the SDK's
+// reader exposes it (valid during this call only), or else a copy. The
+// SDK's Read copies a byte per call.
+func payload(evt sdk.EventReader) (b []byte, copied bool, err error) {
+	r := evt.Reader()
+	if raw, ok := r.(interface {
+		BufferPtr() unsafe.Pointer
+		Len() int64
+	}); ok {
+		if raw.Len() == 0 {
+			return nil, false, nil
+		}
+		return unsafe.Slice((*byte)(raw.BufferPtr()), raw.Len()), false, nil
+	}
+	b, err = io.ReadAll(r)
+	return b, true, err
 }
 
 // match runs the ruled rules on the cached event, once per event.
@@ -262,18 +302,21 @@ func (p *Plugin) match() []Match {
 	}
 	if !p.matched {
 		p.matched = true
-		p.matches = p.matcher.Match(&p.ev)
+		p.matches = p.matcher.Match(p.cur)
 	}
 	return p.matches
 }
 
-// decodeEvent is lenient on purpose (unlike event.UnmarshalJSON): a capture
-// written by another ruled version still yields every field both know.
-func decodeEvent(b []byte, ev *event.Event) error {
-	if len(bytes.TrimSpace(b)) == 0 {
+// decodeJSON reads the JSON-line payload of plugins before the binary
+// encoding (old capture files). It is lenient on purpose (unlike
+// event.UnmarshalJSON): a capture written by another ruled version still
+// yields every field both know.
+func decodeJSON(b []byte, ev *event.Event) error {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
 		return errors.New("empty event")
 	}
-	return json.Unmarshal(b, ev)
+	return event.UnmarshalJSONLenient(b, ev)
 }
 
 // recoverErr turns a panic into the function's error: a panic crossing the

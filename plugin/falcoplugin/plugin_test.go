@@ -177,9 +177,20 @@ func extract(t *testing.T, p *Plugin, r *fakeReader, name, key string) (any, boo
 	return req.value, req.set
 }
 
+// TestExtractEveryKind runs on both payload encodings: the binary one
+// next_batch writes, and the JSON lines of captures from older plugins.
 func TestExtractEveryKind(t *testing.T) {
+	for _, enc := range []string{"binary", "json"} {
+		t.Run(enc, func(t *testing.T) { testExtractEveryKind(t, enc == "binary") })
+	}
+}
+
+func testExtractEveryKind(t *testing.T, binary bool) {
 	p := initPlugin(t, "")
 	lines := fixtureLines(t)
+	if binary {
+		lines = binaryPayloads(t, lines)
+	}
 	container := &fakeReader{num: 9, data: lines[8]}
 	connect := &fakeReader{num: 10, data: lines[9]}
 	shell := &fakeReader{num: 11, data: lines[10]}
@@ -427,8 +438,11 @@ func TestReplayInstance(t *testing.T) {
 		if err := event.UnmarshalJSON(want[i], &a); err != nil {
 			t.Fatal(err)
 		}
-		if err := event.UnmarshalJSON(bytes.TrimSpace(got[i]), &b); err != nil {
-			t.Fatalf("event %d does not decode strictly: %v", i, err)
+		if got[i][0] != payloadMagic {
+			t.Fatalf("event %d: payload %q is not the binary encoding", i, got[i])
+		}
+		if err := decodePayload(got[i], &b); err != nil {
+			t.Fatalf("event %d does not decode: %v", i, err)
 		}
 		if !reflect.DeepEqual(a, b) {
 			t.Errorf("event %d round trip:\n got %+v\nwant %+v", i, b, a)
@@ -532,8 +546,9 @@ func TestLiveInstanceDropsWhenFullAndCloses(t *testing.T) {
 	if err != nil || n != int(sdk.DefaultBatchSize) {
 		t.Fatalf("batch %d, %v", n, err)
 	}
-	if !bytes.Contains(w.ws[0].buf.Bytes(), []byte(`"container":{"id":"host"}`)) {
-		t.Errorf("enricher not applied: %s", w.ws[0].buf.Bytes())
+	var first event.Event
+	if err := decodePayload(w.ws[0].buf.Bytes(), &first); err != nil || first.Container.ID != event.HostID {
+		t.Errorf("enricher not applied: %+v, %v", first, err)
 	}
 	inst.Close()
 	if LiveInstances() != before {
@@ -633,7 +648,7 @@ func TestReplayAuditLog(t *testing.T) {
 		t.Fatal("no events from the audit log")
 	}
 	var ev event.Event
-	if err := event.UnmarshalJSON(bytes.TrimSpace(got[0]), &ev); err != nil || ev.Evt.Type == "" {
+	if err := decodePayload(got[0], &ev); err != nil || ev.Evt.Type == "" {
 		t.Fatalf("first event %s: %v", got[0], err)
 	}
 }

@@ -1,6 +1,7 @@
 package event
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -109,6 +110,34 @@ func TestFieldValueAndFormat(t *testing.T) {
 		f, _ := Lookup(name)
 		if got := f.String(ev); got != want {
 			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+}
+
+// Ptr points at the same field as Value reads, for every field.
+func TestFieldPtr(t *testing.T) {
+	var ev Event
+	for i, f := range Fields() {
+		switch p := f.Ptr(&ev).(type) {
+		case *string:
+			*p = f.Name
+		case *int:
+			*p = i + 1
+		case *bool:
+			*p = true
+		case *time.Time:
+			*p = time.Unix(int64(i), 0)
+		case *[]string:
+			*p = []string{f.Name}
+		case *map[string]string:
+			*p = map[string]string{"k": f.Name}
+		}
+	}
+	for i, f := range Fields() {
+		want := map[Kind]any{KindString: f.Name, KindInt: i + 1, KindBool: true, KindTime: time.Unix(int64(i), 0),
+			KindStrings: []string{f.Name}, KindMap: map[string]string{"k": f.Name}}[f.Kind]
+		if got := f.Value(&ev); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: Value %v after a write through Ptr of %v", f.Name, got, want)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // Kind is the type of a field as rules, templates and the plugin see it.
@@ -40,10 +41,34 @@ func (k Kind) String() string {
 
 // Field is one leaf of the event, named by its dotted path.
 type Field struct {
-	Name  string // "proc.stdin.type"
-	Kind  Kind
-	Doc   string
-	index []int
+	Name   string // "proc.stdin.type"
+	Kind   Kind
+	Doc    string
+	index  []int
+	offset uintptr // from the start of Event
+}
+
+// Ptr returns a pointer to the field in ev, typed by Kind: *string, *int,
+// *bool, *time.Time, *[]string or *map[string]string. Unlike Value it
+// neither reflects nor allocates, for the per-event paths (the plugin's
+// codec and extraction).
+func (f *Field) Ptr(ev *Event) any {
+	p := unsafe.Add(unsafe.Pointer(ev), f.offset)
+	switch f.Kind {
+	case KindString:
+		return (*string)(p)
+	case KindInt:
+		return (*int)(p)
+	case KindBool:
+		return (*bool)(p)
+	case KindTime:
+		return (*time.Time)(p)
+	case KindStrings:
+		return (*[]string)(p)
+	case KindMap:
+		return (*map[string]string)(p)
+	}
+	panic("event: field " + f.Name + " of unknown kind")
 }
 
 // Value returns the field's value in ev: string, int, bool, time.Time,
@@ -65,11 +90,11 @@ var (
 
 func init() {
 	byName = make(map[string]*Field)
-	walk(reflect.TypeOf(Event{}), "", nil, "")
+	walk(reflect.TypeOf(Event{}), "", nil, 0, "")
 	sort.Slice(fields, func(i, j int) bool { return fields[i].Name < fields[j].Name })
 }
 
-func walk(t reflect.Type, prefix string, index []int, parentDoc string) {
+func walk(t reflect.Type, prefix string, index []int, offset uintptr, parentDoc string) {
 	for i := range t.NumField() {
 		sf := t.Field(i)
 		name := sf.Tag.Get("expr")
@@ -91,7 +116,7 @@ func walk(t reflect.Type, prefix string, index []int, parentDoc string) {
 			if d == "" {
 				d = parentDoc
 			}
-			walk(sf.Type, full, idx, d)
+			walk(sf.Type, full, idx, offset+sf.Offset, d)
 			continue
 		case sf.Type.Kind() == reflect.String:
 			kind = KindString
@@ -109,7 +134,7 @@ func walk(t reflect.Type, prefix string, index []int, parentDoc string) {
 		if parentDoc != "" && doc != "" && strings.HasPrefix(full, "proc.std") {
 			doc = parentDoc + ": " + doc
 		}
-		f := &Field{Name: full, Kind: kind, Doc: doc, index: idx}
+		f := &Field{Name: full, Kind: kind, Doc: doc, index: idx, offset: offset + sf.Offset}
 		fields = append(fields, f)
 		byName[full] = f
 	}

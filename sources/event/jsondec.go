@@ -18,9 +18,11 @@ import (
 //
 // ev must be the zero Event: a partial decode is undone by zeroing it.
 func fastDecode(b []byte, ev *Event) bool {
-	d := decoder{b: b}
+	// One copy of the line; every string of the event without escapes is a
+	// slice of it rather than an allocation of its own.
+	d := decoder{b: string(b)}
 	d.ws()
-	if !d.object(func(k []byte) bool { return d.event(k, ev) }) {
+	if !d.object(func(k string) bool { return d.event(k, ev) }) {
 		return false
 	}
 	d.ws()
@@ -34,7 +36,7 @@ func isZero(ev *Event) bool {
 }
 
 type decoder struct {
-	b []byte
+	b string
 	i int
 	// scratch holds unescaped string bytes between strings.
 	scratch []byte
@@ -62,7 +64,7 @@ func (d *decoder) consume(c byte) bool {
 
 // object reads {"key": value, ...}; member is called with the key (valid
 // until the next string read) and reads the value.
-func (d *decoder) object(member func(key []byte) bool) bool {
+func (d *decoder) object(member func(key string) bool) bool {
 	if !d.consume('{') {
 		return false
 	}
@@ -88,9 +90,9 @@ func (d *decoder) object(member func(key []byte) bool) bool {
 
 // rawKey reads a key that needs no unescaping: every schema key is plain
 // ASCII, so any other key is unknown to the fast path anyway.
-func (d *decoder) rawKey() ([]byte, bool) {
+func (d *decoder) rawKey() (string, bool) {
 	if d.i >= len(d.b) || d.b[d.i] != '"' {
-		return nil, false
+		return "", false
 	}
 	start := d.i + 1
 	for j := start; j < len(d.b); j++ {
@@ -100,10 +102,10 @@ func (d *decoder) rawKey() ([]byte, bool) {
 			d.i = j + 1
 			return d.b[start:j], true
 		case c == '\\' || c < 0x20 || c >= 0x80:
-			return nil, false
+			return "", false
 		}
 	}
-	return nil, false
+	return "", false
 }
 
 // str reads a JSON string value.
@@ -118,11 +120,11 @@ func (d *decoder) str() (string, bool) {
 		switch {
 		case c == '"':
 			s := d.b[start:j]
-			if !ascii && !utf8.Valid(s) {
+			if !ascii && !utf8.ValidString(s) {
 				return "", false
 			}
 			d.i = j + 1
-			return string(s), true
+			return s, true
 		case c == '\\':
 			return d.unescape(start)
 		case c < 0x20:
@@ -204,9 +206,9 @@ func (d *decoder) unescape(start int) (string, bool) {
 	return "", false
 }
 
-func hex4(b []byte) (rune, bool) {
+func hex4(b string) (rune, bool) {
 	var r rune
-	for _, c := range b {
+	for _, c := range []byte(b) {
 		switch {
 		case c >= '0' && c <= '9':
 			c -= '0'
@@ -258,11 +260,11 @@ func (d *decoder) int() (int, bool) {
 
 func (d *decoder) bool() (bool, bool) {
 	rest := d.b[d.i:]
-	if len(rest) >= 4 && string(rest[:4]) == "true" {
+	if len(rest) >= 4 && rest[:4] == "true" {
 		d.i += 4
 		return true, true
 	}
-	if len(rest) >= 5 && string(rest[:5]) == "false" {
+	if len(rest) >= 5 && rest[:5] == "false" {
 		d.i += 5
 		return false, true
 	}
@@ -347,17 +349,17 @@ func (d *decoder) setStrings(p *[]string) bool {
 	return ok
 }
 
-func (d *decoder) event(k []byte, ev *Event) bool {
-	switch string(k) {
+func (d *decoder) event(k string, ev *Event) bool {
+	switch k {
 	case "evt":
-		return d.object(func(k []byte) bool { return d.evt(k, &ev.Evt) })
+		return d.object(func(k string) bool { return d.evt(k, &ev.Evt) })
 	case "proc":
-		return d.object(func(k []byte) bool { return d.proc(k, &ev.Proc) })
+		return d.object(func(k string) bool { return d.proc(k, &ev.Proc) })
 	case "container":
-		return d.object(func(k []byte) bool { return d.container(k, &ev.Container) })
+		return d.object(func(k string) bool { return d.container(k, &ev.Container) })
 	case "k8s":
-		return d.object(func(k []byte) bool {
-			switch string(k) {
+		return d.object(func(k string) bool {
+			switch k {
 			case "pod":
 				return d.k8sPod(&ev.K8s.Pod)
 			case "ns":
@@ -366,8 +368,8 @@ func (d *decoder) event(k []byte, ev *Event) bool {
 			return false
 		})
 	case "ns":
-		return d.object(func(k []byte) bool {
-			switch string(k) {
+		return d.object(func(k string) bool {
+			switch k {
 			case "pid":
 				return d.setInt(&ev.NS.PID)
 			case "net":
@@ -378,10 +380,10 @@ func (d *decoder) event(k []byte, ev *Event) bool {
 			return false
 		})
 	case "fd":
-		return d.object(func(k []byte) bool { return d.fd(k, &ev.FD) })
+		return d.object(func(k string) bool { return d.fd(k, &ev.FD) })
 	case "file":
-		return d.object(func(k []byte) bool {
-			switch string(k) {
+		return d.object(func(k string) bool {
+			switch k {
 			case "path":
 				return d.setStr(&ev.File.Path)
 			case "target":
@@ -395,8 +397,8 @@ func (d *decoder) event(k []byte, ev *Event) bool {
 	return false
 }
 
-func (d *decoder) evt(k []byte, e *Evt) bool {
-	switch string(k) {
+func (d *decoder) evt(k string, e *Evt) bool {
+	switch k {
 	case "type":
 		return d.setStr(&e.Type)
 	case "syscall":
@@ -408,7 +410,7 @@ func (d *decoder) evt(k []byte, e *Evt) bool {
 		if _, ok := d.str(); !ok {
 			return false
 		}
-		return e.Time.UnmarshalJSON(d.b[start:d.i]) == nil
+		return e.Time.UnmarshalJSON([]byte(d.b[start:d.i])) == nil
 	case "source":
 		return d.setStr(&e.Source)
 	case "success":
@@ -421,8 +423,8 @@ func (d *decoder) evt(k []byte, e *Evt) bool {
 	return false
 }
 
-func (d *decoder) proc(k []byte, p *Proc) bool {
-	switch string(k) {
+func (d *decoder) proc(k string, p *Proc) bool {
+	switch k {
 	case "pid":
 		return d.setInt(&p.PID)
 	case "tid":
@@ -466,17 +468,17 @@ func (d *decoder) proc(k []byte, p *Proc) bool {
 	case "anames":
 		return d.setStrings(&p.ANames)
 	case "stdin":
-		return d.object(func(k []byte) bool { return d.stdio(k, &p.Stdin) })
+		return d.object(func(k string) bool { return d.stdio(k, &p.Stdin) })
 	case "stdout":
-		return d.object(func(k []byte) bool { return d.stdio(k, &p.Stdout) })
+		return d.object(func(k string) bool { return d.stdio(k, &p.Stdout) })
 	case "stderr":
-		return d.object(func(k []byte) bool { return d.stdio(k, &p.Stderr) })
+		return d.object(func(k string) bool { return d.stdio(k, &p.Stderr) })
 	}
 	return false
 }
 
-func (d *decoder) stdio(k []byte, s *Stdio) bool {
-	switch string(k) {
+func (d *decoder) stdio(k string, s *Stdio) bool {
+	switch k {
 	case "type":
 		return d.setStr(&s.Type)
 	case "name":
@@ -495,8 +497,8 @@ func (d *decoder) stdio(k []byte, s *Stdio) bool {
 	return false
 }
 
-func (d *decoder) container(k []byte, c *Container) bool {
-	switch string(k) {
+func (d *decoder) container(k string, c *Container) bool {
+	switch k {
 	case "id":
 		return d.setStr(&c.ID)
 	case "name":
@@ -528,16 +530,16 @@ func (d *decoder) k8sPod(p *K8sPod) bool {
 }
 
 func (d *decoder) k8sName(n *K8sName) bool {
-	return d.object(func(k []byte) bool {
-		if string(k) == "name" {
+	return d.object(func(k string) bool {
+		if k == "name" {
 			return d.setStr(&n.Name)
 		}
 		return false
 	})
 }
 
-func (d *decoder) fd(k []byte, f *FD) bool {
-	switch string(k) {
+func (d *decoder) fd(k string, f *FD) bool {
+	switch k {
 	case "type":
 		return d.setStr(&f.Type)
 	case "l4proto":
