@@ -42,7 +42,7 @@ bench:
 # libruled.so and a trivial plugin-sdk-go plugin in the real Falco
 # (../shared/falco) on the same 100,000 events, and standalone ruled -replay.
 bench-falco:
-	$(GO) test -run '^$$' -bench . -benchtime 1x -count 3 ./test/falcocost
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count 3 ./test/falcoreplay
 
 fuzz:
 	@for p in $(UNIT); do \

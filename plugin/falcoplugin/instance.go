@@ -22,7 +22,7 @@ const QueueSize = 16384
 
 // replayBatch is how many replayed events travel the queue together: one
 // channel operation, and one wake-up of a parked sender, per batch rather
-// than per event (measured in the real Falco, test/falcocost, the per-event
+// than per event (measured in the real Falco, test/falcoreplay, the per-event
 // hand-off between the source goroutine and Falco's thread cost more than
 // the decoding).
 const replayBatch = 256

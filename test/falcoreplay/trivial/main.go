@@ -1,9 +1,9 @@
 // Command trivial is the yardstick of the Falco cost benchmark
-// (test/falcocost): the least a plugin-sdk-go source plugin can do on the
+// (test/falcoreplay): the least a plugin-sdk-go source plugin can do on the
 // same events as libruled.so. It reads a tab-separated file of
 // "evt.type<TAB>proc.name<TAB>proc.pid" lines, one per event, sends each
 // line as the event payload and extracts the three fields by splitting it.
-// Build: go build -buildmode=c-shared -o trivial.so ./test/falcocost/trivial
+// Build: go build -buildmode=c-shared -o trivial.so ./test/falcoreplay/trivial
 package main
 
 import (
@@ -32,7 +32,7 @@ type plugin struct {
 func (p *plugin) Info() *plugins.Info {
 	return &plugins.Info{
 		ID: 999, Name: "trivial", EventSource: "ruled", Version: "0.1.0",
-		Description: "benchmark yardstick", Contact: "ruled test/falcocost",
+		Description: "benchmark yardstick", Contact: "ruled test/falcoreplay",
 		RequiredAPIVersion: "3.0.0",
 	}
 }

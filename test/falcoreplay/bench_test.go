@@ -1,4 +1,4 @@
-package falcocost
+package falcoreplay
 
 import (
 	"bufio"
@@ -179,16 +179,16 @@ func BenchmarkFalcoReplay(b *testing.B) {
 		b.Fatalf("real Falco not found (see ../shared/falco/README.md): %v", err)
 	}
 	n := 100000
-	if s := os.Getenv("FALCOCOST_EVENTS"); s != "" {
+	if s := os.Getenv("FALCOREPLAY_EVENTS"); s != "" {
 		v, err := strconv.Atoi(s)
 		if err != nil || v < 2 {
-			b.Fatalf("FALCOCOST_EVENTS=%q: want an integer >= 2", s)
+			b.Fatalf("FALCOREPLAY_EVENTS=%q: want an integer >= 2", s)
 		}
 		n = v
 	}
-	// FALCOCOST_DIR keeps the events, libraries and configs for profiling
+	// FALCOREPLAY_DIR keeps the events, libraries and configs for profiling
 	// (perf record ../shared/falco/falco -c DIR/ruled.yaml ...).
-	dir := os.Getenv("FALCOCOST_DIR")
+	dir := os.Getenv("FALCOREPLAY_DIR")
 	if dir == "" {
 		dir = b.TempDir()
 	}
@@ -199,7 +199,7 @@ func BenchmarkFalcoReplay(b *testing.B) {
 	jsonl1, tsv1 := writeEvents(b, dir, 1)
 	plugins := []plugin{
 		{"ruled", build(b, dir, "./plugin", "libruled.so"), func(j, _ string) string { return "replay:" + j }},
-		{"trivial", build(b, dir, "./test/falcocost/trivial", "trivial.so"), func(_, t string) string { return t }},
+		{"trivial", build(b, dir, "./test/falcoreplay/trivial", "trivial.so"), func(_, t string) string { return t }},
 	}
 	b.ResetTimer()
 	for b.Loop() {
@@ -223,7 +223,7 @@ func BenchmarkFalcoReplay(b *testing.B) {
 // start-up left out as in BenchmarkFalcoReplay. Metric: events/s.
 func BenchmarkRuledReplay(b *testing.B) {
 	n := 100000
-	dir := os.Getenv("FALCOCOST_DIR")
+	dir := os.Getenv("FALCOREPLAY_DIR")
 	if dir == "" {
 		dir = b.TempDir()
 	}
