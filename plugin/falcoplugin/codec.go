@@ -66,6 +66,7 @@ var wireFields = []string{
 	"ns.pid", "ns.net", "ns.mnt",
 	"fd.type", "fd.l4proto", "fd.sip", "fd.sport", "fd.rip", "fd.rport", "fd.name",
 	"file.path", "file.target", "file.write",
+	"k8s.pod.uid",
 }
 
 // wireField is one entry of the codec's table, in tag order.

@@ -518,8 +518,8 @@ func (d *decoder) container(k string, c *Container) bool {
 }
 
 func (d *decoder) k8sPod(p *K8sPod) bool {
-	return d.object(func(k []byte) bool {
-		switch string(k) {
+	return d.object(func(k string) bool {
+		switch k {
 		case "name":
 			return d.setStr(&p.Name)
 		case "uid":
