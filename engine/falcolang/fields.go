@@ -62,7 +62,7 @@ var Aliases = map[string]Alias{
 	"proc.cmdline":            {KString, "falco_cmdline(proc.name, proc.args, proc.cmdline)", "", "proc.name + the arguments after argv[0]"},
 	"proc.args":               {KString, "falco_args(proc.args, proc.cmdline)", "", "the arguments after argv[0], joined by spaces"},
 	"proc.pid":                {KInt, "proc.pid", "", "proc.pid"},
-	"proc.tid":                {KInt, "proc.tid", "", "thread.tid: proc.tid"},
+	"proc.tid":                {KInt, "proc.tid", "", "proc.tid"},
 	"thread.tid":              {KInt, "proc.tid", "", "proc.tid"},
 	"proc.ppid":               {KInt, "proc.ppid", "proc.ppid != 0", "proc.ppid"},
 	"proc.sid":                {KInt, "proc.sid", "", "proc.sid"},
@@ -74,7 +74,7 @@ var Aliases = map[string]Alias{
 	"proc.pexe":               {KString, "falco_firstword(proc.pcmdline)", `proc.pcmdline != ""`, "the parent's argv[0]: first word of proc.pcmdline"},
 	"proc.pcmdline":           {KString, "falco_pcmdline(proc.pname, proc.pcmdline)", `proc.pcmdline != ""`, "proc.pname + the parent's arguments after argv[0]"},
 	"proc.is_exe_upper_layer": {KBool, "proc.exe_upper_layer", "", "proc.exe_upper_layer"},
-	"proc.is_exe_from_memfd":  {KBool, `proc.exe startsWith "/memfd:" || proc.exe startsWith "memfd:"`, "", "proc.exe starts with /memfd: (the kernel's name for a memfd executable)"},
+	"proc.is_exe_from_memfd":  {KBool, `proc.exe startsWith "/memfd:" || proc.exe startsWith "memfd:"`, "", "proc.exe starts with /memfd: or memfd: (the kernel's name of a memfd executable)"},
 
 	"user.uid":      {KInt, "proc.euid", "", "proc.euid"},
 	"user.name":     {KString, `proc.user != "" ? proc.user : "<NA>"`, "", "proc.user; <NA> when ruled could not resolve it"},
@@ -263,6 +263,10 @@ func FieldExpr(name string) (value, present string, err error) {
 	}
 	if f.Name == "evt.arg" && f.HasArg {
 		f.Name, f.HasArg = "evt.arg."+f.Arg, false
+	}
+	if f.Name == "evt.type" && !f.HasArg {
+		// Falco prints the syscall's own name (openat, not open).
+		return `evt.syscall != "" ? evt.syscall : evt.type`, "", nil
 	}
 	r, err := resolveField(f)
 	if err != nil {
