@@ -2,14 +2,15 @@ package falcolang
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ruled/ruled/engine"
-	"github.com/ruled/ruled/engine/falcolang"
 	"github.com/ruled/ruled/sources/event"
 	"github.com/ruled/ruled/test/falco/falcotest"
 )
@@ -247,4 +248,49 @@ func TestDifferentialOperators(t *testing.T) {
 	}
 }
 
-var _ = falcolang.Format
+// The plugin runs Falco-language rules named in its init config: the
+// ruled-side match reaches Falco as ruled.rule.
+func TestPluginRunsFalcoLanguageRules(t *testing.T) {
+	f := falcotest.Require(t)
+	dir := t.TempDir()
+	ruledRules := dir + "/falco-language.yaml"
+	if err := os.WriteFile(ruledRules, []byte(`- rule: Shell with a terminal
+  desc: Falco's language, run by the plugin's own engine
+  condition: evt.type in (execve, execveat) and proc.name in (bash, sh) and proc.tty != 0 and proc.aname[1] = java
+  output: shell %proc.cmdline under %proc.pname
+  priority: WARNING
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	evs := corpusEvents()
+	evs[0].Proc.TTY = true // bash under java
+	relay := `- rule: relay
+  desc: ruled's own matches
+  condition: ruled.rule exists
+  output: "n=%evt.num rule=%ruled.rule out=%ruled.output"
+  priority: INFO
+  source: ruled
+`
+	var lines bytes.Buffer
+	for i := range evs {
+		b, err := event.MarshalJSONLine(&evs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines.Write(b)
+	}
+	cfg, err := json.Marshal(map[string]any{"rules": []string{ruledRules}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alerts := f.ReplayAlerts(t, relay, lines.Bytes(), string(cfg))
+	if len(alerts) != 1 {
+		t.Fatalf("want one relayed match, got %d: %+v", len(alerts), alerts)
+	}
+	if got := alerts[0].Output; !strings.Contains(got, "rule=Shell with a terminal out=shell bash -c echo under java") {
+		t.Errorf("relayed alert: %s", got)
+	}
+	if n, _ := alerts[0].EventNum(); n != 1 {
+		t.Errorf("relayed alert on event %d, want 1", n)
+	}
+}

@@ -202,7 +202,7 @@ func upstreamEvents(pools map[string][]string, n int) []event.Event {
 				Cmdline: variant(pools["ruled.proc.cmdline"], i, 11), PCmdline: variant(pools["ruled.proc.pcmdline"], i, 13),
 				Cwd: variant(pools["ruled.proc.cwd"], i, 17), User: variant(pools["ruled.proc.user"], i, 19), EUID: num(pools["ruled.proc.euid"], i)},
 			Container: event.Container{ID: cid, Image: variant(pools["ruled.container.image"], i, 23), Privileged: i%7 == 2},
-			K8s:       event.K8s{Pod: event.K8sName{Name: variant(pools["ruled.k8s.pod.name"], i, 29)}, NS: event.K8sName{Name: variant(pools["ruled.k8s.ns.name"], i, 31)}},
+			K8s:       event.K8s{Pod: event.K8sPod{Name: variant(pools["ruled.k8s.pod.name"], i, 29)}, NS: event.K8sName{Name: variant(pools["ruled.k8s.ns.name"], i, 31)}},
 			File:      event.File{Path: variant(pools["ruled.file.path"], i, 37)},
 			FD:        event.FD{SPort: num(pools["ruled.fd.sport"], i), RPort: num(pools["ruled.fd.rport"], i+1)},
 		}
