@@ -37,6 +37,10 @@ func TestFalcoOperators(t *testing.T) {
 	creat := open
 	creat.Evt.Syscall = "creat"
 	creat.File = event.File{Path: "/var/run/docker.sock", Write: true}
+	shm := exec
+	shm.Proc.Cwd = "/dev/shm"
+	shmx := exec
+	shmx.Proc.Cwd = "/dev/shmx"
 	conn := event.Event{
 		Evt: event.Evt{Type: "connect", Syscall: "connect", Success: true},
 		FD:  event.FD{Type: "ipv4", L4Proto: "tcp", SIP: "172.17.0.2", SPort: 40000, RIP: "10.1.2.3", RPort: 4444, Name: "172.17.0.2:40000->10.1.2.3:4444"},
@@ -122,6 +126,15 @@ func TestFalcoOperators(t *testing.T) {
 		{`evt.is_open_read = true and fd.typechar = f and fd.num >= 0 and fd.directory = /etc and fd.filename = shadow`, open, true},
 		{`evt.is_open_write = true and evt.arg.name = /var/run/docker.sock`, creat, true},
 		{`evt.res = SUCCESS`, open, true},
+		{`fd.directory in (/etc/pam.d, /etc)`, open, true},
+		{`fd.directory = /et`, open, false},
+		{`fd.directory = "/etc/"`, open, false}, // Falco's directory has no trailing /
+		{`proc.cwd startswith /dev/shm/`, shm, true},
+		{`proc.cwd startswith /dev/shm`, shm, true},
+		{`proc.cwd = /dev/shm/`, shm, true},
+		{`proc.cwd startswith /dev/shm/`, shmx, false},
+		{`container.id != host and container.id = 3f1c2d3e4f5a and container.id != ""`, exec, true},
+		{`container.id = host`, orphan, false},
 		// evt.num counts from 1: the upstream never_true / always_true.
 		{`evt.num = 0`, exec, false},
 		{`evt.num >= 0`, exec, true},

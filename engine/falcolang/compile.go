@@ -176,6 +176,12 @@ func (c *compiler) check(x *Check) (string, error) {
 		}
 		return evtType(x, vals)
 	}
+	if x.Field.Name == "container.id" && len(x.Field.Transformers) == 0 && x.ValField == nil && shortIDFree(x) {
+		// Falco's container.id is the id cut to 12 characters; compared
+		// with values that are not 12 characters long (host, ""), the cut
+		// cannot matter, so compare the full id and call nothing.
+		f.expr = "container.id"
+	}
 	var cmp string
 	present := f.present
 	if x.Op == "exists" {
@@ -217,10 +223,38 @@ func (c *compiler) check(x *Check) (string, error) {
 			return "", err
 		}
 	}
+	if g := guard(x, f); g != "" {
+		// A cheap test that must hold for the comparison to: it spares
+		// the function call (and its allocation) on most events.
+		cmp = "(" + g + ") && (" + cmp + ")"
+	}
 	if present == "" {
 		return "(" + cmp + ")", nil
 	}
 	return "((" + present + ") && (" + cmp + "))", nil
+}
+
+// guard returns a pure expr test implied by x for derived fields whose
+// derivation calls a function: fd.directory = D needs file.path to start
+// with D/; proc.cwd (Falco's form ends in /) startswith V needs proc.cwd to
+// start with V without its final /.
+func guard(x *Check, f resolved) string {
+	if len(x.Field.Transformers) > 0 || x.ValField != nil {
+		return ""
+	}
+	var parts []string
+	switch {
+	case x.Field.Name == "fd.directory" && (x.Op == "=" || x.Op == "==" || x.Op == "in"):
+		for _, v := range x.Values {
+			parts = append(parts, "file.path startsWith "+strconv.Quote(strings.TrimSuffix(v.Text, "/")+"/"))
+		}
+	case x.Field.Name == "proc.cwd" && x.Op == "startswith" && len(x.Values) == 1:
+		parts = append(parts, "proc.cwd startsWith "+strconv.Quote(strings.TrimSuffix(x.Values[0].Text, "/")))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return strings.Join(parts, " || ")
 }
 
 var exprOp = map[string]string{"contains": "contains", "startswith": "startsWith", "endswith": "endsWith"}
@@ -521,4 +555,20 @@ func coversType(t string, names []string) bool {
 		}
 	}
 	return any || len(names) > 0
+}
+
+// shortIDFree reports whether a container.id test compares only with
+// literal values that are not 12 characters long.
+func shortIDFree(x *Check) bool {
+	switch x.Op {
+	case "=", "==", "!=":
+	default:
+		return false
+	}
+	for _, v := range x.Values {
+		if len(v.Text) == 12 {
+			return false
+		}
+	}
+	return len(x.Values) > 0
 }

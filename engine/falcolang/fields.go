@@ -43,7 +43,7 @@ type Alias struct {
 var Aliases = map[string]Alias{
 	"evt.type":          {KString, "evt.type", "", "Falco syscall names map to ruled's normalized types (openat -> open + evt.syscall); see below"},
 	"evt.dir":           {KString, `"<"`, "", "always < : ruled's events are syscall exits"},
-	"evt.res":           {KString, "falco_errname(evt.res, evt.success)", "", "SUCCESS, or the errno name (ENOENT ...) of a negative evt.res"},
+	"evt.res":           {KString, "evt.res >= 0 ? \"SUCCESS\" : falco_errname(evt.res, evt.success)", "", "SUCCESS, or the errno name (ENOENT ...) of a negative evt.res"},
 	"evt.rawres":        {KInt, "evt.res", "", "evt.res"},
 	"evt.failed":        {KBool, "!evt.success", "", "not evt.success"},
 	"evt.time":          {KInt, "evt.time.UnixNano()", "", "evt.time in ns"},
@@ -57,8 +57,8 @@ var Aliases = map[string]Alias{
 	"evt.arg.res":       {KInt, "evt.res", "", "evt.res"},
 
 	"proc.name":               {KString, "proc.name", "", "proc.name (comm)"},
-	"proc.exe":                {KString, "falco_argv0(proc.args, proc.cmdline)", "", "argv[0]: proc.args[0], else the first word of proc.cmdline"},
-	"proc.exepath":            {KString, "falco_exepath(proc.exe)", "", "proc.exe; a memfd executable as Falco writes it (memfd:NAME)"},
+	"proc.exe":                {KString, "len(proc.args) > 0 ? proc.args[0] : falco_argv0(proc.args, proc.cmdline)", "", "argv[0]: proc.args[0], else the first word of proc.cmdline"},
+	"proc.exepath":            {KString, `proc.exe startsWith "/memfd:" ? falco_exepath(proc.exe) : proc.exe`, "", "proc.exe; a memfd executable as Falco writes it (memfd:NAME)"},
 	"proc.cmdline":            {KString, "falco_cmdline(proc.name, proc.args, proc.cmdline)", "", "proc.name + the arguments after argv[0]"},
 	"proc.args":               {KString, "falco_args(proc.args, proc.cmdline)", "", "the arguments after argv[0], joined by spaces"},
 	"proc.pid":                {KInt, "proc.pid", "", "proc.pid"},
@@ -96,7 +96,7 @@ var Aliases = map[string]Alias{
 	"fd.name":      {KString, `file.path != "" ? file.path : fd.name`, `file.path != "" || fd.name != ""`, "file.path for file events, else fd.name (sip:sport->rip:rport)"},
 	"fd.directory": {KString, "falco_dir(file.path)", `file.path != ""`, "the directory of file.path"},
 	"fd.filename":  {KString, "falco_base(file.path)", `file.path != ""`, "the last element of file.path"},
-	"fd.typechar":  {KString, "falco_typechar(fd.type, file.path)", `fd.type != "" || file.path != ""`, "f for files, 4/6 for IPv4/IPv6 sockets, u for unix sockets"},
+	"fd.typechar":  {KString, `fd.type == "ipv4" ? "4" : fd.type == "ipv6" ? "6" : fd.type == "unix" ? "u" : fd.type == "file" || fd.type == "" && file.path != "" ? "f" : ""`, `fd.type != "" || file.path != ""`, "f for files, 4/6 for IPv4/IPv6 sockets, u for unix sockets"},
 	"fd.type":      {KString, `fd.type != "" ? fd.type : "file"`, `fd.type != "" || file.path != ""`, "fd.type; file for file events"},
 	"fd.num":       {KInt, "evt.res", `evt.type in ["open", "accept"] && evt.success`, "evt.res of open and accept (the descriptor they return)"},
 	"fd.l4proto":   {KString, "fd.l4proto", `fd.l4proto != ""`, "fd.l4proto"},
