@@ -144,6 +144,17 @@ func TestFalcoOperators(t *testing.T) {
 		{`fd.snet = "172.16.0.0/12"`, conn, false}, // the server is the remote end of a connect
 		{`fd.sip = 10.1.2.3 and fd.sport = 4444 and fd.cip = 172.17.0.2 and fd.lport = 40000`, conn, true},
 		{`fd.port = 4444`, conn, true},
+		{`fd.port != 4444`, conn, false}, // != holds only when neither end has it
+		{`fd.port != 1`, conn, true},
+		{`fd.port > 40000`, conn, false},
+		{`fd.port >= 40000`, conn, true},
+		{`fd.port in (1, 40000)`, conn, true},
+		{`fd.ip != "10.1.2.3"`, conn, false},
+		{`fd.ip = "10.1.2.3"`, conn, true},
+		{`fd.net != "127.0.0.0/8"`, conn, true},
+		{`fd.net != "10.0.0.0/8"`, conn, false},
+		{`fd.snet in (nets)`, conn, true},
+		{`fd.cnet in (nets)`, conn, false},
 		{`fd.name = "172.17.0.2:40000->10.1.2.3:4444" and fd.typechar = 4 and fd.l4proto = tcp`, conn, true},
 		// Precedence: not binds tighter than and, and tighter than or.
 		{`not proc.name = sh and proc.pid = 42`, exec, true},

@@ -21,6 +21,12 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte("- macro: m\n  condition: m\n- rule: R\n  condition: and\n  override: {condition: append}\n"))
 	// Exponential growth through macros and nested lists (once slow).
 	f.Add([]byte("- macro: a\n  condition: proc.tty\n- macro: b\n  condition: a and a\n- macro: c\n  condition: b and b\n- list: x\n  items: [q, q]\n- list: y\n  items: [x, x]\n"))
+	// Falco's language: lists in lists, exceptions, a missing field, a
+	// redefinition, another source.
+	f.Add([]byte(falcoDefs + "- rule: F\n  desc: d\n  condition: spawned_process and proc.name in (more_shells) and not proc.pname pmatch (/x) and fd.rnet in (nets)\n" +
+		"  output: '%proc.aname[2] %evt.arg.flags'\n  priority: INFO\n  exceptions: [{name: e, fields: [proc.name, fd.name], comps: [in, pmatch], values: [[shells, [/etc]]]}]\n" +
+		"- rule: G\n  desc: d\n  condition: thread.cap_effective contains X\n  output: o\n  priority: INFO\n- rule: F\n  desc: d\n  condition: evt.num = 0\n  output: o\n  priority: INFO\n" +
+		"- rule: K\n  desc: d\n  condition: ka.verb = x\n  output: o\n  priority: INFO\n  source: k8s_audit\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		start := time.Now()
 		e, err := New([]File{{Name: "f.yaml", Data: data}}, Options{})

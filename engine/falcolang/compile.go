@@ -348,27 +348,29 @@ func compare(x *Check, f resolved, vals []Value) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		elem := "#"
-		if strings.HasPrefix(lhs, "([fd.sport") {
-			// fd.port: numbers.
-			set, err = literals(x, KInt, vals)
-			if err != nil {
-				return "", err
-			}
-		}
 		switch op {
 		case "in":
-			return "all(" + lhs + ", " + elem + " in " + set + ")", nil
+			return "all(" + lhs + ", # in " + set + ")", nil
 		case "intersects":
-			return "any(" + lhs + ", " + elem + " in " + set + ")", nil
-		case "=", "==":
-			if strings.HasPrefix(lhs, "([fd.sport") {
-				return "any(" + lhs + ", # == " + strings.Trim(set, "[]") + ")", nil
-			}
+			return "any(" + lhs + ", # in " + set + ")", nil
+		}
+		return "", bad()
+	case KPorts:
+		// libsinsp's fd.port: a test holds for either end, != for both.
+		set, err := literals(x, KInt, vals)
+		if err != nil {
+			return "", err
+		}
+		switch op {
+		case "in", "intersects":
+			return "any(" + lhs + ", # in " + set + ")", nil
 		case "!=":
-			if strings.HasPrefix(lhs, "([fd.sport") {
-				return "any(" + lhs + ", # != " + strings.Trim(set, "[]") + ")", nil
+			return "all(" + lhs + ", # != " + strings.Trim(set, "[]") + ")", nil
+		case "=", "==", "<", "<=", ">", ">=":
+			if op == "=" {
+				op = "=="
 			}
+			return "any(" + lhs + ", # " + op + " " + strings.Trim(set, "[]") + ")", nil
 		}
 		return "", bad()
 	case KNet:
@@ -390,7 +392,8 @@ func compare(x *Check, f resolved, vals []Value) (string, error) {
 		case "=", "==", "in", "intersects":
 			return "any(" + lhs + ", falco_innet(#, " + set + "))", nil
 		case "!=":
-			return "any(" + lhs + ", # != \"\" && !falco_innet(#, " + set + "))", nil
+			// libsinsp: != holds when no end is in the network.
+			return "all(" + lhs + ", !falco_innet(#, " + set + "))", nil
 		}
 		return "", bad()
 	}

@@ -17,13 +17,14 @@ const (
 	KInt            // Falco's integer types; values parse as numbers
 	KBool           // values are true or false
 	KIP             // an address; values are addresses
-	KNet            // a network test on an address: values are CIDRs or addresses
+	KNet            // addresses tested against networks (CIDRs or addresses): =, in hold for any, != for all
 	KList           // several values: only in, intersects and exists apply
 	KAncestors      // proc.aname without an index: true when any ancestor matches
+	KPorts          // fd.port: either end's port; = < > in hold for either, != for both
 )
 
 func (k Kind) String() string {
-	return [...]string{"string", "number", "bool", "address", "network", "list", "ancestor list"}[k]
+	return [...]string{"string", "number", "bool", "address", "network", "list", "ancestor list", "port pair"}[k]
 }
 
 // Alias is one Falco field's meaning over ruled's event: an expr expression
@@ -114,7 +115,7 @@ var Aliases = map[string]Alias{
 	"fd.rnet":      {KNet, "[fd.rip]", `fd.rip != ""`, "fd.rip in the network"},
 	"fd.snet":      {KNet, `[evt.type == "connect" ? fd.rip : fd.sip]`, `fd.sip != "" || fd.rip != ""`, "the server end in the network"},
 	"fd.cnet":      {KNet, `[evt.type == "connect" ? fd.sip : fd.rip]`, `fd.sip != "" || fd.rip != ""`, "the client end in the network"},
-	"fd.port":      {KList, "[fd.sport, fd.rport]", `fd.sip != "" || fd.rip != ""`, "either end's port"},
+	"fd.port":      {KPorts, "[fd.sport, fd.rport]", `fd.sip != "" || fd.rip != ""`, "either end's port"},
 }
 
 // falcoClasses are Falco's field classes: a field under one of them that

@@ -107,29 +107,13 @@ func (p *parser) enter() error {
 	return nil
 }
 
-func (p *parser) parseOr() (Node, error) {
-	left, err := p.parseAnd()
-	if err != nil {
-		return nil, err
-	}
-	for {
-		save := p.pos
-		p.blank()
-		at := p.pos
-		if !p.keyword("or") {
-			p.pos = save
-			return left, nil
-		}
-		right, err := p.parseAnd()
-		if err != nil {
-			return nil, err
-		}
-		left = &BinaryExpr{Op: "or", L: left, R: right, Offset: at}
-	}
-}
+func (p *parser) parseOr() (Node, error) { return p.parseBinary("or", p.parseAnd) }
 
-func (p *parser) parseAnd() (Node, error) {
-	left, err := p.parseNot()
+func (p *parser) parseAnd() (Node, error) { return p.parseBinary("and", p.parseNot) }
+
+// parseBinary parses operand (op operand)*, left-associative.
+func (p *parser) parseBinary(op string, operand func() (Node, error)) (Node, error) {
+	left, err := operand()
 	if err != nil {
 		return nil, err
 	}
@@ -137,15 +121,15 @@ func (p *parser) parseAnd() (Node, error) {
 		save := p.pos
 		p.blank()
 		at := p.pos
-		if !p.keyword("and") {
+		if !p.keyword(op) {
 			p.pos = save
 			return left, nil
 		}
-		right, err := p.parseNot()
+		right, err := operand()
 		if err != nil {
 			return nil, err
 		}
-		left = &BinaryExpr{Op: "and", L: left, R: right, Offset: at}
+		left = &BinaryExpr{Op: op, L: left, R: right, Offset: at}
 	}
 }
 
