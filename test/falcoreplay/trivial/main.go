@@ -1,18 +1,26 @@
 // Command trivial is the yardstick of the Falco cost benchmark
-// (test/falcoreplay): the least a plugin-sdk-go source plugin can do on the
-// same events as libruled.so. It reads a tab-separated file of
-// "evt.type<TAB>proc.name<TAB>proc.pid" lines, one per event, sends each
-// line as the event payload and extracts the three fields by splitting it.
+// (test/falcoreplay): about the least a plugin-sdk-go source plugin does on
+// the same events as libruled.so, answering to the same field names
+// (ruled.evt.type, ruled.proc.name, ruled.proc.pid) so one rule file
+// serves both. Two ways, by open params:
+//
+//	tsv:PATH    "evt.type<TAB>proc.name<TAB>proc.pid" lines: the line is
+//	            the payload, extraction splits it (the floor: no decoding)
+//	jsonl:PATH  the JSON lines ruled replays: the line is the payload,
+//	            extraction decodes it with encoding/json once per event
+//
 // Build: go build -buildmode=c-shared -o trivial.so ./test/falcoreplay/trivial
 package main
 
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/falcosecurity/plugin-sdk-go/pkg/sdk"
@@ -27,6 +35,16 @@ import (
 type plugin struct {
 	plugins.BasePlugin
 	buf []byte
+	// jsonl: decoded once per event number
+	jsonl bool
+	num   uint64
+	ev    struct {
+		Evt  struct{ Type string }
+		Proc struct {
+			Name string
+			PID  uint64
+		}
+	}
 }
 
 func (p *plugin) Info() *plugins.Info {
@@ -48,10 +66,17 @@ func (p *plugin) Fields() []sdk.FieldEntry {
 }
 
 func (p *plugin) Open(params string) (source.Instance, error) {
-	f, err := os.Open(params)
+	path, ok := strings.CutPrefix(params, "tsv:")
+	if !ok {
+		if path, ok = strings.CutPrefix(params, "jsonl:"); !ok {
+			return nil, fmt.Errorf("open params %q: want tsv:PATH or jsonl:PATH", params)
+		}
+	}
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
+	p.jsonl = strings.HasPrefix(params, "jsonl:")
 	return &instance{f: f, r: bufio.NewReaderSize(f, 64<<10)}, nil
 }
 
@@ -61,17 +86,29 @@ func (p *plugin) String(evt sdk.EventReader) (string, error) {
 }
 
 func (p *plugin) Extract(req sdk.ExtractRequest, evt sdk.EventReader) error {
-	p.buf = p.buf[:0]
-	var tmp [512]byte
-	for {
-		n, err := evt.Reader().Read(tmp[:])
-		p.buf = append(p.buf, tmp[:n]...)
-		if err == io.EOF || n == 0 {
-			break
+	if p.jsonl {
+		if evt.EventNum() != p.num {
+			if err := p.read(evt); err != nil {
+				return err
+			}
+			p.num = evt.EventNum()
+			p.ev.Evt.Type, p.ev.Proc.Name, p.ev.Proc.PID = "", "", 0
+			if err := json.Unmarshal(p.buf, &p.ev); err != nil {
+				return err
+			}
 		}
-		if err != nil {
-			return err
+		switch req.FieldID() {
+		case 0:
+			req.SetValue(p.ev.Evt.Type)
+		case 1:
+			req.SetValue(p.ev.Proc.Name)
+		case 2:
+			req.SetValue(p.ev.Proc.PID)
 		}
+		return nil
+	}
+	if err := p.read(evt); err != nil {
+		return err
 	}
 	parts := bytes.SplitN(p.buf, []byte{'\t'}, 3)
 	if len(parts) != 3 {
@@ -90,6 +127,23 @@ func (p *plugin) Extract(req sdk.ExtractRequest, evt sdk.EventReader) error {
 		req.SetValue(pid)
 	}
 	return nil
+}
+
+// read copies the event's payload into p.buf.
+func (p *plugin) read(evt sdk.EventReader) error {
+	p.buf = p.buf[:0]
+	var tmp [512]byte
+	r := evt.Reader()
+	for {
+		n, err := r.Read(tmp[:])
+		p.buf = append(p.buf, tmp[:n]...)
+		if err == io.EOF || n == 0 {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 type instance struct {
