@@ -2,6 +2,7 @@ package event
 
 import (
 	"reflect"
+	"slices"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -277,21 +278,23 @@ func (d *decoder) strings() ([]string, bool) {
 	if !d.consume('[') {
 		return nil, false
 	}
-	out := []string{}
 	if d.consume(']') {
-		return out, true
+		return []string{}, true
 	}
+	// Gathered on the stack, then copied once at the exact length.
+	var arr [32]string
+	list := arr[:0]
 	for {
 		d.ws()
 		s, ok := d.str()
 		if !ok {
 			return nil, false
 		}
-		out = append(out, s)
+		list = append(list, s)
 		if d.consume(',') {
 			continue
 		}
-		return out, d.consume(']')
+		return slices.Clone(list), d.consume(']')
 	}
 }
 
