@@ -167,7 +167,7 @@ func (p *parser) parseCheck() (Node, error) {
 		}
 		p.blank()
 		if p.pos >= len(p.src) || p.src[p.pos] != ')' {
-			return nil, p.errf("expected ) to close the ( at %d, got %s", at, p.near())
+			return nil, p.errf("expected ) to close a (, got %s", p.near())
 		}
 		p.pos++
 		p.depth--
@@ -382,7 +382,6 @@ func (p *parser) parseCondition(f *FieldRef) (Node, error) {
 
 // listValue reads ( v, v, ... ), flattening nested parentheses.
 func (p *parser) listValue() ([]Value, error) {
-	open := p.pos
 	p.pos++ // (
 	if err := p.enter(); err != nil {
 		return nil, err
@@ -411,7 +410,7 @@ func (p *parser) listValue() ([]Value, error) {
 		}
 		p.blank()
 		if p.pos >= len(p.src) {
-			return nil, p.errf("expected , or ) in the list opened at %d, got end of condition", open)
+			return nil, p.errf("expected , or ) in the list, got end of condition")
 		}
 		switch p.src[p.pos] {
 		case ',':
