@@ -52,6 +52,18 @@ func (e falcoEnv) List(name string) ([]string, bool, error) {
 	return out, true, nil
 }
 
+func (e falcoEnv) MacroBody(name string) falcolang.Node {
+	m, ok := e.r.macros[falcolang.MacroPrefix+name]
+	if !ok || m.lang != LangFalco {
+		return nil
+	}
+	n, err := falcolang.Parse(joinParts(m.cond))
+	if err != nil {
+		return nil
+	}
+	return n
+}
+
 // compileFalco translates a Falco-language condition to expr text.
 func (r *resolver) compileFalco(text string) (string, error) {
 	n, err := falcolang.Parse(text)

@@ -136,6 +136,10 @@ func TestFalcoOperators(t *testing.T) {
 		{`container.id != host and container.id = 3f1c2d3e4f5a and container.id != ""`, exec, true},
 		{`container.id = host`, orphan, false},
 		// evt.num counts from 1: the upstream never_true / always_true.
+		// A branch needing an event ruled never produces is false on every
+		// event ruled sees, whatever fields it tests.
+		{`evt.type = openat or (evt.type in (sendto, sendmsg) and fd.connected = false)`, open, true},
+		{`evt.type = openat or (evt.type in (sendto, sendmsg) and fd.connected = false)`, exec, false},
 		{`evt.num = 0`, exec, false},
 		{`evt.num >= 0`, exec, true},
 		// Networks.
@@ -194,6 +198,7 @@ func TestFalcoConditionErrors(t *testing.T) {
 		{`fd.rnet = "x/8"`, "fd.rnet takes a network"},
 		{`proc.aname[x] = a`, "ancestor level"},
 		{`thread.cap_effective contains CAP_SYS_ADMIN`, "needs field thread.cap_effective"},
+		{`evt.type = execve and fd.connected = false`, "needs field fd.connected"},
 		{`proc.pid contains 1`, "operator contains does not apply to proc.pid"},
 		{`proc.name = "unterminated`, "unterminated string"},
 	}

@@ -22,6 +22,9 @@ type Env interface {
 	// List returns the items of Falco-language list name, nested lists
 	// expanded; ok is false when there is no such list.
 	List(name string) (items []string, ok bool, err error)
+	// MacroBody returns the parsed condition of Falco-language macro
+	// name, nil if it has none (or does not parse).
+	MacroBody(name string) Node
 }
 
 // Compile turns a parsed condition into expr source over event.Event.
@@ -43,6 +46,16 @@ type compiler struct {
 func (c *compiler) node(b *strings.Builder, n Node) error {
 	switch x := n.(type) {
 	case *BinaryExpr:
+		if x.Op == "and" {
+			if never := c.neverType(x, map[string]bool{}); never != nil {
+				// A conjunction requiring an event type ruled never
+				// produces is false on every event ruled sees, whatever
+				// else it tests (often fields of that event ruled lacks):
+				// keep only its evt.type test, which also keeps the rule's
+				// evt.type index.
+				return c.node(b, never)
+			}
+		}
 		b.WriteByte('(')
 		if err := c.node(b, x.L); err != nil {
 			return err
@@ -574,4 +587,60 @@ func shortIDFree(x *Check) bool {
 		}
 	}
 	return len(x.Values) > 0
+}
+
+// neverType returns a conjunct of the and-chain x (looking into macros
+// used as conjuncts) that tests evt.type against event types none of which
+// ruled produces, or nil.
+func (c *compiler) neverType(x Node, seen map[string]bool) *Check {
+	var conj []Node
+	var flatten func(Node)
+	flatten = func(n Node) {
+		if b, ok := n.(*BinaryExpr); ok && b.Op == "and" {
+			flatten(b.L)
+			flatten(b.R)
+			return
+		}
+		conj = append(conj, n)
+	}
+	flatten(x)
+	for _, n := range conj {
+		if id, ok := n.(*Ident); ok && !seen[id.Name] {
+			seen[id.Name] = true
+			if body := c.env.MacroBody(id.Name); body != nil {
+				if ch := c.neverType(body, seen); ch != nil {
+					return ch
+				}
+			}
+			continue
+		}
+		ch, ok := n.(*Check)
+		if !ok || ch.Field.Name != "evt.type" || len(ch.Field.Transformers) > 0 || ch.ValField != nil || ch.ListName != "" {
+			continue
+		}
+		if ch.Op != "=" && ch.Op != "==" && ch.Op != "in" {
+			continue
+		}
+		produced := false
+		for _, v := range ch.Values {
+			if Produced(FalcoType(v.Text)) {
+				produced = true
+				break
+			}
+		}
+		if !produced && len(ch.Values) > 0 {
+			return ch
+		}
+	}
+	return nil
+}
+
+// Produced reports whether ruled produces events of type t.
+func Produced(t string) bool {
+	for _, p := range event.Types {
+		if p == t {
+			return true
+		}
+	}
+	return false
 }

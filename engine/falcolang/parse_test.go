@@ -166,7 +166,8 @@ func FuzzParse(f *testing.F) {
 
 type fuzzEnv struct{}
 
-func (fuzzEnv) IsMacro(name string) bool { return name == "m" }
+func (fuzzEnv) IsMacro(name string) bool   { return name == "m" }
+func (fuzzEnv) MacroBody(name string) Node { return nil }
 func (fuzzEnv) List(name string) ([]string, bool, error) {
 	if name == "l" {
 		return []string{"a", "b"}, true, nil
