@@ -374,21 +374,24 @@ func compare(x *Check, f resolved, vals []Value) (string, error) {
 		if err != nil {
 			return "", err
 		}
+		var test func(end string) string
 		switch op {
 		case "in", "intersects":
-			return "any(" + lhs + ", # in " + set + ")", nil
+			test = func(end string) string { return end + " in " + set }
 		case "!=":
-			return "all(" + lhs + ", # != " + strings.Trim(set, "[]") + ")", nil
+			return joinEnds(f.expr, " && ", func(end string) string { return end + " != " + strings.Trim(set, "[]") }), nil
 		case "=", "==", "<", "<=", ">", ">=":
 			if op == "=" {
 				op = "=="
 			}
-			return "any(" + lhs + ", # " + op + " " + strings.Trim(set, "[]") + ")", nil
+			test = func(end string) string { return end + " " + op + " " + strings.Trim(set, "[]") }
+		default:
+			return "", bad()
 		}
-		return "", bad()
+		return joinEnds(f.expr, " || ", test), nil
 	case KNet:
 		// Values are networks (CIDR) or single addresses.
-		var nets []string
+		var nets []netip.Prefix
 		for _, v := range vals {
 			p, err := netip.ParsePrefix(v.Text)
 			if err != nil {
@@ -398,15 +401,14 @@ func compare(x *Check, f resolved, vals []Value) (string, error) {
 				}
 				p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
 			}
-			nets = append(nets, p.Masked().String())
+			nets = append(nets, p.Masked())
 		}
-		set := strconv.Quote(strings.Join(nets, " "))
 		switch op {
 		case "=", "==", "in", "intersects":
-			return "any(" + lhs + ", falco_innet(#, " + set + "))", nil
+			return joinEnds(f.expr, " || ", func(end string) string { return inNets(end, nets) }), nil
 		case "!=":
 			// libsinsp: != holds when no end is in the network.
-			return "all(" + lhs + ", !falco_innet(#, " + set + "))", nil
+			return joinEnds(f.expr, " && ", func(end string) string { return "!" + inNets(end, nets) }), nil
 		}
 		return "", bad()
 	}
@@ -643,4 +645,46 @@ func Produced(t string) bool {
 		}
 	}
 	return false
+}
+
+// joinEnds applies test to each of the comma-separated end expressions of
+// an either-end field (fd.net, fd.port) and joins the results with sep.
+func joinEnds(ends, sep string, test func(end string) string) string {
+	var parts []string
+	for _, e := range strings.Split(ends, ", ") {
+		parts = append(parts, test("("+e+")"))
+	}
+	return "(" + strings.Join(parts, sep) + ")"
+}
+
+// inNets tests whether address expression a is in one of nets. IPv4
+// networks on octet boundaries are string prefix tests of the dotted form
+// (exact for the canonical addresses ruled records), other networks and
+// any address with a colon (IPv6, IPv4-mapped) go through falco_innet.
+func inNets(a string, nets []netip.Prefix) string {
+	var fast, slow []string
+	for _, p := range nets {
+		if p.Addr().Is4() && p.Bits()%8 == 0 {
+			octets := strings.Split(p.Addr().String(), ".")[:p.Bits()/8]
+			switch len(octets) {
+			case 0:
+				fast = append(fast, "("+a+` contains "."`+")")
+			case 4:
+				fast = append(fast, a+" == "+strconv.Quote(p.Addr().String()))
+			default:
+				fast = append(fast, a+" startsWith "+strconv.Quote(strings.Join(octets, ".")+"."))
+			}
+			slow = append(slow, p.String())
+			continue
+		}
+		slow = append(slow, p.String())
+	}
+	set := strconv.Quote(strings.Join(slow, " "))
+	call := "falco_innet(" + a + ", " + set + ")"
+	if len(fast) == len(nets) {
+		// Only IPv4 networks on octet boundaries: the call is needed just
+		// for addresses written with a colon.
+		return "(" + strings.Join(fast, " || ") + " || " + a + ` contains ":" && ` + call + ")"
+	}
+	return call
 }

@@ -17,10 +17,10 @@ const (
 	KInt            // Falco's integer types; values parse as numbers
 	KBool           // values are true or false
 	KIP             // an address; values are addresses
-	KNet            // addresses tested against networks (CIDRs or addresses): =, in hold for any, != for all
+	KNet            // addresses (Expr lists them, comma-separated) tested against networks: =, in hold for any, != for all
 	KList           // several values: only in, intersects and exists apply
 	KAncestors      // proc.aname without an index: true when any ancestor matches
-	KPorts          // fd.port: either end's port; = < > in hold for either, != for both
+	KPorts          // fd.port: either end's port (Expr lists both); = < > in hold for either, != for both
 )
 
 func (k Kind) String() string {
@@ -109,13 +109,13 @@ var Aliases = map[string]Alias{
 	"fd.cip":       {KIP, `evt.type == "connect" ? fd.sip : fd.rip`, `fd.sip != "" || fd.rip != ""`, "the client end: fd.sip for connect, fd.rip otherwise"},
 	"fd.sport":     {KInt, `evt.type == "connect" ? fd.rport : fd.sport`, `fd.sip != "" || fd.rip != ""`, "the server port"},
 	"fd.cport":     {KInt, `evt.type == "connect" ? fd.sport : fd.rport`, `fd.sip != "" || fd.rip != ""`, "the client port"},
-	"fd.net":       {KNet, "[fd.sip, fd.rip]", `fd.sip != "" || fd.rip != ""`, "either end's address in the network"},
-	"fd.ip":        {KNet, "[fd.sip, fd.rip]", `fd.sip != "" || fd.rip != ""`, "either end's address"},
-	"fd.lnet":      {KNet, "[fd.sip]", `fd.sip != ""`, "fd.sip in the network"},
-	"fd.rnet":      {KNet, "[fd.rip]", `fd.rip != ""`, "fd.rip in the network"},
-	"fd.snet":      {KNet, `[evt.type == "connect" ? fd.rip : fd.sip]`, `fd.sip != "" || fd.rip != ""`, "the server end in the network"},
-	"fd.cnet":      {KNet, `[evt.type == "connect" ? fd.sip : fd.rip]`, `fd.sip != "" || fd.rip != ""`, "the client end in the network"},
-	"fd.port":      {KPorts, "[fd.sport, fd.rport]", `fd.sip != "" || fd.rip != ""`, "either end's port"},
+	"fd.net":       {KNet, "fd.sip, fd.rip", `fd.sip != "" || fd.rip != ""`, "either end's address in the network"},
+	"fd.ip":        {KNet, "fd.sip, fd.rip", `fd.sip != "" || fd.rip != ""`, "either end's address"},
+	"fd.lnet":      {KNet, "fd.sip", `fd.sip != ""`, "fd.sip in the network"},
+	"fd.rnet":      {KNet, "fd.rip", `fd.rip != ""`, "fd.rip in the network"},
+	"fd.snet":      {KNet, `evt.type == "connect" ? fd.rip : fd.sip`, `fd.sip != "" || fd.rip != ""`, "the server end in the network"},
+	"fd.cnet":      {KNet, `evt.type == "connect" ? fd.sip : fd.rip`, `fd.sip != "" || fd.rip != ""`, "the client end in the network"},
+	"fd.port":      {KPorts, "fd.sport, fd.rport", `fd.sip != "" || fd.rip != ""`, "either end's port"},
 }
 
 // falcoClasses are Falco's field classes: a field under one of them that
