@@ -45,6 +45,10 @@ func TestFalcoOperators(t *testing.T) {
 		Evt: event.Evt{Type: "connect", Syscall: "connect", Success: true},
 		FD:  event.FD{Type: "ipv4", L4Proto: "tcp", SIP: "172.17.0.2", SPort: 40000, RIP: "10.1.2.3", RPort: 4444, Name: "172.17.0.2:40000->10.1.2.3:4444"},
 	}
+	mapped := conn
+	mapped.FD.RIP = "::ffff:10.1.2.3"
+	v6 := conn
+	v6.FD.Type, v6.FD.SIP, v6.FD.RIP = "ipv6", "fd00::2", "fd00::1"
 	cases := []struct {
 		cond string
 		ev   event.Event
@@ -158,6 +162,17 @@ func TestFalcoOperators(t *testing.T) {
 		{`fd.net != "127.0.0.0/8"`, conn, true},
 		{`fd.net != "10.0.0.0/8"`, conn, false},
 		{`fd.snet in (nets)`, conn, true},
+		{`fd.rnet = "10.0.0.0/8"`, mapped, true}, // an IPv4-mapped address is the IPv4 address
+		{`fd.rnet = "10.1.2.3"`, mapped, true},
+		{`fd.rnet = "10.1.2.3/32"`, conn, true},
+		{`fd.rnet = "10.1.2.4"`, conn, false},
+		{`fd.rnet = "0.0.0.0/0"`, conn, true},
+		{`fd.rnet = "10.1.0.0/16"`, conn, true},
+		{`fd.rnet = "10.1.2.0/25"`, conn, true},
+		{`fd.rnet = "10.1.2.128/25"`, conn, false},
+		{`fd.rnet = "::/0"`, conn, false},
+		{`fd.rnet = "fd00::/8"`, v6, true},
+		{`fd.rnet = "10.0.0.0/8"`, v6, false},
 		{`fd.cnet in (nets)`, conn, false},
 		{`fd.name = "172.17.0.2:40000->10.1.2.3:4444" and fd.typechar = 4 and fd.l4proto = tcp`, conn, true},
 		// Precedence: not binds tighter than and, and tighter than or.
