@@ -7,6 +7,12 @@
 // lookup at compile time. Each rule is indexed by the evt.type values its
 // condition requires, so Eval runs only the rules that can match an event.
 //
+// A rules file may instead be written in Falco's filter language (package
+// falcolang compiles it to the same expr form, through an alias table of
+// Falco's field meanings); Falco-language lists and macros live in their
+// own namespace, and a Falco rule needing data ruled does not collect loads
+// inactive with the reason (Inactive) instead of failing the load.
+//
 // Loading never leaves an engine half-built: New returns either a complete
 // Engine or a *LoadError listing every problem found as FILE:LINE: ... .
 package engine

@@ -18,9 +18,19 @@ type Filter struct {
 }
 
 // CompileFilter compiles cond, which may use e's macros and lists (e may be
-// nil). Errors read `condition: MSG (LINE:COL)`.
+// nil). Errors read `condition: MSG (LINE:COL)`. Like a rules file, a
+// condition that only Falco's parser accepts is Falco's language.
 func CompileFilter(cond string, e *Engine) (*Filter, error) {
-	return CompileFilterLang(cond, LangExpr, e)
+	lang := condLang(cond)
+	f, err := CompileFilterLang(cond, lang, e)
+	if err != nil && lang == LangExpr {
+		// Some conditions parse in both (a and b, x in (l)): one that
+		// only compiles as Falco's (its macros are Falco's) is Falco's.
+		if ff, ferr := CompileFilterLang(cond, LangFalco, e); ferr == nil {
+			return ff, nil
+		}
+	}
+	return f, err
 }
 
 // CompileFilterLang is CompileFilter for a condition in lang; a Falco

@@ -60,15 +60,24 @@ func detectLang(f File, root *yaml.Node) (Lang, error) {
 		}
 	}
 	for _, c := range conds {
-		if _, err := parser.Parse(rewriteSpellings(c)); err == nil {
-			continue
-		}
-		if strings.TrimSpace(c) == "" {
-			continue
-		}
-		if _, err := falcolang.Parse(c); err == nil {
+		if condLang(c) == LangFalco {
 			return LangFalco, nil
 		}
 	}
 	return LangExpr, nil
+}
+
+// condLang is Falco's language for a condition expr's parser rejects and
+// Falco's accepts, else expr.
+func condLang(c string) Lang {
+	if strings.TrimSpace(c) == "" {
+		return LangExpr
+	}
+	if _, err := parser.Parse(rewriteSpellings(c)); err == nil {
+		return LangExpr
+	}
+	if _, err := falcolang.Parse(c); err == nil {
+		return LangFalco
+	}
+	return LangExpr
 }

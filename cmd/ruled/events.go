@@ -31,7 +31,7 @@ func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		replayFile string
 		srcList    string
 	)
-	fs.StringVar(&filterText, "filter", "", "print only events matching this condition (rule syntax; the rules' macros and lists may be used)")
+	fs.StringVar(&filterText, "filter", "", "print only events matching this condition (expr, or Falco's language; the rules' macros and lists of that language may be used)")
 	fs.StringVar(&replayFile, "replay", "", "read events from FILE (auditd log or JSON lines) instead of the kernel")
 	fs.StringVar(&srcList, "sources", "", "live sources, comma list of audit,procconn")
 	fs.Var(&paths, "rules", "rules whose macros and lists -filter may use (repeatable; default builtin)")

@@ -52,3 +52,12 @@ func TestValidateFalcoLanguage(t *testing.T) {
 		t.Fatalf("ruled_rules.yaml: exit %d\n%s\n%s", code, out, errOut)
 	}
 }
+
+// ruled events -filter takes a condition in Falco's language too, with the
+// Falco-language file's macros and lists.
+func TestEventsFalcoFilter(t *testing.T) {
+	code, out, errOut := run(t, "events", "-rules", fl+"rules.yaml", "-filter", "spawned_process and proc.name in (shells)", "-replay", fl+"events.jsonl")
+	if code != 0 || strings.Count(out, "\n") != 1 || !strings.Contains(out, `"name":"bash"`) {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+}
