@@ -182,7 +182,8 @@ func ruledVerdicts(t *testing.T, rules string, evs []event.Event) verdicts {
 	return out
 }
 
-func falcoVerdicts(t *testing.T, f *falcotest.Falco, rules string, evs []event.Event) verdicts {
+// jsonLines encodes events in the -replay format the plugin replays.
+func jsonLines(t *testing.T, evs []event.Event) []byte {
 	t.Helper()
 	var lines bytes.Buffer
 	for i := range evs {
@@ -192,8 +193,13 @@ func falcoVerdicts(t *testing.T, f *falcotest.Falco, rules string, evs []event.E
 		}
 		lines.Write(b)
 	}
+	return lines.Bytes()
+}
+
+func falcoVerdicts(t *testing.T, f *falcotest.Falco, rules string, evs []event.Event) verdicts {
+	t.Helper()
 	out := verdicts{}
-	for _, a := range f.ReplayAlerts(t, rules, lines.Bytes(), "") {
+	for _, a := range f.ReplayAlerts(t, rules, jsonLines(t, evs), "") {
 		n, ok := a.EventNum()
 		if !ok {
 			t.Fatalf("alert without evt.num: %+v", a)
@@ -271,19 +277,11 @@ func TestPluginRunsFalcoLanguageRules(t *testing.T) {
   priority: INFO
   source: ruled
 `
-	var lines bytes.Buffer
-	for i := range evs {
-		b, err := event.MarshalJSONLine(&evs[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		lines.Write(b)
-	}
 	cfg, err := json.Marshal(map[string]any{"rules": []string{ruledRules}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	alerts := f.ReplayAlerts(t, relay, lines.Bytes(), string(cfg))
+	alerts := f.ReplayAlerts(t, relay, jsonLines(t, evs), string(cfg))
 	if len(alerts) != 1 {
 		t.Fatalf("want one relayed match, got %d: %+v", len(alerts), alerts)
 	}
