@@ -37,6 +37,7 @@ type agentFlags struct {
 	auditRules     string
 	logLevel       string
 	statsEvery     time.Duration
+	metricsAddr    string
 }
 
 func (f *agentFlags) register(fs *flag.FlagSet) {
@@ -48,6 +49,7 @@ func (f *agentFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.auditMode, "audit-mode", "", "audit mode: auto, unicast (become the audit daemon) or multicast (read beside auditd)")
 	fs.StringVar(&f.auditRules, "audit-rules", "", "audit rules file in auditctl syntax (default: embedded rules/audit.rules)")
 	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (default info)")
+	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on HOST:PORT at /metrics (default: off)")
 	fs.DurationVar(&f.statsEvery, "stats-interval", 0, "log source and output counters this often (default 1m; 0 keeps the default)")
 }
 
@@ -160,8 +162,12 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "ruled:", err)
 		return exitError
 	}
+	var evalTime evalTimer
 	evalNow := func(ev *event.Event) {
-		for _, a := range current.Load().Eval(ev) {
+		start := time.Now()
+		alerts := current.Load().Eval(ev)
+		evalTime.add(time.Since(start))
+		for _, a := range alerts {
 			stage.Send(a)
 			if resp != nil {
 				resp.Offer(a)
@@ -205,6 +211,33 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		late = newLateEval(sensors.Containers(), evalNow)
 	}
 
+	pipe := pipeline.New(srcs, 0, log)
+	metricsAddr := f.metricsAddr
+	if metricsAddr == "" {
+		metricsAddr = cfg.Metrics.Addr
+	}
+	if metricsAddr != "" {
+		reg := newMetricsRegistry(func() agentStats {
+			eng := current.Load()
+			s := agentStats{replay: f.replay != "", pipe: pipe.Stats(), late: late, engine: eng.Stats(), rules: eng.Rules(), outputs: stage.Stats(), eval: &evalTime}
+			if sensors != nil {
+				ls := sensors.Stats()
+				s.live = &ls
+			}
+			return s
+		})
+		// Served until the outputs have drained.
+		mctx, mcancel := context.WithCancel(context.WithoutCancel(ctx))
+		_, wait, err := serveMetrics(mctx, metricsAddr, reg, log)
+		if err != nil {
+			mcancel()
+			fmt.Fprintln(stderr, "ruled:", err)
+			return exitError
+		}
+		defer wait()
+		defer mcancel()
+	}
+
 	// Outputs run on their own context so they can drain after intake stops.
 	outCtx, outCancel := context.WithCancel(context.WithoutCancel(ctx))
 	var bg sync.WaitGroup
@@ -241,7 +274,6 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if every <= 0 {
 		every = time.Minute
 	}
-	pipe := pipeline.New(srcs, 0, log)
 	workers.Go(func() { statsLoop(runCtx, every, pipe, sensors, late, stage, current.Load, log) })
 
 	log.Info("ruled running", "version", version, "outputs", len(specs))

@@ -36,6 +36,9 @@ type fileConfig struct {
 	Docker struct {
 		Socket string `yaml:"socket"`
 	} `yaml:"docker"`
+	Metrics struct {
+		Addr string `yaml:"addr"` // HOST:PORT for Prometheus /metrics; "" is off
+	} `yaml:"metrics"`
 	CRI struct {
 		Socket string `yaml:"socket"` // "" probes containerd's and CRI-O's, "none" disables
 	} `yaml:"cri"`

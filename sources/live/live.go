@@ -262,3 +262,32 @@ func (s liveSource) Run(ctx context.Context, emit func(*event.Event)) error {
 	wg.Wait()
 	return err
 }
+
+// Stats are every sensor's counters at one moment; nil for a sensor that
+// does not run.
+type Stats struct {
+	Audit      *audit.Stats
+	Procconn   *procconn.Stats
+	Merge      *proctable.MergeStats
+	Table      proctable.Stats
+	Containers container.Stats
+	Netns      netns.Stats
+}
+
+// Stats returns the counters (for metrics; LogStats logs the same).
+func (l *Live) Stats() Stats {
+	s := Stats{Table: l.table.Stats(), Containers: l.res.Stats(), Netns: l.nc.Stats()}
+	if l.audit != nil {
+		a := l.audit.Stats()
+		s.Audit = &a
+	}
+	if l.conn != nil {
+		c := l.conn.Stats()
+		s.Procconn = &c
+	}
+	if l.merger != nil {
+		m := l.merger.Stats()
+		s.Merge = &m
+	}
+	return s
+}

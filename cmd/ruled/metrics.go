@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ruled/ruled/engine"
+	"github.com/ruled/ruled/outputs"
+	"github.com/ruled/ruled/sources/live"
+	"github.com/ruled/ruled/sources/pipeline"
+)
+
+// agentStats are the agent's counters at one scrape. The collector reads the
+// counters each stage keeps anyway, so the event path pays nothing for
+// metrics but the evaluation timer.
+type agentStats struct {
+	replay  bool
+	pipe    pipeline.Stats
+	live    *live.Stats // nil in replay mode
+	late    *lateEval   // nil in replay mode
+	engine  engine.Stats
+	rules   []*engine.Rule
+	outputs []outputs.OutputStats
+	eval    *evalTimer
+}
+
+// evalTimer sums the time rule evaluation takes, exported as a summary
+// without quantiles (sum and count).
+type evalTimer struct {
+	nanos, count atomic.Uint64
+}
+
+func (e *evalTimer) add(d time.Duration) {
+	e.nanos.Add(uint64(d))
+	e.count.Add(1)
+}
+
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc("ruled_"+name, help, labels, nil)
+}
+
+var (
+	mEvents         = desc("events_received_total", "Events received from each source.", "source")
+	mAuditRecords   = desc("audit_records_total", "Kernel audit records received.")
+	mKernelLost     = desc("kernel_lost_total", "Events the kernel dropped: audit's lost counter (since boot, all readers) and the proc connector's sequence gaps.", "source")
+	mOverruns       = desc("socket_overruns_total", "Netlink socket receive buffer overflows (ENOBUFS).", "source")
+	mBacklog        = desc("audit_backlog", "Kernel audit backlog at the last status read.")
+	mQueueDrops     = desc("queue_drops_total", "Items dropped because a bounded queue was full, per stage.", "stage")
+	mMerge          = desc("exec_merge_total", "Exec events by how the proc connector's and audit's reports were merged.", "result")
+	mProcs          = desc("process_table_processes", "Processes in the process table.", "state")
+	mContainers     = desc("container_cache_entries", "Containers with runtime metadata in the cache.")
+	mLookups        = desc("container_lookups_total", "Container runtime metadata lookups.")
+	mLookupFailures = desc("container_lookup_failures_total", "Container runtime lookups that failed (runtime down or erroring).")
+	mLate           = desc("late_evaluations_total", "Events of new containers held until the runtime answered, by outcome.", "outcome")
+	mEvaluated      = desc("rule_events_evaluated_total", "Events evaluated against the rules.")
+	mRuleErrors     = desc("rule_errors_total", "Rule condition runtime errors (the rule is treated as not matching).")
+	mAlerts         = desc("alerts_total", "Alerts emitted per rule.", "rule", "priority")
+	mSuppressed     = desc("alerts_suppressed_total", "Alerts held back by the rate limiter per rule.", "rule")
+	mEvalTime       = desc("rule_evaluation_seconds", "Time spent evaluating the rules on an event.")
+	mOutSent        = desc("output_sent_total", "Alerts delivered per output.", "output")
+	mOutFailed      = desc("output_failed_total", "Failed delivery attempts per output.", "output")
+	mOutRetried     = desc("output_retried_total", "Delivery retries per output.", "output")
+	mOutDropped     = desc("output_dropped_total", "Alerts dropped per output (queue full or retries exhausted).", "output")
+	mOutQueued      = desc("output_queued", "Alerts waiting in each output's queue.", "output")
+)
+
+// agentCollector exports agentStats.
+type agentCollector struct{ stats func() agentStats }
+
+func (agentCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{mEvents, mAuditRecords, mKernelLost, mOverruns, mBacklog, mQueueDrops, mMerge,
+		mProcs, mContainers, mLookups, mLookupFailures, mLate, mEvaluated, mRuleErrors, mAlerts, mSuppressed, mEvalTime,
+		mOutSent, mOutFailed, mOutRetried, mOutDropped, mOutQueued} {
+		ch <- d
+	}
+}
+
+func (c agentCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.stats()
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	if s.replay {
+		counter(mEvents, s.pipe.Received, "replay")
+	}
+	if l := s.live; l != nil {
+		if a := l.Audit; a != nil {
+			counter(mEvents, a.Events, "audit")
+			counter(mAuditRecords, a.Records)
+			counter(mKernelLost, a.KernelLost, "audit")
+			counter(mOverruns, a.SocketDrops, "audit")
+			gauge(mBacklog, float64(a.KernelBacklog))
+			counter(mQueueDrops, a.QueueDrops, "audit_parse")
+			counter(mQueueDrops, a.ReassemblyLost, "audit_reassembly")
+			counter(mQueueDrops, a.WatchDrops, "audit_container_watch")
+		}
+		if p := l.Procconn; p != nil {
+			counter(mEvents, p.Emitted, "procconn")
+			counter(mKernelLost, p.Lost, "procconn")
+			counter(mOverruns, p.Overruns, "procconn")
+		}
+		if m := l.Merge; m != nil {
+			counter(mMerge, m.Merged, "merged")
+			counter(mMerge, m.Alone, "alone")
+			counter(mMerge, m.LateAudit, "late_audit")
+			counter(mMerge, m.Forced, "forced")
+		}
+		gauge(mProcs, float64(l.Table.Live), "live")
+		gauge(mProcs, float64(l.Table.Exited), "exited")
+		gauge(mContainers, float64(l.Containers.Cached))
+		counter(mLookups, l.Containers.Lookups)
+		counter(mLookupFailures, l.Containers.Failures)
+		counter(mQueueDrops, l.Containers.Dropped, "container_lookup")
+	}
+	if s.late != nil {
+		counter(mLate, s.late.deferred.Load(), "deferred")
+		counter(mLate, s.late.unresolved.Load(), "unresolved")
+		counter(mQueueDrops, s.late.overflow.Load(), "late_evaluation")
+	}
+	counter(mEvaluated, s.engine.Events)
+	counter(mRuleErrors, s.engine.Errors)
+	prio := make(map[string]string, len(s.rules))
+	for _, r := range s.rules {
+		prio[r.Name] = r.Priority.String()
+	}
+	for _, r := range s.engine.Rules {
+		counter(mAlerts, r.Alerts, r.Name, prio[r.Name])
+		counter(mSuppressed, r.Suppressed, r.Name)
+	}
+	if s.eval != nil {
+		ch <- prometheus.MustNewConstSummary(mEvalTime, s.eval.count.Load(), float64(s.eval.nanos.Load())/1e9, nil)
+	}
+	for _, o := range s.outputs {
+		counter(mOutSent, o.Sent, o.Name)
+		counter(mOutFailed, o.Failed, o.Name)
+		counter(mOutRetried, o.Retried, o.Name)
+		counter(mOutDropped, o.Dropped, o.Name)
+		gauge(mOutQueued, float64(o.Queued), o.Name)
+	}
+}
+
+// newMetricsRegistry registers the agent's series and the Go and process
+// collectors.
+func newMetricsRegistry(stats func() agentStats) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(agentCollector{stats: stats}, collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// serveMetrics listens on addr at once (a taken port is a start-up error)
+// and serves /metrics until ctx ends. It returns the address it listens on
+// and a function that waits for the server to stop.
+func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, log *slog.Logger) (string, func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, fmt.Errorf("metrics: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog:            slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		MaxRequestsInFlight: 4,
+		Timeout:             10 * time.Second,
+	}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server", "err", err)
+		}
+	}()
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	log.Info("serving metrics", "addr", ln.Addr().String(), "path", "/metrics")
+	return ln.Addr().String(), func() { <-done }, nil
+}
