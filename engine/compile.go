@@ -67,6 +67,10 @@ type resolver struct {
 	macroMissing map[string]string
 	// skipUnknown: the rule being built has skip-if-unknown-filter.
 	skipUnknown bool
+	// falcoCache holds Falco-language texts translated to expr, and
+	// falcoASTs parsed macro bodies, for this load.
+	falcoCache map[string]falcoCompiled
+	falcoASTs  map[string]falcolang.Node
 	macroSize   map[string]int // nodes of the expanded macro
 	problems    []Problem
 	// expanded counts macro nodes spliced into the condition being built

@@ -57,15 +57,45 @@ func (e falcoEnv) MacroBody(name string) falcolang.Node {
 	if !ok || m.lang != LangFalco {
 		return nil
 	}
-	n, err := falcolang.Parse(joinParts(m.cond))
-	if err != nil {
-		return nil
+	text := joinParts(m.cond)
+	if n, ok := e.r.falcoASTs[text]; ok {
+		return n
 	}
+	n, err := falcolang.Parse(text)
+	if err != nil {
+		n = nil
+	}
+	if e.r.falcoASTs == nil {
+		e.r.falcoASTs = map[string]falcolang.Node{}
+	}
+	e.r.falcoASTs[text] = n
 	return n
 }
 
-// compileFalco translates a Falco-language condition to expr text.
+// compileFalco translates a Falco-language condition to expr text. A
+// macro's text is translated once per load (macros are expanded wherever
+// they are used).
 func (r *resolver) compileFalco(text string) (string, error) {
+	if c, ok := r.falcoCache[text]; ok {
+		return c.expr, c.err
+	}
+	s, err := r.compileFalcoText(text)
+	if r.falcoCache == nil {
+		r.falcoCache = map[string]falcoCompiled{}
+	}
+	if r.skipUnknown {
+		return s, err // depends on the rule being built
+	}
+	r.falcoCache[text] = falcoCompiled{s, err}
+	return s, err
+}
+
+type falcoCompiled struct {
+	expr string
+	err  error
+}
+
+func (r *resolver) compileFalcoText(text string) (string, error) {
 	n, err := falcolang.Parse(text)
 	if err == nil {
 		var s string

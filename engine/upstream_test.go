@@ -153,3 +153,15 @@ func TestFalcoUpstreamLoad(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkFalcoUpstreamLoad is what loading Falco's three upstream files
+// costs at a start or a SIGHUP reload.
+func BenchmarkFalcoUpstreamLoad(b *testing.B) {
+	files := upstreamRules(b, upstreamFiles...)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := New(files, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -14,7 +14,11 @@ import (
 
 // Functions are the expr functions compiled Falco conditions call; the
 // engine's expr configuration includes them.
-func Functions() []expr.Option {
+func Functions() []expr.Option { return functions() }
+
+var functions = sync.OnceValue(buildFunctions)
+
+func buildFunctions() []expr.Option {
 	s1 := func(name string, fn func(string) string) expr.Option {
 		return expr.Function(name, func(p ...any) (any, error) { return fn(p[0].(string)), nil }, new(func(string) string))
 	}
