@@ -71,8 +71,8 @@ type resolver struct {
 	// falcoASTs parsed macro bodies, for this load.
 	falcoCache map[string]falcoCompiled
 	falcoASTs  map[string]falcolang.Node
-	macroSize   map[string]int // nodes of the expanded macro
-	problems    []Problem
+	macroSize  map[string]int // nodes of the expanded macro
+	problems   []Problem
 	// expanded counts macro nodes spliced into the condition being built
 	// (at depth 0), to stop a chain of macros that each use the previous
 	// one twice from growing the tree exponentially.
