@@ -152,6 +152,8 @@ func TestFalcoOperators(t *testing.T) {
 		{`fd.snet = "172.16.0.0/12"`, conn, false}, // the server is the remote end of a connect
 		{`fd.sip = 10.1.2.3 and fd.sport = 4444 and fd.cip = 172.17.0.2 and fd.lport = 40000`, conn, true},
 		{`fd.port = 4444`, conn, true},
+		{`fd.sockfamily = ip`, conn, true},
+		{`fd.sockfamily exists`, open, false},
 		{`fd.port != 4444`, conn, false}, // != holds only when neither end has it
 		{`fd.port != 1`, conn, true},
 		{`fd.port > 40000`, conn, false},
