@@ -663,7 +663,24 @@ func joinEnds(ends, sep string, test func(end string) string) string {
 // any address with a colon (IPv6, IPv4-mapped) go through falco_innet.
 func inNets(a string, nets []netip.Prefix) string {
 	var fast, slow []string
+	var aligned []netip.Prefix
 	for _, p := range nets {
+		// 172.16.0.0/12 is 172.16.0.0/16 ... 172.31.0.0/16: up to 16
+		// octet-aligned networks, each a prefix test.
+		if extra := p.Bits() % 8; p.Addr().Is4() && extra != 0 && extra >= 4 {
+			n := 1 << (8 - extra)
+			a4 := p.Addr().As4()
+			octet := p.Bits() / 8
+			for i := range n {
+				b := a4
+				b[octet] += byte(i)
+				aligned = append(aligned, netip.PrefixFrom(netip.AddrFrom4(b), p.Bits()-extra+8))
+			}
+			continue
+		}
+		aligned = append(aligned, p)
+	}
+	for _, p := range aligned {
 		if p.Addr().Is4() && p.Bits()%8 == 0 {
 			octets := strings.Split(p.Addr().String(), ".")[:p.Bits()/8]
 			switch len(octets) {
@@ -681,7 +698,7 @@ func inNets(a string, nets []netip.Prefix) string {
 	}
 	set := strconv.Quote(strings.Join(slow, " "))
 	call := "falco_innet(" + a + ", " + set + ")"
-	if len(fast) == len(nets) {
+	if len(fast) == len(aligned) {
 		// Only IPv4 networks on octet boundaries: the call is needed just
 		// for addresses written with a colon.
 		return "(" + strings.Join(fast, " || ") + " || " + a + ` contains ":" && ` + call + ")"
