@@ -165,6 +165,11 @@ func TestFalcoOperators(t *testing.T) {
 		{`fd.net != "10.0.0.0/8"`, conn, false},
 		{`fd.snet in (nets)`, conn, true},
 		{`fd.rnet = "10.0.0.0/8"`, mapped, true}, // an IPv4-mapped address is the IPv4 address
+		{`fd.rip = 10.1.2.3`, mapped, true},
+		{`fd.rip != 10.1.2.3`, mapped, false},
+		{`fd.rip in (10.1.2.4, 10.1.2.3)`, conn, true},
+		{`fd.rip = "fd00::1"`, v6, true},
+		{`fd.rip = "fd00:0::1"`, v6, true},
 		{`fd.rnet = "10.1.2.3"`, mapped, true},
 		{`fd.rnet = "10.1.2.3/32"`, conn, true},
 		{`fd.rnet = "10.1.2.4"`, conn, false},

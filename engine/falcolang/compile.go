@@ -412,6 +412,29 @@ func compare(x *Check, f resolved, vals []Value) (string, error) {
 		}
 		return "", bad()
 	}
+	if f.kind == KIP {
+		// An address equals another however it is written (an
+		// IPv4-mapped IPv6 address is the IPv4 one): a one-address network.
+		var nets []netip.Prefix
+		for _, v := range vals {
+			a, err := netip.ParseAddr(v.Text)
+			if err != nil {
+				return "", &CompileError{Offset: v.Offset, Msg: fmt.Sprintf("%s is an address, %q is not", x.Field.Name, v.Text)}
+			}
+			a = a.Unmap()
+			nets = append(nets, netip.PrefixFrom(a, a.BitLen()))
+		}
+		switch op {
+		case "=", "==", "in", "intersects":
+			if len(nets) == 0 {
+				return "false", nil
+			}
+			return inNets(lhs, nets), nil
+		case "!=":
+			return "!" + inNets(lhs, nets), nil
+		}
+		return "", bad()
+	}
 	switch op {
 	case "=", "==", "!=", "<", "<=", ">", ">=":
 		if f.kind == KBool && op != "=" && op != "==" && op != "!=" {
