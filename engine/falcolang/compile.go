@@ -104,7 +104,7 @@ func (c *compiler) values(x *Check) ([]Value, error) {
 	}
 	var out []Value
 	for _, v := range x.Values {
-		if !v.Quoted && x.Op != "" && isListOp(x.Op) {
+		if !v.Quoted && isListOp(x.Op) {
 			items, ok, err := c.env.List(v.Text)
 			if err != nil {
 				return nil, &CompileError{Offset: v.Offset, Msg: fmt.Sprintf("list %s: %v", v.Text, err)}
@@ -114,9 +114,6 @@ func (c *compiler) values(x *Check) ([]Value, error) {
 					out = append(out, Value{Text: it, Offset: v.Offset})
 				}
 				continue
-			}
-			if x.ListName != "" {
-				return nil, &CompileError{Offset: v.Offset, Msg: fmt.Sprintf("undefined list %s", v.Text)}
 			}
 		}
 		out = append(out, v)
@@ -182,7 +179,7 @@ func (c *compiler) check(x *Check) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if x.Field.Name == "evt.type" && len(x.Field.Transformers) == 0 && x.ValField == nil {
+	if x.Field.Name == "evt.type" && len(x.Field.Transformers) == 0 && x.ValField == nil && x.Op != "exists" {
 		vals, err := c.values(x)
 		if err != nil {
 			return "", err
@@ -236,7 +233,7 @@ func (c *compiler) check(x *Check) (string, error) {
 			return "", err
 		}
 	}
-	if g := guard(x, f); g != "" {
+	if g := guard(x); g != "" {
 		// A cheap test that must hold for the comparison to: it spares
 		// the function call (and its allocation) on most events.
 		cmp = "(" + g + ") && (" + cmp + ")"
@@ -251,7 +248,7 @@ func (c *compiler) check(x *Check) (string, error) {
 // derivation calls a function: fd.directory = D needs file.path to start
 // with D/; proc.cwd (Falco's form ends in /) startswith V needs proc.cwd to
 // start with V without its final /.
-func guard(x *Check, f resolved) string {
+func guard(x *Check) string {
 	if len(x.Field.Transformers) > 0 || x.ValField != nil {
 		return ""
 	}
@@ -277,7 +274,7 @@ var exprOp = map[string]string{"contains": "contains", "startswith": "startsWith
 // evt.num>=0 always does (upstream files write never_true and always_true
 // that way). Other uses need the number, which ruled does not keep.
 func evtNum(op, v string) (string, bool) {
-	n, err := strconv.ParseInt(v, 0, 64)
+	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
 		return "", false
 	}
