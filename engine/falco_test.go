@@ -3,6 +3,7 @@ package engine
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ruled/ruled/sources/event"
 )
@@ -37,6 +38,8 @@ func TestFalcoOperators(t *testing.T) {
 	creat := open
 	creat.Evt.Syscall = "creat"
 	creat.File = event.File{Path: "/var/run/docker.sock", Write: true}
+	timed := exec
+	timed.Evt.Time = time.Date(2026, 12, 4, 10, 0, 0, 1, time.UTC)
 	shm := exec
 	shm.Proc.Cwd = "/dev/shm"
 	shmx := exec
@@ -130,6 +133,7 @@ func TestFalcoOperators(t *testing.T) {
 		{`evt.is_open_read = true and fd.typechar = f and fd.num >= 0 and fd.directory = /etc and fd.filename = shadow`, open, true},
 		{`evt.is_open_write = true and evt.arg.name = /var/run/docker.sock`, creat, true},
 		{`evt.res = SUCCESS`, open, true},
+		{`evt.time = "10:00:00.000000001" and evt.rawtime = 1796378400000000001`, timed, true},
 		{`fd.directory in (/etc/pam.d, /etc)`, open, true},
 		{`fd.directory = /et`, open, false},
 		{`fd.directory = "/etc/"`, open, false}, // Falco's directory has no trailing /
