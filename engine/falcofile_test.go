@@ -83,6 +83,16 @@ func TestFalcoRuleFile(t *testing.T) {
   output: o
   priority: INFO
   source: k8s_audit
+- rule: Redefined
+  desc: first
+  condition: spawned_process and proc.name = never
+  output: o
+  priority: INFO
+- rule: Redefined
+  desc: second, replaces the first
+  condition: spawned_process and proc.name = zsh
+  output: o
+  priority: INFO
 - rule: Plugin rule
   desc: d
   condition: ruled.proc.name = sh
@@ -98,7 +108,7 @@ func TestFalcoRuleFile(t *testing.T) {
 		{shellExec("sh", "java", "host"), []string{"Plugin rule"}}, // the list was redefined: sh is no longer in it
 		{shellExec("bash", "init", "host"), nil},                   // the later macro definition, through the appended condition
 		{shellExec("bash", "sshd", "host"), []string{"Shell"}},     // the earlier macro definition is gone
-		{shellExec("zsh", "cron", "host"), nil},                    // exception with an in comp
+		{shellExec("zsh", "cron", "host"), []string{"Redefined"}},  // exception with an in comp
 		{shellExec("bash", "make", "host"), nil},                   // exception values appended by name
 		{shellExec("bash", "/opt/tools/x", "host"), nil},           // pmatch comp
 		{shellExec("bash", "/opt/toolsx", "host"), []string{"Shell"}},
@@ -109,7 +119,7 @@ func TestFalcoRuleFile(t *testing.T) {
 		}
 	}
 	fc := e.Falco()
-	if fc.Active != 2 || fc.Disabled != 1 || fc.Inactive != 1 || fc.OtherSource != 1 || fc.Rules != 4 {
+	if fc.Active != 3 || fc.Disabled != 1 || fc.Inactive != 1 || fc.OtherSource != 1 || fc.Rules != 5 {
 		t.Errorf("counts %+v", fc)
 	}
 	in := e.Inactive()
