@@ -31,7 +31,7 @@ func TestEvalAlert(t *testing.T) {
 	if a.Priority != event.PriorityCritical || a.Source != "ruled" || a.Hostname != "node1" || !a.Time.Equal(ev.Evt.Time) || a.Event != ev || !slices.Equal(a.Tags, []string{"container", "process", "mitre_execution"}) {
 		t.Errorf("alert = %+v", a)
 	}
-	for k, want := range map[string]any{"proc.cmdline": "sh -c id", "container.image": "app:1", "evt.type": "execve", "proc.pid": 100, "container.id": "3f1c", "proc.pcmdline": ""} {
+	for k, want := range map[string]any{"proc.cmdline": "sh -c id", "container.image": "app:1", "evt.type": "execve", "proc.pid": 100, "container.id": "3f1c", "proc.pcmdline": nil} {
 		if a.OutputFields[k] != want {
 			t.Errorf("output_fields[%s] = %#v, want %#v", k, a.OutputFields[k], want)
 		}

@@ -127,7 +127,7 @@ func (t *template) render(ev *event.Event) (string, map[string]any) {
 	}
 	for _, f := range t.fields {
 		if _, ok := m[f.Name]; !ok {
-			m[f.Name] = f.Value(ev)
+			m[f.Name] = f.OutputValue(ev)
 		}
 	}
 	return b.String(), m

@@ -30,8 +30,9 @@ func AppendLine(dst []byte, a *event.Alert) []byte {
 }
 
 // falcoAlert is the wire shape of Falco's JSON alert (and falcosidekick's
-// FalcoPayload): priority as Falco's word, time RFC 3339 in UTC with
-// nanoseconds, tags and output_fields never null.
+// FalcoPayload): output with Falco's prefix (falcoOutput), priority as
+// Falco's word, time RFC 3339 in UTC with nanoseconds, tags and
+// output_fields never null (an unknown field is null in output_fields).
 type falcoAlert struct {
 	Hostname     string         `json:"hostname"`
 	Output       string         `json:"output"`
@@ -47,7 +48,7 @@ type falcoAlert struct {
 func toFalco(a *event.Alert, withSuppressed bool) falcoAlert {
 	f := falcoAlert{
 		Hostname:     a.Hostname,
-		Output:       a.Output,
+		Output:       falcoOutput(a),
 		Priority:     a.Priority.String(),
 		Rule:         a.Rule,
 		Source:       a.Source,
@@ -68,6 +69,20 @@ func toFalco(a *event.Alert, withSuppressed bool) falcoAlert {
 		f.Suppressed = a.Suppressed
 	}
 	return f
+}
+
+// falcoOutput is the output text as Falco's JSON carries it: the event time
+// (local zone, nanoseconds) and the priority before the rendered rule
+// output, "18:29:09.254114109: Critical Shell spawned ...". falcosidekick's
+// OUTPUTFIELDFORMAT and custom fields edit this text after that prefix.
+func falcoOutput(a *event.Alert) string {
+	b := make([]byte, 0, len(a.Output)+32)
+	b = a.Time.Local().AppendFormat(b, "15:04:05.000000000")
+	b = append(b, ": "...)
+	b = append(b, a.Priority.String()...)
+	b = append(b, ' ')
+	b = append(b, a.Output...)
+	return string(b)
 }
 
 // AppendJSON appends a as one line of Falco alert JSON (no newline); the

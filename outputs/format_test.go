@@ -53,8 +53,11 @@ func TestAppendLine(t *testing.T) {
 }
 
 func TestAppendJSON(t *testing.T) {
+	t.Setenv("TZ", "UTC")
+	time.Local = time.UTC
 	a := testAlert()
 	a.Suppressed = 3
+	a.OutputFields["proc.uid"] = nil // unknown: null, as Falco sends
 	b, err := AppendJSON(nil, &a)
 	if err != nil {
 		t.Fatal(err)
@@ -65,10 +68,11 @@ func TestAppendJSON(t *testing.T) {
 	}
 	want := map[string]any{
 		"time": "2026-11-22T12:00:00.123456789Z", "rule": "Shell spawned by JVM", "priority": "Critical",
-		"output": a.Output, "source": "ruled", "hostname": "node1", "tags": []any{"container", "mitre_execution"},
+		// Falco's prefix: event time (local zone) and priority.
+		"output": "12:00:00.123456789: Critical " + a.Output, "source": "ruled", "hostname": "node1", "tags": []any{"container", "mitre_execution"},
 		"suppressed": 3.0,
 		"output_fields": map[string]any{"evt.type": "execve", "proc.pid": 4242.0, "proc.name": "sh", "proc.cmdline": "sh -c id",
-			"container.id": "0123456789ab", "container.name": "web"},
+			"container.id": "0123456789ab", "container.name": "web", "proc.uid": nil},
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("(-want +got):\n%s", d)
@@ -98,7 +102,7 @@ func TestAppendJSONControlCharacters(t *testing.T) {
 	if err := json.Unmarshal(b, &got); err != nil {
 		t.Fatal(err)
 	}
-	if got.Output != a.Output || got.OutputFields["proc.cmdline"] != raw {
+	if !strings.HasSuffix(got.Output, ": Critical "+a.Output) || got.OutputFields["proc.cmdline"] != raw {
 		t.Errorf("round trip: output %q cmdline %q", got.Output, got.OutputFields["proc.cmdline"])
 	}
 }

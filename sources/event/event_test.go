@@ -105,7 +105,8 @@ func TestPriority(t *testing.T) {
 
 func TestFieldValueAndFormat(t *testing.T) {
 	ev := &Event{Proc: Proc{Name: "sh", Args: []string{"sh", "-c"}}, Container: Container{Labels: map[string]string{"b": "2", "a": "1"}}}
-	cases := map[string]string{"proc.name": "sh", "proc.args": "sh,-c", "container.labels": "a=1,b=2", "proc.exe": "<NA>", "proc.pid": "0", "proc.tty": "false"}
+	cases := map[string]string{"proc.name": "sh", "proc.args": "sh,-c", "container.labels": "a=1,b=2", "proc.exe": "<NA>", "proc.pid": "<NA>", "proc.tty": "false",
+		"proc.uid": "<NA>", "evt.res": "0", "proc.auid": "0", "ns.mnt": "<NA>", "fd.rport": "<NA>"}
 	for name, want := range cases {
 		f, _ := Lookup(name)
 		if got := f.String(ev); got != want {
@@ -139,5 +140,46 @@ func TestFieldPtr(t *testing.T) {
 		if got := f.Value(&ev); !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: Value %v after a write through Ptr of %v", f.Name, got, want)
 		}
+	}
+}
+
+// Unknown is what an event does not know: never a value a reader would take
+// as real (uid 0 without a user name is not root).
+func TestFieldUnknown(t *testing.T) {
+	tests := []struct {
+		name  string
+		ev    Event
+		field string
+		want  any
+	}{
+		{"uid 0 with no user", Event{}, "proc.uid", nil},
+		{"root", Event{Proc: Proc{User: "root"}}, "proc.uid", 0},
+		{"euid 0 of root", Event{Proc: Proc{User: "root"}}, "proc.euid", 0},
+		{"gid 0 with no user", Event{}, "proc.gid", nil},
+		{"uid 1000 without a name", Event{Proc: Proc{UID: 1000}}, "proc.uid", 1000},
+		{"auid 0 is a login as root", Event{}, "proc.auid", 0},
+		{"pid 0", Event{}, "proc.pid", nil},
+		{"pid", Event{Proc: Proc{PID: 7}}, "proc.pid", 7},
+		{"success res 0", Event{}, "evt.res", 0},
+		{"empty string", Event{}, "proc.exe", nil},
+		{"empty list", Event{}, "proc.args", nil},
+		{"empty labels", Event{}, "container.labels", nil},
+		{"zero time", Event{}, "evt.time", nil},
+		{"false", Event{}, "proc.tty", false},
+		{"stdin port 0", Event{}, "proc.stdin.rport", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, ok := Lookup(tt.field)
+			if !ok {
+				t.Fatalf("no field %s", tt.field)
+			}
+			if got := f.OutputValue(&tt.ev); got != tt.want {
+				t.Errorf("%s OutputValue = %#v, want %#v", tt.field, got, tt.want)
+			}
+			if got, want := f.String(&tt.ev), FormatValue(tt.want); got != want {
+				t.Errorf("%s String = %q, want %q", tt.field, got, want)
+			}
+		})
 	}
 }

@@ -77,9 +77,10 @@ func (f *Field) Value(ev *Event) any {
 	return reflect.ValueOf(ev).Elem().FieldByIndex(f.index).Interface()
 }
 
-// String renders the field's value as an output template shows it.
+// String renders the field's value as an output template shows it: <NA>
+// when ev does not know it (Unknown).
 func (f *Field) String(ev *Event) string {
-	return FormatValue(f.Value(ev))
+	return FormatValue(f.OutputValue(ev))
 }
 
 var (
