@@ -293,6 +293,10 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	bg.Wait()
 	if f.replay == "" || runErr != nil {
 		logFinal(pipe, sensors, late, stage, current.Load(), log)
+	} else {
+		// The replay's own summary counts events; these say whether its
+		// alerts were delivered (the outputs have drained by now).
+		logOutputStats(stage, log)
 	}
 	if runErr != nil {
 		fmt.Fprintln(stderr, "ruled:", runErr)
@@ -405,6 +409,10 @@ func logFinal(pipe *pipeline.Pipeline, sensors *live.Live, late *lateEval, stage
 		log.Info("late evaluation stats", "deferred", late.deferred.Load(), "unresolved", late.unresolved.Load(), "overflow", late.overflow.Load())
 	}
 	log.Info("engine stats", "stats", fmt.Sprintf("%+v", eng.Stats()))
+	logOutputStats(stage, log)
+}
+
+func logOutputStats(stage *outputs.Stage, log *slog.Logger) {
 	for _, s := range stage.Stats() {
 		log.Info("output stats", "output", s.Name, "sent", s.Sent, "failed", s.Failed, "retried", s.Retried, "dropped", s.Dropped, "queued", s.Queued)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,6 +24,11 @@ func TestReplayReadsThroughDamage(t *testing.T) {
 	cleanCode, cleanOut, cleanErr := run(t, "-replay", td+"events.jsonl", "-output", "json")
 	if cleanCode != 0 || strings.Contains(cleanErr, "bad line") {
 		t.Fatalf("clean replay: exit %d\n%s", cleanCode, cleanErr)
+	}
+	// A replay logs whether its alerts were delivered.
+	want := fmt.Sprintf(`msg="output stats" output=json sent=%d failed=0`, strings.Count(cleanOut, "\n"))
+	if strings.Count(cleanOut, "\n") == 0 || !strings.Contains(cleanErr, want) {
+		t.Errorf("clean replay: stderr lacks %s:\n%s", want, cleanErr)
 	}
 	code, out, errOut := run(t, "-replay", damaged, "-output", "json")
 	if code != 1 {
