@@ -18,9 +18,10 @@ fi
 bash "$(dirname "$0")/auditd.sh" stop
 
 # libjsoncpp25 libre2-9 libtbb12 libyaml-cpp0.7: the runtime libraries of the
-# real Falco in ../shared/falco (test/falco runs it).
+# real Falco in ../shared/falco (test/falco runs it); xz-utils unpacks the
+# real falcosidekick (test/falcosidekick).
 pkgs=(docker.io busybox-static auditd rsyslog iproute2 procps gcc libc6-dev
-	libjsoncpp25 libre2-9 libtbb12 libyaml-cpp0.7)
+	libjsoncpp25 libre2-9 libtbb12 libyaml-cpp0.7 xz-utils)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
