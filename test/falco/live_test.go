@@ -22,11 +22,11 @@ import (
 func TestLive(t *testing.T) {
 	e2e.RequireDocker(t)
 	f := falcotest.Require(t)
-	cfg := shipped(t, f)
-	if cfg.Plugin["open_params"] != "audit,procconn" {
-		t.Fatalf("plugin/falco/falco.yaml: open_params %v, want audit,procconn", cfg.Plugin["open_params"])
+	cfg, doc := shipped(t, f, false)
+	if p := doc.Plugins[0]; p["open_params"] != "audit,procconn" {
+		t.Fatalf("plugin/falco/falco.yaml: open_params %v, want audit,procconn", p["open_params"])
 	}
-	if ic, _ := cfg.Plugin["init_config"].(map[string]any); ic["audit_mode"] != "multicast" {
+	if ic, _ := doc.Plugins[0]["init_config"].(map[string]any); ic["audit_mode"] != "multicast" {
 		t.Fatalf("plugin/falco/falco.yaml: init_config audit_mode %v, want multicast", ic["audit_mode"])
 	}
 

@@ -17,46 +17,52 @@ import (
 	"github.com/ruled/ruled/test/falco/falcotest"
 )
 
-// shipped turns plugin/falco/falco.yaml, the snippet a user merges into
-// falco.yaml, into a falcotest.Config with only its paths adjusted: the
-// library is the plugin built from this tree, /etc/falco/ruled_rules.yaml is
-// the repository's file and /etc/falco/falco_rules.yaml Falco's upstream
-// rules from ../shared/falco-rules.
-func shipped(t *testing.T, f *falcotest.Falco) falcotest.Config {
+// snippet is what the test reads of plugin/falco/falco.yaml.
+type snippet struct {
+	Plugins     []map[string]any `yaml:"plugins"`
+	LoadPlugins []string         `yaml:"load_plugins"`
+	RulesFiles  []string         `yaml:"rules_files"`
+}
+
+// shipped installs plugin/falco/falco.yaml as a user does, as a drop-in of
+// a Falco configured like a packaged one (the container plugin loaded,
+// Falco's upstream falco_rules.yaml in rules_files), with only its paths
+// adjusted: the library is the plugin built from this tree and
+// /etc/falco/ruled_rules.yaml the repository's file. replay (when true)
+// turns the live open_params into a replay of Replay's events.
+func shipped(t *testing.T, f *falcotest.Falco, replay bool) (falcotest.Config, snippet) {
 	t.Helper()
 	b, err := os.ReadFile(f.Path("plugin/falco/falco.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc struct {
-		Plugins     []map[string]any `yaml:"plugins"`
-		LoadPlugins []string         `yaml:"load_plugins"`
-		RulesFiles  []string         `yaml:"rules_files"`
-	}
+	var doc snippet
 	if err := yaml.Unmarshal(b, &doc); err != nil {
 		t.Fatalf("plugin/falco/falco.yaml: %v", err)
 	}
-	if len(doc.Plugins) != 1 || doc.Plugins[0]["name"] != "ruled" || !slices.Equal(doc.LoadPlugins, []string{"ruled"}) {
-		t.Fatalf("plugin/falco/falco.yaml: want one plugins entry named ruled, loaded by load_plugins: %+v", doc)
+	if len(doc.Plugins) != 1 || doc.Plugins[0]["name"] != "ruled" || !slices.Equal(doc.LoadPlugins, []string{"ruled"}) ||
+		!slices.Equal(doc.RulesFiles, []string{"/etc/falco/ruled_rules.yaml"}) {
+		t.Fatalf("plugin/falco/falco.yaml: want one plugins entry named ruled, load_plugins [ruled], rules_files [/etc/falco/ruled_rules.yaml]: %+v", doc)
 	}
-	paths := map[string]string{
-		"/etc/falco/ruled_rules.yaml": f.Path("plugin/falco/ruled_rules.yaml"),
-		"/etc/falco/falco_rules.yaml": f.Path("../shared/falco-rules/falco_rules.yaml"),
-	}
-	var rules []string
-	for _, r := range doc.RulesFiles {
-		p, ok := paths[r]
-		if !ok {
-			t.Fatalf("plugin/falco/falco.yaml: rules file %s: the test knows no local copy", r)
+	text := strings.NewReplacer(
+		"/usr/share/falco/plugins/libruled.so", f.Plugin,
+		"/etc/falco/ruled_rules.yaml", f.Path("plugin/falco/ruled_rules.yaml"),
+	).Replace(string(b))
+	if replay {
+		live := fmt.Sprintf("open_params: %q", doc.Plugins[0]["open_params"])
+		if !strings.Contains(text, live) {
+			t.Fatalf("plugin/falco/falco.yaml: no line %s", live)
 		}
-		rules = append(rules, p)
+		text = strings.Replace(text, live, fmt.Sprintf("open_params: %q", "replay:"+falcotest.EventsPath), 1)
 	}
-	p := doc.Plugins[0]
-	p["library_path"] = f.Plugin
-	// The upstream rules require the container plugin, which a packaged
-	// Falco loads from its own config.d; here a stand-in declares its fields.
+	// The packaged Falco loads the container plugin, which the upstream
+	// rules require; here a stand-in declares its fields.
 	container := map[string]any{"name": "container", "library_path": f.BuildPlugin(t, "./test/falco/containerfields"), "init_config": ""}
-	return falcotest.Config{Plugin: p, RulesFiles: rules, ExtraPlugins: []map[string]any{container}}
+	return falcotest.Config{
+		RulesFiles:   []string{f.Path("../shared/falco-rules/falco_rules.yaml")},
+		ExtraPlugins: []map[string]any{container},
+		DropIns:      []string{text},
+	}, doc
 }
 
 // caseTime gives case i its own event time, by which Falco's alerts (whose
@@ -116,7 +122,7 @@ var knownDifferences = map[string]string{}
 // silent on the near misses.
 func TestShippedRules(t *testing.T) {
 	f := falcotest.Require(t)
-	cfg := shipped(t, f)
+	cfg, _ := shipped(t, f, true)
 	cases, events := packCases(t, f)
 	res, err := f.Replay(t, cfg, events)
 	if err != nil {
@@ -264,10 +270,10 @@ const forwardRules = `
 // ruled.rule, ruled.rules, ruled.priority and ruled.output, and no other.
 func TestRuledMatchesReachFalco(t *testing.T) {
 	f := falcotest.Require(t)
-	cfg := shipped(t, f)
-	ic, ok := cfg.Plugin["init_config"].(map[string]any)
+	cfg, doc := shipped(t, f, true)
+	ic, ok := doc.Plugins[0]["init_config"].(map[string]any)
 	if !ok || fmt.Sprint(ic["rules"]) != "[builtin]" {
-		t.Fatalf("plugin/falco/falco.yaml: init_config rules are not [builtin]: %v", cfg.Plugin["init_config"])
+		t.Fatalf("plugin/falco/falco.yaml: init_config rules are not [builtin]: %v", doc.Plugins[0]["init_config"])
 	}
 	cfg.Rules = forwardRules
 	cases, events := packCases(t, f)

@@ -44,6 +44,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -170,47 +171,41 @@ type Config struct {
 	// defaults) or a value that becomes a YAML map (map[string]any).
 	InitConfig any
 	// OpenParams is the plugin's open_params ("audit,procconn",
-	// "replay:/path"). Replay sets it.
+	// "replay:/path"). Replay sets it (without DropIns).
 	OpenParams string
 	// Options are more falco.yaml top-level keys; they replace the
 	// defaults of the same name.
 	Options map[string]any
-	// Plugin replaces the whole plugins entry for ruled when set (e.g. the
-	// shipped plugin/falco/falco.yaml entry with its paths adjusted);
-	// library_path and open_params are still filled in when empty.
-	Plugin map[string]any
 	// ExtraPlugins are more plugins entries, loaded before ruled.
 	ExtraPlugins []map[string]any
+	// DropIns are config.d files (YAML text), merged by Falco after
+	// falco.yaml in order, appending to its lists (config_files). When
+	// there are any, falco.yaml has no ruled plugin entry: a drop-in brings
+	// it (the shipped plugin/falco/falco.yaml is one), and InitConfig and
+	// OpenParams do not apply. The Rules file then comes in a last drop-in,
+	// so it loads after the drop-ins' rules files.
+	DropIns []string
 }
 
 // Write writes the falco.yaml for cfg (and its rules file) into dir and
 // returns the path of falco.yaml.
 func (f *Falco) Write(dir string, cfg Config) (string, error) {
 	rules := append([]string(nil), cfg.RulesFiles...)
+	dropIns := append([]string(nil), cfg.DropIns...)
 	if cfg.Rules != "" {
 		p := filepath.Join(dir, "rules.yaml")
 		if err := os.WriteFile(p, []byte(cfg.Rules), 0o644); err != nil {
 			return "", err
 		}
-		rules = append(rules, p)
-	}
-	plugin := map[string]any{}
-	for k, v := range cfg.Plugin {
-		plugin[k] = v
-	}
-	plugin["name"] = "ruled"
-	if plugin["library_path"] == nil || plugin["library_path"] == "" {
-		plugin["library_path"] = f.Plugin
-	}
-	if cfg.OpenParams != "" || plugin["open_params"] == nil {
-		plugin["open_params"] = cfg.OpenParams
-	}
-	if cfg.Plugin == nil || cfg.InitConfig != nil {
-		ic := cfg.InitConfig
-		if ic == nil {
-			ic = ""
+		if len(dropIns) > 0 {
+			b, err := yaml.Marshal(map[string]any{"rules_files": []string{p}})
+			if err != nil {
+				return "", err
+			}
+			dropIns = append(dropIns, string(b))
+		} else {
+			rules = append(rules, p)
 		}
-		plugin["init_config"] = ic
 	}
 	var load []string
 	var entries []any
@@ -218,10 +213,18 @@ func (f *Falco) Write(dir string, cfg Config) (string, error) {
 		load = append(load, fmt.Sprint(e["name"]))
 		entries = append(entries, e)
 	}
+	if len(dropIns) == 0 {
+		ic := cfg.InitConfig
+		if ic == nil {
+			ic = ""
+		}
+		load = append(load, "ruled")
+		entries = append(entries, map[string]any{"name": "ruled", "library_path": f.Plugin, "init_config": ic, "open_params": cfg.OpenParams})
+	}
 	doc := map[string]any{
 		"engine":                       map[string]any{"kind": "nodriver"},
-		"load_plugins":                 append(load, "ruled"),
-		"plugins":                      append(entries, plugin),
+		"load_plugins":                 load,
+		"plugins":                      entries,
 		"rules_files":                  rules,
 		"json_output":                  true,
 		"json_include_output_property": true,
@@ -238,6 +241,18 @@ func (f *Falco) Write(dir string, cfg Config) (string, error) {
 		"watch_config_files":           false,
 		"webserver":                    map[string]any{"enabled": false},
 		"metrics":                      map[string]any{"enabled": false},
+	}
+	if len(dropIns) > 0 {
+		d := filepath.Join(dir, "config.d")
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return "", err
+		}
+		for i, text := range dropIns {
+			if err := os.WriteFile(filepath.Join(d, fmt.Sprintf("%02d.yaml", i)), []byte(text), 0o644); err != nil {
+				return "", err
+			}
+		}
+		doc["config_files"] = []string{d}
 	}
 	for k, v := range cfg.Options {
 		doc[k] = v
@@ -270,7 +285,9 @@ type Result struct {
 }
 
 // Replay runs Falco on events (JSON lines) with cfg until the file ends.
-// The error holds Falco's stderr when it exits non-zero.
+// With DropIns, a drop-in must name the file: EventsPath in it is replaced
+// by the path of the events file. The error holds Falco's stderr when it
+// exits non-zero.
 func (f *Falco) Replay(t testing.TB, cfg Config, events []byte) (Result, error) {
 	t.Helper()
 	dir := t.TempDir()
@@ -279,6 +296,10 @@ func (f *Falco) Replay(t testing.TB, cfg Config, events []byte) (Result, error) 
 		t.Fatal(err)
 	}
 	cfg.OpenParams = "replay:" + ev
+	cfg.DropIns = slices.Clone(cfg.DropIns)
+	for i := range cfg.DropIns {
+		cfg.DropIns[i] = strings.ReplaceAll(cfg.DropIns[i], EventsPath, ev)
+	}
 	p, err := f.Write(dir, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -305,6 +326,9 @@ func (f *Falco) Replay(t testing.TB, cfg Config, events []byte) (Result, error) 
 	}
 	return res, perr
 }
+
+// EventsPath stands for the events file of a Replay in its DropIns.
+const EventsPath = "@EVENTS@"
 
 // ReplayAlerts is Replay with just rules text, events and init config; it
 // fails the test on any error. See the package comment.
