@@ -1,7 +1,9 @@
 package outputs
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -120,11 +122,31 @@ func (s *fileSink) write(_ context.Context, batch []event.Alert) (int, error) {
 	var encErr error
 	s.buf, n, encErr = encodeLines(s.buf[:0], batch, true)
 	if len(s.buf) > 0 {
-		if _, err := s.f.Write(s.buf); err != nil {
+		st, err := s.f.Stat()
+		if err != nil {
 			return 0, fmt.Errorf("write %s: %w", s.path, err)
+		}
+		if w, err := s.f.Write(s.buf); err != nil {
+			// A full disk takes part of a write: keep the whole lines it
+			// took, cut the torn one, so the file stays JSON lines and a
+			// retry does not follow half an alert.
+			done, keep := wholeLines(s.buf[:w])
+			if terr := s.f.Truncate(st.Size() + int64(keep)); terr != nil {
+				err = errors.Join(err, fmt.Errorf("cut a partial line: %w", terr))
+			}
+			return done, fmt.Errorf("write %s: %w", s.path, err)
 		}
 	}
 	return n, encErr
+}
+
+// wholeLines returns how many complete lines b holds and their length.
+func wholeLines(b []byte) (lines, n int) {
+	i := bytes.LastIndexByte(b, '\n')
+	if i < 0 {
+		return 0, 0
+	}
+	return bytes.Count(b[:i+1], []byte{'\n'}), i + 1
 }
 
 func (s *fileSink) close() error {

@@ -645,3 +645,23 @@ func TestWebhookHonoursRetryAfter(t *testing.T) {
 		t.Errorf("retried after %v, want about the 1 s Retry-After asked", gap)
 	}
 }
+
+func TestWholeLines(t *testing.T) {
+	tests := []struct {
+		in      string
+		lines   int
+		keepLen int
+	}{
+		{"", 0, 0},
+		{`{"a":1`, 0, 0},
+		{"{\"a\":1}\n", 1, 8},
+		{"{\"a\":1}\n{\"b\"", 1, 8},
+		{"{}\n{}\n{", 2, 6},
+	}
+	for _, tt := range tests {
+		lines, n := wholeLines([]byte(tt.in))
+		if lines != tt.lines || n != tt.keepLen {
+			t.Errorf("wholeLines(%q) = %d, %d; want %d, %d", tt.in, lines, n, tt.lines, tt.keepLen)
+		}
+	}
+}
