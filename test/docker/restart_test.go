@@ -9,9 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -138,62 +136,9 @@ func TestRuntimeDownAndBack(t *testing.T) {
 // of its own; TestRuntimeDownAndBack covers the resolver's side through a
 // socket proxy.
 func TestDockerdRestart(t *testing.T) {
-	e2e.RequireDocker(t)
-	if os.Getenv("RULED_E2E_RESTART_DOCKERD") != "1" {
-		t.Skip("stops the shared dockerd; set RULED_E2E_RESTART_DOCKERD=1 on a dedicated machine")
-	}
-	pidOut, err := exec.Command("pgrep", "-x", "dockerd").Output()
-	if err != nil {
-		t.Fatalf("dockerd not found: %v", err)
-	}
-	dockerdPID := strings.Fields(string(pidOut))[0]
-	// Restart it as it was started (test/setup.sh adds a runtime).
-	cmdline, err := os.ReadFile("/proc/" + dockerdPID + "/cmdline")
-	if err != nil {
-		t.Fatalf("dockerd command line: %v", err)
-	}
-	argv := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
-	restart := func() {
-		if exec.Command("docker", "info").Run() == nil {
-			return
-		}
-		// The API goes away at the start of a shutdown that takes seconds
-		// more (it stops containers); a second dockerd started meanwhile
-		// finds the pid file and exits.
-		deadline := time.Now().Add(60 * time.Second)
-		for exec.Command("pgrep", "-x", "dockerd").Run() == nil {
-			if time.Now().After(deadline) {
-				t.Error("the old dockerd did not exit")
-				return
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-		log, err := os.OpenFile("/var/log/ruled-test-dockerd.log", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-		if err != nil {
-			t.Errorf("dockerd log: %v", err)
-			return
-		}
-		defer log.Close()
-		cmd := exec.Command(argv[0], argv[1:]...)
-		cmd.Stdout, cmd.Stderr = log, log
-		// Its own session: it must outlive this test process.
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-		if err := cmd.Start(); err != nil {
-			t.Errorf("restart dockerd: %v", err)
-			return
-		}
-		_ = os.WriteFile("/run/ruled-test-dockerd.pid", []byte(strconv.Itoa(cmd.Process.Pid)), 0o644)
-		_ = cmd.Process.Release()
-		deadline = time.Now().Add(60 * time.Second)
-		for exec.Command("docker", "info").Run() != nil {
-			if time.Now().After(deadline) {
-				t.Error("dockerd did not come back")
-				return
-			}
-			time.Sleep(500 * time.Millisecond)
-		}
-	}
-	t.Cleanup(restart)
+	d := e2e.RequireDockerdRestart(t)
+	dockerdPID := strconv.Itoa(d.PID)
+	restart := func() { d.Restart(t) }
 
 	r := startResolver(t, container.NewDocker(container.DefaultDockerSocket))
 	c := runContainer(t, "sleep 300")
