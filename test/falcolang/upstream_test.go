@@ -127,8 +127,13 @@ func translate(cond string, good map[string]bool) (string, bool) {
 }
 
 // harvest collects, per ruled.* field, the values a condition compares it
-// with (list names expanded), to build events that split the conditions.
-func harvest(cond string, u *upstream, into map[string][]string) {
+// with (list names expanded, macros of translated followed), to build
+// events that split the conditions.
+func harvest(cond string, u *upstream, translated map[string]string, into map[string][]string) {
+	harvestSeen(cond, u, translated, into, map[string]bool{})
+}
+
+func harvestSeen(cond string, u *upstream, translated map[string]string, into map[string][]string, seen map[string]bool) {
 	n, err := falcolang.Parse(cond)
 	if err != nil {
 		return
@@ -141,6 +146,11 @@ func harvest(cond string, u *upstream, into map[string][]string) {
 			walk(x.R)
 		case *falcolang.NotExpr:
 			walk(x.X)
+		case *falcolang.Ident:
+			if m, ok := translated[x.Name]; ok && !seen[x.Name] {
+				seen[x.Name] = true
+				harvestSeen(m, u, translated, into, seen)
+			}
 		case *falcolang.Check:
 			for _, v := range x.Values {
 				if items, ok := u.lists[v.Text]; ok && !v.Quoted {
@@ -159,7 +169,7 @@ func harvest(cond string, u *upstream, into map[string][]string) {
 // upstreamEvents builds events whose fields take the harvested values,
 // as is and with a suffix and a prefix (so startswith, endswith and pmatch
 // see both outcomes), rotating through each pool at a different stride.
-func upstreamEvents(pools map[string][]string, n int) []event.Event {
+func upstreamEvents(pools map[string][]string, n, base int) []event.Event {
 	variant := func(pool []string, i, stride int) string {
 		if len(pool) == 0 {
 			return ""
@@ -196,8 +206,8 @@ func upstreamEvents(pools map[string][]string, n int) []event.Event {
 			cid = p[(i/4)%len(p)]
 		}
 		evs[i] = event.Event{
-			Evt: event.Evt{Type: falcolang.FalcoType(sc), Syscall: sc, Time: t0.Add(time.Duration(i) * time.Millisecond), Success: i%9 != 0, Source: "replay"},
-			Proc: event.Proc{PID: 1000 + i, Name: variant(pools["ruled.proc.name"], i, 1), PName: variant(pools["ruled.proc.pname"], i, 7),
+			Evt: event.Evt{Type: falcolang.FalcoType(sc), Syscall: sc, Time: t0.Add(time.Duration(base+i) * time.Millisecond), Success: i%9 != 8, Source: "replay"},
+			Proc: event.Proc{PID: 1000 + base + i, Name: variant(pools["ruled.proc.name"], i, 1), PName: variant(pools["ruled.proc.pname"], i, 7),
 				Exe: variant(pools["ruled.proc.exe"], i, 3), PExe: variant(pools["ruled.proc.pexe"], i, 5),
 				Cmdline: variant(pools["ruled.proc.cmdline"], i, 11), PCmdline: variant(pools["ruled.proc.pcmdline"], i, 13),
 				Cwd: variant(pools["ruled.proc.cwd"], i, 17), User: variant(pools["ruled.proc.user"], i, 19), EUID: num(pools["ruled.proc.euid"], i)},
@@ -241,23 +251,30 @@ func TestDifferentialUpstream(t *testing.T) {
 			defs.Write(b)
 			conds = append(conds, m)
 			labels = append(labels, "macro "+m)
-			harvest(translated[m], u, pools)
 		}
 	}
 	for _, r := range u.rules {
 		if s, ok := translate(r.cond, good); ok {
 			conds = append(conds, s)
 			labels = append(labels, "rule "+r.name)
-			harvest(s, u, pools)
 		}
-	}
-	for k := range pools {
-		sort.Strings(pools[k])
 	}
 	if len(conds) < 40 {
 		t.Fatalf("only %d upstream conditions translate to ruled.* fields", len(conds))
 	}
-	evs := upstreamEvents(pools, 400)
+	// Events aimed at each condition (its own values first, then
+	// variants), then events mixing the values of all of them.
+	var evs []event.Event
+	for _, c := range conds {
+		own := map[string][]string{}
+		harvest(c, u, translated, own)
+		harvest(c, u, translated, pools)
+		evs = append(evs, upstreamEvents(own, 5, len(evs))...)
+	}
+	for k := range pools {
+		sort.Strings(pools[k])
+	}
+	evs = append(evs, upstreamEvents(pools, 400, len(evs))...)
 	rules := rulesFile(defs.String(), conds)
 	fv := falcoVerdicts(t, f, rules, evs)
 	rv := ruledVerdicts(t, rules, evs)
