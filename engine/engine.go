@@ -120,6 +120,7 @@ type Engine struct {
 	nDisable int
 	defs     *defs // lists and macros for CompileFilter
 	inactive []InactiveRule
+	replaced []string // rules of one language replaced by the other's
 	falco    FalcoCounts
 
 	pool     sync.Pool
@@ -237,11 +238,18 @@ func build(d *defs) (*Engine, []Problem) {
 		if later == nil || first == nil {
 			continue
 		}
-		if later.reason == "" {
+		if later.reason == "" && later.def.enabled {
 			first.rule, first.reason = nil, "dropped"
+			e.replaced = append(e.replaced, fmt.Sprintf("%s:%d: rule %q (%s) replaces the %s rule of that name at %s:%d",
+				later.def.file, later.def.line, later.def.name, later.def.lang, first.def.lang, first.def.file, first.def.line))
 			continue
 		}
-		if first.reason == "" {
+		// A later definition that would not run (needs data ruled lacks,
+		// or is disabled in its file) leaves the earlier one running.
+		if first.reason == "" && first.def.enabled {
+			if later.reason == "" {
+				later.reason = "disabled in its file"
+			}
 			later.reason += fmt.Sprintf("; the %s rule of this name (%s:%d) runs instead", first.def.lang, first.def.file, first.def.line)
 		}
 	}
@@ -385,6 +393,10 @@ func (r *resolver) compileRule(def *ruleDef, produced map[string]bool) *compiled
 
 // Inactive returns the rules that loaded but do not run, with why.
 func (e *Engine) Inactive() []InactiveRule { return e.inactive }
+
+// Replaced describes each rule name defined in both languages whose later
+// definition replaced the earlier one.
+func (e *Engine) Replaced() []string { return e.replaced }
 
 // Falco returns the counts of Falco-language rules.
 func (e *Engine) Falco() FalcoCounts { return e.falco }
@@ -609,6 +621,6 @@ func (c FalcoCounts) String() string {
 	if c.Rules > 0 {
 		pct = 100 * float64(c.Active) / float64(c.Rules)
 	}
-	return fmt.Sprintf("Falco-language rules: %d active of %d (%.0f%%), %d inactive (need data ruled does not collect), %d disabled in their files, %d for other sources skipped",
+	return fmt.Sprintf("Falco-language rules: %d active of %d (%.0f%%), %d inactive (each listed with why), %d disabled in their files, %d for other sources skipped",
 		c.Active, c.Rules, pct, c.Inactive, c.Disabled, c.OtherSource)
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -193,6 +194,12 @@ func TestFalcoNamesBesideBuiltin(t *testing.T) {
   condition: evt.type = setns and thread.cap_effective icontains sys_admin
   output: falco %proc.name
   priority: NOTICE
+- rule: Shell spawned by JVM
+  desc: Falco's version, disabled in its file
+  condition: spawned_process and proc.pname = java
+  output: falco %proc.name
+  priority: NOTICE
+  enabled: false
 `)
 	e := mustNew(t, Options{RateLimit: RateLimit{Rate: -1}}, append(builtin, falco)...)
 	byName := map[string]*Rule{}
@@ -208,9 +215,16 @@ func TestFalcoNamesBesideBuiltin(t *testing.T) {
 	if r := byName["Change thread namespace"]; r == nil || r.Lang != LangExpr {
 		t.Errorf("Change thread namespace: %+v, want the builtin definition", r)
 	}
+	if r := byName["Shell spawned by JVM"]; r == nil || r.Lang != LangExpr {
+		t.Errorf("Shell spawned by JVM: %+v, want the builtin definition (Falco's is disabled)", r)
+	}
 	in := e.Inactive()
-	if len(in) != 1 || in[0].Name != "Change thread namespace" || !strings.Contains(in[0].Reason, "the expr rule of this name (builtin/") {
+	if len(in) != 2 || in[0].Name != "Change thread namespace" || !strings.Contains(in[0].Reason, "the expr rule of this name (builtin/") ||
+		in[1].Reason != "disabled in its file; the expr rule of this name ("+byName["Shell spawned by JVM"].File+":"+strconv.Itoa(byName["Shell spawned by JVM"].Line)+") runs instead" {
 		t.Errorf("inactive %+v", in)
+	}
+	if rep := e.Replaced(); len(rep) != 1 || !strings.Contains(rep[0], `falco.yaml:6: rule "Terminal shell in container" (Falco's language) replaces the expr rule of that name at builtin/`) {
+		t.Errorf("replaced %q", rep)
 	}
 }
 

@@ -37,7 +37,7 @@ func TestValidateFalcoLanguage(t *testing.T) {
 	code, out, errOut := run(t, "validate", "-rules", fl+"rules.yaml")
 	want := "2 rules, 1 macros, 1 lists loaded from " + fl + "rules.yaml\n" +
 		"inactive: " + fl + `rules.yaml:16: rule "Needs capabilities": needs field thread.cap_effective, which ruled does not collect` + "\n" +
-		"Falco-language rules: 2 active of 3 (67%), 1 inactive (need data ruled does not collect), 0 disabled in their files, 1 for other sources skipped\n"
+		"Falco-language rules: 2 active of 3 (67%), 1 inactive (each listed with why), 0 disabled in their files, 1 for other sources skipped\n"
 	if code != 0 || out != want {
 		t.Fatalf("exit %d\n got %q\nwant %q\n%s", code, out, want, errOut)
 	}

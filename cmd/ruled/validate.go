@@ -52,6 +52,9 @@ func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) int
 		extra = fmt.Sprintf(" (%d disabled)", disabled)
 	}
 	fmt.Fprintf(stdout, "%d rules%s, %d macros, %d lists loaded from %s\n", rules, extra, macros, lists, strings.Join(paths.orBuiltin(), ", "))
+	for _, r := range eng.Replaced() {
+		fmt.Fprintf(stdout, "replaced: %s\n", r)
+	}
 	inactive := eng.Inactive()
 	for _, in := range inactive {
 		fmt.Fprintf(stdout, "inactive: %s\n", in)
