@@ -239,6 +239,14 @@ func resolveRuled(f *FieldRef) (resolved, error) {
 		k := strconv.Quote(f.Arg)
 		return resolved{kind: KString, expr: name + "[" + k + "] ?? \"\"", present: k + " in " + name}, nil
 	}
+	if f.HasArg && ef.Kind == event.KindStrings {
+		// ruled.proc.args[N]: the element at index N alone, as a list.
+		n, err := strconv.Atoi(f.Arg)
+		if err != nil || n < 0 {
+			return resolved{}, &CompileError{Offset: f.Offset, Msg: fmt.Sprintf("%s[%s]: the argument is an index (0, 1 ...)", f.Name, f.Arg)}
+		}
+		return resolved{kind: KList, expr: fmt.Sprintf("[%s[%d]]", name, n), present: fmt.Sprintf("len(%s) > %d", name, n)}, nil
+	}
 	if f.HasArg {
 		return resolved{}, &CompileError{Offset: f.Offset, Msg: fmt.Sprintf("field %s takes no argument", f.Name)}
 	}

@@ -64,6 +64,8 @@ func buildFields() []fieldDef {
 		case event.KindStrings:
 			e.Type = "string"
 			e.IsList = true
+			e.Arg = sdk.FieldEntryArg{IsIndex: true}
+			e.Desc += " (" + e.Name + "[N]: the element at index N alone; no value past the end)"
 		case event.KindMap:
 			e.Type = "string"
 			e.Arg = sdk.FieldEntryArg{IsKey: true, IsRequired: true}
@@ -96,8 +98,17 @@ func FieldEntries() []sdk.FieldEntry {
 
 // eventValue converts an event field to what the SDK's SetValue expects for
 // the field's Falco type; ok is false when the field has no value (a map
-// key that is absent).
-func eventValue(f *event.Field, ev *event.Event, key string) (any, bool) {
+// key that is absent, a list index past the end). index >= 0 selects one
+// element of a list field.
+func eventValue(f *event.Field, ev *event.Event, key string, index int) (any, bool) {
+	if index >= 0 {
+		if p, ok := f.Ptr(ev).(*[]string); ok {
+			if index >= len(*p) {
+				return nil, false
+			}
+			return []string{(*p)[index]}, true
+		}
+	}
 	switch p := f.Ptr(ev).(type) {
 	case *string:
 		return *p, true

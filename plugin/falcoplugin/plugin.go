@@ -216,7 +216,11 @@ func (p *Plugin) Extract(req sdk.ExtractRequest, evt sdk.EventReader) (err error
 		return err
 	}
 	if d.kind == kindEvent {
-		if v, ok := eventValue(d.ev, p.cur, req.ArgKey()); ok {
+		index := -1
+		if d.entry.Arg.IsIndex && req.ArgPresent() {
+			index = int(min(req.ArgIndex(), 1<<31))
+		}
+		if v, ok := eventValue(d.ev, p.cur, req.ArgKey(), index); ok {
 			req.SetValue(v)
 		}
 		return nil
