@@ -15,7 +15,7 @@ var argFields = [][2]string{
 	{"proc.aexepath[N]", "N=0: proc.exe; N=1: proc.pexe; higher levels need data ruled does not keep"},
 	{"container.label[K], container.labels[K]", "container.labels[K]; no value when the key is absent"},
 	{"evt.num", "ruled keeps no event number: `evt.num = 0` is false and `evt.num >= 0` true on every event (Falco numbers from 1), other tests need the number"},
-	{"ruled.FIELD", "ruled's own FIELD with the plugin's meaning inside Falco (ruled.proc.exe is the path); an empty list has no value; integers order as uint64"},
+	{"ruled.FIELD", "ruled's own FIELD with the plugin's meaning inside Falco (ruled.proc.exe is the path); an empty list has no value; a list field takes an index (ruled.proc.args[1]: that element alone); integers order as uint64"},
 }
 
 // WriteAliasTable writes the alias table as Markdown rows for
