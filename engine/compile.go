@@ -169,9 +169,13 @@ func (r *resolver) parse(text string, lang Lang, stack []string) (ast.Node, erro
 		if lang == LangFalco {
 			return nil, &condError{msg: fmt.Sprintf("internal: the expr form %q of this condition does not parse: %v", src, err)}
 		}
+		hint := ""
+		if _, ferr := falcolang.Parse(text); ferr == nil {
+			hint = " (this condition is Falco's language; the file is read as expr because other conditions are: add # ruled: language=falco to read it as Falco's)"
+		}
 		var fe *file.Error
 		if errors.As(err, &fe) {
-			return nil, &condError{from: fe.From, msg: fe.Message}
+			return nil, &condError{from: fe.From, msg: fe.Message + hint}
 		}
 		return nil, &condError{msg: err.Error()}
 	}

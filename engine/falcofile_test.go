@@ -240,6 +240,7 @@ func TestDetectLang(t *testing.T) {
 		{"falco key", "- macro: a\n  condition: evt.num = 0\n- rule: r\n  desc: d\n  condition: a and a\n  output: o\n  priority: INFO\n  source: syscall\n", LangFalco},
 		{"marker", "# ruled: language=falco\n- list: l\n  items: [a]\n", LangFalco},
 		{"marker forces expr", "# ruled: language=expr\n- macro: m\n  condition: proc.name = sh\n", LangExpr},
+		{"a slip in an expr file", "- macro: m\n  condition: proc.name = sh\n- macro: n\n  condition: proc.name in [\"a\"]\n", LangExpr},
 	}
 	for _, c := range cases {
 		d := newDefs()
@@ -263,5 +264,14 @@ func TestDetectLang(t *testing.T) {
 	_, err := New([]File{yamlFile("f.yaml", "# ruled: language=cobol\n- list: l\n  items: [a]\n")}, Options{})
 	if err == nil || !strings.Contains(err.Error(), "language=cobol: want falco or expr") {
 		t.Errorf("bad marker: %v", err)
+	}
+}
+
+// A Falco-style slip in an expr file is an expr error that says what the
+// condition looks like.
+func TestFalcoSlipInExprFile(t *testing.T) {
+	_, err := New([]File{yamlFile("f.yaml", "- macro: m\n  condition: proc.name = sh\n- macro: n\n  condition: proc.name in [\"a\"]\n")}, Options{})
+	if err == nil || !strings.Contains(err.Error(), `f.yaml:2: macro "m": condition: `) || !strings.Contains(err.Error(), "this condition is Falco's language") {
+		t.Fatalf("err = %v", err)
 	}
 }

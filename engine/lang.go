@@ -32,8 +32,8 @@ var langMarker = regexp.MustCompile(`(?m)^#\s*ruled:\s*language\s*=\s*(\S+)\s*$`
 
 // detectLang decides a file's language: the marker comment when present;
 // else Falco's when an item has a key only Falco's files have (source,
-// warn_evttypes, skip-if-unknown-filter, capture) or a condition that
-// expr's parser rejects and Falco's accepts; else expr.
+// warn_evttypes, skip-if-unknown-filter, capture), or when some conditions
+// only Falco's parser accepts and none only expr's does; else expr.
 func detectLang(f File, root *yaml.Node) (Lang, error) {
 	if m := langMarker.FindSubmatch(f.Data); m != nil {
 		switch string(m[1]) {
@@ -59,10 +59,25 @@ func detectLang(f File, root *yaml.Node) (Lang, error) {
 			}
 		}
 	}
+	// Falco's when some conditions only Falco's parser accepts and none
+	// only expr's does: a lone slip (an = in an expr file) should not turn
+	// a whole expr file into Falco's.
+	falcoOnly, exprOnly := 0, 0
 	for _, c := range conds {
-		if condLang(c) == LangFalco {
-			return LangFalco, nil
+		if strings.TrimSpace(c) == "" {
+			continue
 		}
+		_, eerr := parser.Parse(rewriteSpellings(c))
+		_, ferr := falcolang.Parse(c)
+		switch {
+		case eerr != nil && ferr == nil:
+			falcoOnly++
+		case eerr == nil && ferr != nil:
+			exprOnly++
+		}
+	}
+	if falcoOnly > 0 && exprOnly == 0 {
+		return LangFalco, nil
 	}
 	return LangExpr, nil
 }
