@@ -76,15 +76,16 @@ func (e falcoEnv) MacroBody(name string) falcolang.Node {
 // macro's text is translated once per load (macros are expanded wherever
 // they are used).
 func (r *resolver) compileFalco(text string) (string, error) {
+	if r.skipUnknown {
+		// The outcome depends on the rule being built: no cache.
+		return r.compileFalcoText(text)
+	}
 	if c, ok := r.falcoCache[text]; ok {
 		return c.expr, c.err
 	}
 	s, err := r.compileFalcoText(text)
 	if r.falcoCache == nil {
 		r.falcoCache = map[string]falcoCompiled{}
-	}
-	if r.skipUnknown {
-		return s, err // depends on the rule being built
 	}
 	r.falcoCache[text] = falcoCompiled{s, err}
 	return s, err
