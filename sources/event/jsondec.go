@@ -96,18 +96,25 @@ func (d *decoder) rawKey() (string, bool) {
 		return "", false
 	}
 	start := d.i + 1
-	for j := start; j < len(d.b); j++ {
-		c := d.b[j]
-		switch {
-		case c == '"':
-			d.i = j + 1
-			return d.b[start:j], true
-		case c == '\\' || c < 0x20 || c >= 0x80:
-			return "", false
-		}
+	j := start
+	for j < len(d.b) && plain[d.b[j]] {
+		j++
+	}
+	if j < len(d.b) && d.b[j] == '"' {
+		d.i = j + 1
+		return d.b[start:j], true
 	}
 	return "", false
 }
+
+// plain marks the bytes a string may hold as they are: not the quote, the
+// backslash, a control character or the start of a multi-byte sequence.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // str reads a JSON string value.
 func (d *decoder) str() (string, bool) {
@@ -117,8 +124,13 @@ func (d *decoder) str() (string, bool) {
 	start := d.i + 1
 	ascii := true
 	for j := start; j < len(d.b); j++ {
-		c := d.b[j]
-		switch {
+		for j < len(d.b) && plain[d.b[j]] {
+			j++
+		}
+		if j == len(d.b) {
+			break
+		}
+		switch c := d.b[j]; {
 		case c == '"':
 			s := d.b[start:j]
 			if !ascii && !utf8.ValidString(s) {
@@ -130,7 +142,7 @@ func (d *decoder) str() (string, bool) {
 			return d.unescape(start)
 		case c < 0x20:
 			return "", false
-		case c >= 0x80:
+		default: // >= 0x80
 			ascii = false
 		}
 	}
