@@ -212,7 +212,7 @@ func BenchmarkFalcoReplay(b *testing.B) {
 	if _, err := os.Stat(falcoBin); err != nil {
 		b.Fatalf("real Falco not found (see ../shared/falco/README.md): %v", err)
 	}
-	n := 100000
+	n := 200000
 	if s := os.Getenv("FALCOREPLAY_EVENTS"); s != "" {
 		v, err := strconv.Atoi(s)
 		if err != nil || v < 2 {
