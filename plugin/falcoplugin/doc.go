@@ -7,9 +7,12 @@
 // everything here is covered by plain `go test`; the C ABI is exercised by
 // the harness test that builds the .so.
 //
-// Events cross the plugin boundary as one JSON line each, the encoding of
-// `ruled events` and -replay: self-describing and versionless, so a Falco
-// capture (.scap) of ruled events can be read back by ruled itself, and an
-// event written by an older or newer plugin still extracts every field both
-// know. BenchmarkEncode/BenchmarkDecode measure its cost.
+// Events cross the plugin boundary in a compact binary encoding (codec.go):
+// tagged fields, so an event written by an older or newer plugin still
+// extracts every field both know, and a version byte, so the JSON lines that
+// plugins before it wrote into Falco capture files still decode. Extraction
+// takes an event this process sent lately from a table keyed in the payload
+// (recent.go) and decodes any other payload once per event number.
+// BenchmarkEncode/BenchmarkDecode measure the codec; test/falcoreplay the
+// cost inside the real Falco.
 package falcoplugin
