@@ -133,6 +133,9 @@ type falcoField struct {
 	name    string
 	prog    *vm.Program // nil: ruled has no data for the field (<NA>)
 	present *vm.Program // nil: always present
+	// plain is the ruled field the Falco field is, when it is one as is:
+	// its unknown values (event.Field.Unknown) print <NA> as ruled's own.
+	plain *event.Field
 }
 
 var falcoFields sync.Map // name -> *falcoField
@@ -143,6 +146,9 @@ func newFalcoField(name string) *falcoField {
 	}
 	f := &falcoField{name: name}
 	val, present, err := falcolang.FieldExpr(name)
+	if pf, ok := event.Lookup(val); ok && err == nil {
+		f.plain = pf
+	}
 	if err == nil {
 		opts := append([]expr.Option{expr.Env(event.Event{})}, falcolang.Functions()...)
 		if p, err := expr.Compile(val, opts...); err == nil {
@@ -162,7 +168,7 @@ func newFalcoField(name string) *falcoField {
 
 // value is the field's value in ev, nil when Falco would print <NA>.
 func (f *falcoField) value(ev *event.Event) any {
-	if f.prog == nil {
+	if f.prog == nil || f.plain != nil && f.plain.Unknown(ev) {
 		return nil
 	}
 	if f.present != nil {

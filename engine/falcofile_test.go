@@ -135,6 +135,21 @@ func TestFalcoRuleFile(t *testing.T) {
 	if out != "shell bash (parent java)" || fields["proc.pname"] != "java" {
 		t.Errorf("output %q %v", out, fields)
 	}
+	// Unknown values print <NA> and are null, as in ruled's own outputs: a
+	// uid of 0 nobody named, a pid of 0; ruled lacks evt.arg.flags.
+	tpl, err := parseTemplate("uid=%user.uid pid=%proc.pid name=%user.name flags=%evt.arg.flags gp=%proc.aname[2]", LangFalco)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, fields = tpl.render(shellExec("bash", "java", "host"))
+	if out != "uid=<NA> pid=<NA> name=<NA> flags=<NA> gp=<NA>" || fields["user.uid"] != nil || fields["evt.arg.flags"] != nil {
+		t.Errorf("unknowns: %q %v", out, fields)
+	}
+	root := shellExec("bash", "java", "host")
+	root.Proc.User, root.Proc.PID = "root", 7
+	if out, _ = tpl.render(root); out != "uid=0 pid=7 name=root flags=<NA> gp=<NA>" {
+		t.Errorf("root: %q", out)
+	}
 }
 
 // Errors in a Falco-language condition name FILE:LINE, the item and the
