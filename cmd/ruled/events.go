@@ -82,6 +82,7 @@ func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			fmt.Fprintln(stderr, "ruled events:", err)
 			return exitError
 		}
+		defer guardAudit(sensors.Sources(), log)()
 		src = sensors.Source()
 	} else {
 		replaySrc = replay.New(replayFile, log)

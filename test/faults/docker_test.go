@@ -33,14 +33,21 @@ func containerAlert(t *testing.T, a *e2e.Agent, rule, name string, d time.Durati
 	return false
 }
 
-func runBox(t *testing.T, name string) {
+func runBox(t *testing.T, name string) { runBoxCmd(t, name, "sleep", "300") }
+
+// runBoxCmd starts a container of the test image running cmd, removed
+// when the test ends.
+func runBoxCmd(t *testing.T, name string, cmd ...string) {
 	t.Helper()
 	_ = exec.Command("docker", "rm", "-f", name).Run()
 	t.Cleanup(func() { _ = exec.Command("docker", "rm", "-f", name).Run() })
-	if out, err := exec.Command("docker", "run", "-d", "--name", name, "--network", "none", e2e.TestImage, "sleep", "300").CombinedOutput(); err != nil {
+	args := append([]string{"run", "-d", "--name", name, "--network", "none", e2e.TestImage}, cmd...)
+	if out, err := exec.Command("docker", args...).CombinedOutput(); err != nil {
 		t.Fatalf("docker run %s: %v\n%s", name, err, out)
 	}
 }
+
+func e2eDocker(t *testing.T) { e2e.RequireDocker(t) }
 
 // TestFaultDockerdKilled: dockerd SIGKILLed under a running agent, then
 // started again. While it is gone host events keep flowing; once it is
