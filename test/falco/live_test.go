@@ -42,6 +42,9 @@ func TestLive(t *testing.T) {
 	cmd := f.Command(t, cfg)
 	falco := e2e.StartAgent(t, cmd.Path, nil, cmd.Args[1:]...)
 	falco.WaitLog(t, "audit source started", 60*time.Second)
+	if before.Settings["pid"] == "0" && !strings.Contains(falco.Log(), "audit_mode multicast and no audit daemon is running") {
+		t.Errorf("with no audit daemon, the start-up log does not say so:\n%s", falco.Log())
+	}
 	if !waitFor(30*time.Second, func() bool { return len(e2e.ReadAuditState(t).Rules) > 0 }) {
 		t.Fatal("the plugin installed no audit rules within 30 s")
 	}
