@@ -91,7 +91,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitUsage
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "ruled: unexpected argument %q (subcommands: validate, test, events, ps, netstat, recover, version)\n", fs.Arg(0))
+		fmt.Fprintf(stderr, "ruled: unexpected argument %q (subcommands: validate, test, events, ps, netstat, inspect, recover, version)\n", fs.Arg(0))
 		return exitUsage
 	}
 
