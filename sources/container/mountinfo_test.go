@@ -103,3 +103,42 @@ func FuzzParseRootOverlay(f *testing.F) {
 		}
 	})
 }
+
+func TestParseMountinfo(t *testing.T) {
+	f, err := os.Open("testdata/mountinfo/docker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ms, err := ParseMountinfo(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) == 0 || ms[0].MountPoint != "/" || ms[0].FSType != "overlay" || ms[0].ID != 72 || ms[0].Parent != 48 || ms[0].Dev != "0:39" {
+		t.Fatalf("first mount %+v", ms[0])
+	}
+	if up, ok := ms[0].SuperOption("upperdir"); !ok || !strings.HasSuffix(up, "/diff") {
+		t.Errorf("upperdir %q %v", up, ok)
+	}
+	if _, ok := ms[0].SuperOption("lowerdir"); !ok {
+		t.Error("no lowerdir")
+	}
+	esc, _ := ParseMountinfo(strings.NewReader(`90 75 254:0 /tmp/a\040b /data\040dir rw - ext4 /dev/vda rw` + "\n"))
+	if len(esc) != 1 || esc[0].Root != "/tmp/a b" || esc[0].MountPoint != "/data dir" {
+		t.Errorf("octal escapes: %+v", esc)
+	}
+}
+
+func FuzzParseMountinfo(f *testing.F) {
+	b, _ := os.ReadFile("testdata/mountinfo/docker")
+	f.Add(string(b))
+	f.Fuzz(func(t *testing.T, s string) {
+		ms, err := ParseMountinfo(strings.NewReader(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms {
+			_, _ = m.SuperOption("upperdir")
+		}
+	})
+}

@@ -124,3 +124,11 @@ func TestReadLinksOwn(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseLinks(f *testing.F) {
+	f.Add(uint16(rtmNewLink), []byte{0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 3, 0, 'l', 'o', 0, 0})
+	f.Add(uint16(rtmNewAddr), []byte{2, 8, 0, 0, 1, 0, 0, 0, 8, 0, 2, 0, 127, 0, 0, 1})
+	f.Fuzz(func(t *testing.T, typ uint16, b []byte) {
+		_, _ = ParseLinks([]netlink.Message{{Header: netlink.Header{Type: netlink.HeaderType(typ)}, Data: b}})
+	})
+}
