@@ -38,6 +38,9 @@ type Options struct {
 	AlertFiles []string
 	MaxChanges int
 	MaxAlerts  int
+	// CgroupRoot is where the cgroup file systems are mounted ("" means
+	// /sys/fs/cgroup).
+	CgroupRoot string
 	// RPM reads rpm databases (nil: QueryRPM).
 	RPM    RPMQuery
 	Logger *slog.Logger
@@ -82,6 +85,9 @@ func Gather(ctx context.Context, target string, opt Options) (*Report, error) {
 		g.opt.RPM = QueryRPM
 	}
 	g.fsys = os.DirFS(g.proc)
+	if opt.Docker == nil {
+		g.note("no container runtime asked: answering from /proc and the cgroup")
+	}
 	if err := g.seed(ctx); err != nil {
 		return nil, err
 	}
@@ -361,8 +367,11 @@ func (g *gatherer) container(id string, d container.Detail) {
 				}
 			}
 		}
-		if len(g.snap.procs[id]) > 0 {
+		if len(g.snap.procs[id]) > 0 && c.InitPID > 0 {
 			c.State = "running"
+			if g.frozen(c.InitPID) {
+				c.State = "paused"
+			}
 		}
 	}
 	if c.CapAdd == nil {
@@ -391,6 +400,47 @@ func (g *gatherer) container(id string, d container.Detail) {
 			c.PIDNamespace, c.NetNamespace = uint64(p.NS.PID), uint64(p.NS.Net)
 		}
 	}
+}
+
+// frozen reports whether pid's cgroup is frozen (docker pause): the v1
+// freezer's freezer.state, or v2's cgroup.freeze.
+func (g *gatherer) frozen(pid int) bool {
+	b, err := fs.ReadFile(g.fsys, strconv.Itoa(pid)+"/cgroup")
+	if err != nil {
+		return false
+	}
+	for line := range strings.Lines(string(b)) {
+		f := strings.SplitN(strings.TrimSpace(line), ":", 3)
+		if len(f) != 3 {
+			continue
+		}
+		var file string
+		switch {
+		case slices.Contains(strings.Split(f[1], ","), "freezer"):
+			file = filepath.Join(g.cgroupRoot(), "freezer", f[2], "freezer.state")
+		case f[0] == "0" && f[1] == "":
+			file = filepath.Join(g.cgroupRoot(), f[2], "cgroup.freeze")
+			if _, err := os.Stat(filepath.Join(g.cgroupRoot(), "unified")); err == nil {
+				file = filepath.Join(g.cgroupRoot(), "unified", f[2], "cgroup.freeze")
+			}
+		default:
+			continue
+		}
+		if st, err := os.ReadFile(file); err == nil {
+			v := strings.TrimSpace(string(st))
+			if v == "FROZEN" || v == "FREEZING" || v == "1" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (g *gatherer) cgroupRoot() string {
+	if g.opt.CgroupRoot != "" {
+		return g.opt.CgroupRoot
+	}
+	return "/sys/fs/cgroup"
 }
 
 // bootTime is btime of /proc/stat, for process start times.

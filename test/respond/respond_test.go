@@ -222,6 +222,18 @@ func TestRespond(t *testing.T) {
 	if rep.Container.State != "paused" || len(rep.Network.Networks) != 0 {
 		t.Errorf("inspect: state %q networks %+v", rep.Container.State, rep.Network.Networks)
 	}
+	// Without the runtime, the pause is read from the freezer cgroup.
+	out, err = exec.Command(bin, "inspect", "-json", "-docker", "", victim[:12]).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ruled inspect -docker '': %v\n%s", err, out)
+	}
+	rep = inspect.Report{}
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if rep.Container.From != "proc" || rep.Container.State != "paused" {
+		t.Errorf("inspect without the runtime: from %q state %q, want proc and paused", rep.Container.From, rep.Container.State)
+	}
 
 	code, err := ag.Stop(20 * time.Second)
 	if err != nil || code != 0 {
