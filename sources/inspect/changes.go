@@ -24,7 +24,7 @@ type Change struct {
 	Type       string    `json:"type"` // file, dir, symlink, other; "" for D
 	Size       int64     `json:"size"`
 	Mode       string    `json:"mode,omitempty"`
-	MTime      time.Time `json:"mtime"`
+	MTime      time.Time `json:"mtime,omitzero"`
 	Executable bool      `json:"executable"`
 }
 
