@@ -239,7 +239,7 @@ func TestRespond(t *testing.T) {
 	if err != nil || code != 0 {
 		t.Fatalf("agent stop: code %d, %v", code, err)
 	}
-	m := regexp.MustCompile(`response stats matched=(\d+) actions=(\d+) failed=(\d+) host_skipped=(\d+)`).FindStringSubmatch(ag.Log())
+	m := regexp.MustCompile(`msg="response stats" matched=(\d+) actions=(\d+) failed=(\d+) host_skipped=(\d+)`).FindStringSubmatch(ag.Log())
 	if m == nil {
 		t.Fatalf("no response stats in the log")
 	}
