@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -65,4 +66,15 @@ func RuledBinary(t *testing.T) string {
 		t.Fatalf("build ruled: %v\n%s", buildErr, buildOut)
 	}
 	return ruledBin
+}
+
+// Docker runs the docker CLI and returns its trimmed output, failing the
+// test with that output when the command fails.
+func Docker(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("docker", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
 }

@@ -36,21 +36,12 @@ type ctr struct {
 	ip       string
 }
 
-func docker(t *testing.T, args ...string) string {
-	t.Helper()
-	out, err := exec.Command("docker", args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("docker %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
 // runVictim starts the container and removes it when the test ends.
 func runVictim(t *testing.T, bind string) ctr {
 	t.Helper()
 	name := fmt.Sprintf("ruled-insp-victim-%d", os.Getpid())
 	_ = exec.Command("docker", "rm", "-f", name).Run()
-	id := docker(t, "run", "-d", "--name", name,
+	id := e2e.Docker(t, "run", "-d", "--name", name,
 		"--label", "ruled.test=inspect",
 		"--label", "io.kubernetes.pod.name=web-7d9f", "--label", "io.kubernetes.pod.namespace=shop",
 		"-v", bind+":/data", "-v", "/etc:/host/etc:ro",
@@ -60,11 +51,11 @@ func runVictim(t *testing.T, bind string) ctr {
 			t.Logf("docker rm -f %s: %v\n%s", name, err, out)
 		}
 	})
-	pid, err := strconv.Atoi(docker(t, "inspect", "-f", "{{.State.Pid}}", id))
+	pid, err := strconv.Atoi(e2e.Docker(t, "inspect", "-f", "{{.State.Pid}}", id))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ip := docker(t, "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", id)
+	ip := e2e.Docker(t, "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", id)
 	return ctr{id: id, name: name, pid: pid, ip: ip}
 }
 

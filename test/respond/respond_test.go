@@ -35,21 +35,12 @@ responses:
 // loopback and nc -e /bin/sh connecting to it, held open.
 const reverseShell = "sleep 1000 | nc -l -p 4444 & sleep 0.3; nc 127.0.0.1 4444 -e /bin/sh"
 
-func docker(t *testing.T, args ...string) string {
-	t.Helper()
-	out, err := exec.Command("docker", args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("docker %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
 // run starts a container on the default bridge; it and any evidence image
 // of it are removed when the test ends, even on failure.
 func run(t *testing.T, name string) string {
 	t.Helper()
 	_ = exec.Command("docker", "rm", "-f", name).Run()
-	id := docker(t, "run", "-d", "--name", name, e2e.TestImage, "sleep", "1000")
+	id := e2e.Docker(t, "run", "-d", "--name", name, e2e.TestImage, "sleep", "1000")
 	t.Cleanup(func() {
 		_ = exec.Command("docker", "unpause", id).Run() // rm -f refuses some paused containers
 		if out, err := exec.Command("docker", "rm", "-f", id).CombinedOutput(); err != nil {
@@ -80,7 +71,7 @@ type state struct {
 
 func stateOf(t *testing.T, id string) state {
 	t.Helper()
-	out := docker(t, "inspect", "-f", "{{json .State}}|{{json .NetworkSettings.Networks}}", id)
+	out := e2e.Docker(t, "inspect", "-f", "{{json .State}}|{{json .NetworkSettings.Networks}}", id)
 	st, nets, _ := strings.Cut(out, "|")
 	var s state
 	if err := json.Unmarshal([]byte(st), &s); err != nil {
@@ -117,7 +108,7 @@ func TestRespond(t *testing.T) {
 	var shell e2e.Alert
 	deadline := time.Now().Add(40 * time.Second)
 	for {
-		docker(t, "exec", "-d", victim, "sh", "-c", reverseShell)
+		e2e.Docker(t, "exec", "-d", victim, "sh", "-c", reverseShell)
 		found := false
 		for end := time.Now().Add(5 * time.Second); time.Now().Before(end) && !found; time.Sleep(100 * time.Millisecond) {
 			for _, a := range ag.Alerts(t) {
@@ -176,7 +167,7 @@ func TestRespond(t *testing.T) {
 	if len(imgs) != 1 {
 		t.Fatalf("evidence images of the victim: %q, want 1", imgs)
 	}
-	labels := docker(t, "image", "inspect", "-f", "{{json .Config.Labels}}", imgs[0])
+	labels := e2e.Docker(t, "image", "inspect", "-f", "{{json .Config.Labels}}", imgs[0])
 	var lab map[string]string
 	if err := json.Unmarshal([]byte(labels), &lab); err != nil {
 		t.Fatal(err)
@@ -191,7 +182,7 @@ func TestRespond(t *testing.T) {
 	if !regexp.MustCompile(`^ruled-evidence:ruled-insp-victim-\d+-reverse-shell-\d{8}t\d{6}z$`).MatchString(ref) {
 		t.Errorf("evidence image name %q", ref)
 	}
-	if got := docker(t, "image", "inspect", "-f", "{{.Id}}", ref); got != imgs[0] {
+	if got := e2e.Docker(t, "image", "inspect", "-f", "{{.Id}}", ref); got != imgs[0] {
 		t.Errorf("%s is %s, want %s", ref, got, imgs[0])
 	}
 	// The second container is untouched.
