@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ruled/ruled/sources/audit"
@@ -26,10 +27,10 @@ type Source struct {
 	name   string
 	logger *slog.Logger
 
+	events  atomic.Int64 // per event: no lock
 	mu      sync.Mutex
 	skipped int
 	first   []string
-	events  int
 }
 
 // MaxNamed is how many skipped lines a replay names (FILE:LINE: reason);
@@ -68,7 +69,7 @@ type Stats struct {
 func (s *Source) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Stats{File: s.name, Events: s.events, Skipped: s.skipped, First: slices.Clone(s.first)}
+	return Stats{File: s.name, Events: int(s.events.Load()), Skipped: s.skipped, First: slices.Clone(s.first)}
 }
 
 // Summary is one line for the end of a run: what was replayed and what
@@ -119,9 +120,7 @@ func (s *Source) Run(ctx context.Context, emit func(*event.Event)) error {
 		if ctx.Err() != nil {
 			return errStop
 		}
-		s.mu.Lock()
-		s.events++
-		s.mu.Unlock()
+		s.events.Add(1)
 		emit(ev)
 		return nil
 	}
