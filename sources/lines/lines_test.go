@@ -59,3 +59,43 @@ func TestLongLastLine(t *testing.T) {
 		t.Fatalf("got %+v", out)
 	}
 }
+
+// FuzzLines holds the reader to strings.Split on any input, bound and
+// buffer size: every line in order, numbered, the ones over the bound
+// reported as too long.
+func FuzzLines(f *testing.F) {
+	f.Add("a\r\nbb\n\nccc", 2, 16)
+	f.Add(strings.Repeat("x", 40)+"\ny\n", 10, 16)
+	f.Fuzz(func(t *testing.T, in string, max, bufSize int) {
+		max, bufSize = 1+abs(max)%64, 16+abs(bufSize)%64
+		pieces := strings.Split(in, "\n")
+		if pieces[len(pieces)-1] == "" {
+			pieces = pieces[:len(pieces)-1] // after the last newline: no line
+		}
+		var want []got
+		for i, p := range pieces {
+			p = strings.TrimSuffix(p, "\r")
+			if len(p) > max {
+				want = append(want, got{num: i + 1, long: true})
+			} else {
+				want = append(want, got{line: p, num: i + 1})
+			}
+		}
+		out := readAll(t, in, max, bufSize)
+		if len(out) != len(want) {
+			t.Fatalf("max %d: %d lines %+v, want %d %+v", max, len(out), out, len(want), want)
+		}
+		for i := range want {
+			if out[i] != want[i] {
+				t.Fatalf("max %d: line %d: %+v, want %+v", max, i, out[i], want[i])
+			}
+		}
+	})
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
