@@ -321,7 +321,8 @@ func (r *Responder) act(ctx context.Context, action, id, name string, det contai
 }
 
 // evidenceTag is a Docker tag ([A-Za-z0-9_.-], ≤ 128) naming the container,
-// the rule and the time.
+// the rule and the time to the millisecond, so that two entries committing
+// the same container for the same alert do not take each other's tag.
 func evidenceTag(name, id, rule string, at time.Time) string {
 	if name == "" && len(id) >= 12 {
 		name = id[:12]
@@ -347,7 +348,7 @@ func evidenceTag(name, id, rule string, at time.Time) string {
 		}
 		return out
 	}
-	tag := clean(name, 48) + "-" + clean(rule, 48) + "-" + at.Format("20060102t150405z")
+	tag := clean(name, 48) + "-" + clean(rule, 48) + "-" + at.Format("20060102t150405.000z")
 	return strings.TrimLeft(tag, "-.")
 }
 

@@ -113,7 +113,7 @@ func TestActionsInOrderAndReported(t *testing.T) {
 	r.Offer(alert("Other rule", cid, event.PriorityCritical))
 	drain(t, r)
 	want := []string{
-		"commit ruled-evidence:web-reverse-shell-20261204t183000z rule=Reverse shell",
+		"commit ruled-evidence:web-reverse-shell-20261204t183000.000z rule=Reverse shell",
 		"disconnect bridge", "disconnect backend", // a failure does not stop the next
 		"pause " + cid[:12],
 	}
@@ -243,9 +243,9 @@ func TestConfig(t *testing.T) {
 func TestEvidenceTag(t *testing.T) {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	for _, tt := range []struct{ name, id, rule, want string }{
-		{"web", cid, "Reverse shell", "web-reverse-shell-20260102t030405z"},
-		{"", cid, "Drop and execute new binary in container", "1c033df0629c-drop-and-execute-new-binary-in-container-20260102t030405z"},
-		{"-x", cid, "!!", "x--20260102t030405z"},
+		{"web", cid, "Reverse shell", "web-reverse-shell-20260102t030405.000z"},
+		{"", cid, "Drop and execute new binary in container", "1c033df0629c-drop-and-execute-new-binary-in-container-20260102t030405.000z"},
+		{"-x", cid, "!!", "x--20260102t030405.000z"},
 	} {
 		if got := evidenceTag(tt.name, tt.id, tt.rule, at); got != tt.want {
 			t.Errorf("evidenceTag(%q, %q) = %q, want %q", tt.name, tt.rule, got, tt.want)

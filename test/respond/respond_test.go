@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -29,6 +30,11 @@ responses:
     min_priority: critical
     actions: [stop, kill]
     dry_run: true
+  # Runs after the first entry paused the victim: its pause fails, and
+  # the commit after it still runs.
+  - name: second look
+    rules: ["Reverse shell"]
+    actions: [pause, commit]
 `
 
 // reverseShell runs in the victim: a listener on the container's own
@@ -154,6 +160,19 @@ func TestRespond(t *testing.T) {
 			t.Errorf("dry run %s: %+v", action, a)
 		}
 	}
+	// A failed action is reported, and the next one still runs.
+	second := map[string]e2e.Alert{}
+	for _, action := range []string{"pause", "commit"} {
+		second[action] = ag.WaitAlert(t, 60*time.Second, "second look "+action, func(a e2e.Alert) bool {
+			return a.Rule == "response: second look" && a.Field("response.action") == action
+		})
+	}
+	if a := second["pause"]; a.Field("response.result") != "failed" || !strings.Contains(a.Field("response.error"), "already paused") {
+		t.Errorf("second pause: %+v, want failed: already paused", a)
+	}
+	if a := second["commit"]; a.Field("response.result") != "ok" || a.Field("response.image") == resp["commit"].Field("response.image") {
+		t.Errorf("commit after the failed pause: %+v", a)
+	}
 	ag.WaitAlert(t, 10*time.Second, "Reverse shell on the host", func(a e2e.Alert) bool {
 		return a.Rule == "Reverse shell" && a.Field("container.id") == "host"
 	})
@@ -164,10 +183,15 @@ func TestRespond(t *testing.T) {
 		t.Errorf("victim %+v: want running, paused, no network", s)
 	}
 	imgs := evidence(t, victim)
-	if len(imgs) != 1 {
-		t.Fatalf("evidence images of the victim: %q, want 1", imgs)
+	if len(imgs) != 2 {
+		t.Fatalf("evidence images of the victim: %q, want 2 (one per committing entry)", imgs)
 	}
-	labels := e2e.Docker(t, "image", "inspect", "-f", "{{json .Config.Labels}}", imgs[0])
+	ref := resp["commit"].Field("response.image")
+	img := e2e.Docker(t, "image", "inspect", "-f", "{{.Id}}", ref)
+	if !slices.Contains(imgs, img) || resp["commit"].Field("response.image_id") != img {
+		t.Errorf("%s is %s (reported %s), not among the labelled images %q", ref, img, resp["commit"].Field("response.image_id"), imgs)
+	}
+	labels := e2e.Docker(t, "image", "inspect", "-f", "{{json .Config.Labels}}", img)
 	var lab map[string]string
 	if err := json.Unmarshal([]byte(labels), &lab); err != nil {
 		t.Fatal(err)
@@ -178,12 +202,8 @@ func TestRespond(t *testing.T) {
 	if _, err := time.Parse(time.RFC3339, lab["ruled.time"]); err != nil {
 		t.Errorf("ruled.time %q: %v", lab["ruled.time"], err)
 	}
-	ref := resp["commit"].Field("response.image")
-	if !regexp.MustCompile(`^ruled-evidence:ruled-insp-victim-\d+-reverse-shell-\d{8}t\d{6}z$`).MatchString(ref) {
+	if !regexp.MustCompile(`^ruled-evidence:ruled-insp-victim-\d+-reverse-shell-\d{8}t\d{6}\.\d{3}z$`).MatchString(ref) {
 		t.Errorf("evidence image name %q", ref)
-	}
-	if got := e2e.Docker(t, "image", "inspect", "-f", "{{.Id}}", ref); got != imgs[0] {
-		t.Errorf("%s is %s, want %s", ref, got, imgs[0])
 	}
 	// The second container is untouched.
 	if s := stateOf(t, bystander); !s.Running || s.Paused || len(s.Networks) != 1 || s.Networks[0] != "bridge" {
@@ -234,8 +254,8 @@ func TestRespond(t *testing.T) {
 	if m == nil {
 		t.Fatalf("no response stats in the log")
 	}
-	if m[3] != "0" || m[4] == "0" {
-		t.Errorf("response stats %s: want no failure and the host reverse shell skipped", m[0])
+	if m[3] != "1" || m[4] == "0" {
+		t.Errorf("response stats %s: want the one failed pause and the host reverse shell skipped", m[0])
 	}
 	// The file output got the responses too.
 	b, err := os.ReadFile(alertFile)
