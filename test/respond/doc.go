@@ -3,6 +3,6 @@
 // reverse shell in one container and commits, disconnects and pauses it
 // through the real dockerd, while a second container and a reverse shell on
 // the host are left alone, a dry-run entry only reports, and an entry whose
-first action fails (pausing the paused victim) still runs its second. Root only
-// (skips outside root, fails under CI=true).
+// first action fails (pausing the paused victim) still runs its second.
+// Root only (skips outside root, fails under CI=true).
 package respond
