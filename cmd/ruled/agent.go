@@ -224,6 +224,10 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 				ls := sensors.Stats()
 				s.live = &ls
 			}
+			if resp != nil {
+				rs := resp.Stats()
+				s.resp = &rs
+			}
 			return s
 		})
 		// Served until the outputs have drained.

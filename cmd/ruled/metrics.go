@@ -16,6 +16,7 @@ import (
 
 	"github.com/ruled/ruled/engine"
 	"github.com/ruled/ruled/outputs"
+	"github.com/ruled/ruled/outputs/respond"
 	"github.com/ruled/ruled/sources/live"
 	"github.com/ruled/ruled/sources/pipeline"
 )
@@ -32,6 +33,7 @@ type agentStats struct {
 	rules   []*engine.Rule
 	outputs []outputs.OutputStats
 	eval    *evalTimer
+	resp    *respond.Stats // nil without responses
 }
 
 // evalTimer sums the time rule evaluation takes, exported as a summary
@@ -72,6 +74,8 @@ var (
 	mOutRetried     = desc("output_retried_total", "Delivery retries per output.", "output")
 	mOutDropped     = desc("output_dropped_total", "Alerts dropped per output (queue full or retries exhausted).", "output")
 	mOutQueued      = desc("output_queued", "Alerts waiting in each output's queue.", "output")
+	mRespMatched    = desc("response_matches_total", "Alerts that matched a response entry (once per entry), by what became of them.", "outcome")
+	mRespActions    = desc("response_actions_total", "Response actions run (dry runs included), by result.", "result")
 )
 
 // agentCollector exports agentStats.
@@ -80,7 +84,7 @@ type agentCollector struct{ stats func() agentStats }
 func (agentCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{mEvents, mAuditRecords, mKernelLost, mOverruns, mBacklog, mQueueDrops, mMerge,
 		mProcs, mContainers, mLookups, mLookupFailures, mLate, mEvaluated, mRuleErrors, mAlerts, mSuppressed, mEvalTime,
-		mOutSent, mOutFailed, mOutRetried, mOutDropped, mOutQueued} {
+		mOutSent, mOutFailed, mOutRetried, mOutDropped, mOutQueued, mRespMatched, mRespActions} {
 		ch <- d
 	}
 }
@@ -142,6 +146,14 @@ func (c agentCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if s.eval != nil {
 		ch <- prometheus.MustNewConstSummary(mEvalTime, s.eval.count.Load(), float64(s.eval.nanos.Load())/1e9, nil)
+	}
+	if r := s.resp; r != nil {
+		counter(mRespMatched, r.Matched, "matched")
+		counter(mRespMatched, r.Host, "host_skipped")
+		counter(mRespMatched, r.CooledDown, "cooled_down")
+		counter(mQueueDrops, r.Dropped, "response")
+		counter(mRespActions, r.Actions-r.Failed, "done")
+		counter(mRespActions, r.Failed, "failed")
 	}
 	for _, o := range s.outputs {
 		counter(mOutSent, o.Sent, o.Name)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ruled/ruled/engine"
 	"github.com/ruled/ruled/outputs"
+	"github.com/ruled/ruled/outputs/respond"
 	"github.com/ruled/ruled/sources/audit"
 	"github.com/ruled/ruled/sources/container"
 	"github.com/ruled/ruled/sources/event"
@@ -45,6 +46,7 @@ func TestMetricsExposition(t *testing.T) {
 			{Name: "webhook+http://127.0.0.1:1/", Sent: 4, Failed: 3, Retried: 2, Dropped: 1, Queued: 6},
 		},
 		eval: &eval,
+		resp: &respond.Stats{Matched: 5, Host: 2, CooledDown: 1, Dropped: 1, Actions: 6, Failed: 1},
 	}
 	reg := newMetricsRegistry(func() agentStats { return stats })
 	ctx, cancel := context.WithCancel(context.Background())
@@ -58,6 +60,10 @@ func TestMetricsExposition(t *testing.T) {
 		`ruled_events_received_total{source="audit"} 40`,
 		`ruled_events_received_total{source="procconn"} 60`,
 		`ruled_audit_records_total 300`,
+		`ruled_response_matches_total{outcome="host_skipped"} 2`,
+		`ruled_response_actions_total{result="done"} 5`,
+		`ruled_response_actions_total{result="failed"} 1`,
+		`ruled_queue_drops_total{stage="response"} 1`,
 		`ruled_kernel_lost_total{source="audit"} 5`,
 		`ruled_kernel_lost_total{source="procconn"} 6`,
 		`ruled_socket_overruns_total{source="audit"} 1`,
