@@ -361,7 +361,6 @@ func (r *Responder) report(j job, action, id, name string, o outcome) {
 	case o.err != nil:
 		result = ResultFailed
 	}
-	r.actions.Add(1)
 	short := id
 	if len(short) > 12 {
 		short = short[:12]
@@ -371,7 +370,6 @@ func (r *Responder) report(j job, action, id, name string, o outcome) {
 		text += " (" + o.detail + ")"
 	}
 	if o.err != nil {
-		r.failed.Add(1)
 		text += ": " + o.err.Error()
 		r.log.Error("response action failed", "response", j.entry.Name, "action", action, "container", id, "rule", j.alert.Rule, "err", o.err)
 	} else {
@@ -406,4 +404,9 @@ func (r *Responder) report(j job, action, id, name string, o outcome) {
 		Tags:         []string{"response", action},
 		Hostname:     j.alert.Hostname,
 	})
+	// Counted once reported, so a reader of Stats sees the alert sent.
+	if o.err != nil {
+		r.failed.Add(1)
+	}
+	r.actions.Add(1)
 }

@@ -78,20 +78,21 @@ func alert(rule, id string, p event.Priority, tags ...string) event.Alert {
 	}}
 }
 
-// drain runs the responder until its queue is empty.
-func drain(t *testing.T, r *Responder) {
+// drain runs the responder until it has reported actions actions in all.
+func drain(t *testing.T, r *Responder, actions uint64) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { r.Run(ctx); close(done) }()
-	deadline := time.Now().Add(5 * time.Second)
-	for len(r.q) > 0 && time.Now().Before(deadline) {
+	deadline := time.Now().Add(10 * time.Second)
+	for r.Stats().Actions < actions && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
-	// The last job may still be running: wait for its reports.
-	time.Sleep(20 * time.Millisecond)
 	cancel()
 	<-done
+	if got := r.Stats().Actions; got != actions {
+		t.Fatalf("%d actions reported, want %d", got, actions)
+	}
 }
 
 func newResponder(t *testing.T, rt Runtime, s *sink, now func() time.Time, entries ...Entry) *Responder {
@@ -111,7 +112,7 @@ func TestActionsInOrderAndReported(t *testing.T) {
 		Entry{Name: "contain reverse shells", Rules: []string{"Reverse shell"}, Actions: []string{"commit", "disconnect", "pause"}})
 	r.Offer(alert("Reverse shell", cid, event.PriorityCritical))
 	r.Offer(alert("Other rule", cid, event.PriorityCritical))
-	drain(t, r)
+	drain(t, r, 3)
 	want := []string{
 		"commit ruled-evidence:web-reverse-shell-20261204t183000.000z rule=Reverse shell",
 		"disconnect bridge", "disconnect backend", // a failure does not stop the next
@@ -152,10 +153,10 @@ func TestHostCooldownDryRun(t *testing.T) {
 	r.Offer(alert("Noise", cid, event.PriorityNotice))                             // below min_priority, no tag
 	r.Offer(alert("Reverse shell", cid, event.PriorityCritical, "shell"))          // pause + dry kill
 	r.Offer(alert("Reverse shell", cid, event.PriorityCritical, "shell"))          // cooled down, both
-	drain(t, r)
+	drain(t, r, 2)
 	now = now.Add(2 * time.Minute)
 	r.Offer(alert("Reverse shell", cid, event.PriorityCritical)) // after the cool-down
-	drain(t, r)
+	drain(t, r, 3)
 	if got := rt.got(); strings.Join(got, "|") != "pause "+cid[:12]+"|pause "+cid[:12] {
 		t.Errorf("calls %q (the dry run must not act)", got)
 	}
