@@ -144,17 +144,13 @@ func netstatRows(proc fs.FS, entries []netns.Entry, containerOf func(pid int) st
 	for _, e := range entries {
 		r := netstatRow{
 			Proto:  e.Kind.String(),
-			State:  e.State.String(),
+			State:  e.StateName(),
 			Local:  e.Local.String(),
 			Remote: e.Remote.String(),
 			Inode:  e.Inode,
 			UID:    e.UID,
 			NetNS:  e.NetNS,
 			PIDs:   e.PIDs,
-		}
-		if e.Kind == netns.UDP || e.Kind == netns.UDP6 {
-			// UDP has no connection states; netstat shows connected or not.
-			r.State = map[netns.State]string{netns.Established: "CONNECTED", netns.Close: ""}[e.State]
 		}
 		if len(e.PIDs) > 0 {
 			r.PID = e.PIDs[0]

@@ -539,11 +539,7 @@ func (g *gatherer) sockets(id string) {
 	}
 	for _, s := range socks {
 		r := Socket{
-			Proto: s.Kind.String(), State: s.State.String(), Local: s.Local.String(), Remote: s.Remote.String(), Inode: s.Inode,
-		}
-		if s.Kind == netns.UDP || s.Kind == netns.UDP6 {
-			// UDP has no connection states; say connected or not.
-			r.State = map[netns.State]string{netns.Established: "CONNECTED", netns.Close: ""}[s.State]
+			Proto: s.Kind.String(), State: s.StateName(), Local: s.Local.String(), Remote: s.Remote.String(), Inode: s.Inode,
 		}
 		if hs := holders[s.Inode]; s.Inode != 0 && len(hs) > 0 {
 			slices.Sort(hs)

@@ -71,6 +71,18 @@ var stateNames = [...]string{
 	Listen: "LISTEN", Closing: "CLOSING", NewSynRecv: "NEW_SYN_RECV",
 }
 
+// StateName is how netstat shows a socket's state: the TCP state, and for
+// UDP, which has no connection states, CONNECTED or nothing.
+func (s Socket) StateName() string {
+	if s.Kind == UDP || s.Kind == UDP6 {
+		if s.State == Established {
+			return "CONNECTED"
+		}
+		return ""
+	}
+	return s.State.String()
+}
+
 func (s State) String() string {
 	if int(s) < len(stateNames) && stateNames[s] != "" {
 		return stateNames[s]

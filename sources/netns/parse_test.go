@@ -147,3 +147,19 @@ func BenchmarkParseTable(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "sockets/s")
 }
+
+func TestStateName(t *testing.T) {
+	for _, tt := range []struct {
+		s    Socket
+		want string
+	}{
+		{Socket{Kind: TCP, State: Listen}, "LISTEN"},
+		{Socket{Kind: TCP6, State: TimeWait}, "TIME_WAIT"},
+		{Socket{Kind: UDP, State: Established}, "CONNECTED"},
+		{Socket{Kind: UDP6, State: Close}, ""},
+	} {
+		if got := tt.s.StateName(); got != tt.want {
+			t.Errorf("%v %v: %q, want %q", tt.s.Kind, tt.s.State, got, tt.want)
+		}
+	}
+}
