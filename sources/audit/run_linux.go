@@ -42,7 +42,7 @@ func (s *Source) Run(ctx context.Context, emit func(*event.Event)) (err error) {
 	// A run that died without restoring (SIGKILL, OOM kill, panic) left its
 	// rules and settings: put back what it found before looking.
 	if _, err := recoverDead(ctl, s.cfg.StateDir, s.logger); err != nil {
-		return fmt.Errorf("recover the audit state of a dead run (see ruled recover): %w", err)
+		return fmt.Errorf("recover the audit state of a dead run (ruled recover retries; a record in %s that cannot be read must be removed by hand): %w", s.cfg.StateDir, err)
 	}
 	st, err := ctl.GetStatus()
 	if err != nil {
