@@ -19,8 +19,10 @@ bash "$(dirname "$0")/auditd.sh" stop
 
 # libjsoncpp25 libre2-9 libtbb12 libyaml-cpp0.7: the runtime libraries of the
 # real Falco in ../shared/falco (test/falco runs it); xz-utils unpacks the
-# real falcosidekick (test/falcosidekick).
-pkgs=(docker.io busybox-static auditd rsyslog iproute2 procps gcc libc6-dev
+# real falcosidekick (test/falcosidekick). containerd (its CRI plugin),
+# ca-certificates (the image), systemd (systemd-analyze verify) and
+# logrotate: test/k8s.
+pkgs=(docker.io containerd ca-certificates systemd logrotate busybox-static auditd rsyslog iproute2 procps gcc libc6-dev
 	libjsoncpp25 libre2-9 libtbb12 libyaml-cpp0.7 xz-utils)
 missing=()
 for p in "${pkgs[@]}"; do

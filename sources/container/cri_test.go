@@ -318,3 +318,36 @@ func TestResolverRuntimes(t *testing.T) {
 		t.Errorf("Enrich: %+v %+v", ev.Container, ev.K8s)
 	}
 }
+
+// TestHostPath: in a container sharing the host's pid namespace, overlay
+// upperdirs (host paths) are read under /proc/1/root; on the host, as is.
+func TestHostPath(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		self, init string
+		want       string
+	}{
+		{"on the host", "mnt:[4026531841]", "mnt:[4026531841]", "/var/lib/docker/overlay2/x/diff"},
+		{"in a container", "mnt:[4026532512]", "mnt:[4026531841]", "1/root/var/lib/docker/overlay2/x/diff"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			proc := t.TempDir()
+			for pid, target := range map[string]string{"self": tt.self, "1": tt.init} {
+				if err := os.MkdirAll(filepath.Join(proc, pid, "ns"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Symlink(target, filepath.Join(proc, pid, "ns", "mnt")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r := NewResolver(Config{ProcRoot: proc})
+			want := tt.want
+			if !filepath.IsAbs(want) {
+				want = filepath.Join(proc, want)
+			}
+			if got := r.hostPath("/var/lib/docker/overlay2/x/diff"); got != want {
+				t.Errorf("hostPath = %q, want %q", got, want)
+			}
+		})
+	}
+}

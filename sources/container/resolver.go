@@ -66,6 +66,9 @@ type Resolver struct {
 	upper   map[string]string
 	ids     map[string]string // interned ids, so Ref allocates nothing on a known container
 
+	hostRootOnce sync.Once
+	hostRoot     string // "" in the host's mount namespace, else /proc/1/root
+
 	lookups, failures, dropped atomic.Uint64
 	down                       []atomic.Bool // per runtime: its event stream is broken
 }
@@ -479,6 +482,9 @@ func (r *Resolver) ExeUpperLayer(pid int, id, exe string) (bool, error) {
 		if err != nil {
 			return false, err
 		}
+		if upper != "" {
+			upper = r.hostPath(upper)
+		}
 		if upper == "" && !procfs.OwnRoot(r.cfg.ProcRoot, pid) {
 			// runc init before pivot_root still sees the host's mounts:
 			// not the container's answer, ask again on a later exec.
@@ -492,6 +498,26 @@ func (r *Resolver) ExeUpperLayer(pid int, id, exe string) (bool, error) {
 		r.mu.Unlock()
 	}
 	return inUpper(upper, exe)
+}
+
+// hostPath turns a path of the host's mount namespace (an overlay upperdir
+// from mountinfo) into one ruled can open: itself when ruled runs in the
+// host's mount namespace, else the path under /proc/1/root (ruled in a
+// container with the host's pid namespace, as the image and the DaemonSet
+// run it).
+func (r *Resolver) hostPath(p string) string {
+	r.hostRootOnce.Do(func() {
+		self, err1 := os.Readlink(filepath.Join(r.cfg.ProcRoot, "self", "ns", "mnt"))
+		init, err2 := os.Readlink(filepath.Join(r.cfg.ProcRoot, "1", "ns", "mnt"))
+		if err1 == nil && err2 == nil && self != init {
+			r.hostRoot = filepath.Join(r.cfg.ProcRoot, "1", "root")
+			r.log.Info("outside the host's mount namespace: host paths are read through pid 1's root", "root", r.hostRoot)
+		}
+	})
+	if r.hostRoot == "" {
+		return p
+	}
+	return filepath.Join(r.hostRoot, p)
 }
 
 // Stats returns the counters.

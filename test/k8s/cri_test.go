@@ -69,6 +69,7 @@ func TestCRIPodRule(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte("cri:\n  socket: "+c.socket+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	e2e.SaveAudit(t)
 	a := e2e.StartAgent(t, e2e.RuledBinary(t), nil, "-config", cfg, "-rules", rules, "-output", "json")
 	t.Cleanup(func() {
 		if code, err := a.Stop(20 * time.Second); code != 0 || err != nil {

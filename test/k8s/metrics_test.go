@@ -35,6 +35,7 @@ func TestMetricsScrape(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := freePort(t)
+	e2e.SaveAudit(t)
 	a := e2e.StartAgent(t, e2e.RuledBinary(t), nil, "-rules", rules, "-output", "json", "-metrics-addr", addr)
 	t.Cleanup(func() {
 		if code, err := a.Stop(20 * time.Second); code != 0 || err != nil {
