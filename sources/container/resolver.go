@@ -67,7 +67,7 @@ type Resolver struct {
 	ids     map[string]string // interned ids, so Ref allocates nothing on a known container
 
 	hostRootOnce sync.Once
-	hostRoot     string // "" in the host's mount namespace, else /proc/1/root
+	hostRoot     string // "" in the host's mount namespace, else /proc/{1,2}/root
 
 	lookups, failures, dropped atomic.Uint64
 	down                       []atomic.Bool // per runtime: its event stream is broken
@@ -502,16 +502,27 @@ func (r *Resolver) ExeUpperLayer(pid int, id, exe string) (bool, error) {
 
 // hostPath turns a path of the host's mount namespace (an overlay upperdir
 // from mountinfo) into one ruled can open: itself when ruled runs in the
-// host's mount namespace, else the path under /proc/1/root (ruled in a
-// container with the host's pid namespace, as the image and the DaemonSet
-// run it).
+// host's mount namespace, else the path under /proc/1/root or
+// /proc/2/root (ruled in a container with the host's pid namespace, as the
+// image and the DaemonSet run it).
 func (r *Resolver) hostPath(p string) string {
 	r.hostRootOnce.Do(func() {
-		self, err1 := os.Readlink(filepath.Join(r.cfg.ProcRoot, "self", "ns", "mnt"))
-		init, err2 := os.Readlink(filepath.Join(r.cfg.ProcRoot, "1", "ns", "mnt"))
-		if err1 == nil && err2 == nil && self != init {
-			r.hostRoot = filepath.Join(r.cfg.ProcRoot, "1", "root")
-			r.log.Info("outside the host's mount namespace: host paths are read through pid 1's root", "root", r.hostRoot)
+		self, err := os.Readlink(filepath.Join(r.cfg.ProcRoot, "self", "ns", "mnt"))
+		if err != nil {
+			return
+		}
+		// init, or kthreadd where a VM's init refuses even root (this
+		// test VM's does); kernel threads share init's root.
+		for _, anchor := range []string{"1", "2"} {
+			host, err := os.Readlink(filepath.Join(r.cfg.ProcRoot, anchor, "ns", "mnt"))
+			if err != nil {
+				continue
+			}
+			if host != self {
+				r.hostRoot = filepath.Join(r.cfg.ProcRoot, anchor, "root")
+				r.log.Info("outside the host's mount namespace: host paths are read through a host process's root", "root", r.hostRoot)
+			}
+			return
 		}
 	})
 	if r.hostRoot == "" {
