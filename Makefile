@@ -5,7 +5,7 @@ LDFLAGS := -X main.version=$(VERSION)
 BIN     := bin/ruled
 UNIT    := $(shell $(GO) list ./... 2>/dev/null | grep -v '/test$$' | grep -v '/test/')
 
-.PHONY: all build plugin run test unit e2e bench bench-falco fuzz lint setup clean
+.PHONY: all build plugin run test unit e2e bench bench-falco fuzz lint setup clean load
 
 all: build
 
@@ -43,6 +43,14 @@ bench:
 # (../shared/falco) on the same 100,000 events, and standalone ruled -replay.
 bench-falco:
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 3 ./test/falcoreplay
+
+# Load harness (root, not part of test): exec, connect and file-write storms
+# against no agent, auditd, ruled and ruled -sources procconn side by side,
+# one table. Flags go in LOAD_ARGS, e.g. LOAD_ARGS='-repeat 3 -profile prof'
+# (./bin/load -h lists them; BENCHMARKS.md has the figures).
+load: build
+	$(GO) build -o bin/load ./test/load
+	./bin/load -ruled $(BIN) $(LOAD_ARGS)
 
 fuzz:
 	@for p in $(UNIT); do \

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,6 +39,7 @@ type agentFlags struct {
 	logLevel       string
 	statsEvery     time.Duration
 	metricsAddr    string
+	cpuProfile     string
 }
 
 func (f *agentFlags) register(fs *flag.FlagSet) {
@@ -51,6 +53,7 @@ func (f *agentFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (default info)")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on HOST:PORT at /metrics (default: off)")
 	fs.DurationVar(&f.statsEvery, "stats-interval", 0, "log source and output counters this often (default 1m; 0 keeps the default)")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to FILE (for go tool pprof)")
 }
 
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {
@@ -93,6 +96,15 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "ruled: unexpected argument %q (subcommands: validate, test, events, ps, netstat, inspect, recover, version)\n", fs.Arg(0))
 		return exitUsage
+	}
+
+	if f.cpuProfile != "" {
+		stop, err := startCPUProfile(f.cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "ruled:", err)
+			return exitError
+		}
+		defer stop()
 	}
 
 	cfg := &fileConfig{}
@@ -334,6 +346,23 @@ func newResponder(cfg *fileConfig, replaying bool, stage *outputs.Stage, log *sl
 		log.Info("response armed", "response", e.Name, "actions", strings.Join(e.Actions, ","), "dry_run", e.DryRun)
 	}
 	return r, nil
+}
+
+// startCPUProfile profiles the agent until the returned stop is called (at
+// exit, after the outputs drained), for `go tool pprof`.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 func liveConfig(f agentFlags, cfg *fileConfig, log *slog.Logger) (live.Config, error) {

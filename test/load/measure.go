@@ -1,0 +1,248 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat: 100
+// on every Linux architecture Go supports.
+const clockTicks = 100
+
+// spawn runs one storm in a child process and returns its result.
+func (h *harness) spawn(ctx context.Context, storm string) (spawnResult, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return spawnResult{}, err
+	}
+	n := h.cfg.count
+	if storm != stormExec {
+		n = h.cfg.ops
+	}
+	cmd := exec.CommandContext(ctx, self, "spawn", "-kind", storm, "-count", strconv.Itoa(n),
+		"-streams", strconv.Itoa(h.cfg.streams), "-target", h.cfg.target, "-addr", h.connectAddr, "-dir", h.writeDir)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, h.log
+	if err := cmd.Run(); err != nil {
+		return spawnResult{}, fmt.Errorf("%s storm: %w", storm, err)
+	}
+	return parseResult(&out)
+}
+
+// measure runs a storm while agent (pid) reports it into tl, waits for the
+// reports to stop coming, and fills a row.
+func (h *harness) measure(ctx context.Context, agent, storm string, pid int, tl *tailer) (row, error) {
+	h.progress("%s: %s storm", agent, storm)
+	cpu0, err := cpuTicks(pid)
+	if err != nil {
+		return row{}, err
+	}
+	stop := make(chan struct{})
+	followErr := make(chan error, 1)
+	go func() { followErr <- tl.follow(stop, time.Millisecond) }()
+	res, err := h.spawn(ctx, storm)
+	if err != nil {
+		close(stop)
+		<-followErr
+		return row{}, err
+	}
+	// Drain: until every operation was reported, nothing new came for a
+	// second, or the drain limit passed.
+	deadline := time.Now().Add(h.cfg.drain)
+	last, lastChange := -1, time.Now()
+	for time.Now().Before(deadline) {
+		n := match(storm, res, tl.sightings()).seen
+		if n >= len(res.ops) {
+			break
+		}
+		if n != last {
+			last, lastChange = n, time.Now()
+		} else if time.Since(lastChange) > time.Second {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	close(stop)
+	if err := <-followErr; err != nil {
+		return row{}, err
+	}
+	cpu1, err := cpuTicks(pid)
+	if err != nil {
+		return row{}, err
+	}
+	r := h.newRow(agent, storm, res)
+	m := match(storm, res, tl.sightings())
+	r.seen, r.complete = m.seen, m.complete
+	if len(res.ops) > 0 {
+		r.cpuPerOp = float64(cpu1-cpu0) / clockTicks * 1e6 / float64(len(res.ops))
+	}
+	if len(m.lat) > 0 {
+		r.p50, r.p99 = percentile(m.lat, 50), percentile(m.lat, 99)
+	}
+	r.rssMiB = peakRSS(pid)
+	return r, nil
+}
+
+// newRow fills the agent-independent columns.
+func (h *harness) newRow(agent, storm string, res spawnResult) row {
+	r := row{agent: agent, storm: storm, ops: len(res.ops), errors: res.errors,
+		cost: math.NaN(), cpuPerOp: math.NaN(), p50: math.NaN(), p99: math.NaN(), rssMiB: math.NaN()}
+	if res.elapsed > 0 {
+		r.rate = float64(len(res.ops)) / res.elapsed.Seconds()
+	}
+	if b, ok := h.base[storm]; ok && b > 0 {
+		r.cost = (1 - r.rate/b) * 100
+	}
+	return r
+}
+
+// matched is what an agent reported of a storm.
+type matched struct {
+	seen, complete int
+	lat            []float64 // ms from exec start to report, one per seen exec
+}
+
+// match joins the agent's sightings with the storm's operations: an exec by
+// its pid (the first report counts), a connect or write by the spawner's
+// pid (one report per operation).
+func match(storm string, res spawnResult, seen []sighting) matched {
+	var m matched
+	if storm != stormExec {
+		for _, s := range seen {
+			if s.pid == res.self {
+				m.seen++
+				m.complete++
+			}
+		}
+		return m
+	}
+	start := make(map[int]int64, len(res.ops))
+	for _, o := range res.ops {
+		start[o.pid] = o.start
+	}
+	for _, s := range seen {
+		t0, ok := start[s.pid]
+		if !ok {
+			continue
+		}
+		delete(start, s.pid)
+		m.seen++
+		if s.complete {
+			m.complete++
+		}
+		m.lat = append(m.lat, float64(s.at.UnixNano()-t0)/1e6)
+	}
+	return m
+}
+
+// percentile is the nearest-rank percentile p of xs (sorted in place).
+func percentile(xs []float64, p float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	slices.Sort(xs)
+	i := int(math.Ceil(p/100*float64(len(xs)))) - 1
+	return xs[max(0, min(i, len(xs)-1))]
+}
+
+// cpuTicks is utime+stime of pid (every thread, live and exited) from
+// /proc/PID/stat.
+func cpuTicks(pid int) (int64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	return parseStatCPU(b)
+}
+
+// parseStatCPU reads fields 14 (utime) and 15 (stime) of a /proc/PID/stat
+// line; the command name (field 2) may hold spaces and parentheses, so the
+// fields are counted from the last ')'.
+func parseStatCPU(b []byte) (int64, error) {
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("stat: no ')' in %q", b)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// f[0] is field 3 (state): utime is field 14, f[11].
+	if len(f) < 13 {
+		return 0, fmt.Errorf("stat: %d fields after the command", len(f))
+	}
+	u, err := strconv.ParseInt(f[11], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("stat utime: %w", err)
+	}
+	s, err := strconv.ParseInt(f[12], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("stat stime: %w", err)
+	}
+	return u + s, nil
+}
+
+// peakRSS is VmHWM of pid in MiB, NaN when unreadable.
+func peakRSS(pid int) float64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return math.NaN()
+	}
+	kb, ok := statusKB(b, "VmHWM")
+	if !ok {
+		return math.NaN()
+	}
+	return float64(kb) / 1024
+}
+
+// statusKB reads a "Name:   N kB" line of /proc/PID/status.
+func statusKB(b []byte, name string) (int64, bool) {
+	for _, line := range strings.Split(string(b), "\n") {
+		v, ok := strings.CutPrefix(line, name+":")
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+		return n, err == nil
+	}
+	return 0, false
+}
+
+func cpus() int { return runtime.NumCPU() }
+
+// printTable writes the rows as a Markdown table (BENCHMARKS.md takes it
+// as it is).
+func printTable(w io.Writer, rows []row) {
+	fmt.Fprintln(w, "| run | agent | storm | ops | ops/s | cost | agent CPU µs/op | seen | complete | lost | RSS peak MiB | exec→report p50 | p99 |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	for _, r := range rows {
+		seen, complete, lost := "—", "—", "—"
+		if r.agent != agentNothing {
+			seen, complete, lost = strconv.Itoa(r.seen), strconv.Itoa(r.complete), strconv.Itoa(r.ops-r.seen)
+			if r.storm != stormExec {
+				complete = "—"
+			}
+		}
+		ops := strconv.Itoa(r.ops)
+		if r.errors > 0 {
+			ops += fmt.Sprintf(" (%d failed)", r.errors)
+		}
+		fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			r.run, r.agent, r.storm, ops, num(r.rate, "%.0f"), num(r.cost, "%.0f%%"), num(r.cpuPerOp, "%.0f"),
+			seen, complete, lost, num(r.rssMiB, "%.1f"), num(r.p50, "%.1f ms"), num(r.p99, "%.1f ms"))
+	}
+}
+
+func num(v float64, format string) string {
+	if math.IsNaN(v) {
+		return "—"
+	}
+	return fmt.Sprintf(format, v)
+}
