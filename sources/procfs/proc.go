@@ -93,7 +93,7 @@ type Reader struct {
 	fsys fs.FS
 }
 
-// New returns a reader over fsys: os.DirFS("/proc") on a live host.
+// New returns a reader over fsys: Dir("/proc") on a live host.
 // Links are read with fs.ReadLink, so fsys should implement fs.ReadLinkFS
 // (os.DirFS and testing/fstest.MapFS do); without it exe, cwd, fds and
 // namespaces stay empty.

@@ -58,7 +58,7 @@ type Process struct {
 
 // Config configures a Table. The zero value reads the live /proc.
 type Config struct {
-	// Proc is /proc; nil means os.DirFS("/proc").
+	// Proc is /proc; nil means procfs.Dir("/proc").
 	Proc fs.FS
 	// Passwd is the host's passwd file for proc.user; "" means /etc/passwd.
 	Passwd string
@@ -120,7 +120,7 @@ type exitRec struct {
 // New returns an empty table; call Seed to fill it from /proc.
 func New(cfg Config) *Table {
 	if cfg.Proc == nil {
-		cfg.Proc = os.DirFS("/proc")
+		cfg.Proc = procfs.Dir("/proc")
 	}
 	if cfg.Passwd == "" {
 		cfg.Passwd = "/etc/passwd"

@@ -1,0 +1,111 @@
+package procfs
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"testing/fstest"
+)
+
+// TestDirMatchesDirFS reads the recorded processes through Dir and through
+// os.DirFS: the plain system calls must see what the standard library sees.
+func TestDirMatchesDirFS(t *testing.T) {
+	fast, std := New(Dir("testdata/proc")), New(os.DirFS("testdata/proc"))
+	for _, pid := range []int{10176, 10238, 2} {
+		got, err := fast.Process(pid)
+		if err != nil {
+			t.Fatalf("pid %d: %v", pid, err)
+		}
+		want, err := std.Process(pid)
+		if err != nil {
+			t.Fatalf("pid %d (os.DirFS): %v", pid, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("pid %d:\nDir      %+v\nos.DirFS %+v", pid, got, want)
+		}
+	}
+	if _, err := fast.Process(999999); !errors.Is(err, ErrGone) {
+		t.Errorf("gone pid: err = %v, want ErrGone", err)
+	}
+}
+
+// TestDirFS checks Dir against the fs.FS contracts (ReadFile agrees with
+// Open and Read) on a copy of a recorded process's files.
+func TestDirFS(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"stat", "status", "cmdline"} {
+		b, err := os.ReadFile("testdata/proc/10176/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := fstest.TestFS(Dir(dir), "stat", "status", "cmdline"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDirLongLinkAndBadPath(t *testing.T) {
+	dir := t.TempDir()
+	target := "/" + strings.Repeat("x", 300) + "/" + strings.Repeat("y", 300)
+	if err := os.Symlink(target, filepath.Join(dir, "exe")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Dir(dir).ReadLink("exe")
+	if err != nil || got != target {
+		t.Errorf("ReadLink = %q, %v; want the %d-byte target", got, err, len(target))
+	}
+	if _, err := Dir(dir).ReadFile("../etc/passwd"); !errors.Is(err, fs.ErrInvalid) {
+		t.Errorf("ReadFile(../etc/passwd) err = %v, want fs.ErrInvalid", err)
+	}
+	if _, err := Dir(dir).ReadLink("missing"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("ReadLink(missing) err = %v, want fs.ErrNotExist", err)
+	}
+}
+
+func TestReadInto(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	data := strings.Repeat("0123456789", 1000)
+	if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []int{10, 9999, 10000, 20000} {
+		buf := make([]byte, size)
+		n, err := ReadInto(p, buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := min(size, len(data)); n != want || string(buf[:n]) != data[:want] {
+			t.Errorf("buffer %d: read %d bytes, want %d", size, n, want)
+		}
+	}
+	if _, err := ReadInto(p+"-missing", make([]byte, 8)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing file: err = %v, want fs.ErrNotExist", err)
+	}
+}
+
+// BenchmarkProcessSelf compares one full read of a live process (this one)
+// through Dir and through os.DirFS.
+func BenchmarkProcessSelf(b *testing.B) {
+	pid := os.Getpid()
+	for _, fsys := range []struct {
+		name string
+		fs   fs.FS
+	}{{"Dir", Dir("/proc")}, {"os.DirFS", os.DirFS("/proc")}} {
+		b.Run(fsys.name, func(b *testing.B) {
+			r := New(fsys.fs)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := r.Process(pid); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
