@@ -196,7 +196,10 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 	}
 	p, ok := t.read(pid)
 	cid := ""
-	if ok {
+	if ok && ev.Container.ID == "" {
+		// An exec the proc connector reports carries the container id
+		// read as it was received (overlay takes it): no second read of
+		// the same cgroup file.
 		cid = t.resolveContainer(pid)
 	}
 	t.mu.Lock()

@@ -520,3 +520,25 @@ func TestStdioSocketAdoptedFromParent(t *testing.T) {
 		t.Errorf("stdin %+v, want the parent's resolved socket", got.Stdin)
 	}
 }
+
+// The proc connector source reads each exec's container id as it receives
+// it; observing that exec must not read the same cgroup file again.
+func TestExecWithContainerIDResolvesOnce(t *testing.T) {
+	c := &clock{t: time.Unix(1000, 0)}
+	f := base()
+	tb := newTable(t, f, c, 0)
+	calls := 0
+	tb.SetContainerResolver(func(int) string { calls++; return event.HostID })
+	f.add(fp{pid: 300, ppid: 200, comm: "id", exe: "/usr/bin/id", args: []string{"id"}})
+	ex := pcEv(event.TypeExecve, 300, 200)
+	ex.Container.ID = event.HostID
+	tb.Observe(ex)
+	if calls != 0 {
+		t.Errorf("resolver called %d times for an exec that carries its container id", calls)
+	}
+	f.add(fp{pid: 301, ppid: 200, comm: "id", exe: "/usr/bin/id", args: []string{"id"}})
+	tb.Observe(pcEv(event.TypeExecve, 301, 200))
+	if p, _ := tb.Get(301); calls != 1 || p.ContainerID != event.HostID {
+		t.Errorf("exec without a container id: resolver called %d times, container %q; want 1, host", calls, p.ContainerID)
+	}
+}
