@@ -114,36 +114,74 @@ func (r *Reader) PIDs() ([]int, error) {
 	return pids, nil
 }
 
+// Fields selects the parts of a process Reader.ProcessFields reads beyond
+// /proc/PID/stat, which is always read (it says whether the process still
+// exists, and gives the parent, session, comm, start time and terminal).
+type Fields uint
+
+// The optional parts of a process read.
+const (
+	FieldStatus   Fields = 1 << iota // status: TGID, VPID, uids and gids
+	FieldLoginUID                    // loginuid: AUID
+	FieldCmdline                     // cmdline: Args
+	FieldExe                         // exe link
+	FieldCwd                         // cwd link
+	FieldStdio                       // fd/0-2 links
+	FieldNS                          // ns/pid, ns/net, ns/mnt links
+	AllFields     = FieldStatus | FieldLoginUID | FieldCmdline | FieldExe | FieldCwd | FieldStdio | FieldNS
+)
+
 // Process reads everything ruled uses about pid. stat and status are
 // required: without them the error matches fs.ErrNotExist when the process
 // is gone. The links are best effort.
 func (r *Reader) Process(pid int) (Process, error) {
-	p := Process{PID: pid}
+	return r.ProcessFields(pid, AllFields)
+}
+
+// ProcessFields reads stat and the parts of pid that want names, for a
+// caller that already knows the rest (an audit exec record carries the
+// executable, argv, cwd and ids). Parts not read stay zero; AUID is -1 when
+// loginuid was not read or could not be.
+func (r *Reader) ProcessFields(pid int, want Fields) (Process, error) {
+	p := Process{PID: pid, AUID: -1}
 	dir := strconv.Itoa(pid)
 	st, err := r.Stat(pid)
 	if err != nil {
 		return p, err
 	}
 	p.PPID, p.SID, p.Comm, p.StartTime, p.TTY = st.PPID, st.SID, st.Comm, st.StartTime, st.TTYNr != 0
-	ss, err := r.Status(pid)
-	if err != nil {
-		return p, err
+	if want&FieldStatus != 0 {
+		ss, err := r.Status(pid)
+		if err != nil {
+			return p, err
+		}
+		p.TGID, p.VPID = ss.TGID, ss.VPID()
+		p.UID, p.EUID, p.GID, p.EGID = ss.UID, ss.EUID, ss.GID, ss.EGID
 	}
-	p.TGID, p.VPID = ss.TGID, ss.VPID()
-	p.UID, p.EUID, p.GID, p.EGID = ss.UID, ss.EUID, ss.GID, ss.EGID
-	p.AUID = -1
-	if b, err := fs.ReadFile(r.fsys, dir+"/loginuid"); err == nil {
-		if v, err := strconv.ParseUint(string(bytes.TrimSpace(b)), 10, 32); err == nil {
-			p.AUID = int(v)
+	if want&FieldLoginUID != 0 {
+		if b, err := fs.ReadFile(r.fsys, dir+"/loginuid"); err == nil {
+			if v, err := strconv.ParseUint(string(bytes.TrimSpace(b)), 10, 32); err == nil {
+				p.AUID = int(v)
+			}
 		}
 	}
-	if b, err := fs.ReadFile(r.fsys, dir+"/cmdline"); err == nil {
-		p.Args = ParseCmdline(b)
+	if want&FieldCmdline != 0 {
+		if b, err := fs.ReadFile(r.fsys, dir+"/cmdline"); err == nil {
+			p.Args = ParseCmdline(b)
+		}
 	}
-	p.Exe = r.link(dir + "/exe")
-	p.Cwd = r.link(dir + "/cwd")
-	p.Stdio = r.StdioOf(pid)
-	p.NS = r.NSOf(pid)
+	if want&FieldExe != 0 {
+		p.Exe = r.link(dir + "/exe")
+	}
+	if want&FieldCwd != 0 {
+		p.Cwd = r.link(dir + "/cwd")
+	}
+	if want&FieldStdio != 0 {
+		p.Stdio = r.StdioOf(pid)
+	}
+	if want&FieldNS != 0 {
+		p.NS = r.NSOf(pid)
+	}
 	return p, nil
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/ruled/ruled/sources/container"
 	"github.com/ruled/ruled/sources/event"
+	"github.com/ruled/ruled/sources/procfs"
 )
 
 // sweepEvery is how often Observe evicts exited processes and re-reads the
@@ -72,7 +73,7 @@ func (t *Table) ensure(ev *event.Event) {
 	if ok {
 		return
 	}
-	p, ok := t.read(ev.Proc.PID)
+	p, ok := t.read(ev.Proc.PID, nil)
 	if !ok {
 		// Gone already: keep what the event says so later events and the
 		// exit find the process and its parent.
@@ -118,7 +119,7 @@ func (t *Table) observeFork(ev *event.Event) {
 	}
 	t.mu.Unlock()
 	// Parent unknown (lost events): the child most likely still runs.
-	c, ok := t.read(child)
+	c, ok := t.read(child, nil)
 	if !ok {
 		c = &Process{PID: child, Partial: true}
 	} else {
@@ -194,7 +195,7 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 		t.mu.Unlock()
 		return
 	}
-	p, ok := t.read(pid)
+	p, ok := t.read(pid, ev)
 	cid := ""
 	if ok && ev.Container.ID == "" {
 		// An exec the proc connector reports carries the container id
@@ -244,6 +245,28 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 		return
 	}
 	t.put(p)
+}
+
+// carried reports the parts of a /proc read that an exec event makes
+// needless because overlay copies the event's own values over them: the
+// executable, argv and cwd when the event has them (audit's exec records
+// do), and the ids and login uid of an audit or replayed event.
+func carried(ev *event.Event) procfs.Fields {
+	var f procfs.Fields
+	e := &ev.Proc
+	if e.Exe != "" {
+		f |= procfs.FieldExe
+	}
+	if len(e.Args) > 0 {
+		f |= procfs.FieldCmdline
+	}
+	if e.Cwd != "" {
+		f |= procfs.FieldCwd
+	}
+	if ev.Evt.Source == event.SourceAudit || ev.Evt.Source == event.SourceReplay {
+		f |= procfs.FieldStatus | procfs.FieldLoginUID
+	}
+	return f
 }
 
 // overlay copies what the event itself says about the process. Audit's

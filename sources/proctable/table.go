@@ -110,6 +110,7 @@ type Table struct {
 	users     map[int]string
 	usersRead time.Time
 	hostMnt   int
+	hostPidNS int // ours: a process in it has vpid == pid
 }
 
 type exitRec struct {
@@ -151,7 +152,8 @@ func New(cfg Config) *Table {
 	// Our own mount namespace stands for "the host" when naming users: a
 	// process in another one reads another passwd file.
 	if pid, err := selfPID(cfg.Proc); err == nil {
-		t.hostMnt = int(t.reader.NSOf(pid).Mnt)
+		ns := t.reader.NSOf(pid)
+		t.hostMnt, t.hostPidNS = int(ns.Mnt), int(ns.PID)
 	}
 	return t
 }
@@ -234,7 +236,7 @@ func (t *Table) Seed(ctx context.Context) error {
 				continue
 			}
 		}
-		p, ok := t.read(pid)
+		p, ok := t.read(pid, nil)
 		if !ok {
 			continue
 		}
@@ -313,9 +315,15 @@ func (t *Table) Ancestors(pid int) []string {
 	return t.anames(p.PPID)
 }
 
-// read reads pid from /proc into a new Process (outside the lock).
-func (t *Table) read(pid int) (*Process, bool) {
-	rp, err := t.reader.Process(pid)
+// read reads pid from /proc into a new Process (outside the lock). exec,
+// when not nil, is the exec event being observed: what it carries is not
+// read again (see carried).
+func (t *Table) read(pid int, exec *event.Event) (*Process, bool) {
+	want := procfs.AllFields
+	if exec != nil {
+		want &^= carried(exec)
+	}
+	rp, err := t.reader.ProcessFields(pid, want)
 	t.mu.Lock()
 	t.stats.ProcReads++
 	if err != nil {
@@ -337,6 +345,19 @@ func (t *Table) read(pid int) (*Process, bool) {
 	}
 	if p.AUID < 0 {
 		p.AUID = 0
+	}
+	if want&procfs.FieldStatus == 0 {
+		// The exec's ids are the truth (overlay copies them too); name
+		// the user after them. The pid inside the process's namespace is
+		// its pid when that is ours; only another pid namespace's needs
+		// status.
+		e := &exec.Proc
+		p.UID, p.GID, p.EUID, p.AUID = e.UID, e.GID, e.EUID, e.AUID
+		if p.NS.PID != 0 && p.NS.PID == t.hostPidNS {
+			p.VPID = p.PID
+		} else if ss, err := t.reader.Status(pid); err == nil {
+			p.VPID = ss.VPID()
+		}
 	}
 	for i, s := range rp.Stdio {
 		p.Stdio[i] = event.Stdio{Type: s.Type, Name: s.Name}

@@ -521,6 +521,57 @@ func TestStdioSocketAdoptedFromParent(t *testing.T) {
 	}
 }
 
+// An audit exec carries the executable, argv, cwd and ids: the /proc read
+// takes only what it lacks (stat, descriptors, namespaces), so the entry is
+// complete although status, cmdline and the exe and cwd links are not read
+// (this /proc has none of them). The pid inside a pid namespace other than
+// ours still comes from status.
+func TestAuditExecReadsWhatItLacks(t *testing.T) {
+	c := &clock{t: time.Unix(1000, 0)}
+	f := base()
+	tb := newTable(t, f, c, 0)
+	lean := func(pid int, pidns string) {
+		full := newFakeProc(fp{pid: pid, ppid: 200, comm: "nc", stdin: "socket:[777]"})
+		for _, name := range []string{"stat", "fd/0", "ns/mnt", "ns/net"} {
+			k := fmt.Sprint(pid) + "/" + name
+			f.fs[k] = full.fs[k]
+		}
+		f.fs[fmt.Sprint(pid)+"/ns/pid"] = &fstest.MapFile{Data: []byte(pidns), Mode: fs.ModeSymlink}
+	}
+	auditExec := func(pid int) *event.Event {
+		ev := pcEv(event.TypeExecve, pid, 200)
+		ev.Evt.Source = event.SourceAudit
+		ev.Proc.Exe, ev.Proc.Args, ev.Proc.Cwd = "/usr/bin/nc", []string{"nc", "-e", "/bin/sh"}, "/tmp"
+		ev.Proc.UID, ev.Proc.EUID, ev.Proc.GID, ev.Proc.AUID = 1000, 1000, 1000, 1000
+		return ev
+	}
+
+	lean(300, "pid:[4026531836]") // ours
+	tb.Observe(auditExec(300))
+	p, ok := tb.Get(300)
+	if !ok || p.Partial {
+		t.Fatalf("pid 300: in table %v, partial %v; want a complete entry", ok, p.Partial)
+	}
+	want := Process{PID: 300, PPID: 200, SID: 300, VPID: 300, Name: "nc", Exe: "/usr/bin/nc",
+		Args: []string{"nc", "-e", "/bin/sh"}, Cmdline: "nc -e /bin/sh", Cwd: "/tmp",
+		UID: 1000, GID: 1000, EUID: 1000, AUID: 1000, User: "alice",
+		Stdio:       [3]event.Stdio{{Type: event.StdioSocket, Name: "socket:[777]"}, {Type: event.StdioNone}, {Type: event.StdioNone}},
+		StdioInodes: [3]uint64{777},
+		NS:          event.NS{PID: 4026531836, Net: 4026531833, Mnt: 4026531832},
+		execAt:      c.t,
+	}
+	if !reflect.DeepEqual(p, want) {
+		t.Errorf("pid 300:\ngot  %+v\nwant %+v", p, want)
+	}
+
+	lean(301, "pid:[4026532999]") // a container's: vpid from status
+	f.fs["301/status"] = &fstest.MapFile{Data: []byte("Name:\tnc\nTgid:\t301\nPid:\t301\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nNSpid:\t301\t7\n")}
+	tb.Observe(auditExec(301))
+	if p, _ := tb.Get(301); p.VPID != 7 || p.UID != 1000 || p.Partial {
+		t.Errorf("pid 301: vpid %d uid %d partial %v; want vpid 7 from status, the exec's uid 1000", p.VPID, p.UID, p.Partial)
+	}
+}
+
 // The proc connector source reads each exec's container id as it receives
 // it; observing that exec must not read the same cgroup file again.
 func TestExecWithContainerIDResolvesOnce(t *testing.T) {
