@@ -115,7 +115,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.profile, "profile", "", "directory for CPU profiles of each ruled run (go tool pprof -top BIN FILE)")
 	fs.StringVar(&c.dir, "dir", "", "working directory (default: a new temporary one, removed unless -keep)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the working directory (alerts, agent logs, audit.log)")
-	fs.DurationVar(&c.drain, "drain", 5*time.Second, "longest wait for an agent's reports after a storm ends")
+	fs.DurationVar(&c.drain, "drain", 10*time.Second, "longest wait for an agent's reports after a storm ends (it ends sooner when nothing new comes for 2s)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -210,6 +210,7 @@ type harness struct {
 	// Where the current agent's connect and write storms go (its rules
 	// name them).
 	connectAddr, writeDir string
+	run                   int // repetition, from 1
 }
 
 // row is one line of the table.
@@ -229,7 +230,7 @@ type row struct {
 func (h *harness) runAll(ctx context.Context) ([]row, error) {
 	var rows []row
 	for r := 1; r <= h.cfg.repeat; r++ {
-		h.base = map[string]float64{}
+		h.base, h.run = map[string]float64{}, r
 		for _, a := range h.cfg.agents {
 			if err := ctx.Err(); err != nil {
 				return rows, err
@@ -266,7 +267,7 @@ func (h *harness) runAll(ctx context.Context) ([]row, error) {
 }
 
 func (h *harness) runNothing(ctx context.Context) ([]row, error) {
-	h.connectAddr, h.writeDir = "127.0.0.1:0", filepath.Join(h.cfg.dir, agentNothing, "writes")
+	h.connectAddr, h.writeDir = "127.0.0.1:0", filepath.Join(h.cfg.dir, "run"+strconv.Itoa(h.run), agentNothing, "writes")
 	if err := os.MkdirAll(h.writeDir, 0o755); err != nil {
 		return nil, err
 	}
@@ -289,7 +290,7 @@ func (h *harness) runAuditd(ctx context.Context) ([]row, error) {
 		return nil, nil
 	}
 	h.progress("auditd: starting")
-	a, err := startAuditd(h.cfg.dir)
+	a, err := startAuditd(filepath.Join(h.cfg.dir, "run"+strconv.Itoa(h.run)))
 	if err != nil {
 		return nil, err
 	}
@@ -341,7 +342,7 @@ func (h *harness) runRuled(ctx context.Context, b ruledBin, procconnOnly bool) (
 		return nil, nil
 	}
 	name := strings.ReplaceAll(label, " ", "-")
-	dir := filepath.Join(h.cfg.dir, name)
+	dir := filepath.Join(h.cfg.dir, "run"+strconv.Itoa(h.run), name)
 	writeDir := filepath.Join(dir, "writes")
 	if err := os.MkdirAll(writeDir, 0o755); err != nil {
 		return nil, err
@@ -371,7 +372,7 @@ func (h *harness) runRuled(ctx context.Context, b ruledBin, procconnOnly bool) (
 		args = append(args, "-sources", "procconn")
 	}
 	if h.cfg.profile != "" {
-		args = append(args, "-cpuprofile", filepath.Join(h.cfg.profile, name+".pprof"))
+		args = append(args, "-cpuprofile", filepath.Join(h.cfg.profile, name+"-run"+strconv.Itoa(h.run)+".pprof"))
 	}
 	logf, err := os.Create(filepath.Join(dir, "ruled.log"))
 	if err != nil {

@@ -56,8 +56,8 @@ func (h *harness) measure(ctx context.Context, agent, storm string, pid int, tl 
 		<-followErr
 		return row{}, err
 	}
-	// Drain: until every operation was reported, nothing new came for a
-	// second, or the drain limit passed.
+	// Drain: until every operation was reported, nothing new came for two
+	// seconds, or the drain limit passed.
 	deadline := time.Now().Add(h.cfg.drain)
 	last, lastChange := -1, time.Now()
 	for time.Now().Before(deadline) {
@@ -67,7 +67,7 @@ func (h *harness) measure(ctx context.Context, agent, storm string, pid int, tl 
 		}
 		if n != last {
 			last, lastChange = n, time.Now()
-		} else if time.Since(lastChange) > time.Second {
+		} else if time.Since(lastChange) > 2*time.Second {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"bytes"
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestResultRoundTrip(t *testing.T) {
+	in := spawnResult{elapsed: 1234567 * time.Nanosecond, errors: 2, self: 99, ops: []op{{pid: 10, start: 100}, {pid: 11, start: 200}}}
+	var b bytes.Buffer
+	writeResult(&b, in)
+	got, err := parseResult(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, in) {
+		t.Errorf("got %+v want %+v", got, in)
+	}
+	if _, err := parseResult(strings.NewReader("elapsed_ns=1 errors=0 self=1 ops=2\n10 100\n")); err == nil {
+		t.Error("a result with fewer lines than its header says parsed")
+	}
+}
+
+func TestRuledParser(t *testing.T) {
+	p := ruledParser("ruled-load exec")
+	tests := []struct {
+		name     string
+		line     string
+		ok       bool
+		pid      int
+		complete bool
+	}{
+		{"complete", `{"rule":"ruled-load exec","output_fields":{"proc.pid":42,"proc.exe":"/usr/bin/true","proc.cmdline":"true ruled-load","container.id":"host"}}`, true, 42, true},
+		{"no argv", `{"rule":"ruled-load exec","output_fields":{"proc.pid":43,"proc.exe":"/usr/bin/true","proc.cmdline":"","container.id":"host"}}`, true, 43, false},
+		{"no container", `{"rule":"ruled-load exec","output_fields":{"proc.pid":44,"proc.exe":"/usr/bin/true","proc.cmdline":"true ruled-load","container.id":""}}`, true, 44, false},
+		{"other rule", `{"rule":"Shell spawned","output_fields":{"proc.pid":45}}`, false, 0, false},
+		{"rule name only in a field", `{"rule":"x","output":"ruled-load exec","output_fields":{"proc.pid":46}}`, false, 0, false},
+		{"not json", `ruled-load exec`, false, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, ok := p([]byte(tt.line))
+			if ok != tt.ok || s.pid != tt.pid || s.complete != tt.complete {
+				t.Errorf("got %+v, %v; want pid %d complete %v, %v", s, ok, tt.pid, tt.complete, tt.ok)
+			}
+		})
+	}
+}
+
+func TestAuditdParser(t *testing.T) {
+	p := auditdParser("ruled-load")
+	line := "type=SYSCALL msg=audit(1796408098.778:10804): arch=c000003e syscall=59 success=yes exit=0 items=2 ppid=10833 pid=16715 auid=4294967295 comm=\"true\" exe=\"/usr/bin/true\" key=\"ruled-load\"\x1dARCH=x86_64 SYSCALL=execve"
+	s, ok := p([]byte(line))
+	if !ok || s.pid != 16715 || !s.complete {
+		t.Errorf("got %+v, %v; want pid 16715 (not ppid), complete", s, ok)
+	}
+	for _, other := range []string{
+		strings.Replace(line, `key="ruled-load"`, `key="exec"`, 1),
+		"type=EXECVE msg=audit(1796408098.778:10804): argc=2 a0=\"true\" key=\"ruled-load\" pid=1",
+	} {
+		if _, ok := p([]byte(other)); ok {
+			t.Errorf("accepted %q", other)
+		}
+	}
+}
+
+func TestParseAuditStatus(t *testing.T) {
+	out := "enabled 1\nfailure 1\npid 0\nrate_limit 0\nbacklog_limit 8192\nlost 0\nbacklog 0\nbacklog_wait_time 60000\nbacklog_wait_time_actual 0\nloginuid_immutable 0 unlocked\n"
+	got, err := parseAuditStatus([]byte(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := auditStatus{Enabled: 1, Failure: 1, BacklogLimit: 8192, BacklogWait: 60000}
+	if got != want {
+		t.Errorf("got %+v want %+v", got, want)
+	}
+	if _, err := parseAuditStatus([]byte("enabled 1\n")); err == nil {
+		t.Error("a status without the fields to restore parsed")
+	}
+}
+
+func TestParseStatCPU(t *testing.T) {
+	// comm with a space and a parenthesis; utime 250, stime 75.
+	line := "1234 (a (b) c) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 3 0 100 0 0\n"
+	got, err := parseStatCPU([]byte(line))
+	if err != nil || got != 325 {
+		t.Errorf("got %d, %v; want 325", got, err)
+	}
+	if _, err := parseStatCPU([]byte("1234 (x) S 1")); err == nil {
+		t.Error("a short stat line parsed")
+	}
+}
+
+func TestMatchAndPercentile(t *testing.T) {
+	t0 := time.Unix(100, 0)
+	res := spawnResult{self: 7, ops: []op{{pid: 10, start: t0.UnixNano()}, {pid: 11, start: t0.UnixNano()}, {pid: 12, start: t0.UnixNano()}}}
+	seen := []sighting{
+		{pid: 10, at: t0.Add(2 * time.Millisecond), complete: true},
+		{pid: 10, at: t0.Add(9 * time.Millisecond), complete: true}, // a second report of one exec
+		{pid: 11, at: t0.Add(4 * time.Millisecond)},
+		{pid: 99, at: t0.Add(time.Millisecond), complete: true}, // not the storm's
+	}
+	m := match(stormExec, res, seen)
+	if m.seen != 2 || m.complete != 1 || len(m.lat) != 2 {
+		t.Fatalf("got %+v; want 2 seen, 1 complete, 2 latencies", m)
+	}
+	if p := percentile(m.lat, 50); p != 2 {
+		t.Errorf("p50 = %v, want 2", p)
+	}
+	if p := percentile(m.lat, 99); p != 4 {
+		t.Errorf("p99 = %v, want 4", p)
+	}
+	if !math.IsNaN(percentile(nil, 50)) {
+		t.Error("percentile of nothing is not NaN")
+	}
+	if m := match(stormConnect, res, []sighting{{pid: 7}, {pid: 7}, {pid: 8}}); m.seen != 2 {
+		t.Errorf("connect: seen %d, want the spawner's 2", m.seen)
+	}
+}
+
+func TestStatusKB(t *testing.T) {
+	b := []byte("Name:\truled\nVmHWM:\t   33792 kB\nVmRSS:\t   30000 kB\n")
+	if kb, ok := statusKB(b, "VmHWM"); !ok || kb != 33792 {
+		t.Errorf("VmHWM = %d, %v", kb, ok)
+	}
+	if _, ok := statusKB(b, "VmSwap"); ok {
+		t.Error("found a missing line")
+	}
+}
+
+// TestSpawn runs each storm kind small: every operation is counted and the
+// exec storm reports distinct pids.
+func TestSpawn(t *testing.T) {
+	for _, c := range []spawnConfig{
+		{kind: stormExec, count: 20, streams: 2, target: "/bin/true"},
+		{kind: stormConnect, count: 20, streams: 2, addr: "127.0.0.1:0"},
+		{kind: stormWrite, count: 20, streams: 2, dir: t.TempDir()},
+	} {
+		t.Run(c.kind, func(t *testing.T) {
+			res, err := spawn(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.ops) != c.count || res.errors != 0 {
+				t.Fatalf("%d operations, %d errors; want %d, 0", len(res.ops), res.errors, c.count)
+			}
+			if c.kind == stormExec {
+				pids := map[int]bool{}
+				for _, o := range res.ops {
+					pids[o.pid] = true
+				}
+				if len(pids) != c.count {
+					t.Errorf("%d distinct pids, want %d", len(pids), c.count)
+				}
+			}
+		})
+	}
+	if _, err := spawn(spawnConfig{kind: stormConnect, count: 1, streams: 1, addr: "10.0.0.1:80"}); err == nil {
+		t.Error("a connect storm to a non-loopback address started")
+	}
+}
