@@ -116,6 +116,7 @@ func New(cfg Config) (*Live, error) {
 	if l.audit != nil && l.conn != nil {
 		// Created here, not in Handler, so Run may start in either order.
 		l.merger = proctable.NewMerger(0, 0, l.finish)
+		l.relyOnAuditExecs()
 	}
 	return l, nil
 }

@@ -73,7 +73,7 @@ func (t *Table) ensure(ev *event.Event) {
 	if ok {
 		return
 	}
-	p, ok := t.read(ev.Proc.PID, nil)
+	p, ok := t.read(ev.Proc.PID, nil, procfs.AllFields)
 	if !ok {
 		// Gone already: keep what the event says so later events and the
 		// exit find the process and its parent.
@@ -119,7 +119,7 @@ func (t *Table) observeFork(ev *event.Event) {
 	}
 	t.mu.Unlock()
 	// Parent unknown (lost events): the child most likely still runs.
-	c, ok := t.read(child, nil)
+	c, ok := t.read(child, nil, procfs.AllFields)
 	if !ok {
 		c = &Process{PID: child, Partial: true}
 	} else {
@@ -180,10 +180,14 @@ func inherit(c, parent *Process) {
 
 func (t *Table) observeExec(ev *event.Event, now time.Time) {
 	pid := ev.Proc.PID
+	if ev.Evt.Source == event.SourceAudit && ev.Proc.Exe != "" {
+		t.auditExecAt.Store(now.UnixNano())
+	}
 	t.mu.RLock()
 	old := t.procs[pid]
+	// (An entry read while relying on audit has no executable yet.)
 	skipRead := old != nil && ev.Evt.Source != event.SourceProcconn && !old.Partial &&
-		now.Sub(old.execAt) < time.Second && (ev.Proc.Exe == "" || ev.Proc.Exe == old.Exe)
+		now.Sub(old.execAt) < time.Second && (ev.Proc.Exe == "" || old.Exe == "" || ev.Proc.Exe == old.Exe)
 	t.mu.RUnlock()
 	if skipRead {
 		// The proc connector's exec already read /proc: only take what
@@ -195,7 +199,12 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 		t.mu.Unlock()
 		return
 	}
-	p, ok := t.read(pid, ev)
+	want := procfs.AllFields &^ carried(ev)
+	lean := ev.Evt.Source == event.SourceProcconn && t.auditBrings(now)
+	if lean {
+		want &^= fromAudit
+	}
+	p, ok := t.read(pid, ev, want)
 	cid := ""
 	if ok && ev.Container.ID == "" {
 		// An exec the proc connector reports carries the container id
@@ -232,6 +241,22 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 			}
 			if p.PPID == 0 {
 				p.PPID = old.PPID
+			}
+		}
+		if lean {
+			// Until audit's record: the ids it had before the exec (its
+			// fork copy of the parent's), else its parent's.
+			from := old
+			if from == nil {
+				from = t.procs[p.PPID]
+			}
+			p.User = ""
+			if from != nil {
+				p.UID, p.GID, p.EUID, p.AUID, p.User = from.UID, from.GID, from.EUID, from.AUID, from.User
+			}
+			if old != nil && now.Sub(old.execAt) < time.Second && old.Exe != "" {
+				// Audit's record of this exec came first: keep what it said.
+				p.Exe, p.Args, p.Cmdline, p.Cwd = old.Exe, old.Args, old.Cmdline, old.Cwd
 			}
 		}
 		adoptResolved(p, old, t.procs[p.PPID])

@@ -105,6 +105,11 @@ type Table struct {
 	resolverMu  sync.RWMutex
 	containerOf func(pid int) string
 	stdioOf     func(pid, fd int, inode uint64, s *event.Stdio)
+	auditCovers func() bool
+
+	// auditExecAt is when audit last reported an exec with its executable
+	// (unix ns); see SetAuditExecs.
+	auditExecAt atomic.Int64
 
 	usersMu   sync.Mutex
 	users     map[int]string
@@ -190,6 +195,38 @@ func (t *Table) SetStdioResolver(f func(pid, fd int, inode uint64, s *event.Stdi
 	t.resolverMu.Unlock()
 }
 
+// SetAuditExecs tells the table that audit runs beside the proc connector
+// and reports every exec (covers says whether its rules still do: an
+// execve rule without filters, installed by ruled). While covers is true
+// and audit's exec records keep coming (one in the last auditExecWindow),
+// a proc connector exec reads from /proc only what audit's record of it
+// lacks: stat, the standard descriptors and the namespaces. The record,
+// observed a few milliseconds later, brings the executable, argv, cwd and
+// ids (overlay); until then the entry has its parent's ids. An exec whose
+// record never comes (counted as alone in the exec merge stats) goes out
+// without executable and argv.
+func (t *Table) SetAuditExecs(covers func() bool) {
+	t.resolverMu.Lock()
+	t.auditCovers = covers
+	t.resolverMu.Unlock()
+}
+
+// auditExecWindow is how recent audit's last exec record must be for a
+// proc connector exec to rely on audit for the rest.
+const auditExecWindow = 2 * time.Second
+
+// fromAudit are the parts of a /proc read an audit exec record carries.
+const fromAudit = procfs.FieldStatus | procfs.FieldLoginUID | procfs.FieldCmdline | procfs.FieldExe | procfs.FieldCwd
+
+// auditBrings reports whether audit's record of a proc connector exec
+// observed now will bring fromAudit.
+func (t *Table) auditBrings(now time.Time) bool {
+	t.resolverMu.RLock()
+	covers := t.auditCovers
+	t.resolverMu.RUnlock()
+	return covers != nil && now.UnixNano()-t.auditExecAt.Load() < int64(auditExecWindow) && covers()
+}
+
 // Stats returns the counters.
 func (t *Table) Stats() Stats {
 	t.mu.RLock()
@@ -236,7 +273,7 @@ func (t *Table) Seed(ctx context.Context) error {
 				continue
 			}
 		}
-		p, ok := t.read(pid, nil)
+		p, ok := t.read(pid, nil, procfs.AllFields)
 		if !ok {
 			continue
 		}
@@ -315,14 +352,10 @@ func (t *Table) Ancestors(pid int) []string {
 	return t.anames(p.PPID)
 }
 
-// read reads pid from /proc into a new Process (outside the lock). exec,
-// when not nil, is the exec event being observed: what it carries is not
-// read again (see carried).
-func (t *Table) read(pid int, exec *event.Event) (*Process, bool) {
-	want := procfs.AllFields
-	if exec != nil {
-		want &^= carried(exec)
-	}
+// read reads pid from /proc into a new Process (outside the lock): the
+// parts in want (with stat), procfs.AllFields but for an exec (see
+// observeExec). exec is that exec's event, nil for other reads.
+func (t *Table) read(pid int, exec *event.Event, want procfs.Fields) (*Process, bool) {
 	rp, err := t.reader.ProcessFields(pid, want)
 	t.mu.Lock()
 	t.stats.ProcReads++
@@ -347,12 +380,14 @@ func (t *Table) read(pid int, exec *event.Event) (*Process, bool) {
 		p.AUID = 0
 	}
 	if want&procfs.FieldStatus == 0 {
-		// The exec's ids are the truth (overlay copies them too); name
-		// the user after them. The pid inside the process's namespace is
-		// its pid when that is ours; only another pid namespace's needs
-		// status.
-		e := &exec.Proc
-		p.UID, p.GID, p.EUID, p.AUID = e.UID, e.GID, e.EUID, e.AUID
+		// An audit exec's ids are the truth (overlay copies them too);
+		// name the user after them. (A proc connector exec's come from
+		// its parent, in observeExec, until audit's record.) The pid
+		// inside the process's namespace is its pid when that is ours;
+		// only another pid namespace's needs status.
+		if e := &exec.Proc; exec.Evt.Source != event.SourceProcconn {
+			p.UID, p.GID, p.EUID, p.AUID = e.UID, e.GID, e.EUID, e.AUID
+		}
 		if p.NS.PID != 0 && p.NS.PID == t.hostPidNS {
 			p.VPID = p.PID
 		} else if ss, err := t.reader.Status(pid); err == nil {
@@ -363,7 +398,9 @@ func (t *Table) read(pid int, exec *event.Event) (*Process, bool) {
 		p.Stdio[i] = event.Stdio{Type: s.Type, Name: s.Name}
 		p.StdioInodes[i] = s.Inode
 	}
-	p.User = t.userOf(p.UID, p.NS.Mnt)
+	if want&procfs.FieldStatus != 0 || exec.Evt.Source != event.SourceProcconn {
+		p.User = t.userOf(p.UID, p.NS.Mnt)
+	}
 	// Resolve socket stdio now, while the process and its socket exist:
 	// its events may be enriched later (the exec merge window) when a
 	// short-lived process and its connection are gone.

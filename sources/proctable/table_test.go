@@ -593,3 +593,81 @@ func TestExecWithContainerIDResolvesOnce(t *testing.T) {
 		t.Errorf("exec without a container id: resolver called %d times, container %q; want 1, host", calls, p.ContainerID)
 	}
 }
+
+// With audit reporting every exec, a proc connector exec reads only stat,
+// descriptors and namespaces; the entry has its parent's ids until audit's
+// record brings the executable, argv and ids. Without an audit exec in the
+// last auditExecWindow the read is full again.
+func TestProcconnExecReliesOnAudit(t *testing.T) {
+	c := &clock{t: time.Unix(1000, 0)}
+	f := base()
+	tb := newTable(t, f, c, 0)
+	covers := true
+	tb.SetAuditExecs(func() bool { return covers })
+	auditExec := func(pid int, exe string, args ...string) *event.Event {
+		ev := pcEv(event.TypeExecve, pid, 200)
+		ev.Evt.Source = event.SourceAudit
+		ev.Proc.Exe, ev.Proc.Args, ev.Proc.Cwd = exe, args, "/tmp"
+		ev.Proc.UID, ev.Proc.EUID, ev.Proc.AUID = 1000, 1000, 1000
+		return ev
+	}
+	// Only what the lean read needs: no status, cmdline, exe or cwd.
+	lean := func(pid int) {
+		full := newFakeProc(fp{pid: pid, ppid: 200, comm: "nc", stdin: "socket:[777]"})
+		for _, name := range []string{"stat", "fd/0", "ns/mnt", "ns/net", "ns/pid"} {
+			k := fmt.Sprint(pid) + "/" + name
+			f.fs[k] = full.fs[k]
+		}
+	}
+
+	// No audit exec seen yet: a full read, which this /proc cannot give.
+	lean(300)
+	tb.Observe(pcEv(event.TypeFork, 300, 200))
+	tb.Observe(pcEv(event.TypeExecve, 300, 0))
+	if p, _ := tb.Get(300); !p.Partial {
+		t.Fatalf("before any audit exec: entry %+v; want a full read (partial here)", p)
+	}
+
+	f.add(fp{pid: 250, ppid: 200, comm: "id", exe: "/usr/bin/id", args: []string{"id"}})
+	tb.Observe(auditExec(250, "/usr/bin/id", "id"))
+
+	lean(301)
+	tb.Observe(pcEv(event.TypeFork, 301, 200))
+	tb.Observe(pcEv(event.TypeExecve, 301, 0))
+	p, _ := tb.Get(301)
+	if p.Partial || p.Name != "nc" || p.Exe != "" || p.UID != 1000 || p.User != "alice" || p.Stdio[0].Type != event.StdioSocket {
+		t.Fatalf("lean read: %+v; want comm and stdio from /proc, the parent's ids, no executable yet", p)
+	}
+	c.advance(3 * time.Millisecond)
+	tb.Observe(auditExec(301, "/usr/bin/nc", "nc", "-e", "/bin/sh"))
+	p, _ = tb.Get(301)
+	if p.Exe != "/usr/bin/nc" || p.Cmdline != "nc -e /bin/sh" || p.Cwd != "/tmp" || p.Stdio[0].Type != event.StdioSocket {
+		t.Errorf("after audit's record: %+v; want its executable and argv with the stdio read before", p)
+	}
+
+	// Audit's record first, then the proc connector's: audit's fields stay.
+	lean(302)
+	tb.Observe(pcEv(event.TypeFork, 302, 200))
+	f.fs["302/status"] = &fstest.MapFile{Data: []byte("Name:\tnc\nTgid:\t302\nPid:\t302\nUid:\t1000\t1000\t1000\t1000\nGid:\t0\t0\t0\t0\nNSpid:\t302\n")}
+	tb.Observe(auditExec(302, "/usr/bin/nc", "nc", "-l"))
+	tb.Observe(pcEv(event.TypeExecve, 302, 0))
+	if p, _ := tb.Get(302); p.Exe != "/usr/bin/nc" || p.Cmdline != "nc -l" {
+		t.Errorf("audit first: %+v; want audit's executable and argv kept", p)
+	}
+
+	// Audit silent for longer than the window: full reads again.
+	c.advance(auditExecWindow + time.Second)
+	lean(303)
+	tb.Observe(pcEv(event.TypeFork, 303, 200))
+	tb.Observe(pcEv(event.TypeExecve, 303, 0))
+	if p, _ := tb.Get(303); !p.Partial {
+		t.Errorf("audit silent: entry %+v; want a full read (partial here)", p)
+	}
+	covers = false
+	tb.Observe(auditExec(250, "/usr/bin/id", "id"))
+	lean(304)
+	tb.Observe(pcEv(event.TypeExecve, 304, 200))
+	if p, _ := tb.Get(304); !p.Partial {
+		t.Errorf("rules no longer cover execs: entry %+v; want a full read (partial here)", p)
+	}
+}
