@@ -2,20 +2,30 @@ package live
 
 import (
 	"strings"
+	"time"
 
 	"github.com/ruled/ruled/sources/audit"
 )
 
+// relyMergeWindow is how long a proc connector exec waits for audit's
+// record when the table relies on it: the record brings the executable
+// and argv that were not read from /proc, so an exec released without it
+// would have neither. Audit's records come within milliseconds; under an
+// exec storm on a loaded host some took over 100 ms (the default window).
+const relyMergeWindow = time.Second
+
 // relyOnAuditExecs lets the process table leave to audit what its exec
 // records carry (proctable.Table.SetAuditExecs) while audit is the audit
-// daemon with ruled's rules and those report every exec. In multicast mode
-// the rules are the other daemon's, which may filter execs.
-func (l *Live) relyOnAuditExecs() {
+// daemon with ruled's rules and those report every exec, and reports
+// the exec merge window to use (0: the default). In multicast mode the
+// rules are the other daemon's, which may filter execs.
+func (l *Live) relyOnAuditExecs() time.Duration {
 	if l.audit == nil || l.conn == nil || !coversExecs(l.audit.Rules()) {
-		return
+		return 0
 	}
 	src := l.audit
 	l.table.SetAuditExecs(func() bool { return src.Stats().Mode == audit.ModeUnicast })
+	return relyMergeWindow
 }
 
 // coversExecs reports whether the rules report every exec, 64- and 32-bit:

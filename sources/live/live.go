@@ -115,8 +115,7 @@ func New(cfg Config) (*Live, error) {
 	l.addContainers(cfg)
 	if l.audit != nil && l.conn != nil {
 		// Created here, not in Handler, so Run may start in either order.
-		l.merger = proctable.NewMerger(0, 0, l.finish)
-		l.relyOnAuditExecs()
+		l.merger = proctable.NewMerger(l.relyOnAuditExecs(), 0, l.finish)
 	}
 	return l, nil
 }
