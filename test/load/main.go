@@ -37,7 +37,24 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "spawn" {
 		os.Exit(runSpawn(os.Args[2:]))
 	}
+	closeInherited()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// closeInherited marks the descriptors the harness inherited beyond stdio
+// close-on-exec, so auditd and ruled do not keep them: under
+// `flock /tmp/ruled-kernel.lock make load` one is the lock, and a daemon
+// holding it would hold the machine's kernel lock after the harness ends.
+func closeInherited() {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			syscall.CloseOnExec(fd)
+		}
+	}
 }
 
 // Agents the harness compares.
