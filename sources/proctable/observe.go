@@ -224,6 +224,11 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 			p = &c
 			p.Name, p.Exe, p.Args, p.Cmdline = "", "", nil, ""
 			p.Partial = true
+			if p.PPID == 0 {
+				// Its proc connector exec (no ppid) came before its
+				// fork: audit's names the parent to inherit from.
+				p.PPID = ev.Proc.PPID
+			}
 		}
 		if pp := t.procs[p.PPID]; pp != nil {
 			inherit(p, pp)

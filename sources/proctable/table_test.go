@@ -671,3 +671,24 @@ func TestProcconnExecReliesOnAudit(t *testing.T) {
 		t.Errorf("rules no longer cover execs: entry %+v; want a full read (partial here)", p)
 	}
 }
+
+// A short process whose proc connector exec (which names no parent) came
+// before its fork, and which was gone before anything read it, takes its
+// container from the parent audit's exec names.
+func TestGoneExecBeforeForkInheritsFromAuditsParent(t *testing.T) {
+	c := &clock{t: time.Unix(1000, 0)}
+	f := base()
+	tb := newTable(t, f, c, 0)
+	tb.SetContainerResolver(func(int) string { return event.HostID })
+	f.add(fp{pid: 250, ppid: 200, comm: "spawner", exe: "/usr/bin/spawner"})
+	tb.Observe(pcEv(event.TypeFork, 250, 200))
+	tb.Observe(pcEv(event.TypeExecve, 250, 0))
+	tb.Observe(pcEv(event.TypeExecve, 300, 0)) // gone, no fork yet
+	ev := pcEv(event.TypeExecve, 300, 250)
+	ev.Evt.Source = event.SourceAudit
+	ev.Proc.Exe, ev.Proc.Args = "/usr/bin/true", []string{"true"}
+	tb.Observe(ev)
+	if p, _ := tb.Get(300); p.ContainerID != event.HostID || p.PPID != 250 {
+		t.Errorf("pid 300: container %q, ppid %d; want the parent's %q, 250", p.ContainerID, p.PPID, event.HostID)
+	}
+}
