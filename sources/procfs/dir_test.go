@@ -91,18 +91,25 @@ func TestReadInto(t *testing.T) {
 }
 
 // BenchmarkProcessSelf compares one full read of a live process (this one)
-// through Dir and through os.DirFS.
+// through Dir and through os.DirFS, and the read the process table makes
+// of a proc connector exec when audit's record brings the rest (stat,
+// standard descriptors, namespaces).
 func BenchmarkProcessSelf(b *testing.B) {
 	pid := os.Getpid()
-	for _, fsys := range []struct {
+	for _, c := range []struct {
 		name string
 		fs   fs.FS
-	}{{"Dir", Dir("/proc")}, {"os.DirFS", os.DirFS("/proc")}} {
-		b.Run(fsys.name, func(b *testing.B) {
-			r := New(fsys.fs)
+		want Fields
+	}{
+		{"Dir", Dir("/proc"), AllFields},
+		{"os.DirFS", os.DirFS("/proc"), AllFields},
+		{"Dir/stat+stdio+ns", Dir("/proc"), FieldStdio | FieldNS},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			r := New(c.fs)
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := r.Process(pid); err != nil {
+				if _, err := r.ProcessFields(pid, c.want); err != nil {
 					b.Fatal(err)
 				}
 			}
