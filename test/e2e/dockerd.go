@@ -66,6 +66,10 @@ func (d *Dockerd) Restart(t testing.TB) {
 		return
 	}
 	defer log.Close()
+	// A test run under `flock /tmp/ruled-kernel.lock` inherited the lock's
+	// descriptor; a daemon that kept it would hold the machine's kernel
+	// lock long after the test.
+	CloseInheritedOnExec()
 	cmd := exec.Command(d.argv[0], d.argv[1:]...)
 	cmd.Stdout, cmd.Stderr = log, log
 	// Its own session: it must outlive this test process.
@@ -84,5 +88,20 @@ func (d *Dockerd) Restart(t testing.TB) {
 			return
 		}
 		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// CloseInheritedOnExec marks the descriptors this process inherited beyond
+// stdio close-on-exec (the ones Go opens are already), so that daemons a
+// test starts and leaves running do not keep them open.
+func CloseInheritedOnExec() {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			syscall.CloseOnExec(fd)
+		}
 	}
 }

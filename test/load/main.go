@@ -31,30 +31,19 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ruled/ruled/test/e2e"
 )
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "spawn" {
 		os.Exit(runSpawn(os.Args[2:]))
 	}
-	closeInherited()
+	// auditd and ruled must not keep the harness's inherited descriptors:
+	// under `flock /tmp/ruled-kernel.lock make load` one is the lock, which a
+	// daemon would hold after the harness ends.
+	e2e.CloseInheritedOnExec()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
-}
-
-// closeInherited marks the descriptors the harness inherited beyond stdio
-// close-on-exec, so auditd and ruled do not keep them: under
-// `flock /tmp/ruled-kernel.lock make load` one is the lock, and a daemon
-// holding it would hold the machine's kernel lock after the harness ends.
-func closeInherited() {
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return
-	}
-	for _, e := range ents {
-		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
-			syscall.CloseOnExec(fd)
-		}
-	}
 }
 
 // Agents the harness compares.
