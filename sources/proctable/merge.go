@@ -191,7 +191,9 @@ func (m *Merger) release(h *held) {
 		for _, f := range x.followers {
 			m.emit(f)
 		}
-		x.followers = nil
+		// A released entry stays in order until the entries before it
+		// are released (up to a window): it must not keep its events.
+		x.ev, x.followers = nil, nil
 		if x == h {
 			break
 		}

@@ -231,3 +231,26 @@ func TestMergerRunFlushesOnCancel(t *testing.T) {
 		t.Errorf("emitted %v after cancel", r.out)
 	}
 }
+
+// A merged exec behind one still waiting for its partner stays in the FIFO
+// until that one's window ends; it must not keep its events alive meanwhile
+// (with a 1 s window under an exec storm, megabytes of them).
+func TestMergerReleasedKeepsNoEvents(t *testing.T) {
+	var rec mergeRec
+	m := NewMerger(time.Second, 0, rec.emit)
+	m.Push(pcEv(event.TypeExecve, 1, 0)) // waits
+	m.Push(pcEv(event.TypeExecve, 2, 0))
+	m.Push(pcEv(event.TypeExit, 2, 0)) // follows 2's exec
+	m.Push(auEv(event.TypeExecve, 2, "id"))
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.order) != 2 || !m.order[1].done {
+		t.Fatalf("order %d entries; want 1's waiting and 2's released behind it", len(m.order))
+	}
+	if h := m.order[1]; h.ev != nil || h.followers != nil {
+		t.Errorf("released entry still holds its event %v and %d followers", h.ev != nil, len(h.followers))
+	}
+	if len(rec.out) != 2 {
+		t.Errorf("emitted %v; want 2's merged exec and its exit", rec.out)
+	}
+}

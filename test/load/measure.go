@@ -225,7 +225,8 @@ func printTable(w io.Writer, rows []row) {
 	for _, r := range rows {
 		seen, complete, lost := "—", "—", "—"
 		if r.agent != agentNothing {
-			seen, complete, lost = strconv.Itoa(r.seen), strconv.Itoa(r.complete), strconv.Itoa(r.ops-r.seen)
+			// An operation reported twice (seen above ops) is no loss.
+			seen, complete, lost = strconv.Itoa(r.seen), strconv.Itoa(r.complete), strconv.Itoa(max(0, r.ops-r.seen))
 			if r.storm != stormExec {
 				complete = "—"
 			}
