@@ -208,14 +208,16 @@ func listen(addr string) (net.Listener, *syscall.SockaddrInet4, error) {
 }
 
 // connectOnce opens, connects and closes one TCP socket with plain system
-// calls (no poller), so each operation is one audited connect.
-func connectOnce(sa *syscall.SockaddrInet4) error {
+// calls (no poller), so each operation is one audited connect. It connects
+// with a copy of to: syscall.Connect writes into the address it is given.
+func connectOnce(to *syscall.SockaddrInet4) error {
 	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return err
 	}
 	defer syscall.Close(fd)
-	return syscall.Connect(fd, sa)
+	sa := *to
+	return syscall.Connect(fd, &sa)
 }
 
 // writeResult encodes a spawner result: a header line, then one line per
