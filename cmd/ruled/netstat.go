@@ -51,7 +51,15 @@ func containerResolver(socket string) *container.Resolver {
 	if socket != "" {
 		rt = container.NewDocker(socket)
 	}
-	return container.NewResolver(container.Config{Runtime: rt, LookupTimeout: dockerTimeout})
+	// A Kubernetes node's CRI runtime (containerd, CRI-O) names the pods'
+	// containers.
+	var more []container.Runtime
+	ctx, cancel := context.WithTimeout(context.Background(), dockerTimeout)
+	defer cancel()
+	if c, _, err := container.ProbeCRI(ctx, container.DefaultCRISockets, time.Second); err == nil {
+		more = append(more, c)
+	}
+	return container.NewResolver(container.Config{Runtime: rt, Runtimes: more, LookupTimeout: dockerTimeout})
 }
 
 func runNetstat(ctx context.Context, args []string, stdout, stderr io.Writer) int {
