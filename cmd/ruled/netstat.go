@@ -46,7 +46,9 @@ const dockerTimeout = 2 * time.Second
 
 // containerResolver attributes pids to containers and, when socket is not
 // empty, names them from the Docker daemon.
-func containerResolver(socket string) *container.Resolver {
+const criFlagHelp = "CRI runtime socket for container and pod names (default: probe containerd's and CRI-O's; none: no CRI)"
+
+func containerResolver(socket, cri string) *container.Resolver {
 	var rt container.Runtime
 	if socket != "" {
 		rt = container.NewDocker(socket)
@@ -56,8 +58,14 @@ func containerResolver(socket string) *container.Resolver {
 	var more []container.Runtime
 	ctx, cancel := context.WithTimeout(context.Background(), dockerTimeout)
 	defer cancel()
-	if c, _, err := container.ProbeCRI(ctx, container.DefaultCRISockets, time.Second); err == nil {
-		more = append(more, c)
+	sockets := container.DefaultCRISockets
+	if cri != "" {
+		sockets = []string{cri}
+	}
+	if cri != "none" {
+		if c, _, err := container.ProbeCRI(ctx, sockets, time.Second); err == nil {
+			more = append(more, c)
+		}
 	}
 	return container.NewResolver(container.Config{Runtime: rt, Runtimes: more, LookupTimeout: dockerTimeout})
 }
@@ -67,6 +75,7 @@ func runNetstat(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fset.SetOutput(stderr)
 	asJSON := fset.Bool("json", false, "one JSON object per line instead of a table")
 	socket := fset.String("docker", container.DefaultDockerSocket, "Docker Engine API socket for container names (empty: ids only)")
+	cri := fset.String("cri", "", criFlagHelp)
 	if err := fset.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -83,7 +92,7 @@ func runNetstat(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stderr, "ruled netstat:", err)
 		return exitError
 	}
-	res := containerResolver(*socket)
+	res := containerResolver(*socket, *cri)
 	lctx, cancel := context.WithTimeout(ctx, dockerTimeout)
 	defer cancel()
 	rows := netstatRows(proc, entries, res.ContainerID, namer(lctx, res, "ruled netstat", stderr))

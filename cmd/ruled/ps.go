@@ -39,6 +39,7 @@ func runPS(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "one JSON object per line instead of a table")
 	socket := fs.String("docker", container.DefaultDockerSocket, "Docker Engine API socket for container names (empty: ids only)")
+	cri := fs.String("cri", "", criFlagHelp)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -49,7 +50,7 @@ func runPS(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ruled ps: unexpected arguments:", fs.Args())
 		return exitUsage
 	}
-	res := containerResolver(*socket)
+	res := containerResolver(*socket, *cri)
 	tb := proctable.New(proctable.Config{})
 	tb.SetContainerResolver(res.ContainerID)
 	if err := tb.Seed(ctx); err != nil {

@@ -2,8 +2,10 @@ package k8s
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -57,6 +59,28 @@ func TestCRIPodRule(t *testing.T) {
 	}
 	if _, err := cri.Inspect(ctx, strings.Repeat("ab", 32)); !errorsIsNotFound(err) {
 		t.Errorf("Inspect unknown id: %v, want ErrNotFound", err)
+	}
+
+	// ruled ps names the pod's container from the CRI runtime.
+	out, err := exec.Command(e2e.RuledBinary(t), "ps", "-json", "-cri", c.socket).Output()
+	if err != nil {
+		t.Fatalf("ruled ps: %v", err)
+	}
+	named := false
+	for _, l := range strings.Split(string(out), "\n") {
+		var row struct {
+			Container string `json:"container_id"`
+			Name      string `json:"container_name"`
+		}
+		if json.Unmarshal([]byte(l), &row) == nil && row.Container == p.ContainerID {
+			if row.Name != "app" {
+				t.Errorf("ruled ps: container %s named %q, want app", p.ContainerID[:12], row.Name)
+			}
+			named = true
+		}
+	}
+	if !named {
+		t.Errorf("ruled ps lists no process of container %s:\n%s", p.ContainerID[:12], out)
 	}
 
 	// The live agent, with the rule above and the CRI socket in its config.
