@@ -41,6 +41,11 @@ type Config struct {
 	RetryInterval time.Duration
 	// LookupTimeout bounds one runtime call (default 2 s).
 	LookupTimeout time.Duration
+	// PIDIn returns a running process of container id (the process
+	// table's oldest), or 0. ExeUpperLayer reads the container's overlay
+	// from it when the exec'd process is gone before its mountinfo could
+	// be read. nil: only the event's own process is asked.
+	PIDIn func(id string) int
 }
 
 // Stats are the resolver's counters.
@@ -49,6 +54,9 @@ type Stats struct {
 	Lookups  uint64 // runtime Inspect calls
 	Failures uint64 // Inspect calls that failed other than not found
 	Dropped  uint64 // lookups dropped because the queue was full
+	// UpperUnknown counts execs whose proc.exe_upper_layer could not be
+	// decided: no process of the container was left to read its overlay.
+	UpperUnknown uint64
 }
 
 // Resolver attributes processes to containers and fills container metadata
@@ -69,8 +77,8 @@ type Resolver struct {
 	hostRootOnce sync.Once
 	hostRoot     string // "" in the host's mount namespace, else /proc/{1,2}/root
 
-	lookups, failures, dropped atomic.Uint64
-	down                       []atomic.Bool // per runtime: its event stream is broken
+	lookups, failures, dropped, upperUnknown atomic.Uint64
+	down                                     []atomic.Bool // per runtime: its event stream is broken
 }
 
 type entry struct {
@@ -374,7 +382,13 @@ func (r *Resolver) Ref(pid int) (Ref, error) {
 	if err != nil {
 		return Ref{}, err
 	}
-	id, rt, err := parseCgroup(buf[:n])
+	return r.RefOf(buf[:n])
+}
+
+// RefOf is Ref over the bytes of a /proc/PID/cgroup file the caller read
+// (the proc connector source reads it with raw syscalls at receive).
+func (r *Resolver) RefOf(cgroup []byte) (Ref, error) {
+	id, rt, err := parseCgroup(cgroup)
 	if err != nil {
 		return Ref{}, err
 	}
@@ -382,6 +396,15 @@ func (r *Resolver) Ref(pid int) (Ref, error) {
 		return Ref{ID: event.HostID}, nil
 	}
 	return Ref{ID: r.intern(id), Runtime: rt}, nil
+}
+
+// ContainerIDOf is ContainerID over the bytes of a /proc/PID/cgroup file.
+func (r *Resolver) ContainerIDOf(cgroup []byte) string {
+	ref, err := r.RefOf(cgroup)
+	if err != nil {
+		return ""
+	}
+	return ref.ID
 }
 
 func (r *Resolver) intern(id []byte) string {
@@ -464,8 +487,11 @@ func (r *Resolver) Enrich(ev *event.Event) {
 }
 
 // ExeUpperLayer reports whether exe lives in the writable overlay layer of
-// container id, whose process pid is. The upperdir is read once per
-// container from pid's mountinfo.
+// container id, whose process pid is. The upperdir is a property of the
+// container, read once from the mountinfo of pid or, when pid is already
+// gone (a dropped binary that ran for a millisecond, and the docker exec'd
+// shell that ran it, before their events were enriched), of another of the
+// container's processes (Config.PIDIn). ErrUpperUnknown: neither could say.
 func (r *Resolver) ExeUpperLayer(pid int, id, exe string) (bool, error) {
 	if id == "" || id == event.HostID {
 		return false, nil
@@ -474,18 +500,18 @@ func (r *Resolver) ExeUpperLayer(pid int, id, exe string) (bool, error) {
 	upper, ok := r.upper[id]
 	r.mu.RUnlock()
 	if !ok {
-		var err error
-		upper, err = RootUpperDir(r.cfg.ProcRoot, pid)
-		if err != nil {
-			return false, err
+		upper, ok = r.readUpper(pid)
+		if !ok && r.cfg.PIDIn != nil {
+			if other := r.cfg.PIDIn(id); other > 0 && other != pid {
+				upper, ok = r.readUpper(other)
+			}
+		}
+		if !ok {
+			r.upperUnknown.Add(1)
+			return false, ErrUpperUnknown
 		}
 		if upper != "" {
 			upper = r.hostPath(upper)
-		}
-		if upper == "" && !procfs.OwnRoot(r.cfg.ProcRoot, pid) {
-			// runc init before pivot_root still sees the host's mounts:
-			// not the container's answer, ask again on a later exec.
-			return false, nil
 		}
 		r.mu.Lock()
 		if len(r.upper) >= 4096 {
@@ -528,6 +554,24 @@ func (r *Resolver) hostPath(p string) string {
 	return filepath.Join(r.hostRoot, p)
 }
 
+// ErrUpperUnknown says no process of the container could tell its overlay.
+var ErrUpperUnknown = errors.New("container's overlay upper layer unknown: no live process to read it from")
+
+// readUpper reads pid's root overlay upperdir; false when pid is gone or
+// does not see the container's root yet.
+func (r *Resolver) readUpper(pid int) (string, bool) {
+	upper, err := RootUpperDir(r.cfg.ProcRoot, pid)
+	if err != nil {
+		return "", false
+	}
+	if upper == "" && !procfs.OwnRoot(r.cfg.ProcRoot, pid) {
+		// runc init before pivot_root still sees the host's mounts:
+		// not the container's answer.
+		return "", false
+	}
+	return upper, true
+}
+
 // Stats returns the counters.
 func (r *Resolver) Stats() Stats {
 	r.mu.RLock()
@@ -538,5 +582,5 @@ func (r *Resolver) Stats() Stats {
 		}
 	}
 	r.mu.RUnlock()
-	return Stats{Cached: n, Lookups: r.lookups.Load(), Failures: r.failures.Load(), Dropped: r.dropped.Load()}
+	return Stats{Cached: n, Lookups: r.lookups.Load(), Failures: r.failures.Load(), Dropped: r.dropped.Load(), UpperUnknown: r.upperUnknown.Load()}
 }

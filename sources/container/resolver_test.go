@@ -331,6 +331,43 @@ func TestExeUpperLayerFromMountinfo(t *testing.T) {
 	}
 }
 
+// The drift race (issue 14): `docker exec C sh -c 'cp /bin/busybox /tmp/x &&
+// /tmp/x true'` in a container started before ruled. Nothing of that exec
+// lives by the time its events are enriched, and no earlier exec of the
+// container filled the cache: the overlay comes from another process of the
+// container.
+func TestExeUpperLayerOfGoneProcess(t *testing.T) {
+	proc, upper := t.TempDir(), t.TempDir()
+	if err := os.MkdirAll(filepath.Join(proc, "7"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mi := "72 48 0:39 / / rw,relatime - overlay overlay rw,lowerdir=/l,upperdir=" + upper + ",workdir=/w\n"
+	if err := os.WriteFile(filepath.Join(proc, "7", "mountinfo"), []byte(mi), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(upper, "tmp"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(upper, "tmp", "x"), []byte("\x7fELF"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// pid 9 (the dropped binary) has no /proc entry any more.
+	alone := NewResolver(Config{ProcRoot: proc})
+	if up, err := alone.ExeUpperLayer(9, fixtureID, "/tmp/x"); up || !errors.Is(err, ErrUpperUnknown) {
+		t.Errorf("no other process to ask: %v, %v; want false, ErrUpperUnknown", up, err)
+	}
+	if n := alone.Stats().UpperUnknown; n != 1 {
+		t.Errorf("UpperUnknown = %d, want 1", n)
+	}
+	asked := ""
+	r := NewResolver(Config{ProcRoot: proc, PIDIn: func(id string) int { asked = id; return 7 }})
+	ev := event.Event{Evt: event.Evt{Type: event.TypeExecve}, Proc: event.Proc{PID: 9, Exe: "/tmp/x"}, Container: event.Container{ID: fixtureID}}
+	r.Enrich(&ev)
+	if !ev.Proc.ExeUpperLayer || asked != fixtureID {
+		t.Errorf("exe_upper_layer %v (asked for %q), want true from pid 7's overlay", ev.Proc.ExeUpperLayer, asked)
+	}
+}
+
 // runc init's first exec events come before pivot_root: its mountinfo is
 // the host's. That answer must not stick to the container.
 func TestExeUpperLayerNotCachedBeforePivot(t *testing.T) {
@@ -355,7 +392,7 @@ func TestExeUpperLayerNotCachedBeforePivot(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := NewResolver(Config{ProcRoot: proc})
-	if up, err := r.ExeUpperLayer(7, fixtureID, "/x"); err != nil || up {
+	if up, err := r.ExeUpperLayer(7, fixtureID, "/x"); !errors.Is(err, ErrUpperUnknown) || up {
 		t.Fatalf("before pivot_root: %v, %v", up, err)
 	}
 	// pivot_root done: the process's root and mounts are the container's.

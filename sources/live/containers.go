@@ -43,6 +43,7 @@ func (l *Live) newResolver(cfg Config) {
 		Runtime:  container.NewDocker(sock),
 		Runtimes: cri,
 		Logger:   log,
+		PIDIn:    l.table.OldestIn,
 	})
 }
 
@@ -84,7 +85,7 @@ func (l *Live) logContainerStats() {
 	cs := l.res.Stats()
 	ns := l.nc.Stats()
 	l.log.Info("container stats", "cached", cs.Cached, "lookups", cs.Lookups, "failures", cs.Failures,
-		"dropped", cs.Dropped, "netns", ns.Namespaces, "netns_reads", ns.Reads, "netns_read_errors", ns.ReadErrors)
+		"dropped", cs.Dropped, "upper_unknown", cs.UpperUnknown, "netns", ns.Namespaces, "netns_reads", ns.Reads, "netns_read_errors", ns.ReadErrors)
 }
 
 // warmContainers asks for the audit watches of the containers that were
