@@ -87,6 +87,10 @@ func New(cfg Config) (*Live, error) {
 	if !explicit {
 		want = []string{Audit, Procconn}
 	}
+	// Audit first: whether it runs decides what the proc connector reads.
+	want = slices.SortedFunc(slices.Values(want), func(a, b string) int {
+		return boolInt(b == Audit) - boolInt(a == Audit)
+	})
 	l := &Live{log: log, table: proctable.New(proctable.Config{Logger: log})}
 	l.newResolver(cfg)
 
@@ -135,7 +139,10 @@ func (l *Live) add(name string, cfg Config) error {
 		s.SetPIDFinder(l.table.OldestIn)
 		l.srcs = append(l.srcs, s)
 	case Procconn:
-		s := procconn.New(procconn.Config{Logger: l.log.With("source", Procconn), Resync: l.table.Resync, ContainerOf: l.res.ContainerID})
+		// Alone, the proc connector reads exe and comm at receive: audit's
+		// exec records would otherwise carry them.
+		s := procconn.New(procconn.Config{Logger: l.log.With("source", Procconn), Resync: l.table.Resync,
+			ContainerOf: l.res.ContainerIDOf, ReadExec: l.audit == nil})
 		l.conn = s
 		l.srcs = append(l.srcs, s)
 	}
@@ -218,7 +225,7 @@ func (l *Live) LogStats() {
 	if l.conn != nil {
 		s := l.conn.Stats()
 		l.log.Info("procconn stats", "received", s.Received, "lost", s.Lost, "overruns", s.Overruns,
-			"emitted", s.Emitted, "resyncs", s.Resyncs)
+			"emitted", s.Emitted, "resyncs", s.Resyncs, "exec_incomplete", s.ExecIncomplete)
 	}
 	if l.merger != nil {
 		s := l.merger.Stats()
@@ -290,4 +297,11 @@ func (l *Live) Stats() Stats {
 		s.Merge = &m
 	}
 	return s
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -200,3 +200,24 @@ func subscribeMsg(op uint32) []byte {
 	ne.PutUint32(b[20:24], op)
 	return b
 }
+
+// eachMessage calls fn with the payload of every netlink message in one
+// received datagram (struct nlmsghdr, then the payload, 4-byte aligned),
+// and bad once for a header whose length does not fit.
+func eachMessage(b []byte, fn func(payload []byte), bad func()) {
+	const hdrLen = 16 // struct nlmsghdr
+	ne := binary.NativeEndian
+	for len(b) >= hdrLen {
+		l := int(ne.Uint32(b[0:4]))
+		if l < hdrLen || l > len(b) {
+			bad()
+			return
+		}
+		fn(b[hdrLen:l])
+		l = (l + 3) &^ 3
+		if l > len(b) {
+			return
+		}
+		b = b[l:]
+	}
+}

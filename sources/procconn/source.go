@@ -25,24 +25,33 @@ type Config struct {
 	Resync func()
 	// ResyncEvery bounds how often Resync runs; 0 means one second.
 	ResyncEvery time.Duration
-	// ContainerOf, when set, is asked for the container id of each exec
-	// as it is received (container.Resolver.ContainerID), before the event
+	// ContainerOf, when set, gets the bytes of each exec's
+	// /proc/PID/cgroup, read as the message is received, and returns the
+	// container id (container.Resolver.ContainerIDOf), before the event
 	// waits in any queue: a docker exec'd command that is gone by the time
-	// its events are enriched would otherwise inherit runc's "host". It
-	// costs one /proc/PID/cgroup read (~10 µs) per exec.
-	ContainerOf func(pid int) string
+	// its events are enriched would otherwise inherit runc's "host". The
+	// read costs ~10 µs per exec.
+	ContainerOf func(cgroup []byte) string
+	// ReadExec reads each exec's /proc/PID/exe and comm as it is received
+	// (~5 µs), so proc.exe and proc.name survive a process that is gone
+	// before the event is enriched. The audit source reports both itself:
+	// set it when the proc connector runs alone.
+	ReadExec bool
 }
 
 // Stats are the source's counters.
 type Stats struct {
-	Received  uint64            // proc connector messages read
-	Lost      uint64            // events the kernel dropped for this socket (per-CPU sequence gaps)
-	Overruns  uint64            // ENOBUFS errors (socket buffer overflows)
-	Emitted   uint64            // events passed to emit
-	Threads   uint64            // thread fork/exit/uid/comm folded into their process
-	Malformed uint64            // messages that failed to parse
-	Resyncs   uint64            // /proc resynchronizations after a loss
-	ByType    map[string]uint64 // messages received by proc_event kind
+	Received  uint64 // proc connector messages read
+	Lost      uint64 // events the kernel dropped for this socket (per-CPU sequence gaps)
+	Overruns  uint64 // ENOBUFS errors (socket buffer overflows)
+	Emitted   uint64 // events passed to emit
+	Threads   uint64 // thread fork/exit/uid/comm folded into their process
+	Malformed uint64 // messages that failed to parse
+	Resyncs   uint64 // /proc resynchronizations after a loss
+	// ExecIncomplete counts execs (with Config.ReadExec) whose process was
+	// gone before its exe or comm could be read at receive.
+	ExecIncomplete uint64
+	ByType         map[string]uint64 // messages received by proc_event kind
 }
 
 // Source reads the proc connector. Create it with New; Run it once.
@@ -50,8 +59,8 @@ type Source struct {
 	cfg Config
 	log *slog.Logger
 
-	received, lost, overruns, emitted, threads, malformed, resyncs atomic.Uint64
-	byType                                                         [12]atomic.Uint64
+	received, lost, overruns, emitted, threads, malformed, resyncs, execIncomplete atomic.Uint64
+	byType                                                                         [12]atomic.Uint64
 }
 
 // New returns a proc connector source.
@@ -89,14 +98,15 @@ func slotOf(w What) int {
 // Stats returns the current counters; safe to call while Run runs.
 func (s *Source) Stats() Stats {
 	st := Stats{
-		Received:  s.received.Load(),
-		Lost:      s.lost.Load(),
-		Overruns:  s.overruns.Load(),
-		Emitted:   s.emitted.Load(),
-		Threads:   s.threads.Load(),
-		Malformed: s.malformed.Load(),
-		Resyncs:   s.resyncs.Load(),
-		ByType:    map[string]uint64{},
+		Received:       s.received.Load(),
+		Lost:           s.lost.Load(),
+		Overruns:       s.overruns.Load(),
+		Emitted:        s.emitted.Load(),
+		Threads:        s.threads.Load(),
+		Malformed:      s.malformed.Load(),
+		Resyncs:        s.resyncs.Load(),
+		ExecIncomplete: s.execIncomplete.Load(),
+		ByType:         map[string]uint64{},
 	}
 	for i := range s.byType {
 		n := s.byType[i].Load()

@@ -1,0 +1,78 @@
+package procconn
+
+import (
+	"bytes"
+	"strconv"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ruled/ruled/sources/event"
+)
+
+// execReader reads an exec'd process's executable and name straight from
+// /proc as the proc connector's message is received: a quick process is
+// often gone by the time its event has waited in the pipeline's queue, and
+// the proc connector's exec event carries only pids. Used from the receive
+// goroutine only.
+//
+// The reads are raw syscalls (one readlink, one open/read/close, a few
+// microseconds): /proc files do not block, and an ordinary syscall may hand
+// the goroutine's P to another thread, after which the high-priority
+// receive thread waits for a P behind threads an exec storm preempts.
+// atFDCWD is AT_FDCWD (-100) as a syscall argument.
+var atFDCWD = uintptr(^uint(99))
+
+type execReader struct {
+	path []byte
+	buf  [4096]byte
+}
+
+// read fills ev.Proc.Exe and ev.Proc.Name when they can still be read and
+// reports whether both were. The executable goes first: it disappears at
+// exit, while comm stays readable until the parent reaps the zombie.
+func (r *execReader) read(ev *event.Event) bool {
+	r.path = append(r.path[:0], "/proc/"...)
+	r.path = strconv.AppendInt(r.path, int64(ev.Proc.PID), 10)
+	dir := len(r.path)
+	r.path = append(r.path, "/exe\x00"...)
+	n, _, errno := unix.RawSyscall6(unix.SYS_READLINKAT, atFDCWD, uintptr(unsafe.Pointer(&r.path[0])),
+		uintptr(unsafe.Pointer(&r.buf[0])), uintptr(len(r.buf)), 0, 0)
+	if errno == 0 && n > 0 && int(n) < len(r.buf) {
+		// A deleted executable reads "/path (deleted)"; rules match the
+		// path (as procfs.Reader does).
+		ev.Proc.Exe = string(bytes.TrimSuffix(r.buf[:n], []byte(" (deleted)")))
+	}
+	r.path = r.path[:dir]
+	if b := r.readFile("/comm", 64); len(b) > 0 {
+		ev.Proc.Name = string(bytes.TrimSuffix(b, []byte("\n")))
+	}
+	return ev.Proc.Exe != "" && ev.Proc.Name != ""
+}
+
+// cgroup returns the content of /proc/PID/cgroup (valid until the next
+// call), or nil when the process is gone.
+func (r *execReader) cgroup(pid int) []byte {
+	r.path = append(r.path[:0], "/proc/"...)
+	r.path = strconv.AppendInt(r.path, int64(pid), 10)
+	return r.readFile("/cgroup", len(r.buf))
+}
+
+// readFile reads up to max bytes of the file name under the process
+// directory in r.path (one read: /proc files of this size come whole).
+func (r *execReader) readFile(name string, max int) []byte {
+	dir := len(r.path)
+	r.path = append(append(r.path, name...), 0)
+	fd, _, errno := unix.RawSyscall6(unix.SYS_OPENAT, atFDCWD, uintptr(unsafe.Pointer(&r.path[0])),
+		uintptr(unix.O_RDONLY|unix.O_CLOEXEC), 0, 0, 0)
+	r.path = r.path[:dir]
+	if errno != 0 {
+		return nil
+	}
+	n, _, errno := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&r.buf[0])), uintptr(max))
+	unix.RawSyscall(unix.SYS_CLOSE, fd, 0, 0)
+	if errno != 0 {
+		return nil
+	}
+	return r.buf[:n]
+}
