@@ -14,11 +14,17 @@ import (
 // path= rule rooted at /proc/PID/root (see Rule.ContainerCopy). The kernel
 // drops those copies by itself when the container's root is unmounted.
 
-// containerWatch asks for a container's copies of the path= rules.
+// containerWatch asks for a container's copies of the path= rules: of the
+// container whose process pid is, or (root set) of the overlay mounted at
+// root, before the container has any process.
 type containerWatch struct {
 	pid   int
 	id    string
 	tries int // retries so far while the container's root was not ready
+	// root is a host path to a container's root overlay mount, upper its
+	// upperdir: what identifies the container's filesystem before it has
+	// an id ruled knows or any process.
+	root, upper string
 }
 
 // WatchContainer asks for the container's copies of the path= rules, with
@@ -32,6 +38,18 @@ func (s *Source) WatchContainer(pid int, id string) {
 	}
 	select {
 	case s.watchReq <- containerWatch{pid: pid, id: id}:
+	default:
+		s.watchDrops.Add(1)
+	}
+}
+
+// watchRoot asks for the copies of the path= rules rooted at a new overlay
+// mount (see watchMounts). It never blocks; a request that does not fit the
+// queue is counted, and the container's first events ask again.
+func (s *Source) watchRoot(root, upper string) {
+	select {
+	case s.watchReq <- containerWatch{root: root, upper: upper}:
+		s.rootWatches.Add(1)
 	default:
 		s.watchDrops.Add(1)
 	}

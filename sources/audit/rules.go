@@ -150,10 +150,16 @@ func watchToSyscall(fields []string, isDir func(string) bool) (s, p string, dir 
 // can be copied: the kernel refuses dir= rules on mounts of another mount
 // namespace. ok is false for rules without a path= filter.
 func (r Rule) ContainerCopy(pid int) (c Rule, ok bool, err error) {
+	return r.CopyAt("/proc/" + strconv.Itoa(pid) + "/root")
+}
+
+// CopyAt returns r with its path= filter prefixed with root, a host path
+// that leads to a container's root directory: /proc/PID/root, or the
+// mountpoint of the container's overlay before any of its processes exist.
+func (r Rule) CopyAt(root string) (c Rule, ok bool, err error) {
 	if r.Dir || r.Path == "" {
 		return Rule{}, false, nil
 	}
-	root := "/proc/" + strconv.Itoa(pid) + "/root"
 	fields := strings.Fields(r.Text)
 	for i, f := range fields {
 		if f == "path="+r.Path {

@@ -17,6 +17,7 @@ import (
 	"github.com/elastic/go-libaudit/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/ruled/ruled/sources/container"
 	"github.com/ruled/ruled/sources/event"
 )
 
@@ -327,6 +328,9 @@ func (s *Source) loop(ctx context.Context, evc *libaudit.AuditClient, sock *sock
 	}()
 	if state != nil {
 		wg.Go(func() { s.watchContainers(ctx, ctl, state) })
+		if !s.cfg.NoMountWatch {
+			wg.Go(func() { s.watchMounts(ctx) })
+		}
 	}
 	wg.Wait()
 	if recvErr != nil && !errors.Is(recvErr, context.Canceled) {
@@ -494,7 +498,7 @@ func (s *Source) poll(ctx context.Context, ctl *control) {
 // now and then forgets the copies the kernel already dropped with their
 // container.
 func (s *Source) watchContainers(ctx context.Context, ctl *control, state *found) {
-	done := map[string]map[int]bool{} // container id -> rule lines copied
+	done := map[string]map[int]bool{} // container id, or "upper:"+upperdir of a mount -> rule lines copied
 	capLogged := false
 	prune := time.NewTicker(time.Minute)
 	defer prune.Stop()
@@ -513,17 +517,34 @@ func (s *Source) watchContainers(ctx context.Context, ctl *control, state *found
 			continue
 		case req = <-s.watchReq:
 		}
-		have := done[req.id]
+		root, key := req.root, "upper:"+req.upper
+		if root != "" {
+			// A new mount: new inodes, even for an upperdir seen before
+			// (a restarted container), so nothing copied before counts.
+			done[key] = map[int]bool{}
+		} else {
+			pid := s.pidOf(req)
+			if pid == 0 {
+				s.retryWatch(req)
+				continue
+			}
+			root = "/proc/" + strconv.Itoa(pid) + "/root"
+			key = req.id
+			// A container whose overlay got its copies when it was
+			// mounted (watchMounts) has them: same files, same inodes.
+			if upper, err := container.RootUpperDir("/proc", pid); err == nil && upper != "" {
+				if have, ok := done["upper:"+upper]; ok {
+					done[key] = have
+				} else if have, ok := done[key]; ok {
+					done["upper:"+upper] = have
+				}
+			}
+		}
+		have := done[key]
 		if have == nil {
 			have = map[int]bool{}
-			done[req.id] = have
+			done[key] = have
 		}
-		pid := s.pidOf(req)
-		if pid == 0 {
-			s.retryWatch(req)
-			continue
-		}
-		root := "/proc/" + strconv.Itoa(pid) + "/root"
 		for _, r := range s.rules {
 			if have[r.Line] || r.Dir || r.Path == "" {
 				continue
@@ -539,7 +560,7 @@ func (s *Source) watchContainers(ctx context.Context, ctl *control, state *found
 				}
 				break
 			}
-			c, _, err := r.ContainerCopy(pid)
+			c, _, err := r.CopyAt(root)
 			if err == nil {
 				err = ctl.do(func(a *libaudit.AuditClient) error { return a.AddRule(c.Wire) })
 			}

@@ -67,6 +67,11 @@ type Config struct {
 	// StateDir is where the run records the audit state it found before
 	// changing it, for recovery after a crash (default DefaultStateDir).
 	StateDir string
+	// NoMountWatch turns off adding a container's copies when its root
+	// overlay is mounted (before its first process runs); the copies then
+	// come with the container's first events, a few milliseconds into its
+	// life, too late for an entrypoint that reads a credential at once.
+	NoMountWatch bool
 }
 
 // Stats are the source's loss and volume counters.
@@ -86,6 +91,7 @@ type Stats struct {
 	ContainerRules  int64
 	ContainerFailed uint64 // copies the kernel refused (process gone ...)
 	WatchDrops      uint64 // container watch requests dropped (queue full)
+	RootWatches     uint64 // new overlay mounts whose copies were asked for before the container ran
 }
 
 // Source is the kernel audit source.
@@ -111,6 +117,7 @@ type Source struct {
 	watchReq        chan containerWatch
 	findPID         func(containerID string) int
 	watchDrops      atomic.Uint64
+	rootWatches     atomic.Uint64
 	containerRules  atomic.Int64
 	containerFailed atomic.Uint64
 }
@@ -213,6 +220,7 @@ func (s *Source) Stats() Stats {
 		ContainerRules:  s.containerRules.Load(),
 		ContainerFailed: s.containerFailed.Load(),
 		WatchDrops:      s.watchDrops.Load(),
+		RootWatches:     s.rootWatches.Load(),
 	}
 }
 

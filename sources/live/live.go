@@ -218,7 +218,7 @@ func (l *Live) LogStats() {
 	if l.audit != nil {
 		s := l.audit.Stats()
 		l.log.Info("audit stats", "mode", s.Mode, "records", s.Records, "events", s.Events,
-			"container_rules", s.ContainerRules, "container_rules_failed", s.ContainerFailed, "watch_drops", s.WatchDrops,
+			"container_rules", s.ContainerRules, "container_rules_failed", s.ContainerFailed, "watch_drops", s.WatchDrops, "root_watches", s.RootWatches,
 			"kernel_lost", s.KernelLost, "kernel_backlog", s.KernelBacklog, "queue_drops", s.QueueDrops,
 			"socket_drops", s.SocketDrops, "reassembly_lost", s.ReassemblyLost, "parse_errors", s.ParseErrors)
 	}

@@ -45,12 +45,9 @@ func TestDriftStress(t *testing.T) {
 	}
 	before := start("b")
 
-	audit := readAuditState(t)
+	e2e.SaveAudit(t)
 	ag := startAgent(t, bin, "-output", "json")
-	t.Cleanup(func() {
-		_, _ = ag.stop(15 * time.Second)
-		audit.restore(t, readAuditState(t))
-	})
+	t.Cleanup(func() { _, _ = ag.stop(15 * time.Second) })
 	// Live once a drop in a fresh container alerts.
 	ready := start("r")[:1]
 	readyName := fmt.Sprintf("%sdrift-r0-%s", prefix, tag)

@@ -1,0 +1,125 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ruled/ruled/sources/container"
+)
+
+// A container's credential files are other inodes than the host's, so the
+// path= watches need a copy per container (see containers.go). Asked for at
+// the container's first event, the copies come milliseconds after its
+// entrypoint started: `docker run IMAGE cat /etc/shadow` was over by then.
+// But the runtime mounts the container's root overlay before it creates the
+// container's first process (dockerd mounts overlay2's merged directory,
+// then runc creates and starts the container in it), and the mount table
+// tells: poll(2) on a mountinfo file wakes on every mount. watchMounts adds
+// the copies rooted at each new overlay mount, where the container's
+// processes will open the very same inodes.
+
+// mountsProc is the process whose mount table holds the runtimes' mounts:
+// init's (the host's), reached through /proc/1/root, which also works from
+// a container that shares the host's pid namespace.
+const mountsProc = "/proc/1"
+
+// watchMounts asks for the path= copies of every overlay mount that appears
+// in the host's mount table, until ctx ends.
+func (s *Source) watchMounts(ctx context.Context) {
+	f, err := os.Open(mountsProc + "/mountinfo")
+	if err != nil {
+		s.logger.Warn("container audit watches at mount time: host mount table unreadable; copies come with each container's first events", "error", err)
+		return
+	}
+	defer f.Close()
+	seen := map[string]string{} // mountpoint -> upperdir
+	first := true
+	buf := make([]byte, 0, 64<<10)
+	for ctx.Err() == nil {
+		buf, err = readAt0(f, buf)
+		if err != nil {
+			s.logger.Warn("read host mount table", "error", err)
+			return
+		}
+		mounts, err := container.ParseMountinfo(bytes.NewReader(buf))
+		if err != nil {
+			s.logger.Warn("parse host mount table", "error", err)
+			return
+		}
+		now := make(map[string]string, len(seen)+1)
+		for _, m := range mounts {
+			upper, ok := m.SuperOption("upperdir")
+			if m.FSType != "overlay" || !ok {
+				continue
+			}
+			now[m.MountPoint] = upper
+			if up, ok := seen[m.MountPoint]; ok && up == upper {
+				continue
+			}
+			if !first {
+				// Mounts already there at start belong to running
+				// containers, whose events ask for their copies (and
+				// the warm-up does).
+				s.watchRoot(mountsProc+"/root"+m.MountPoint, upper)
+			}
+		}
+		seen, first = now, false
+		if err := waitMountChange(f, ctx); err != nil {
+			s.logger.Warn("wait for host mount changes", "error", err)
+			return
+		}
+	}
+}
+
+// readAt0 reads the whole file from its start into buf.
+func readAt0(f *os.File, buf []byte) ([]byte, error) {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return buf, err
+	}
+	buf = buf[:0]
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := f.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if errors.Is(err, io.EOF) || (err == nil && n == 0) {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+// waitMountChange blocks until the mount table of f changes (the kernel
+// flags a mountinfo file POLLPRI|POLLERR on every mount and unmount of its
+// namespace) or ctx ends; it wakes twice a second to check ctx.
+func waitMountChange(f *os.File, ctx context.Context) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	for ctx.Err() == nil {
+		var n int
+		var perr error
+		if err := rc.Control(func(fd uintptr) {
+			fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLPRI}}
+			n, perr = unix.Poll(fds, 500)
+		}); err != nil {
+			return err
+		}
+		if perr != nil && !errors.Is(perr, unix.EINTR) {
+			return perr
+		}
+		if n > 0 {
+			return nil
+		}
+	}
+	return nil
+}

@@ -1,0 +1,115 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ruled/ruled/test/e2e"
+)
+
+const shadowRule = "Read sensitive file untrusted"
+
+// TestNoBlindStart: a container whose entrypoint reads /etc/shadow at once
+// is seen. The container's /etc/shadow is another inode than the host's, so
+// its audit watch must exist before the entrypoint runs: ruled adds it when
+// the runtime mounts the container's root overlay, before runc creates the
+// container's first process. 50 such containers started together must all
+// alert.
+func TestNoBlindStart(t *testing.T) {
+	e2e.RequireDocker(t)
+	bin := e2e.RuledBinary(t)
+	tag := strconv.Itoa(os.Getpid())
+	removeStale(t)
+	const n = 50
+
+	e2e.SaveAudit(t)
+	ag := startAgent(t, bin, "-output", "json")
+	t.Cleanup(func() { _, _ = ag.stop(15 * time.Second) })
+	run := func(name string) (string, error) {
+		t.Cleanup(func() { _, _ = docker(context.Background(), nil, "rm", "-f", name) })
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		return docker(ctx, nil, "run", "-d", "--name", name, "--network", "none", e2e.TestImage, "cat", "/etc/shadow")
+	}
+	// Live once one such container alerts (the audit rules are in).
+	deadline := time.Now().Add(readyWait)
+	for i := 0; ; i++ {
+		since := time.Now()
+		id, err := run(fmt.Sprintf("%sblind-ready%d-%s", prefix, i, tag))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ag.waitFor(since, 2*time.Second, func(a *alert) bool { return a.Rule == shadowRule && a.get("container.id") == id }) != nil {
+			break
+		}
+		if time.Now().After(deadline) || !ag.running() {
+			ag.logTail(t)
+			t.Fatalf("no %q alert from a warm-up container within %v", shadowRule, readyWait)
+		}
+	}
+
+	cpu0 := cpuTicks(t, ag.cmd.Process.Pid)
+	begin := time.Now()
+	ids := make([]string, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { ids[i], errs[i] = run(fmt.Sprintf("%sblind%d-%s", prefix, i, tag)) })
+	}
+	wg.Wait()
+	started := time.Since(begin)
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var missed []string
+	wait := time.Now().Add(20 * time.Second)
+	for {
+		missed = missed[:0]
+		alerts := ag.snapshot()
+		for i, id := range ids {
+			ok := false
+			for _, a := range alerts {
+				if a.Rule == shadowRule && a.get("container.id") == id {
+					ok = true
+					break
+				}
+			}
+			if !ok {
+				missed = append(missed, fmt.Sprintf("%sblind%d", prefix, i))
+			}
+		}
+		if len(missed) == 0 || time.Now().After(wait) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	cpu := cpuTicks(t, ag.cmd.Process.Pid) - cpu0
+	t.Logf("%d containers reading /etc/shadow at start, started together in %v: %d alerted; ruled CPU %d ms (%.1f ms per container start)",
+		n, started.Round(time.Millisecond), n-len(missed), cpu*10, float64(cpu*10)/n)
+	if len(missed) > 0 {
+		ag.logTail(t)
+		t.Errorf("%d of %d containers' /etc/shadow reads not alerted: %s", len(missed), n, strings.Join(missed, ", "))
+	}
+}
+
+// cpuTicks returns utime+stime of pid in clock ticks (USER_HZ, 100/s).
+func cpuTicks(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	u, _ := strconv.Atoi(f[11])
+	st, _ := strconv.Atoi(f[12])
+	return u + st
+}
