@@ -51,21 +51,13 @@ func (s *Source) watchMounts(ctx context.Context) {
 			s.logger.Warn("parse host mount table", "error", err)
 			return
 		}
-		now := make(map[string]string, len(seen)+1)
-		for _, m := range mounts {
-			upper, ok := m.SuperOption("upperdir")
-			if m.FSType != "overlay" || !ok {
-				continue
-			}
-			now[m.MountPoint] = upper
-			if up, ok := seen[m.MountPoint]; ok && up == upper {
-				continue
-			}
-			if !first {
-				// Mounts already there at start belong to running
-				// containers, whose events ask for their copies (and
-				// the warm-up does).
-				s.watchRoot(mountsProc+"/root"+m.MountPoint, upper)
+		now, fresh := newOverlays(seen, mounts)
+		if !first {
+			// Mounts already there at start belong to running
+			// containers, whose events ask for their copies (and the
+			// warm-up does).
+			for _, m := range fresh {
+				s.watchRoot(mountsProc+"/root"+m.MountPoint, m.Upper)
 			}
 		}
 		seen, first = now, false

@@ -294,10 +294,11 @@ func TestLookupSynchronous(t *testing.T) {
 	}
 }
 
-func TestExeUpperLayerFromMountinfo(t *testing.T) {
-	// Point a fake proc at a temp upper layer.
-	proc := t.TempDir()
-	upper := t.TempDir()
+// fakeOverlayProc returns a fake proc root whose pid 7 has an overlay root
+// with /tmp/x in its upper layer.
+func fakeOverlayProc(t *testing.T) string {
+	t.Helper()
+	proc, upper := t.TempDir(), t.TempDir()
 	if err := os.MkdirAll(filepath.Join(proc, "7"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -311,6 +312,11 @@ func TestExeUpperLayerFromMountinfo(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(upper, "tmp", "x"), []byte("\x7fELF"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	return proc
+}
+
+func TestExeUpperLayerFromMountinfo(t *testing.T) {
+	proc := fakeOverlayProc(t)
 	r := NewResolver(Config{ProcRoot: proc})
 	ev := event.Event{Evt: event.Evt{Type: event.TypeExecve}, Proc: event.Proc{PID: 7, Exe: "/tmp/x"}, Container: event.Container{ID: fixtureID}}
 	r.Enrich(&ev)
@@ -337,20 +343,7 @@ func TestExeUpperLayerFromMountinfo(t *testing.T) {
 // container filled the cache: the overlay comes from another process of the
 // container.
 func TestExeUpperLayerOfGoneProcess(t *testing.T) {
-	proc, upper := t.TempDir(), t.TempDir()
-	if err := os.MkdirAll(filepath.Join(proc, "7"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	mi := "72 48 0:39 / / rw,relatime - overlay overlay rw,lowerdir=/l,upperdir=" + upper + ",workdir=/w\n"
-	if err := os.WriteFile(filepath.Join(proc, "7", "mountinfo"), []byte(mi), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Join(upper, "tmp"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(upper, "tmp", "x"), []byte("\x7fELF"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	proc := fakeOverlayProc(t)
 	// pid 9 (the dropped binary) has no /proc entry any more.
 	alone := NewResolver(Config{ProcRoot: proc})
 	if up, err := alone.ExeUpperLayer(9, fixtureID, "/tmp/x"); up || !errors.Is(err, ErrUpperUnknown) {

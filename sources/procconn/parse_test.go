@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -278,5 +279,40 @@ func BenchmarkParseProcEvent(b *testing.B) {
 			b.Fatal(err)
 		}
 		i++
+	}
+}
+
+func TestEachMessage(t *testing.T) {
+	msg := func(payload string) []byte {
+		b := make([]byte, 16, 16+len(payload)+3)
+		binary.NativeEndian.PutUint32(b[0:4], uint32(16+len(payload))) // nlmsg_len
+		binary.NativeEndian.PutUint16(b[4:6], 3)                       // NLMSG_DONE
+		b = append(b, payload...)
+		for len(b)%4 != 0 {
+			b = append(b, 0) // NLMSG_ALIGN padding
+		}
+		return b
+	}
+	tests := []struct {
+		name string
+		in   []byte
+		want []string
+		bad  int
+	}{
+		{"one", msg("abcd"), []string{"abcd"}, 0},
+		{"two, first padded", append(msg("abcde"), msg("xy")...), []string{"abcde", "xy"}, 0},
+		{"length beyond the datagram", func() []byte { b := msg("abcd"); binary.NativeEndian.PutUint32(b, 99); return b }(), nil, 1},
+		{"length below the header", func() []byte { b := msg("abcd"); binary.NativeEndian.PutUint32(b, 4); return b }(), nil, 1},
+		{"short tail ignored", append(msg("ab"), 1, 2, 3), []string{"ab"}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			bad := 0
+			eachMessage(tt.in, func(p []byte) { got = append(got, string(p)) }, func() { bad++ })
+			if !slices.Equal(got, tt.want) || bad != tt.bad {
+				t.Errorf("got %q bad %d, want %q bad %d", got, bad, tt.want, tt.bad)
+			}
+		})
 	}
 }
