@@ -1,6 +1,10 @@
 package audit
 
-import "github.com/ruled/ruled/sources/container"
+import (
+	"strconv"
+
+	"github.com/ruled/ruled/sources/container"
+)
 
 // overlayMount is an overlay in a mount table: where it is mounted and its
 // writable layer (what identifies a container's filesystem).
@@ -8,10 +12,12 @@ type overlayMount struct {
 	MountPoint, Upper string
 }
 
-// newOverlays returns the overlay mounts of mounts (mountpoint -> upperdir)
-// and those of them seen does not hold, in mount order: what was mounted
-// since the mount table was last read. A mountpoint mounted again with
-// another upperdir is new.
+// newOverlays returns the overlay mounts of mounts (mountpoint -> mount id
+// and upperdir) and those of them seen does not hold, in mount order: what
+// was mounted since the mount table was last read. A mount is known by its
+// id, so an unmount and a mount at the same place between two reads (Docker
+// mounts a container's root at create and again at start) is new: the
+// kernel dropped the watches of the first with its inodes.
 func newOverlays(seen map[string]string, mounts []container.Mount) (map[string]string, []overlayMount) {
 	now := make(map[string]string, len(seen)+1)
 	var fresh []overlayMount
@@ -20,8 +26,9 @@ func newOverlays(seen map[string]string, mounts []container.Mount) (map[string]s
 		if m.FSType != "overlay" || !ok {
 			continue
 		}
-		now[m.MountPoint] = upper
-		if up, ok := seen[m.MountPoint]; ok && up == upper {
+		key := strconv.Itoa(m.ID) + " " + upper
+		now[m.MountPoint] = key
+		if seen[m.MountPoint] == key {
 			continue
 		}
 		fresh = append(fresh, overlayMount{m.MountPoint, upper})

@@ -37,7 +37,7 @@ func (s *Source) watchMounts(ctx context.Context) {
 		return
 	}
 	defer f.Close()
-	seen := map[string]string{} // mountpoint -> upperdir
+	seen := map[string]string{} // mountpoint -> mount id and upperdir
 	first := true
 	buf := make([]byte, 0, 64<<10)
 	for ctx.Err() == nil {

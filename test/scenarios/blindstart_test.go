@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,6 +51,7 @@ func TestNoBlindStart(t *testing.T) {
 		}
 		if time.Now().After(deadline) || !ag.running() {
 			ag.logTail(t)
+			logAuditRules(t)
 			t.Fatalf("no %q alert from a warm-up container within %v", shadowRule, readyWait)
 		}
 	}
@@ -96,6 +98,7 @@ func TestNoBlindStart(t *testing.T) {
 		n, started.Round(time.Millisecond), n-len(missed), cpu*10, float64(cpu*10)/n)
 	if len(missed) > 0 {
 		ag.logTail(t)
+		logAuditRules(t)
 		t.Errorf("%d of %d containers' /etc/shadow reads not alerted: %s", len(missed), n, strings.Join(missed, ", "))
 	}
 }
@@ -112,4 +115,11 @@ func cpuTicks(t *testing.T, pid int) int {
 	u, _ := strconv.Atoi(f[11])
 	st, _ := strconv.Atoi(f[12])
 	return u + st
+}
+
+// logAuditRules shows the kernel's audit rules (a failure's context).
+func logAuditRules(t *testing.T) {
+	t.Helper()
+	out, err := exec.Command("auditctl", "-l").CombinedOutput()
+	t.Logf("auditctl -l (%v):\n%s", err, out)
 }

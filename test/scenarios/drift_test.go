@@ -3,6 +3,7 @@ package scenarios
 import (
 	"fmt"
 	"os"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +14,13 @@ import (
 )
 
 const driftRule = "Drop and execute new binary in container"
+
+// dropScript copies busybox into dir as "true" (busybox runs the applet its
+// name says) and runs it: a binary the image does not have, written and
+// executed.
+func dropScript(dir string) string {
+	return "mkdir -p " + dir + " && cp /bin/busybox " + dir + "/true && " + dir + "/true"
+}
 
 // TestDriftStress: every binary dropped and executed in a container is
 // detected, in containers started before the agent (whose processes ruled
@@ -54,8 +62,7 @@ func TestDriftStress(t *testing.T) {
 	deadline := time.Now().Add(readyWait)
 	for n := 0; ; n++ {
 		since := time.Now()
-		drop := fmt.Sprintf("/tmp/ready%d", n)
-		if out, err := execIn(readyName, nil, sh("cp /bin/busybox "+drop+" && "+drop+" true")); err != nil {
+		if out, err := execIn(readyName, nil, sh(dropScript(fmt.Sprintf("/tmp/ready%d", n)))); err != nil {
 			t.Fatalf("warm-up drop: %v: %s", err, out)
 		}
 		if ag.waitFor(since, time.Second, func(a *alert) bool { return a.Rule == driftRule && a.get("container.id") == ready[0] }) != nil {
@@ -73,7 +80,7 @@ func TestDriftStress(t *testing.T) {
 	for phase, ids := range map[string][]string{"b": before, "a": after} {
 		for i, id := range ids {
 			for k := range drops {
-				all = append(all, drop{id, fmt.Sprintf("%sdrift-%s%d-%s", prefix, phase, i, tag), fmt.Sprintf("/tmp/drop%d", k)})
+				all = append(all, drop{id, fmt.Sprintf("%sdrift-%s%d-%s", prefix, phase, i, tag), fmt.Sprintf("/tmp/drop%d/true", k)})
 			}
 		}
 	}
@@ -93,7 +100,7 @@ func TestDriftStress(t *testing.T) {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			for _, d := range ds {
-				if out, err := execIn(d.name, nil, sh("cp /bin/busybox "+d.path+" && "+d.path+" true")); err != nil {
+				if out, err := execIn(d.name, nil, sh(dropScript(path.Dir(d.path)))); err != nil {
 					mu.Lock()
 					execErrs = append(execErrs, fmt.Sprintf("%s: %v: %s", d.name, err, out))
 					mu.Unlock()

@@ -1,0 +1,63 @@
+package audit
+
+import (
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/ruled/ruled/sources/container"
+)
+
+// testdata/mountinfo-host-docker is /proc/1/mountinfo recorded on this
+// machine while one Docker container ran.
+func TestNewOverlays(t *testing.T) {
+	b, err := os.ReadFile("testdata/mountinfo-host-docker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mounts, err := container.ParseMountinfo(strings.NewReader(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const layer = "/var/lib/docker/overlay2/72cbfae268a6851d6bd941ae41ec077b89da7feb3d480072e142da031137b7b9"
+	want := []overlayMount{{layer + "/merged", layer + "/diff"}}
+
+	seen, fresh := newOverlays(nil, mounts)
+	if !slices.Equal(fresh, want) {
+		t.Fatalf("first read: fresh %v, want %v", fresh, want)
+	}
+	if _, again := newOverlays(seen, mounts); len(again) != 0 {
+		t.Errorf("unchanged table: fresh %v, want none", again)
+	}
+	// The same mountpoint with another upperdir is another container.
+	other := slices.Clone(mounts)
+	for i := range other {
+		if other[i].FSType == "overlay" {
+			other[i].SuperOpts = strings.ReplaceAll(other[i].SuperOpts, layer+"/diff", "/var/lib/docker/overlay2/other/diff")
+		}
+	}
+	if _, f := newOverlays(seen, other); len(f) != 1 || f[0].Upper != "/var/lib/docker/overlay2/other/diff" {
+		t.Errorf("remounted with another upperdir: fresh %v", f)
+	}
+	// Unmounted and mounted again between two reads: a new mount id.
+	remounted := slices.Clone(mounts)
+	for i := range remounted {
+		if remounted[i].FSType == "overlay" {
+			remounted[i].ID += 1000
+		}
+	}
+	if _, f := newOverlays(seen, remounted); !slices.Equal(f, want) {
+		t.Errorf("remounted: fresh %v, want %v", f, want)
+	}
+	// Unmounted: gone from what is seen, so a later mount there is new.
+	var none []container.Mount
+	for _, m := range mounts {
+		if m.FSType != "overlay" {
+			none = append(none, m)
+		}
+	}
+	if s, f := newOverlays(seen, none); len(s) != 0 || len(f) != 0 {
+		t.Errorf("after unmount: seen %v fresh %v", s, f)
+	}
+}
