@@ -23,15 +23,24 @@ import (
 // the copies rooted at each new overlay mount, where the container's
 // processes will open the very same inodes.
 
-// mountsProc is the process whose mount table holds the runtimes' mounts:
-// init's (the host's), reached through /proc/1/root, which also works from
-// a container that shares the host's pid namespace.
-const mountsProc = "/proc/1"
+// mountTable returns the mountinfo file that lists the runtimes' mounts and
+// the prefix that leads from ruled's root to that table's mountpoints:
+// init's (the host's) through /proc/1/root, which also serves ruled in a
+// container sharing the host's pid namespace; ruled's own where init's root
+// is closed to it (a sandbox's init), as it is when ruled runs beside
+// dockerd in the host's mount namespace.
+func mountTable() (mountinfo, prefix string) {
+	if _, err := os.Stat("/proc/1/root/"); err == nil {
+		return "/proc/1/mountinfo", "/proc/1/root"
+	}
+	return "/proc/self/mountinfo", ""
+}
 
 // watchMounts asks for the path= copies of every overlay mount that appears
 // in the host's mount table, until ctx ends.
 func (s *Source) watchMounts(ctx context.Context) {
-	f, err := os.Open(mountsProc + "/mountinfo")
+	table, prefix := mountTable()
+	f, err := os.Open(table)
 	if err != nil {
 		s.logger.Warn("container audit watches at mount time: host mount table unreadable; copies come with each container's first events", "error", err)
 		return
@@ -57,7 +66,7 @@ func (s *Source) watchMounts(ctx context.Context) {
 			// containers, whose events ask for their copies (and the
 			// warm-up does).
 			for _, m := range fresh {
-				s.watchRoot(mountsProc+"/root"+m.MountPoint, m.Upper)
+				s.watchRoot(prefix+m.MountPoint, m.Upper)
 			}
 		}
 		seen, first = now, false

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,6 +15,17 @@ import (
 )
 
 const driftRule = "Drop and execute new binary in container"
+
+// unlimitedConfig writes an agent config without the per-rule rate limit:
+// the stress tests count every alert, more than the default burst of 100.
+func unlimitedConfig(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "ruled.yaml")
+	if err := os.WriteFile(p, []byte("rate_limit: {rate: -1}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
 
 // dropScript copies busybox into dir as "true" (busybox runs the applet its
 // name says) and runs it: a binary the image does not have, written and
@@ -54,7 +66,7 @@ func TestDriftStress(t *testing.T) {
 	before := start("b")
 
 	e2e.SaveAudit(t)
-	ag := startAgent(t, bin, "-output", "json")
+	ag := startAgent(t, bin, "-output", "json", "-config", unlimitedConfig(t))
 	t.Cleanup(func() { _, _ = ag.stop(15 * time.Second) })
 	// Live once a drop in a fresh container alerts.
 	ready := start("r")[:1]
