@@ -87,10 +87,6 @@ func New(cfg Config) (*Live, error) {
 	if !explicit {
 		want = []string{Audit, Procconn}
 	}
-	// Audit first: whether it runs decides what the proc connector reads.
-	want = slices.SortedFunc(slices.Values(want), func(a, b string) int {
-		return boolInt(b == Audit) - boolInt(a == Audit)
-	})
 	l := &Live{log: log, table: proctable.New(proctable.Config{Logger: log})}
 	l.newResolver(cfg)
 
@@ -139,10 +135,11 @@ func (l *Live) add(name string, cfg Config) error {
 		s.SetPIDFinder(l.table.OldestIn)
 		l.srcs = append(l.srcs, s)
 	case Procconn:
-		// Alone, the proc connector reads exe and comm at receive: audit's
-		// exec records would otherwise carry them.
+		// exe and comm at receive: alone, nothing else would carry them
+		// for a quick process; beside audit, they stand in when the
+		// kernel dropped the exec's audit records (backlog overflow).
 		s := procconn.New(procconn.Config{Logger: l.log.With("source", Procconn), Resync: l.table.Resync,
-			ContainerOf: l.res.ContainerIDOf, ReadExec: l.audit == nil})
+			ContainerOf: l.res.ContainerIDOf, ReadExec: true})
 		l.conn = s
 		l.srcs = append(l.srcs, s)
 	}
@@ -297,11 +294,4 @@ func (l *Live) Stats() Stats {
 		s.Merge = &m
 	}
 	return s
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }

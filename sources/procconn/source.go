@@ -33,9 +33,9 @@ type Config struct {
 	// read costs ~10 µs per exec.
 	ContainerOf func(cgroup []byte) string
 	// ReadExec reads each exec's /proc/PID/exe and comm as it is received
-	// (~5 µs), so proc.exe and proc.name survive a process that is gone
-	// before the event is enriched. The audit source reports both itself:
-	// set it when the proc connector runs alone.
+	// (a few µs), so proc.exe and proc.name survive a process that is gone
+	// before the event is enriched (the proc connector alone, or audit's
+	// records of the exec lost).
 	ReadExec bool
 }
 

@@ -30,7 +30,7 @@ func TestNoBlindStart(t *testing.T) {
 	const n = 50
 
 	e2e.SaveAudit(t)
-	ag := startAgent(t, bin, "-output", "json", "-config", unlimitedConfig(t))
+	ag := startAgent(t, bin, "-output", "json", "-config", unlimitedConfig(t), "-stats-interval", "5s")
 	t.Cleanup(func() { _, _ = ag.stop(15 * time.Second) })
 	run := func(name string) (string, error) {
 		t.Cleanup(func() { _, _ = docker(context.Background(), nil, "rm", "-f", name) })

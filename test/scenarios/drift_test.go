@@ -66,7 +66,7 @@ func TestDriftStress(t *testing.T) {
 	before := start("b")
 
 	e2e.SaveAudit(t)
-	ag := startAgent(t, bin, "-output", "json", "-config", unlimitedConfig(t))
+	ag := startAgent(t, bin, "-output", "json", "-config", unlimitedConfig(t), "-stats-interval", "5s")
 	t.Cleanup(func() { _, _ = ag.stop(15 * time.Second) })
 	// Live once a drop in a fresh container alerts.
 	ready := start("r")[:1]
