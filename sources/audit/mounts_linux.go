@@ -24,14 +24,21 @@ import (
 // processes will open the very same inodes.
 
 // mountTable returns the mountinfo file that lists the runtimes' mounts and
-// the prefix that leads from ruled's root to that table's mountpoints:
-// init's (the host's) through /proc/1/root, which also serves ruled in a
-// container sharing the host's pid namespace; ruled's own where init's root
-// is closed to it (a sandbox's init), as it is when ruled runs beside
-// dockerd in the host's mount namespace.
+// the prefix that leads from ruled's root to that table's mountpoints: the
+// host's, read through init (or kthreadd, where a VM's init refuses even
+// root, as this test VM's does; kernel threads share init's root), which
+// also serves ruled in a container sharing the host's pid namespace; plain
+// paths when ruled is in the host's mount namespace itself.
 func mountTable() (mountinfo, prefix string) {
-	if _, err := os.Stat("/proc/1/root/"); err == nil {
-		return "/proc/1/mountinfo", "/proc/1/root"
+	self, _ := os.Readlink("/proc/self/ns/mnt")
+	for _, anchor := range []string{"/proc/1", "/proc/2"} {
+		if _, err := os.Stat(anchor + "/root/"); err != nil {
+			continue
+		}
+		if ns, err := os.Readlink(anchor + "/ns/mnt"); err == nil && ns == self {
+			break
+		}
+		return anchor + "/mountinfo", anchor + "/root"
 	}
 	return "/proc/self/mountinfo", ""
 }
