@@ -69,7 +69,7 @@ func (s *Source) Run(ctx context.Context, emit func(*event.Event)) error {
 	go func() {
 		runtime.LockOSThread()
 		if err := raisePriority(); err != nil {
-			s.log.Debug("proc connector receive thread stays at normal priority", "error", err)
+			s.log.Info("proc connector receive thread stays at normal priority (needs CAP_SYS_NICE); exe and comm of quick execs may be lost", "error", err)
 		}
 		errc <- s.receive(ctx, conn, resync, emit)
 	}()

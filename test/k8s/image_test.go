@@ -15,9 +15,9 @@ import (
 )
 
 // imageCaps are the only capabilities the image runs with: audit (rules,
-// daemon role, multicast), the proc connector, and reading other
-// processes' /proc entries.
-var imageCaps = []string{"AUDIT_CONTROL", "AUDIT_READ", "NET_ADMIN", "SYS_PTRACE", "DAC_READ_SEARCH"}
+// daemon role, multicast), the proc connector (and its real-time receive
+// thread), and reading other processes' /proc entries.
+var imageCaps = []string{"AUDIT_CONTROL", "AUDIT_READ", "NET_ADMIN", "SYS_PTRACE", "DAC_READ_SEARCH", "SYS_NICE"}
 
 // TestImageDetects builds the deploy/Dockerfile image offline (make image),
 // checks it is small and has no shell, runs it on the real dockerd with the
