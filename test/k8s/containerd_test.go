@@ -29,6 +29,7 @@ const (
 	criPause     = "docker.io/library/" + pauseImage
 	criBusybox   = "docker.io/library/" + e2e.TestImage
 	testCgroupNS = "kubepods"
+	runcWrapper  = "/usr/local/lib/ruled-test-runc"
 )
 
 // containerd is a private containerd with its CRI plugin.
@@ -49,6 +50,9 @@ func startContainerd(t *testing.T) *containerd {
 	e2e.RequireDocker(t)
 	if _, err := exec.LookPath("containerd"); err != nil {
 		fail(t, "containerd not installed (test/setup.sh installs it with docker.io): %v", err)
+	}
+	if _, err := os.Stat(runcWrapper); err != nil {
+		fail(t, "runc wrapper missing (test/setup.sh builds it): %v", err)
 	}
 	dir, err := os.MkdirTemp("", "ruled-k8s-")
 	if err != nil {
@@ -78,10 +82,13 @@ state = %[2]q
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         Root = "%[5]s/runc"
+        # test/setup.sh's runc wrapper: a privileged container asks for
+        # every capability, and a VM's init may withhold some.
+        BinaryName = %[6]q
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "%[5]s/cni/bin"
     conf_dir = "%[5]s/cni/conf"
-`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), c.socket, criPause, dir)
+`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), c.socket, criPause, dir, runcWrapper)
 	cfgPath := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -286,7 +293,7 @@ type pod struct {
 // runPod creates a pod sandbox on the host network (no CNI here) under
 // /kubepods/ruled-test/pod<uid> and starts one busybox container named
 // "app" running script in it.
-func (c *containerd) runPod(t *testing.T, name, namespace, script string) pod {
+func (c *containerd) runPod(t *testing.T, name, namespace, script string, privileged bool) pod {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -298,6 +305,7 @@ func (c *containerd) runPod(t *testing.T, name, namespace, script string) pod {
 			CgroupParent: "/" + testCgroupNS + "/ruled-test/pod" + p.UID,
 			SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
 				NamespaceOptions: &runtimeapi.NamespaceOption{Network: runtimeapi.NamespaceMode_NODE},
+				Privileged:       privileged,
 			},
 		},
 	}
@@ -314,7 +322,9 @@ func (c *containerd) runPod(t *testing.T, name, namespace, script string) pod {
 			Image:    &runtimeapi.ImageSpec{Image: criBusybox},
 			Command:  []string{"/bin/sh", "-c", script},
 			Labels:   map[string]string{"tier": "test"},
-			Linux:    &runtimeapi.LinuxContainerConfig{},
+			Linux: &runtimeapi.LinuxContainerConfig{
+				SecurityContext: &runtimeapi.LinuxContainerSecurityContext{Privileged: privileged},
+			},
 		},
 	})
 	if err != nil {

@@ -37,7 +37,8 @@ func TestCRIPodRule(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cri.Close()
-	p := c.runPod(t, "ruled-cri-pod", "ruled-k8s-test", "while :; do /bin/cat /etc/hostname >/dev/null; sleep 0.3; done")
+	p := c.runPod(t, "ruled-cri-pod", "ruled-k8s-test", "while :; do /bin/cat /etc/hostname >/dev/null; sleep 0.3; done", false)
+	priv := c.runPod(t, "ruled-cri-priv", "ruled-k8s-test", "sleep 60", true)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	info, err := cri.Inspect(ctx, p.ContainerID)
@@ -56,6 +57,9 @@ func TestCRIPodRule(t *testing.T) {
 	sb, err := cri.Inspect(ctx, p.SandboxID)
 	if err != nil || sb.PodName != p.Name || sb.PodNS != p.Namespace || sb.Labels["app"] != p.Name {
 		t.Errorf("Inspect sandbox: %+v, %v", sb, err)
+	}
+	if pi, err := cri.Inspect(ctx, priv.ContainerID); err != nil || !pi.Privileged || pi.PodName != priv.Name {
+		t.Errorf("Inspect privileged container: %+v, %v; want privileged in pod %s", pi, err, priv.Name)
 	}
 	if _, err := cri.Inspect(ctx, strings.Repeat("ab", 32)); !errorsIsNotFound(err) {
 		t.Errorf("Inspect unknown id: %v, want ErrNotFound", err)
