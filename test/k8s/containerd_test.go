@@ -89,28 +89,34 @@ state = %[2]q
     bin_dir = "%[5]s/cni/bin"
     conf_dir = "%[5]s/cni/conf"
 `, filepath.Join(dir, "root"), filepath.Join(dir, "state"), c.socket, criPause, dir, runcWrapper)
-	cfgPath := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	logf, err := os.Create(filepath.Join(dir, "containerd.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.cmd = exec.Command("containerd", "--config", cfgPath)
-	c.cmd.Stdout, c.cmd.Stderr = logf, logf
-	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := c.cmd.Start(); err != nil {
-		t.Fatalf("start containerd: %v", err)
-	}
-	logf.Close()
-
 	conn, err := grpc.NewClient("unix://"+c.socket, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.conn = conn
 	c.rs = runtimeapi.NewRuntimeServiceClient(conn)
+	c.launch(t)
+	c.importImages(t)
+	return c
+}
+
+// launch starts containerd and waits until its CRI plugin answers.
+func (c *containerd) launch(t *testing.T) {
+	t.Helper()
+	logf, err := os.OpenFile(filepath.Join(c.dir, "containerd.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.cmd = exec.Command("containerd", "--config", filepath.Join(c.dir, "config.toml"))
+	c.cmd.Stdout, c.cmd.Stderr = logf, logf
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := c.cmd.Start(); err != nil {
+		t.Fatalf("start containerd: %v", err)
+	}
+	logf.Close()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -124,8 +130,24 @@ state = %[2]q
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	c.importImages(t)
-	return c
+}
+
+// stop stops containerd (its shims and containers keep running, as on a
+// node whose runtime restarts).
+func (c *containerd) stop() {
+	if c.cmd == nil || c.cmd.Process == nil {
+		return
+	}
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = c.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
+	c.cmd = nil
 }
 
 func fail(t *testing.T, format string, args ...any) {
@@ -180,17 +202,7 @@ func (c *containerd) cleanup(t *testing.T) func() {
 				}
 			}
 		}
-		if c.cmd != nil && c.cmd.Process != nil {
-			_ = c.cmd.Process.Signal(syscall.SIGTERM)
-			done := make(chan struct{})
-			go func() { _ = c.cmd.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
-				<-done
-			}
-		}
+		c.stop()
 		killShims(t, c.socket)
 		if c.conn != nil {
 			c.conn.Close()

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -123,4 +124,56 @@ func TestCRIPodRule(t *testing.T) {
 
 func errorsIsNotFound(err error) bool {
 	return errors.Is(err, container.ErrNotFound)
+}
+
+// TestCRIOutage: containerd stops under a running agent. Events keep
+// flowing, with the pod's names learnt before; the agent logs the outage;
+// once containerd is back, a new pod's container is named again.
+func TestCRIOutage(t *testing.T) {
+	c := startContainerd(t)
+	loop := "while :; do /bin/cat /etc/hostname >/dev/null; sleep 0.3; done"
+	before := c.runPod(t, "ruled-cri-before", "ruled-k8s-test", loop, false)
+	dir := t.TempDir()
+	rules := filepath.Join(dir, "pod.yaml")
+	cfg := filepath.Join(dir, "ruled.yaml")
+	if err := os.WriteFile(rules, []byte(podRules), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, []byte("cri:\n  socket: "+c.socket+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e2e.SaveAudit(t)
+	a := e2e.StartAgent(t, e2e.RuledBinary(t), nil, "-config", cfg, "-rules", rules, "-output", "json")
+	t.Cleanup(func() {
+		if code, err := a.Stop(20 * time.Second); code != 0 || err != nil {
+			t.Errorf("ruled exit %d, %v", code, err)
+		}
+	})
+	a.WaitLog(t, "ruled running", 30*time.Second)
+	inPod := func(p pod) func(e2e.Alert) bool {
+		return func(al e2e.Alert) bool {
+			return al.Field("container.id") == p.ContainerID && al.Field("k8s.pod.name") == p.Name
+		}
+	}
+	a.WaitAlert(t, 20*time.Second, "in the first pod", inPod(before))
+
+	c.stop()
+	a.WaitLog(t, "container runtime unreachable", 20*time.Second)
+	seen := len(a.Alerts(t))
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if slices.ContainsFunc(a.Alerts(t)[seen:], inPod(before)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no alert with the first pod's names while containerd was down")
+		}
+	}
+
+	c.launch(t)
+	a.WaitLog(t, "container runtime reachable again", 30*time.Second)
+	after := c.runPod(t, "ruled-cri-after", "ruled-k8s-test", loop, false)
+	al := a.WaitAlert(t, 20*time.Second, "in a pod started after containerd came back", inPod(after))
+	if al.Field("k8s.pod.uid") != after.UID || al.Field("container.name") != "app" {
+		t.Errorf("alert after the outage: %s", al.Output)
+	}
 }
