@@ -93,6 +93,7 @@ var Aliases = map[string]Alias{
 	"container.privileged":       {KBool, "container.privileged", `container.id != "host"`, "container.privileged"},
 	"container.type":             {KString, "container.runtime", `container.id != "host"`, "container.runtime"},
 	"k8s.pod.name":               {KString, "k8s.pod.name", `k8s.pod.name != ""`, "k8s.pod.name"},
+	"k8s.pod.uid":                {KString, "k8s.pod.uid", `k8s.pod.uid != ""`, "k8s.pod.uid"},
 	"k8s.ns.name":                {KString, "k8s.ns.name", `k8s.ns.name != ""`, "k8s.ns.name"},
 
 	"fd.name":       {KString, `file.path != "" ? file.path : fd.name`, `file.path != "" || fd.name != ""`, "file.path for file events, else fd.name (sip:sport->rip:rport)"},

@@ -355,3 +355,31 @@ func TestHostPath(t *testing.T) {
 		})
 	}
 }
+
+// FuzzDecodeContainerStatus: any verbose info a runtime sends decodes or
+// errors, never panics; privileged comes from one of its two shapes.
+func FuzzDecodeContainerStatus(f *testing.F) {
+	f.Add(`{"sandboxID":"x","config":{"linux":{"security_context":{"privileged":true}}}}`, "app")
+	f.Add(`{"pid":42,"privileged":true}`, "")
+	f.Add(`{"privileged":null}`, "x")
+	f.Fuzz(func(t *testing.T, raw, name string) {
+		cs := &runtimeapi.ContainerStatusResponse{
+			Status: &runtimeapi.ContainerStatus{Id: recContainer, Metadata: &runtimeapi.ContainerMetadata{Name: name}},
+			Info:   map[string]string{"info": raw},
+		}
+		info, vi, err := decodeContainerStatus(cs)
+		if err != nil {
+			return
+		}
+		if info.ID != recContainer || info.Name != name {
+			t.Errorf("id/name %q %q", info.ID, info.Name)
+		}
+		want := vi.Config.Linux.SecurityContext.Privileged
+		if vi.Privileged != nil {
+			want = *vi.Privileged
+		}
+		if info.Privileged != want {
+			t.Errorf("privileged %v, want %v", info.Privileged, want)
+		}
+	})
+}
