@@ -52,6 +52,7 @@ func (s *Source) Run(ctx context.Context, emit func(*event.Event)) (err error) {
 	if st.Enabled == 2 {
 		return errors.New("audit configuration is immutable (enabled=2): cannot install rules")
 	}
+	s.kernelLost.Store(uint64(st.Lost))
 
 	daemon := st.PID != 0 && alive(int(st.PID))
 	mode := s.cfg.Mode
@@ -457,8 +458,9 @@ func (s *Source) parse(ctx context.Context, queue <-chan []raw, emit func(*event
 func (s *Source) poll(ctx context.Context, ctl *control) {
 	tick := time.NewTicker(s.cfg.StatusInterval)
 	defer tick.Stop()
-	var prev Stats
-	first := true
+	// The baseline is the kernel's count at start (Run stored it), so a
+	// loss before the first look is warned about too.
+	prev := s.Stats()
 	for {
 		select {
 		case <-ctx.Done():
@@ -477,10 +479,6 @@ func (s *Source) poll(ctx context.Context, ctl *control) {
 		s.kernelLost.Store(uint64(st.Lost))
 		s.kernelBacklog.Store(uint64(st.Backlog))
 		cur := s.Stats()
-		if first {
-			prev, first = cur, false
-			continue
-		}
 		if cur.KernelLost > prev.KernelLost || cur.QueueDrops > prev.QueueDrops || cur.SocketDrops > prev.SocketDrops || cur.ReassemblyLost > prev.ReassemblyLost {
 			s.logger.Warn("audit events lost",
 				"kernel_lost", cur.KernelLost-prev.KernelLost,

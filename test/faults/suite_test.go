@@ -112,33 +112,49 @@ type alertLine struct {
 	OutputFields map[string]any `json:"output_fields"`
 }
 
-// markers counts the distinct marker execs with tag among JSON alert lines.
-func markers(lines [][]byte, tag string) int {
-	seen := map[string]bool{}
-	for _, l := range lines {
+// markerCount counts the distinct marker execs with a tag among JSON alert
+// lines, reading only the lines added since its last call (the agent
+// shares two cores with the test; decoding every line on every poll would
+// slow it down).
+type markerCount struct {
+	tag  string
+	next int
+	seen map[string]bool
+}
+
+func (c *markerCount) add(lines [][]byte) int {
+	if c.seen == nil {
+		c.seen = map[string]bool{}
+	}
+	for ; c.next < len(lines); c.next++ {
+		l := lines[c.next]
+		if !strings.Contains(string(l), markerRuleName) {
+			continue
+		}
 		var a alertLine
 		if json.Unmarshal(l, &a) != nil || a.Rule != markerRuleName {
 			continue
 		}
 		cmd, _ := a.OutputFields["proc.cmdline"].(string)
 		f := strings.Fields(cmd)
-		if len(f) == 3 && f[1] == tag {
-			seen[f[2]] = true
+		if len(f) == 3 && f[1] == c.tag {
+			c.seen[f[2]] = true
 		}
 	}
-	return len(seen)
+	return len(c.seen)
 }
 
 // waitMarkers waits up to d for want marker alerts with tag and returns
 // how many arrived.
 func waitMarkers(a *e2e.Agent, tag string, want int, d time.Duration) int {
+	c := &markerCount{tag: tag}
 	deadline := time.Now().Add(d)
 	for {
-		got := markers(a.Lines(), tag)
+		got := c.add(a.Lines())
 		if got >= want || time.Now().After(deadline) || !a.Running() {
 			return got
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 
