@@ -21,7 +21,8 @@ var imageCaps = []string{"AUDIT_CONTROL", "AUDIT_READ", "NET_ADMIN", "SYS_PTRACE
 
 // TestImageDetects builds the deploy/Dockerfile image offline (make image),
 // checks it is small and has no shell, runs it on the real dockerd with the
-// host pid and network namespaces, every capability dropped but imageCaps,
+// host pid and network namespaces, a read-only root, every capability
+// dropped but imageCaps,
 // and sees it alert on a binary dropped and executed in another container,
 // named from the Docker socket; then docker stop makes it exit 0 and put
 // audit back.
@@ -47,7 +48,8 @@ func TestImageDetects(t *testing.T) {
 	before := e2e.SaveAudit(t)
 	state := t.TempDir()
 	name := fmt.Sprintf("ruled-k8s-agent-%d", os.Getpid())
-	args := []string{"run", "-d", "--name", name, "--pid", "host", "--network", "host", "--cap-drop", "ALL"}
+	// As the DaemonSet runs it: read-only root, /run/ruled from the host.
+	args := []string{"run", "-d", "--name", name, "--pid", "host", "--network", "host", "--read-only", "--cap-drop", "ALL"}
 	for _, c := range imageCaps {
 		args = append(args, "--cap-add", c)
 	}
