@@ -156,6 +156,14 @@ func adoptResolved(p *Process, from ...*Process) {
 	}
 }
 
+// runtimeChildID is the container a child of pp joins when pp is a
+// container runtime (runc exec, a shim, conmon) whose command line names
+// it: a docker exec'd command gone before its cgroup could be read is in
+// that container, not in the runtime's (the host).
+func runtimeChildID(pp *Process) string {
+	return container.RuntimeArgsID(pp.Name, pp.Args)
+}
+
 func inherit(c, parent *Process) {
 	if c.NS == (event.NS{}) {
 		c.NS = parent.NS
@@ -232,9 +240,7 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 		}
 		if pp := t.procs[p.PPID]; pp != nil {
 			inherit(p, pp)
-			if id := container.RuntimeArgsID(pp.Name, pp.Args); id != "" && (p.ContainerID == "" || p.ContainerID == event.HostID) {
-				// A docker exec'd command gone before its cgroup could
-				// be read: runc's command line names the container.
+			if id := runtimeChildID(pp); id != "" && (p.ContainerID == "" || p.ContainerID == event.HostID) {
 				p.ContainerID = id
 			}
 		}
@@ -246,6 +252,15 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 			}
 			if p.PPID == 0 {
 				p.PPID = old.PPID
+			}
+		}
+		if pp := t.procs[p.PPID]; p.ContainerID == "" && pp != nil {
+			// Its cgroup could not be read (an exited process not yet
+			// reaped still has a stat) and its fork was not seen yet:
+			// its parent's, as for a process already gone.
+			p.ContainerID = pp.ContainerID
+			if id := runtimeChildID(pp); id != "" {
+				p.ContainerID = id
 			}
 		}
 		if lean {

@@ -692,3 +692,25 @@ func TestGoneExecBeforeForkInheritsFromAuditsParent(t *testing.T) {
 		t.Errorf("pid 300: container %q, ppid %d; want the parent's %q, 250", p.ContainerID, p.PPID, event.HostID)
 	}
 }
+
+// A process read from /proc whose cgroup could not be read (exited, not yet
+// reaped) and whose fork was not seen yet takes its parent's container.
+func TestExecWithoutCgroupTakesParentsContainer(t *testing.T) {
+	c := &clock{t: time.Unix(1000, 0)}
+	f := base()
+	tb := newTable(t, f, c, 0)
+	tb.SetContainerResolver(func(pid int) string {
+		if pid == 300 {
+			return ""
+		}
+		return event.HostID
+	})
+	f.add(fp{pid: 250, ppid: 200, comm: "spawner", exe: "/usr/bin/spawner"})
+	tb.Observe(pcEv(event.TypeFork, 250, 200))
+	tb.Observe(pcEv(event.TypeExecve, 250, 0))
+	f.add(fp{pid: 300, ppid: 250, comm: "true", exe: "/usr/bin/true", args: []string{"true"}})
+	tb.Observe(pcEv(event.TypeExecve, 300, 0)) // before its fork
+	if p, _ := tb.Get(300); p.ContainerID != event.HostID || p.Partial {
+		t.Errorf("pid 300: container %q partial %v; want its parent's %q", p.ContainerID, p.Partial, event.HostID)
+	}
+}
