@@ -87,4 +87,6 @@ func TestFaultAuditSocketOverrun(t *testing.T) {
 	t.Logf("%d of %d markers alerted; audit %v; procconn %v; exec merge %v", got, n, st, pc, merge)
 	s.flows(t, a, "after")
 	stop(t, a)
+	t.Logf("at exit: output %v; late evaluation %v; pipeline %v", lastLog(a.Log(), "output stats", "output=json"),
+		lastLog(a.Log(), "late evaluation stats", ""), lastLog(a.Log(), "pipeline stats", ""))
 }
