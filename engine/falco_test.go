@@ -233,7 +233,7 @@ func TestFalcoConditionErrors(t *testing.T) {
 		{`proc.aname[x] = a`, "ancestor level"},
 		{`ruled.proc.args[x] exists`, "the argument is an index"},
 		{`ruled.proc.name[1] = x`, "takes no argument"},
-		{`thread.cap_effective contains CAP_SYS_ADMIN`, "needs field thread.cap_effective"},
+		{`fd.sip.name = kubernetes`, "needs field fd.sip.name"},
 		{`evt.type = execve and fd.connected = false`, "needs field fd.connected"},
 		{`proc.pid contains 1`, "operator contains does not apply to proc.pid"},
 		{`proc.name = "unterminated`, "unterminated string"},

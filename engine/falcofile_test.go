@@ -205,8 +205,8 @@ func TestFalcoNamesBesideBuiltin(t *testing.T) {
   output: falco %proc.name
   priority: NOTICE
 - rule: Change thread namespace
-  desc: Falco's version needs capabilities
-  condition: evt.type = setns and thread.cap_effective icontains sys_admin
+  desc: Falco's version needs a server DNS name
+  condition: evt.type = setns and fd.sip.name = kubernetes
   output: falco %proc.name
   priority: NOTICE
 - rule: Shell spawned by JVM

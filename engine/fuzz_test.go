@@ -25,7 +25,7 @@ func FuzzLoad(f *testing.F) {
 	// redefinition, another source.
 	f.Add([]byte(falcoDefs + "- rule: F\n  desc: d\n  condition: spawned_process and proc.name in (more_shells) and not proc.pname pmatch (/x) and fd.rnet in (nets)\n" +
 		"  output: '%proc.aname[2] %evt.arg.flags'\n  priority: INFO\n  exceptions: [{name: e, fields: [proc.name, fd.name], comps: [in, pmatch], values: [[shells, [/etc]]]}]\n" +
-		"- rule: G\n  desc: d\n  condition: thread.cap_effective contains X\n  output: o\n  priority: INFO\n- rule: F\n  desc: d\n  condition: evt.num = 0\n  output: o\n  priority: INFO\n" +
+		"- rule: G\n  desc: d\n  condition: fd.sip.name contains X\n  output: o\n  priority: INFO\n- rule: F\n  desc: d\n  condition: evt.num = 0\n  output: o\n  priority: INFO\n" +
 		"- rule: K\n  desc: d\n  condition: ka.verb = x\n  output: o\n  priority: INFO\n  source: k8s_audit\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		start := time.Now()

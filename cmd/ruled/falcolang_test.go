@@ -24,7 +24,7 @@ func TestReplayFalcoLanguage(t *testing.T) {
 		}
 	}
 	for _, want := range []string{
-		`msg="rule inactive" rule="Needs capabilities" file=` + fl + `rules.yaml line=16 reason="needs field thread.cap_effective, which ruled does not collect"`,
+		`msg="rule inactive" rule="Needs a server DNS name" file=` + fl + `rules.yaml line=16 reason="needs field fd.sip.name, which ruled does not collect"`,
 		`msg="falco-language rules" active=2 rules=3 inactive=1 disabled=0 other_source=1`,
 	} {
 		if !strings.Contains(errOut, want) {
@@ -36,7 +36,7 @@ func TestReplayFalcoLanguage(t *testing.T) {
 func TestValidateFalcoLanguage(t *testing.T) {
 	code, out, errOut := run(t, "validate", "-rules", fl+"rules.yaml")
 	want := "2 rules, 1 macros, 1 lists loaded from " + fl + "rules.yaml\n" +
-		"inactive: " + fl + `rules.yaml:16: rule "Needs capabilities": needs field thread.cap_effective, which ruled does not collect` + "\n" +
+		"inactive: " + fl + `rules.yaml:16: rule "Needs a server DNS name": needs field fd.sip.name, which ruled does not collect` + "\n" +
 		"Falco-language rules: 2 active of 3 (67%), 1 inactive (each listed with why), 0 disabled in their files, 1 for other sources skipped\n"
 	if code != 0 || out != want {
 		t.Fatalf("exit %d\n got %q\nwant %q\n%s", code, out, want, errOut)

@@ -22,6 +22,9 @@ func buildFunctions() []expr.Option {
 	s1 := func(name string, fn func(string) string) expr.Option {
 		return expr.Function(name, func(p ...any) (any, error) { return fn(p[0].(string)), nil }, new(func(string) string))
 	}
+	i1 := func(name string, fn func(int) string) expr.Option {
+		return expr.Function(name, func(p ...any) (any, error) { return fn(p[0].(int)), nil }, new(func(int) string))
+	}
 	return []expr.Option{
 		expr.Function("falco_glob", func(p ...any) (any, error) { return Glob(p[1].(string), p[0].(string)), nil },
 			new(func(string, string) bool)),
@@ -55,6 +58,11 @@ func buildFunctions() []expr.Option {
 			}
 			return 0, nil
 		}, new(func(int, int) int)),
+		i1("falco_openflags", openFlagsText),
+		i1("falco_mode", modeText),
+		i1("falco_ptrace", func(v int) string { return enumText(ptraceRequests, v) }),
+		i1("falco_domain", func(v int) string { return enumText(socketDomains, v) }),
+		i1("falco_bpfcmd", func(v int) string { return enumText(bpfCommands, v) }),
 		s1("falco_b64", func(s string) string { v, _ := b64(s); return v }),
 		s1("falco_base", Basename),
 		s1("falco_dir", dir),

@@ -67,6 +67,8 @@ var wireFields = []string{
 	"fd.type", "fd.l4proto", "fd.sip", "fd.sport", "fd.rip", "fd.rport", "fd.name",
 	"file.path", "file.target", "file.write",
 	"k8s.pod.uid",
+	"proc.cap_effective", "proc.cap_permitted", "proc.cap_inheritable",
+	"arg.flags", "arg.mode", "arg.request", "arg.pid", "arg.domain", "arg.type", "arg.uid", "arg.fd",
 }
 
 // wireField is one entry of the codec's table, in tag order.

@@ -193,6 +193,7 @@ func Normalize(records []Record, source string) *event.Event {
 			flags = oCreat | oWronly | oTrunc
 		}
 		ev.File.Write = flags&(oWronly|oRdwr|oCreat|oTrunc) != 0 || string(it.nametype) == "CREATE"
+		ev.Arg.Flags = int(uint32(flags))
 	case event.TypeRename:
 		old := pick(items, "DELETE", "NORMAL")
 		ev.File.Path = resolve(ev.Proc.Cwd, old.name, name == "rename" || isATFDCWD(args[0]))
@@ -213,10 +214,38 @@ func Normalize(records []Record, source string) *event.Event {
 		}
 	}
 
+	setArgs(&ev.Arg, name, args)
+
 	if len(sockaddr) > 0 {
 		setSockaddr(&ev.FD, sockaddr, ev.Evt.Type == event.TypeConnect || ev.Evt.Type == event.TypeAccept || name == "sendto" || name == "sendmsg")
 	}
 	return ev
+}
+
+// setArgs names the syscall arguments rules ask about (evt.arg.* in Falco).
+// Registers are unsigned: ids and descriptors are 32-bit, so they are cut to
+// 32 bits and an id of -1 ("unchanged") stays -1.
+func setArgs(a *event.Arg, syscall string, args [4]uint64) {
+	switch syscall {
+	case "chmod", "fchmod":
+		a.Mode = int(args[1] & 0o7777)
+	case "fchmodat", "fchmodat2":
+		a.Mode = int(args[2] & 0o7777)
+	case "ptrace":
+		a.Request = int(int32(uint32(args[0])))
+		a.PID = int(int32(uint32(args[1])))
+	case "socket":
+		a.Domain = int(uint32(args[0]))
+		a.Type = int(args[1] & 0xf) // SOCK_TYPE_MASK: without NONBLOCK/CLOEXEC
+	case "setuid", "setreuid", "setresuid", "setgid", "setregid", "setresgid":
+		a.UID = int(int32(uint32(args[0])))
+	case "dup2", "dup3":
+		a.FD = int(int32(uint32(args[1])))
+	case "userfaultfd":
+		a.Flags = int(uint32(args[0]))
+	case "bpf":
+		a.Request = int(uint32(args[0])) // the bpf command
+	}
 }
 
 func decField(v []byte) int {

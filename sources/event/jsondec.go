@@ -408,6 +408,8 @@ func (d *decoder) event(k string, ev *Event) bool {
 			}
 			return false
 		})
+	case "arg":
+		return d.object(func(k string) bool { return d.arg(k, &ev.Arg) })
 	}
 	return false
 }
@@ -482,6 +484,12 @@ func (d *decoder) proc(k string, p *Proc) bool {
 		return d.setStr(&p.PCmdline)
 	case "anames":
 		return d.setStrings(&p.ANames)
+	case "cap_effective":
+		return d.setStrings(&p.CapEffective)
+	case "cap_permitted":
+		return d.setStrings(&p.CapPermitted)
+	case "cap_inheritable":
+		return d.setStrings(&p.CapInheritable)
 	case "stdin":
 		return d.object(func(k string) bool { return d.stdio(k, &p.Stdin) })
 	case "stdout":
@@ -569,6 +577,28 @@ func (d *decoder) fd(k string, f *FD) bool {
 		return d.setInt(&f.RPort)
 	case "name":
 		return d.setStr(&f.Name)
+	}
+	return false
+}
+
+func (d *decoder) arg(k string, a *Arg) bool {
+	switch k {
+	case "flags":
+		return d.setInt(&a.Flags)
+	case "mode":
+		return d.setInt(&a.Mode)
+	case "request":
+		return d.setInt(&a.Request)
+	case "pid":
+		return d.setInt(&a.PID)
+	case "domain":
+		return d.setInt(&a.Domain)
+	case "type":
+		return d.setInt(&a.Type)
+	case "uid":
+		return d.setInt(&a.UID)
+	case "fd":
+		return d.setInt(&a.FD)
 	}
 	return false
 }

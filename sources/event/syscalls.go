@@ -21,4 +21,11 @@ var SyscallTypes = map[string]string{
 	"init_module": TypeInitModule, "finit_module": TypeInitModule,
 	"setuid": TypeSetuid, "setreuid": TypeSetuid, "setresuid": TypeSetuid,
 	"memfd_create": TypeMemfdCreate,
+	"socket":       TypeSocket,
+	"dup2":         TypeDup, "dup3": TypeDup,
+	"link": TypeLink, "linkat": TypeLink,
+	"symlink": TypeSymlink, "symlinkat": TypeSymlink,
+	"bpf":         TypeBPF,
+	"userfaultfd": TypeUserfaultfd,
+	"setgid":      TypeSetgid, "setregid": TypeSetgid, "setresgid": TypeSetgid,
 }

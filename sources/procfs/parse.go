@@ -138,6 +138,8 @@ type Status struct {
 	NSpid      []int // pid in each pid namespace, outermost first
 	HasNSpid   bool
 	HasUIDLine bool
+	// Capability sets (CapEff, CapPrm, CapInh): bit N is capability N.
+	CapEff, CapPrm, CapInh uint64
 }
 
 // VPID is the pid in the innermost pid namespace (the container's), or PID
@@ -187,6 +189,12 @@ func parseStatus(b []byte) (Status, error) {
 			s.HasUIDLine = err == nil
 		case "Gid":
 			s.GID, s.EGID, err = twoIDs(val)
+		case "CapEff":
+			s.CapEff, err = strconv.ParseUint(string(val), 16, 64)
+		case "CapPrm":
+			s.CapPrm, err = strconv.ParseUint(string(val), 16, 64)
+		case "CapInh":
+			s.CapInh, err = strconv.ParseUint(string(val), 16, 64)
 		case "NSpid":
 			s.HasNSpid = true
 			s.NSpid = s.NSpid[:0]

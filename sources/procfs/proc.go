@@ -86,6 +86,8 @@ type Process struct {
 	Args  []string
 	Stdio [3]Stdio
 	NS    NS
+	// Capability masks from status (CapEff, CapPrm, CapInh).
+	CapEff, CapPrm, CapInh uint64
 }
 
 // Reader reads processes from an fs.FS rooted at /proc.
@@ -128,7 +130,8 @@ const (
 	FieldCwd                         // cwd link
 	FieldStdio                       // fd/0-2 links
 	FieldNS                          // ns/pid, ns/net, ns/mnt links
-	AllFields     = FieldStatus | FieldLoginUID | FieldCmdline | FieldExe | FieldCwd | FieldStdio | FieldNS
+	FieldCaps                        // status: capability sets
+	AllFields     = FieldStatus | FieldLoginUID | FieldCmdline | FieldExe | FieldCwd | FieldStdio | FieldNS | FieldCaps
 )
 
 // Process reads everything ruled uses about pid. stat and status are
@@ -150,13 +153,18 @@ func (r *Reader) ProcessFields(pid int, want Fields) (Process, error) {
 		return p, err
 	}
 	p.PPID, p.SID, p.Comm, p.StartTime, p.TTY = st.PPID, st.SID, st.Comm, st.StartTime, st.TTYNr != 0
-	if want&FieldStatus != 0 {
+	if want&(FieldStatus|FieldCaps) != 0 {
 		ss, err := r.Status(pid)
 		if err != nil {
 			return p, err
 		}
-		p.TGID, p.VPID = ss.TGID, ss.VPID()
-		p.UID, p.EUID, p.GID, p.EGID = ss.UID, ss.EUID, ss.GID, ss.EGID
+		if want&FieldStatus != 0 {
+			p.TGID, p.VPID = ss.TGID, ss.VPID()
+			p.UID, p.EUID, p.GID, p.EGID = ss.UID, ss.EUID, ss.GID, ss.EGID
+		}
+		if want&FieldCaps != 0 {
+			p.CapEff, p.CapPrm, p.CapInh = ss.CapEff, ss.CapPrm, ss.CapInh
+		}
 	}
 	if want&FieldLoginUID != 0 {
 		if b, err := fs.ReadFile(r.fsys, dir+"/loginuid"); err == nil {

@@ -184,6 +184,11 @@ func inherit(c, parent *Process) {
 	if c.User == "" && c.UID == 0 && c.EUID == 0 {
 		c.UID, c.GID, c.EUID, c.AUID, c.User = parent.UID, parent.GID, parent.EUID, parent.AUID, parent.User
 	}
+	if c.CapEff == nil && c.CapPrm == nil && c.EUID == 0 && parent.EUID == 0 {
+		// root keeps its capability sets across exec (no file caps, no
+		// setuid drop): the parent's are the child's.
+		c.CapEff, c.CapPrm, c.CapInh = parent.CapEff, parent.CapPrm, parent.CapInh
+	}
 }
 
 func (t *Table) observeExec(ev *event.Event, now time.Time) {
@@ -465,6 +470,9 @@ func (t *Table) Enrich(ev *event.Event) {
 	}
 	if !e.TTY {
 		e.TTY = p.TTY
+	}
+	if e.CapEffective == nil && e.CapPermitted == nil && e.CapInheritable == nil {
+		e.CapEffective, e.CapPermitted, e.CapInheritable = p.CapEff, p.CapPrm, p.CapInh
 	}
 	user := ""
 	if ev.Evt.Source != event.SourceAudit && ev.Evt.Source != event.SourceReplay {

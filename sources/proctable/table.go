@@ -37,7 +37,10 @@ type Process struct {
 	UID, GID, EUID, AUID int
 	User                 string
 	TTY                  bool
-	Stdio                [3]event.Stdio
+	// Capability sets at the last exec (or seed), as CAP_* names shared
+	// through procfs.CapNames.
+	CapEff, CapPrm, CapInh []string
+	Stdio                  [3]event.Stdio
 	// StdioInodes are the socket (or pipe) inodes of fds 0-2, for the
 	// network namespace code to resolve a socket's two ends (see
 	// Table.SetStdioResolver).
@@ -374,6 +377,7 @@ func (t *Table) read(pid int, exec *event.Event, want procfs.Fields) (*Process, 
 		Name: rp.Comm, Exe: rp.Exe, Args: rp.Args, Cmdline: strings.Join(rp.Args, " "),
 		Cwd: rp.Cwd, UID: rp.UID, GID: rp.GID, EUID: rp.EUID, AUID: rp.AUID,
 		TTY: rp.TTY, StartTime: rp.StartTime,
+		CapEff: procfs.CapNames(rp.CapEff), CapPrm: procfs.CapNames(rp.CapPrm), CapInh: procfs.CapNames(rp.CapInh),
 		NS: event.NS{PID: int(rp.NS.PID), Net: int(rp.NS.Net), Mnt: int(rp.NS.Mnt)},
 	}
 	if p.AUID < 0 {
