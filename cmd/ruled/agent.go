@@ -394,7 +394,11 @@ func liveConfig(f agentFlags, cfg *fileConfig, log *slog.Logger) (live.Config, e
 		}
 		ac.RulesText = text
 	}
-	return live.Config{Sources: srcs, Audit: ac, DockerSocket: cfg.Docker.Socket, CRISocket: cfg.CRI.Socket, Logger: log}, nil
+	lc := live.Config{Sources: srcs, Audit: ac, DockerSocket: cfg.Docker.Socket, CRISocket: cfg.CRI.Socket, Logger: log}
+	if cfg.ProcEnv != nil && !*cfg.ProcEnv {
+		lc.EnvMax = -1
+	}
+	return lc, nil
 }
 
 // hangups reloads the rules and reopens file outputs on SIGHUP. A rule set

@@ -42,6 +42,8 @@ type fileConfig struct {
 	CRI struct {
 		Socket string `yaml:"socket"` // "" probes containerd's and CRI-O's, "none" disables
 	} `yaml:"cri"`
+	// ProcEnv: false keeps environments out of events (proc.env).
+	ProcEnv      *bool         `yaml:"proc_env"`
 	LogLevel     string        `yaml:"log_level"`
 	Hostname     string        `yaml:"hostname"`
 	DrainTimeout time.Duration `yaml:"drain_timeout"`

@@ -58,7 +58,7 @@ var Aliases = map[string]Alias{
 	"evt.arg.newpath":   {KString, "file.target", `file.target != ""`, "file.target (rename, link)"},
 	"evt.arg.res":       {KInt, "evt.res", "", "evt.res"},
 	"evt.arg.flags":     {KString, "falco_openflags(arg.flags)", `evt.type == "open" && evt.syscall != "openat2"`, "open flags by name (O_WRONLY|O_CREAT|O_TRUNC) from arg.flags; openat2's are not in audit's record"},
-	"evt.arg.mode":      {KString, "falco_mode(arg.mode)", `evt.type == "chmod"`, "chmod mode as 0755(S_IXOTH|...|S_ISUID) from arg.mode"},
+	"evt.arg.mode":      {KString, "falco_mode(arg.mode)", `evt.type == "chmod" || evt.type == "open" && falco_openflags(arg.flags) contains "O_CREAT"`, "mode as 0755(S_IXOTH|...|S_ISUID) from arg.mode: chmod's, and open's when it creates"},
 	"evt.arg.request":   {KString, "falco_ptrace(arg.request)", `evt.type == "ptrace"`, "ptrace request by name (PTRACE_ATTACH ...) from arg.request"},
 	"evt.arg.domain":    {KString, "falco_domain(arg.domain)", `evt.type == "socket"`, "socket family by name (AF_PACKET ...) from arg.domain"},
 	"evt.arg.cmd":       {KString, "falco_bpfcmd(arg.request)", `evt.type == "bpf"`, "bpf command by name (BPF_PROG_LOAD ...) from arg.request"},
@@ -87,6 +87,7 @@ var Aliases = map[string]Alias{
 	"thread.cap_effective":    {KString, `join(proc.cap_effective, " ")`, "", "proc.cap_effective joined by spaces (CAP_CHOWN CAP_SYS_ADMIN ...)"},
 	"thread.cap_permitted":    {KString, `join(proc.cap_permitted, " ")`, "", "proc.cap_permitted joined by spaces"},
 	"thread.cap_inheritable":  {KString, `join(proc.cap_inheritable, " ")`, "", "proc.cap_inheritable joined by spaces"},
+	"proc.env":                {KString, `join(proc.env, " ")`, "", "proc.env joined by spaces (read at exec, at most 4 KiB)"},
 	"proc.is_exe_from_memfd":  {KBool, `proc.exe startsWith "/memfd:" || proc.exe startsWith "memfd:"`, "", "proc.exe starts with /memfd: or memfd: (the kernel's name of a memfd executable)"},
 
 	"user.uid":      {KInt, "proc.euid", "", "proc.euid"},
@@ -108,6 +109,7 @@ var Aliases = map[string]Alias{
 	"k8s.ns.name":                {KString, "k8s.ns.name", `k8s.ns.name != ""`, "k8s.ns.name"},
 
 	"fd.name":       {KString, `file.path != "" ? file.path : fd.name`, `file.path != "" || fd.name != ""`, "file.path for file events, else fd.name (sip:sport->rip:rport)"},
+	"fd.nameraw":    {KString, `file.raw != "" ? file.raw : file.path`, `file.path != ""`, "file.raw (the name as passed), else file.path"},
 	"fd.directory":  {KString, "falco_dir(file.path)", `file.path != ""`, "the directory of file.path"},
 	"fd.filename":   {KString, "falco_base(file.path)", `file.path != ""`, "the last element of file.path"},
 	"fd.typechar":   {KString, `fd.type == "ipv4" ? "4" : fd.type == "ipv6" ? "6" : fd.type == "unix" ? "u" : fd.type == "file" || fd.type == "" && file.path != "" ? "f" : ""`, `fd.type != "" || file.path != ""`, "f for files, 4/6 for IPv4/IPv6 sockets, u for unix sockets"},

@@ -69,6 +69,7 @@ var wireFields = []string{
 	"k8s.pod.uid",
 	"proc.cap_effective", "proc.cap_permitted", "proc.cap_inheritable",
 	"arg.flags", "arg.mode", "arg.request", "arg.pid", "arg.domain", "arg.type", "arg.uid", "arg.fd",
+	"file.raw", "proc.env",
 }
 
 // wireField is one entry of the codec's table, in tag order.

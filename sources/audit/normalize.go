@@ -183,6 +183,16 @@ func Normalize(records []Record, source string) *event.Event {
 	case event.TypeOpen:
 		it := pick(items, "CREATE", "NORMAL")
 		ev.File.Path = resolve(ev.Proc.Cwd, it.name, name != "openat" && name != "openat2" || isATFDCWD(args[0]))
+		if strings.HasPrefix(ev.File.Path, "/") {
+			// /etc/../etc/shadow is /etc/shadow to rules; the name as the
+			// process wrote it (directory traversal) stays in file.raw.
+			if c := path.Clean(ev.File.Path); c != ev.File.Path {
+				ev.File.Path = c
+			}
+		}
+		if it.name != ev.File.Path {
+			ev.File.Raw = it.name
+		}
 		var flags uint64
 		switch name {
 		case "open":
@@ -194,6 +204,15 @@ func Normalize(records []Record, source string) *event.Event {
 		}
 		ev.File.Write = flags&(oWronly|oRdwr|oCreat|oTrunc) != 0 || string(it.nametype) == "CREATE"
 		ev.Arg.Flags = int(uint32(flags))
+		if flags&oCreat != 0 {
+			// The mode a created file gets (before the umask).
+			switch name {
+			case "open":
+				ev.Arg.Mode = int(args[2] & 0o7777)
+			case "openat":
+				ev.Arg.Mode = int(args[3] & 0o7777)
+			}
+		}
 	case event.TypeRename:
 		old := pick(items, "DELETE", "NORMAL")
 		ev.File.Path = resolve(ev.Proc.Cwd, old.name, name == "rename" || isATFDCWD(args[0]))
@@ -203,6 +222,22 @@ func Normalize(records []Record, source string) *event.Event {
 	case event.TypeUnlink:
 		it := pick(items, "DELETE", "NORMAL")
 		ev.File.Path = resolve(ev.Proc.Cwd, it.name, name != "unlinkat" || isATFDCWD(args[0]))
+	case event.TypeLink:
+		old := pick(items, "NORMAL")
+		ev.File.Path = resolve(ev.Proc.Cwd, old.name, name == "link" || isATFDCWD(args[0]))
+		if nw := pick(items, "CREATE"); string(nw.nametype) == "CREATE" {
+			ev.File.Target = resolve(ev.Proc.Cwd, nw.name, name == "link" || isATFDCWD(args[2]))
+		}
+	case event.TypeSymlink:
+		// The link's content is a name the kernel never looks up: audit
+		// logs it as an UNKNOWN item, kept as written (a relative target
+		// is relative to the link, not to the working directory).
+		if tg := pick(items, "UNKNOWN"); string(tg.nametype) == "UNKNOWN" {
+			ev.File.Path = tg.name
+		}
+		if nw := pick(items, "CREATE"); string(nw.nametype) == "CREATE" {
+			ev.File.Target = resolve(ev.Proc.Cwd, nw.name, name == "symlink" || isATFDCWD(args[1]))
+		}
 	case event.TypeExecve:
 		// proc.exe comes from SYSCALL; PATH items are the binary and the
 		// dynamic loader, nothing more.

@@ -115,6 +115,7 @@ type Proc struct {
 	CapEffective   []string `json:"cap_effective,omitempty" expr:"cap_effective" doc:"effective capabilities (CAP_* names) read from /proc/PID/status at exec"`
 	CapPermitted   []string `json:"cap_permitted,omitempty" expr:"cap_permitted" doc:"permitted capabilities (CAP_* names) read from /proc/PID/status at exec"`
 	CapInheritable []string `json:"cap_inheritable,omitempty" expr:"cap_inheritable" doc:"inheritable capabilities (CAP_* names) read from /proc/PID/status at exec"`
+	Env            []string `json:"env,omitempty" expr:"env" doc:"environment (NAME=value) read from /proc/PID/environ at exec, at most 4 KiB; off with proc_env: false"`
 }
 
 // Stdio types (proc.stdin.type ...).
@@ -204,6 +205,7 @@ type File struct {
 	Path   string `json:"path,omitempty" expr:"path" doc:"file operated on (absolute)"`
 	Target string `json:"target,omitempty" expr:"target" doc:"rename/link destination"`
 	Write  bool   `json:"write,omitempty" expr:"write" doc:"opened for writing or created"`
+	Raw    string `json:"raw,omitempty" expr:"raw" doc:"the name as the process passed it, when it differs from file.path (relative, or with .. or //)"`
 }
 
 // Arg holds the syscall arguments rules ask about, as the kernel got them

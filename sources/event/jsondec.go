@@ -405,6 +405,8 @@ func (d *decoder) event(k string, ev *Event) bool {
 				return d.setStr(&ev.File.Target)
 			case "write":
 				return d.setBool(&ev.File.Write)
+			case "raw":
+				return d.setStr(&ev.File.Raw)
 			}
 			return false
 		})
@@ -490,6 +492,8 @@ func (d *decoder) proc(k string, p *Proc) bool {
 		return d.setStrings(&p.CapPermitted)
 	case "cap_inheritable":
 		return d.setStrings(&p.CapInheritable)
+	case "env":
+		return d.setStrings(&p.Env)
 	case "stdin":
 		return d.object(func(k string) bool { return d.stdio(k, &p.Stdin) })
 	case "stdout":

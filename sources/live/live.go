@@ -37,7 +37,10 @@ type Config struct {
 	// CRISocket is a CRI runtime socket (containerd, CRI-O) asked beside
 	// Docker; "" probes container.DefaultCRISockets, "none" asks none.
 	CRISocket string
-	Logger    *slog.Logger
+	// EnvMax bounds proc.env (bytes of /proc/PID/environ); see
+	// proctable.Config.EnvMax (negative: no environment).
+	EnvMax int
+	Logger *slog.Logger
 }
 
 // Live is a set of running sensors plus the enrichment they share.
@@ -87,7 +90,7 @@ func New(cfg Config) (*Live, error) {
 	if !explicit {
 		want = []string{Audit, Procconn}
 	}
-	l := &Live{log: log, table: proctable.New(proctable.Config{Logger: log})}
+	l := &Live{log: log, table: proctable.New(proctable.Config{Logger: log, EnvMax: cfg.EnvMax})}
 	l.newResolver(cfg)
 
 	var skipped []string

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"strconv"
 	"strings"
@@ -88,11 +89,16 @@ type Process struct {
 	NS    NS
 	// Capability masks from status (CapEff, CapPrm, CapInh).
 	CapEff, CapPrm, CapInh uint64
+	// Env is the start of /proc/PID/environ (see Reader.EnvMax).
+	Env []string
 }
 
 // Reader reads processes from an fs.FS rooted at /proc.
 type Reader struct {
 	fsys fs.FS
+	// EnvMax is how many bytes of /proc/PID/environ a FieldEnv read takes;
+	// 0 reads none. A variable cut by the bound is dropped, never kept half.
+	EnvMax int
 }
 
 // New returns a reader over fsys: Dir("/proc") on a live host.
@@ -131,7 +137,8 @@ const (
 	FieldStdio                       // fd/0-2 links
 	FieldNS                          // ns/pid, ns/net, ns/mnt links
 	FieldCaps                        // status: capability sets
-	AllFields     = FieldStatus | FieldLoginUID | FieldCmdline | FieldExe | FieldCwd | FieldStdio | FieldNS | FieldCaps
+	FieldEnv                         // environ, up to Reader.EnvMax bytes
+	AllFields     = FieldStatus | FieldLoginUID | FieldCmdline | FieldExe | FieldCwd | FieldStdio | FieldNS | FieldCaps | FieldEnv
 )
 
 // Process reads everything ruled uses about pid. stat and status are
@@ -177,6 +184,9 @@ func (r *Reader) ProcessFields(pid int, want Fields) (Process, error) {
 		if b, err := fs.ReadFile(r.fsys, dir+"/cmdline"); err == nil {
 			p.Args = ParseCmdline(b)
 		}
+	}
+	if want&FieldEnv != 0 && r.EnvMax > 0 {
+		p.Env = r.env(dir+"/environ", r.EnvMax)
 	}
 	if want&FieldExe != 0 {
 		p.Exe = r.link(dir + "/exe")
@@ -268,6 +278,45 @@ func (r *Reader) link(name string) string {
 	// rules match, so keep it and let drift rules see the binary is gone
 	// elsewhere.
 	return strings.TrimSuffix(s, " (deleted)")
+}
+
+// env reads up to max bytes of an environ file: NUL-separated NAME=value.
+func (r *Reader) env(name string, max int) []string {
+	f, err := r.fsys.Open(name)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	buf := make([]byte, max+1)
+	n, _ := io.ReadFull(f, buf)
+	return ParseEnviron(buf[:n], max)
+}
+
+// ParseEnviron splits an environ buffer (NUL-separated) read with a bound
+// of max bytes: when the buffer is longer than max, the variable the bound
+// cut is dropped.
+func ParseEnviron(b []byte, max int) []string {
+	cut := len(b) > max
+	if cut {
+		b = b[:max]
+		if i := bytes.LastIndexByte(b, 0); i >= 0 {
+			b = b[:i]
+		} else {
+			b = nil
+		}
+	}
+	b = bytes.TrimRight(b, "\x00")
+	if len(b) == 0 {
+		return nil
+	}
+	parts := bytes.Split(b, []byte{0})
+	out := make([]string, 0, len(parts))
+	for _, p := range parts {
+		if len(p) > 0 {
+			out = append(out, string(p))
+		}
+	}
+	return out
 }
 
 func (r *Reader) read(pid int, file string) ([]byte, error) {

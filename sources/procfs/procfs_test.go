@@ -70,6 +70,12 @@ func TestParseStatus(t *testing.T) {
 			in:   "Name:\tx\nPid:\t4\nUid:\t0\t0\t0\t0\n",
 			want: Status{Name: "x", PID: 4, HasUIDLine: true},
 		},
+		{
+			name: "capabilities (Docker's default set)",
+			in:   "Uid:\t0\t0\t0\t0\nCapInh:\t0000000000000000\nCapPrm:\t00000000a80425fb\nCapEff:\t00000000a80425fb\n",
+			want: Status{HasUIDLine: true, CapPrm: 0xa80425fb, CapEff: 0xa80425fb},
+		},
+		{name: "bad CapEff", in: "Uid:\t0\t0\nCapEff:\tzz\n", wantErr: true},
 		{name: "no Uid", in: "Name:\tx\nPid:\t4\n", wantErr: true},
 		{name: "short Uid", in: "Uid:\t0\n", wantErr: true},
 		{name: "bad NSpid", in: "Uid:\t0\t0\nNSpid:\t1\tz\n", wantErr: true},
@@ -140,6 +146,7 @@ func TestClassifyFD(t *testing.T) {
 // TestReaderFixtures reads processes recorded from this kernel.
 func TestReaderFixtures(t *testing.T) {
 	r := New(os.DirFS("testdata/proc"))
+	r.EnvMax = 4096
 	tests := []struct {
 		name string
 		pid  int
@@ -156,7 +163,8 @@ func TestReaderFixtures(t *testing.T) {
 					{Type: "socket", Name: "socket:[15835]", Inode: 15835},
 					{Type: "none", Name: "/dev/null"},
 				},
-				NS: NS{PID: 4026531836, Net: 4026531833, Mnt: 4026531832},
+				NS:     NS{PID: 4026531836, Net: 4026531833, Mnt: 4026531832},
+				CapEff: 0x1fffeffffff, CapPrm: 0x1fffeffffff,
 			},
 		},
 		{
@@ -170,7 +178,9 @@ func TestReaderFixtures(t *testing.T) {
 					{Type: "pipe", Name: "pipe:[16771]", Inode: 16771},
 					{Type: "pipe", Name: "pipe:[16772]", Inode: 16772},
 				},
-				NS: NS{PID: 4026532181, Net: 4026532182, Mnt: 4026532178},
+				NS:     NS{PID: 4026532181, Net: 4026532182, Mnt: 4026532178},
+				CapEff: 0xa80425fb, CapPrm: 0xa80425fb,
+				Env: []string{"PATH=/usr/bin:/bin", "HOME=/root"},
 			},
 		},
 		{
@@ -178,7 +188,8 @@ func TestReaderFixtures(t *testing.T) {
 			pid:  2,
 			want: Process{
 				PID: 2, TGID: 2, VPID: 2, Comm: "kthreadd", StartTime: 24, Cwd: "/", AUID: 4294967295,
-				NS: NS{PID: 4026531836, Net: 4026531833, Mnt: 4026531832},
+				NS:     NS{PID: 4026531836, Net: 4026531833, Mnt: 4026531832},
+				CapEff: 0x1ffffffffff, CapPrm: 0x1ffffffffff,
 			},
 		},
 	}
@@ -283,6 +294,47 @@ func BenchmarkParseStatus(b *testing.B) {
 	for b.Loop() {
 		if _, err := parseStatus(in); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func TestCapNames(t *testing.T) {
+	got := CapNames(0xa80425fb)
+	want := []string{"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID",
+		"CAP_SETUID", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_NET_RAW", "CAP_SYS_CHROOT", "CAP_MKNOD",
+		"CAP_AUDIT_WRITE", "CAP_SETFCAP"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("CapNames(docker default) = %v\nwant %v", got, want)
+	}
+	if CapNames(0) != nil {
+		t.Error("CapNames(0) is not nil")
+	}
+	if got := CapNames(1 << 50); !reflect.DeepEqual(got, []string{"CAP_50"}) {
+		t.Errorf("unknown bit: %v", got)
+	}
+}
+
+func TestParseEnviron(t *testing.T) {
+	tests := []struct {
+		in   string
+		max  int
+		want []string
+	}{
+		{"A=1\x00B=2\x00", 100, []string{"A=1", "B=2"}},
+		{"", 100, nil},
+		// The bound cuts B's value: B is dropped, not kept half.
+		{"A=1\x00B=22222\x00", 6, []string{"A=1"}},
+		{"AAAAAAAAAA=1\x00", 4, nil},
+		// Exactly at the bound: nothing is cut.
+		{"A=1\x00B=2\x00", 8, []string{"A=1", "B=2"}},
+	}
+	for _, tt := range tests {
+		b := []byte(tt.in)
+		if len(b) > tt.max+1 {
+			b = b[:tt.max+1] // what Reader.env reads
+		}
+		if got := ParseEnviron(b, tt.max); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("ParseEnviron(%q, %d) = %q, want %q", tt.in, tt.max, got, tt.want)
 		}
 	}
 }

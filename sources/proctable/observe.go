@@ -471,6 +471,9 @@ func (t *Table) Enrich(ev *event.Event) {
 	if !e.TTY {
 		e.TTY = p.TTY
 	}
+	if e.Env == nil {
+		e.Env = p.Env
+	}
 	if e.CapEffective == nil && e.CapPermitted == nil && e.CapInheritable == nil {
 		e.CapEffective, e.CapPermitted, e.CapInheritable = p.CapEff, p.CapPrm, p.CapInh
 	}

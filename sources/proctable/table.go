@@ -22,6 +22,7 @@ const (
 	DefaultMax      = 65536
 	DefaultLinger   = 5 * time.Second
 	DefaultMaxDepth = 64
+	DefaultEnvMax   = 4096
 )
 
 var _ sources.Enricher = (*Table)(nil)
@@ -40,6 +41,7 @@ type Process struct {
 	// Capability sets at the last exec (or seed), as CAP_* names shared
 	// through procfs.CapNames.
 	CapEff, CapPrm, CapInh []string
+	Env                    []string
 	Stdio                  [3]event.Stdio
 	// StdioInodes are the socket (or pipe) inodes of fds 0-2, for the
 	// network namespace code to resolve a socket's two ends (see
@@ -70,6 +72,9 @@ type Config struct {
 	// Linger is how long an exited process stays, so late audit records
 	// and its children still find it; 0 means DefaultLinger.
 	Linger time.Duration
+	// EnvMax bounds proc.env: bytes of /proc/PID/environ read at exec.
+	// 0 means DefaultEnvMax; negative reads no environment.
+	EnvMax int
 	// MaxDepth bounds proc.anames; 0 means DefaultMaxDepth.
 	MaxDepth int
 	Logger   *slog.Logger
@@ -156,6 +161,12 @@ func New(cfg Config) *Table {
 		reader: procfs.New(cfg.Proc),
 		now:    cfg.Now,
 		procs:  make(map[int]*Process),
+	}
+	switch {
+	case cfg.EnvMax == 0:
+		t.reader.EnvMax = DefaultEnvMax
+	case cfg.EnvMax > 0:
+		t.reader.EnvMax = cfg.EnvMax
 	}
 	// Our own mount namespace stands for "the host" when naming users: a
 	// process in another one reads another passwd file.
@@ -378,7 +389,8 @@ func (t *Table) read(pid int, exec *event.Event, want procfs.Fields) (*Process, 
 		Cwd: rp.Cwd, UID: rp.UID, GID: rp.GID, EUID: rp.EUID, AUID: rp.AUID,
 		TTY: rp.TTY, StartTime: rp.StartTime,
 		CapEff: procfs.CapNames(rp.CapEff), CapPrm: procfs.CapNames(rp.CapPrm), CapInh: procfs.CapNames(rp.CapInh),
-		NS: event.NS{PID: int(rp.NS.PID), Net: int(rp.NS.Net), Mnt: int(rp.NS.Mnt)},
+		Env: rp.Env,
+		NS:  event.NS{PID: int(rp.NS.PID), Net: int(rp.NS.Net), Mnt: int(rp.NS.Mnt)},
 	}
 	if p.AUID < 0 {
 		p.AUID = 0
