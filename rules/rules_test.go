@@ -238,15 +238,15 @@ func TestRealCapture(t *testing.T) {
 	}{
 		{"as recorded", "", map[string]int{
 			"Read sensitive file untrusted": 1,
-			"PTRACE attached to process":    1,
+			"PTRACE anti-debug attempt":     1, // ptrace(PTRACE_TRACEME)
 		}},
 		{"on the host", event.HostID, map[string]int{
 			"Read sensitive file untrusted": 1,
-			"PTRACE attached to process":    1,
+			"PTRACE anti-debug attempt":     1, // ptrace(PTRACE_TRACEME)
 		}},
 		{"in a container", strings.Repeat("3f", 32), map[string]int{
 			"Read sensitive file untrusted":                    1,
-			"PTRACE attached to process":                       1,
+			"PTRACE anti-debug attempt":                        1,
 			"Write below etc":                                  1,
 			"Memory-backed file created in container":          1,
 			"Container runtime socket accessed from container": 6,

@@ -1,6 +1,7 @@
 package proctable
 
 import (
+	"strconv"
 	"strings"
 	"time"
 
@@ -53,6 +54,9 @@ func (t *Table) Observe(ev *event.Event) {
 		} else {
 			t.ensure(ev)
 		}
+	case event.TypeDup:
+		t.ensure(ev)
+		t.observeDup(ev)
 	case event.TypeComm:
 		t.mu.Lock()
 		if p := t.procs[pid]; p != nil && ev.Proc.Name != "" {
@@ -63,6 +67,44 @@ func (t *Table) Observe(ev *event.Event) {
 		t.ensure(ev)
 	}
 	t.maybeSweep(now)
+}
+
+// observeDup describes in ev.FD what a dup2/dup3 put on a standard
+// descriptor (audit says only the numbers), read from /proc now while the
+// descriptor is there, and keeps it as the process's new stdio.
+func (t *Table) observeDup(ev *event.Event) {
+	fd := ev.Arg.FD
+	if fd < 0 || fd > 2 || !ev.Evt.Success {
+		return
+	}
+	rs := t.reader.StdioOf(ev.Proc.PID)[fd]
+	if rs.Type == "" {
+		return
+	}
+	s := event.Stdio{Type: rs.Type, Name: rs.Name}
+	t.resolveStdio(ev.Proc.PID, [3]*event.Stdio{&s}, [3]uint64{rs.Inode})
+	switch {
+	case s.Type != event.StdioSocket:
+		ev.FD.Type = event.FDFile
+		if s.Type == event.StdioFile {
+			ev.FD.Name = s.Name
+		}
+	case strings.Contains(s.SIP, ":"):
+		ev.FD.Type = event.FDIPv6
+	case s.SIP != "":
+		ev.FD.Type = event.FDIPv4
+	}
+	if s.Type == event.StdioSocket {
+		ev.FD.L4Proto, ev.FD.SIP, ev.FD.SPort, ev.FD.RIP, ev.FD.RPort = s.L4Proto, s.SIP, s.SPort, s.RIP, s.RPort
+		if s.SIP != "" {
+			ev.FD.Name = s.SIP + ":" + strconv.Itoa(s.SPort) + "->" + s.RIP + ":" + strconv.Itoa(s.RPort)
+		}
+	}
+	t.mu.Lock()
+	if p := t.procs[ev.Proc.PID]; p != nil {
+		p.Stdio[fd], p.StdioInodes[fd] = s, rs.Inode
+	}
+	t.mu.Unlock()
 }
 
 // ensure makes sure pid is in the table, reading /proc once if not.
