@@ -82,7 +82,10 @@ func (t *Table) observeDup(ev *event.Event) {
 		return
 	}
 	s := event.Stdio{Type: rs.Type, Name: rs.Name}
-	t.resolveStdio(ev.Proc.PID, [3]*event.Stdio{&s}, [3]uint64{rs.Inode})
+	var ptrs [3]*event.Stdio
+	var inodes [3]uint64
+	ptrs[fd], inodes[fd] = &s, rs.Inode // the resolver asks about fd itself
+	t.resolveStdio(ev.Proc.PID, ptrs, inodes)
 	switch {
 	case s.Type != event.StdioSocket:
 		ev.FD.Type = event.FDFile

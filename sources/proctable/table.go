@@ -434,7 +434,7 @@ func (t *Table) resolveStdio(pid int, stdio [3]*event.Stdio, inodes [3]uint64) {
 		return
 	}
 	for i, s := range stdio {
-		if s.Type == event.StdioSocket && inodes[i] != 0 && s.L4Proto == "" && s.RIP == "" {
+		if s != nil && s.Type == event.StdioSocket && inodes[i] != 0 && s.L4Proto == "" && s.RIP == "" {
 			resolve(pid, i, inodes[i], s)
 		}
 	}

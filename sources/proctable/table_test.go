@@ -714,3 +714,35 @@ func TestExecWithoutCgroupTakesParentsContainer(t *testing.T) {
 		t.Errorf("pid 300: container %q partial %v; want its parent's %q", p.ContainerID, p.Partial, event.HostID)
 	}
 }
+
+// TestDupDescribesTheDescriptor: a dup2 onto stdin says what the descriptor
+// now is (audit gives only numbers), with the socket's ends from the
+// resolver, and the process keeps it as its stdin.
+func TestDupDescribesTheDescriptor(t *testing.T) {
+	f := base()
+	tb := newTable(t, f, &clock{t: time.Unix(1000, 0)}, 0)
+	tb.SetStdioResolver(func(pid, fd int, inode uint64, s *event.Stdio) {
+		if pid == 200 && fd == 0 && inode == 888 {
+			s.L4Proto, s.SIP, s.SPort, s.RIP, s.RPort = "tcp", "10.0.0.2", 40000, "10.0.0.9", 4444
+		}
+	})
+	f.fs["200/fd/0"] = &fstest.MapFile{Data: []byte("socket:[888]"), Mode: fs.ModeSymlink}
+	ev := pcEv(event.TypeDup, 200, 100)
+	ev.Evt.Source = event.SourceAudit
+	ev.Arg.FD = 0
+	tb.Observe(ev)
+	if ev.FD.Type != event.FDIPv4 || ev.FD.RIP != "10.0.0.9" || ev.FD.RPort != 4444 || ev.FD.Name != "10.0.0.2:40000->10.0.0.9:4444" {
+		t.Errorf("fd = %+v", ev.FD)
+	}
+	if p, _ := tb.Get(200); p.Stdio[0].RIP != "10.0.0.9" {
+		t.Errorf("process stdin = %+v", p.Stdio[0])
+	}
+	// A redirection to a file: fd.type file, the path as fd.name.
+	f.fs["200/fd/1"] = &fstest.MapFile{Data: []byte("/tmp/out"), Mode: fs.ModeSymlink}
+	ev = pcEv(event.TypeDup, 200, 100)
+	ev.Arg.FD = 1
+	tb.Observe(ev)
+	if ev.FD.Type != event.FDFile || ev.FD.Name != "/tmp/out" {
+		t.Errorf("fd = %+v", ev.FD)
+	}
+}

@@ -34,6 +34,9 @@ type scenario struct {
 	setup     [][]string
 	execFlags []string
 	action    []string
+	// actionMayFail: the action's exit status is not the point (a program
+	// that refuses to work after the exec the rule is about).
+	actionMayFail bool
 	// host runs these commands on the host instead of in a container.
 	host [][]string
 	want []want
@@ -109,13 +112,18 @@ var scenarios = []scenario{
 		want: []want{
 			{rule: "Drop and execute new binary in container", proc: "ls"},
 			{rule: "Execution from temporary directory", proc: "ls"},
+			// cp creates the copy with busybox's 0755.
+			{rule: "Container Drift Detected (open+create)", proc: "cp"},
 		},
 	},
 	{
 		name: "dev-shm", title: "binary run from /dev/shm", mitre: "T1059.004",
 		flags:  []string{"--tmpfs", "/dev/shm:rw,exec,size=16m"},
 		action: sh("cp /bin/busybox /dev/shm/true && /dev/shm/true"),
-		want:   []want{{rule: "Execution from /dev/shm", proc: "true"}},
+		want: []want{
+			{rule: "Execution from /dev/shm", proc: "true"},
+			{rule: "Container Drift Detected (open+create)", proc: "cp"},
+		},
 	},
 	{
 		name: "fileless", title: "memfd_create + execveat of an in-memory busybox", mitre: "T1620",
@@ -152,7 +160,10 @@ var scenarios = []scenario{
 	{
 		name: "ssh-key", title: "plant an SSH key for root", mitre: "T1098.004",
 		action: sh("mkdir -p /root/.ssh && echo key > /root/.ssh/authorized_keys"),
-		want:   []want{{rule: "Write below monitored dir", proc: "sh"}},
+		want: []want{
+			{rule: "Write below monitored dir", proc: "sh"},
+			{rule: "Adding ssh keys to authorized_keys", proc: "sh"},
+		},
 	},
 	{
 		// The scenario image ships /root/.ssh/id_ed25519 (see buildImage):
@@ -265,6 +276,146 @@ var scenarios = []scenario{
 		},
 	},
 
+	// Syscall arguments, capabilities, environments and the extra audit
+	// events (rules/60-syscalls.yaml), one falcosecurity/event-generator
+	// action each, done the way the action does it.
+	{
+		name: "clear-log", title: "a file named syslog truncated (O_TRUNC)", mitre: "T1070",
+		action: sh("mkdir -p /tmp/l && echo x > /tmp/l/syslog"),
+		want:   []want{{rule: "Clear Log Activities", proc: "sh"}},
+	},
+	{
+		name: "dev-file", title: "a regular file created in /dev", mitre: "T1543",
+		action: sh("echo x > /dev/ruled-scn-payload"),
+		want:   []want{{rule: "Create files below dev", proc: "sh"}},
+	},
+	{
+		name: "history", title: "shell history truncated, then removed", mitre: "T1070",
+		action: sh("echo ls > /tmp/.ash_history && rm /tmp/.ash_history"),
+		want: []want{
+			{rule: "Delete or rename shell history", proc: "sh"},
+			{rule: "Delete or rename shell history", proc: "rm"},
+		},
+	},
+	{
+		name: "home-ssh-key", title: "authorized_keys planted below /home", mitre: "T1098.004",
+		action: sh("mkdir -p /home/u/.ssh && echo key > /home/u/.ssh/authorized_keys"),
+		want: []want{
+			{rule: "Adding ssh keys to authorized_keys", proc: "sh"},
+			{rule: "Write below monitored dir", proc: "sh"},
+		},
+	},
+	{
+		name: "shell-rc", title: "a .bashrc written by a program that is not a shell", mitre: "T1546.004",
+		action: sh("mkdir -p /tmp/h && cp /etc/hostname /tmp/h/.bashrc"),
+		want:   []want{{rule: "Modify Shell Configuration File", proc: "cp"}},
+	},
+	{
+		name: "rpm-db", title: "a file created below /var/lib/rpm", mitre: "T1072",
+		action: sh("mkdir -p /var/lib/rpm && touch /var/lib/rpm/ruled-scn"),
+		want:   []want{{rule: "Write below rpm database", proc: "touch"}},
+	},
+	{
+		name: "traversal", title: "/etc/shadow read as /etc/../etc/../etc/shadow", mitre: "T1555",
+		action: []string{"cat", "/etc/../etc/../etc/shadow"},
+		want: []want{
+			{rule: "Directory traversal monitored file read", proc: "cat"},
+			{rule: "Read sensitive file untrusted", proc: "cat"},
+		},
+	},
+	{
+		name: "symlink-etc", title: "symlink to /etc", mitre: "T1555",
+		action: []string{"ln", "-s", "/etc", "/tmp/etc_link"},
+		want:   []want{{rule: "Create Symlink Over Sensitive Files", proc: "ln"}},
+	},
+	{
+		name: "hardlink-shadow", title: "hard link to /etc/shadow", mitre: "T1555",
+		action: []string{"ln", "/etc/shadow", "/tmp/shadow_link"},
+		want:   []want{{rule: "Create Hardlink Over Sensitive Files", proc: "ln"}},
+	},
+	{
+		name: "setuid-bit", title: "chmod u+s on a new file", mitre: "T1548.001",
+		action: sh("touch /tmp/f && chmod u+s /tmp/f"),
+		want:   []want{{rule: "Set Setuid or Setgid bit", proc: "chmod"}},
+	},
+	{
+		name: "drift-chmod", title: "a new file made executable (chmod 755)", mitre: "T1059",
+		action: sh("touch /tmp/f && chmod 755 /tmp/f"),
+		want:   []want{{rule: "Container Drift Detected (chmod)", proc: "chmod"}},
+	},
+	{
+		name: "drift-create", title: "a file created executable (busybox copied with its 0755), not run", mitre: "T1059",
+		action: []string{"cp", "/bin/busybox", "/tmp/ruled-scn-copy"},
+		want:   []want{{rule: "Container Drift Detected (open+create)", proc: "cp"}},
+	},
+	{
+		name: "entrypoint", title: "/proc/self/fd/1 opened for writing (the CVE-2019-5736 access)", mitre: "T1611",
+		action: sh("echo x > /proc/self/fd/1"),
+		want:   []want{{rule: "Modify Container Entrypoint", proc: "sh"}},
+	},
+	{
+		name: "non-sudo-setuid", title: "root becomes daemon, then asks to be root again (refused)", mitre: "T1548.001",
+		action: []string{"setuidback"},
+		want:   []want{{rule: "Non sudo setuid", proc: "setuidback"}},
+	},
+	{
+		name: "system-user-login", title: "login run as the daemon account", mitre: "T1059",
+		// busybox login refuses to work unless setuid, after its exec
+		// (through sh it would run in sh's process, with no exec at all).
+		execFlags: []string{"-u", "1:1"}, actionMayFail: true,
+		action: []string{"login"},
+		want:   []want{{rule: "System user interactive", proc: "login"}},
+	},
+	{
+		name: "glibc-tunables", title: "a program started with GLIBC_TUNABLES set (CVE-2023-4911 shape)", mitre: "TA0004",
+		action: []string{"env", "GLIBC_TUNABLES=glibc.tune.hwcaps=-WAITED,glibc.tune.secrets=2", "sleep", "1"},
+		// env's own exec event may already see the environment it gave
+		// sleep (same pid, /proc read after both execs): either carries it.
+		want: []want{{rule: "Potential Local Privilege Escalation via Environment Variables Misuse"}},
+	},
+	{
+		// Docker's default seccomp profile refuses userfaultfd before it
+		// runs (audit never sees it); unconfined lets the kernel refuse
+		// it for an unprivileged caller instead.
+		name: "userfaultfd", title: "userfaultfd by an unprivileged process (refused where vm.unprivileged_userfaultfd is 0)", mitre: "TA0005",
+		flags:  []string{"--security-opt=seccomp=unconfined"},
+		action: []string{"uffd"},
+		want:   []want{{rule: "Unprivileged Delegation of Page Faults Handling to a Userspace Process", proc: "uffd"}},
+	},
+	{
+		name: "anti-debug", title: "a child asks to be traced (PTRACE_TRACEME) before its exec", mitre: "T1622",
+		action: []string{"antidebug"},
+		want:   []want{{rule: "PTRACE anti-debug attempt", proc: "antidebug"}},
+	},
+	{
+		name: "packet-socket", title: "AF_PACKET raw socket opened", mitre: "T1557.002",
+		action: []string{"packetsock"},
+		want:   []want{{rule: "Packet socket created in container", proc: "packetsock"}},
+	},
+	{
+		name: "sysproc-net", title: "sha1sum connects to a public-looking address (on the container's own loopback)", mitre: "T1059",
+		flags:  []string{"--cap-add=NET_ADMIN"},
+		setup:  [][]string{addPoolIP},
+		action: []string{"/usr/local/bin/sha1sum", poolIP, "8443"},
+		// listen, connect and accept of the same process all match.
+		want: []want{{rule: "System procs network activity", proc: "sha1sum"}},
+	},
+	{
+		name: "scp", title: "scp run in a container", mitre: "T1020",
+		action: []string{"scp"},
+		want:   []want{{rule: "Launch Remote File Copy Tools in Container", proc: "scp"}},
+	},
+	{
+		name: "decode", title: "echo of a base64 payload with | base64 -d as arguments (the action's exact argv)", mitre: "T1132",
+		action: []string{"echo", "ZGVjb2RlZF9ieV9ldmVudC1nZW5lcmF0b3I=", "|", "base64", "-d"},
+		want:   []want{{rule: "Decoding Payload in Container", proc: "echo"}},
+	},
+	{
+		name: "environ", title: "cat /proc/self/environ", mitre: "T1083",
+		action: []string{"cat", "/proc/self/environ"},
+		want:   []want{{rule: "Read environment variable from /proc files", proc: "cat"}},
+	},
+
 	{
 		// init_module of a few bytes that are not an ELF module: the
 		// kernel refuses it before anything loads (ENOEXEC, or ENOSYS
@@ -324,6 +475,29 @@ var scenarios = []scenario{
 		twinOf: []string{"Mount or pivot_root in container", "Mount Launched in Privileged Container"},
 		flags:  fields(capsFlags),
 		action: sh("mount >/dev/null; cat /proc/mounts >/dev/null"),
+	},
+	{
+		name: "logrotate", title: "logrotate truncates a log below /var/log (copytruncate)", benign: true,
+		twinOf: []string{"Clear Log Activities"},
+		action: []string{"logrotate"},
+	},
+	{
+		name: "shell-rc-read", title: "a login shell reads /etc/profile and its .profile; history appended, /dev/null written", benign: true,
+		twinOf: []string{"Modify Shell Configuration File", "Delete or rename shell history", "Create files below dev"},
+		action: sh("echo 'true' > /tmp/.profile && HOME=/tmp sh -l -c 'echo ls >> /tmp/.ash_history; echo x > /dev/null'"),
+	},
+	{
+		name: "drop-root", title: "a service drops root for daemon", benign: true,
+		twinOf: []string{"Non sudo setuid"},
+		action: []string{"dropuid"},
+	},
+	{
+		// On the host: a package manager (a copy of chmod and cp under the
+		// names dpkg and apt-get) sets a setuid bit and installs a shell
+		// profile, as maintainer scripts do.
+		name: "host-package-manager", title: "host package manager sets a setuid bit and writes a shell profile", benign: true,
+		twinOf: []string{"Set Setuid or Setgid bit", "Modify Shell Configuration File"},
+		host:   [][]string{{"sh", "-c", `d=$(mktemp -d) && cp /bin/chmod "$d/dpkg" && cp /bin/cp "$d/apt-get" && touch "$d/f" && "$d/dpkg" u+s "$d/f" && "$d/apt-get" /etc/hostname "$d/.bashrc"; rc=$?; rm -rf "$d"; exit $rc`}},
 	},
 	{
 		name: "host-admin", title: "host admin reads /etc/hostname and lists /etc", benign: true,

@@ -20,7 +20,8 @@ import (
 const prefix = "ruled-scn-"
 
 // helperNames are the names the multi-call helper is installed under.
-var helperNames = []string{"java", "nginx", "apt-get", "sshd", "mysqld", "memfdexec", "ptracer", "kmodload", "poolclient", "xmrig", "docker", "socat", "debugfs"}
+var helperNames = []string{"java", "nginx", "apt-get", "sshd", "mysqld", "memfdexec", "ptracer", "kmodload", "poolclient", "xmrig", "docker", "socat", "debugfs",
+	"setuidback", "dropuid", "uffd", "antidebug", "packetsock", "logrotate", "scp", "sha1sum"}
 
 // docker runs the docker CLI and returns its trimmed stdout.
 func docker(ctx context.Context, stdin []byte, args ...string) (string, error) {
@@ -100,6 +101,15 @@ func buildImage(t *testing.T, tag string) string {
 		t.Fatal(err)
 	}
 	if _, err := tw.Write(key); err != nil {
+		t.Fatal(err)
+	}
+	// A system account (daemon, uid 1) as Debian images have: the setuid,
+	// userfaultfd and system-user scenarios become it.
+	passwd := []byte("root:x:0:0:root:/root:/bin/sh\ndaemon:x:1:1:daemon:/usr/sbin:/bin/false\nnobody:x:65534:65534:nobody:/:/bin/false\n")
+	if err := tw.WriteHeader(&tar.Header{Name: "etc/passwd", Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(passwd)), ModTime: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tw.Write(passwd); err != nil {
 		t.Fatal(err)
 	}
 	if err := tw.Close(); err != nil {

@@ -38,6 +38,24 @@ func main() {
 		err = dockerPing()
 	case "socat":
 		err = socat(os.Args[1:])
+	case "setuidback":
+		err = setuidBack()
+	case "dropuid":
+		err = dropUID()
+	case "uffd":
+		err = uffd()
+	case "antidebug":
+		err = antiDebug()
+	case "packetsock":
+		err = packetSocket()
+	case "logrotate":
+		err = logrotate()
+	case "scp":
+		err = scp()
+	case "sha1sum":
+		// A core utility that talks to the network: the pool client
+		// under another name.
+		err = poolClient(os.Args[1:])
 	case "debugfs":
 		// A stand-in that only starts: the rule is about debugfs being
 		// run in a privileged container, where it could open the host's
