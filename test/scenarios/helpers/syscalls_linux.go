@@ -15,13 +15,22 @@ import (
 // sysUserfaultfd is userfaultfd(2) on linux/amd64.
 const sysUserfaultfd = 323
 
+// becomeDaemon sets this thread's uid to daemon's (1) with a raw setuid,
+// which changes only the calling thread: the thread is locked first.
+func becomeDaemon() error {
+	runtime.LockOSThread()
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_SETUID, 1, 0, 0); errno != 0 {
+		return fmt.Errorf("setuid 1: %w", errno)
+	}
+	return nil
+}
+
 // setuidBack becomes daemon (uid 1), then asks to be root again: the second
 // setuid is refused (EPERM), which is what a privilege escalation attempt
 // by a non-root program looks like to the kernel.
 func setuidBack() error {
-	runtime.LockOSThread() // one thread's credentials, as a raw setuid changes
-	if _, _, errno := syscall.RawSyscall(syscall.SYS_SETUID, 1, 0, 0); errno != 0 {
-		return fmt.Errorf("setuid 1: %w", errno)
+	if err := becomeDaemon(); err != nil {
+		return err
 	}
 	_, _, errno := syscall.RawSyscall(syscall.SYS_SETUID, 0, 0, 0)
 	if errno == 0 {
@@ -33,9 +42,8 @@ func setuidBack() error {
 
 // dropUID is a service dropping root for daemon (uid 1) and staying there.
 func dropUID() error {
-	runtime.LockOSThread()
-	if _, _, errno := syscall.RawSyscall(syscall.SYS_SETUID, 1, 0, 0); errno != 0 {
-		return fmt.Errorf("setuid 1: %w", errno)
+	if err := becomeDaemon(); err != nil {
+		return err
 	}
 	fmt.Println("running as uid", syscall.Getuid())
 	return nil
@@ -45,9 +53,8 @@ func dropUID() error {
 // caller where vm.unprivileged_userfaultfd is 0, which is the attempt audit
 // records either way.
 func uffd() error {
-	runtime.LockOSThread()
-	if _, _, errno := syscall.RawSyscall(syscall.SYS_SETUID, 1, 0, 0); errno != 0 {
-		return fmt.Errorf("setuid 1: %w", errno)
+	if err := becomeDaemon(); err != nil {
+		return err
 	}
 	fd, _, errno := syscall.RawSyscall(sysUserfaultfd, 0, 0, 0)
 	if errno == 0 {
