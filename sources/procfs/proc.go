@@ -162,11 +162,13 @@ func (r *Reader) ProcessFields(pid int, want Fields) (Process, error) {
 	p.PPID, p.SID, p.Comm, p.StartTime, p.TTY = st.PPID, st.SID, st.Comm, st.StartTime, st.TTYNr != 0
 	if want&(FieldStatus|FieldCaps) != 0 {
 		ss, err := r.Status(pid)
-		if err != nil {
+		if err != nil && want&FieldStatus != 0 {
 			return p, err
 		}
+		// Capabilities alone are best effort, as the links are.
+		// Read anyway: the pids cost nothing more.
+		p.TGID, p.VPID = ss.TGID, ss.VPID()
 		if want&FieldStatus != 0 {
-			p.TGID, p.VPID = ss.TGID, ss.VPID()
 			p.UID, p.EUID, p.GID, p.EGID = ss.UID, ss.EUID, ss.GID, ss.EGID
 		}
 		if want&FieldCaps != 0 {

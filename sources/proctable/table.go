@@ -406,6 +406,8 @@ func (t *Table) read(pid int, exec *event.Event, want procfs.Fields) (*Process, 
 		}
 		if p.NS.PID != 0 && p.NS.PID == t.hostPidNS {
 			p.VPID = p.PID
+		} else if rp.VPID != 0 {
+			p.VPID = rp.VPID // status was read for the capabilities
 		} else if ss, err := t.reader.Status(pid); err == nil {
 			p.VPID = ss.VPID()
 		}
