@@ -58,14 +58,6 @@ func buildFunctions() []expr.Option {
 			}
 			return 0, nil
 		}, new(func(int, int) int)),
-		// bits(v, mask): every bit of mask is set in v. expr has no
-		// bitwise operators; ruled's rules test flags and modes with it.
-		expr.Function("bits", func(p ...any) (any, error) {
-			m := uint64(p[1].(int))
-			return uint64(p[0].(int))&m == m, nil
-		}, new(func(int, int) bool)),
-		i1("falco_openflags", openFlagsText),
-		i1("falco_mode", modeText),
 		i1("falco_ptrace", func(v int) string { return enumText(ptraceRequests, v) }),
 		i1("falco_domain", func(v int) string { return enumText(socketDomains, v) }),
 		i1("falco_bpfcmd", func(v int) string { return enumText(bpfCommands, v) }),

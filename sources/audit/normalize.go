@@ -203,14 +203,16 @@ func Normalize(records []Record, source string) *event.Event {
 			flags = oCreat | oWronly | oTrunc
 		}
 		ev.File.Write = flags&(oWronly|oRdwr|oCreat|oTrunc) != 0 || string(it.nametype) == "CREATE"
-		ev.Arg.Flags = int(uint32(flags))
+		if name != "openat2" { // its flags are in a struct audit does not log
+			ev.Arg.Flags = event.OpenFlags(uint32(flags))
+		}
 		if flags&oCreat != 0 {
 			// The mode a created file gets (before the umask).
 			switch name {
 			case "open":
-				ev.Arg.Mode = int(args[2] & 0o7777)
+				ev.Arg.Mode = event.ModeBits(uint32(args[2]))
 			case "openat":
-				ev.Arg.Mode = int(args[3] & 0o7777)
+				ev.Arg.Mode = event.ModeBits(uint32(args[3]))
 			}
 		}
 	case event.TypeRename:
@@ -263,9 +265,9 @@ func Normalize(records []Record, source string) *event.Event {
 func setArgs(a *event.Arg, syscall string, args [4]uint64) {
 	switch syscall {
 	case "chmod", "fchmod":
-		a.Mode = int(args[1] & 0o7777)
+		a.Mode = event.ModeBits(uint32(args[1]))
 	case "fchmodat", "fchmodat2":
-		a.Mode = int(args[2] & 0o7777)
+		a.Mode = event.ModeBits(uint32(args[2]))
 	case "ptrace":
 		a.Request = int(int32(uint32(args[0])))
 		a.PID = int(int32(uint32(args[1])))
@@ -276,8 +278,6 @@ func setArgs(a *event.Arg, syscall string, args [4]uint64) {
 		a.UID = int(int32(uint32(args[0])))
 	case "dup2", "dup3":
 		a.FD = int(int32(uint32(args[1])))
-	case "userfaultfd":
-		a.Flags = int(uint32(args[0]))
 	case "bpf":
 		a.Request = int(uint32(args[0])) // the bpf command
 	}

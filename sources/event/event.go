@@ -212,12 +212,12 @@ type File struct {
 // (audit's a0..a3 registers). Which ones are set depends on evt.syscall;
 // the others are zero.
 type Arg struct {
-	Flags   int `json:"flags,omitempty" expr:"flags" doc:"open flags (O_WRONLY=1, O_RDWR=2, O_CREAT=0100, O_TRUNC=01000 ...) of open, openat, creat; flags of userfaultfd"`
-	Mode    int `json:"mode,omitempty" expr:"mode" doc:"mode bits of chmod, fchmod, fchmodat (S_ISUID=04000, S_ISGID=02000 ...)"`
-	Request int `json:"request,omitempty" expr:"request" doc:"ptrace request (PTRACE_TRACEME=0, PTRACE_POKETEXT=4, PTRACE_ATTACH=16, PTRACE_SEIZE=16902 ...); bpf command (BPF_PROG_LOAD=5 ...)"`
-	PID     int `json:"pid,omitempty" expr:"pid" doc:"target pid of ptrace"`
-	Domain  int `json:"domain,omitempty" expr:"domain" doc:"address family of socket (AF_PACKET=17, AF_INET=2 ...)"`
-	Type    int `json:"type,omitempty" expr:"type" doc:"socket type of socket (SOCK_RAW=3 ...), without SOCK_NONBLOCK and SOCK_CLOEXEC"`
-	UID     int `json:"uid,omitempty" expr:"uid" doc:"target uid of setuid (the real uid of setreuid and setresuid); -1 when left unchanged"`
-	FD      int `json:"fd,omitempty" expr:"fd" doc:"descriptor of the event: dup2/dup3's new descriptor, or the fd argument"`
+	Flags   []string `json:"flags,omitempty" expr:"flags" doc:"open flags by name (O_WRONLY, O_CREAT, O_TRUNC ...; the access mode first) of open, openat, creat"`
+	Mode    []string `json:"mode,omitempty" expr:"mode" doc:"permission bits by name (S_IXUSR ... S_ISUID, S_ISGID) of chmod, fchmod, fchmodat, and of an open that creates"`
+	Request int      `json:"request,omitempty" expr:"request" doc:"ptrace request (PTRACE_TRACEME=0, PTRACE_POKETEXT=4, PTRACE_ATTACH=16, PTRACE_SEIZE=16902 ...); bpf command (BPF_PROG_LOAD=5 ...)"`
+	PID     int      `json:"pid,omitempty" expr:"pid" doc:"target pid of ptrace"`
+	Domain  int      `json:"domain,omitempty" expr:"domain" doc:"address family of socket (AF_PACKET=17, AF_INET=2 ...)"`
+	Type    int      `json:"type,omitempty" expr:"type" doc:"socket type of socket (SOCK_RAW=3 ...), without SOCK_NONBLOCK and SOCK_CLOEXEC"`
+	UID     int      `json:"uid,omitempty" expr:"uid" doc:"target uid of setuid (the real uid of setreuid and setresuid); -1 when left unchanged"`
+	FD      int      `json:"fd,omitempty" expr:"fd" doc:"descriptor of the event: dup2/dup3's new descriptor, or the fd argument"`
 }

@@ -588,9 +588,9 @@ func (d *decoder) fd(k string, f *FD) bool {
 func (d *decoder) arg(k string, a *Arg) bool {
 	switch k {
 	case "flags":
-		return d.setInt(&a.Flags)
+		return d.setStrings(&a.Flags)
 	case "mode":
-		return d.setInt(&a.Mode)
+		return d.setStrings(&a.Mode)
 	case "request":
 		return d.setInt(&a.Request)
 	case "pid":

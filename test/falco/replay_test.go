@@ -113,7 +113,9 @@ func byCase(t *testing.T, cases []ruletest.Case, alerts []falcotest.Alert) map[i
 // Cases where the Falco twin deliberately differs from the ruled rule,
 // because Falco's condition language has no equivalent (the comments in
 // ruled_rules.yaml say so). Keyed by case name; the value is the reason.
-var knownDifferences = map[string]string{}
+var knownDifferences = map[string]string{
+	"GLIBC_TUNABLES in the environment": "no prefix test over a list field's elements in Falco's language: the twin is off",
+}
 
 // TestShippedRules runs the shipped snippet and rules, unedited, inside the
 // real Falco next to Falco's upstream rules, on the events of every test
