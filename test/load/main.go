@@ -117,7 +117,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.repeat, "repeat", 1, "run the whole sequence this many times (spread on a noisy machine)")
 	fs.StringVar(&ruledList, "ruled", "bin/ruled", "ruled binary, or a comma list of LABEL=PATH to compare builds side by side")
 	fs.StringVar(&agents, "agents", "nothing,auditd,ruled,procconn", "agents to run, in this order")
-	fs.StringVar(&strm, "storms", "exec,connect,write", "storms: exec (every agent), connect and write (nothing and ruled)")
+	fs.StringVar(&strm, "storms", "exec,connect,write", "storms: exec (every agent), connect, write and open (reads: ruled must report none) (nothing and ruled)")
 	fs.StringVar(&c.profile, "profile", "", "directory for CPU profiles of each ruled run (go tool pprof -top BIN FILE)")
 	fs.StringVar(&c.dir, "dir", "", "working directory (default: a new temporary one, removed unless -keep)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the working directory (alerts, agent logs, audit.log)")
@@ -130,7 +130,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "load: -agents:", err)
 		return 2
 	}
-	if c.storms, err = splitList(strm, stormExec, stormConnect, stormWrite); err != nil {
+	if c.storms, err = splitList(strm, stormExec, stormConnect, stormWrite, stormOpen); err != nil {
 		fmt.Fprintln(stderr, "load: -storms:", err)
 		return 2
 	}

@@ -20,6 +20,10 @@ const (
 	stormExec    = "exec"
 	stormConnect = "connect"
 	stormWrite   = "write"
+	// stormOpen opens a file below the write directory for reading: no
+	// default audit rule asks for it, so no record, no event, no alert of
+	// the write rule (whose path it shares) may come of it.
+	stormOpen = "open"
 )
 
 // targetArg is argv[1] of every exec of the target, so the storm's execs are
@@ -57,7 +61,7 @@ type spawnResult struct {
 func runSpawn(args []string) int {
 	fs := flag.NewFlagSet("spawn", flag.ContinueOnError)
 	var c spawnConfig
-	fs.StringVar(&c.kind, "kind", stormExec, "exec, connect or write")
+	fs.StringVar(&c.kind, "kind", stormExec, "exec, connect, write or open")
 	fs.IntVar(&c.count, "count", 6000, "operations")
 	fs.IntVar(&c.streams, "streams", 2, "concurrent loops")
 	fs.StringVar(&c.target, "target", "/bin/true", "exec: binary to run")
@@ -146,8 +150,26 @@ func spawn(c spawnConfig) (spawnResult, error) {
 			syscall.Close(fd)
 			return 0, err
 		}
+	case stormOpen:
+		if c.dir == "" {
+			return spawnResult{}, fmt.Errorf("open storm needs -dir")
+		}
+		name := filepath.Join(c.dir, "read-only")
+		if err := os.WriteFile(name, []byte("x"), 0o600); err != nil {
+			return spawnResult{}, err
+		}
+		do = func(int, int) (int, error) {
+			fd, err := syscall.Open(name, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+			if err != nil {
+				return 0, err
+			}
+			var b [1]byte
+			_, err = syscall.Read(fd, b[:])
+			syscall.Close(fd)
+			return 0, err
+		}
 	default:
-		return spawnResult{}, fmt.Errorf("unknown storm kind %q (want exec, connect or write)", c.kind)
+		return spawnResult{}, fmt.Errorf("unknown storm kind %q (want exec, connect, write or open)", c.kind)
 	}
 
 	var (
