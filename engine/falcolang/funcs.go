@@ -63,6 +63,8 @@ func buildFunctions() []expr.Option {
 		i1("falco_bpfcmd", func(v int) string { return enumText(bpfCommands, v) }),
 		s1("falco_b64", func(s string) string { v, _ := b64(s); return v }),
 		s1("falco_base", Basename),
+		// basename(path) for ruled's own rules: the last element of a path.
+		s1("basename", Basename),
 		s1("falco_dir", dir),
 		s1("falco_dirslash", func(s string) string {
 			if s == "" || strings.HasSuffix(s, "/") {

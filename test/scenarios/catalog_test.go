@@ -306,6 +306,14 @@ var scenarios = []scenario{
 		},
 	},
 	{
+		name: "known-hosts", title: "known_hosts created for reading and writing below /home (O_RDWR)", mitre: "T1552.004",
+		action: sh("mkdir -p /home/u/.ssh && exec 3<> /home/u/.ssh/known_hosts"),
+		want: []want{
+			{rule: "Read ssh information", proc: "sh"},
+			{rule: "Write below monitored dir", proc: "sh"},
+		},
+	},
+	{
 		name: "shell-rc", title: "a .bashrc written by a program that is not a shell", mitre: "T1546.004",
 		action: sh("mkdir -p /tmp/h && cp /etc/hostname /tmp/h/.bashrc"),
 		want:   []want{{rule: "Modify Shell Configuration File", proc: "cp"}},
