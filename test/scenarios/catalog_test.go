@@ -425,6 +425,35 @@ var scenarios = []scenario{
 	},
 
 	{
+		name: "find-aws", title: "find .aws/credentials", mitre: "T1552",
+		action: []string{"find", "/tmp", "-maxdepth", "1", "-iname", ".aws/credentials"},
+		want:   []want{{rule: "Find AWS Credentials", proc: "find"}},
+	},
+	{
+		name: "find-keys", title: "find id_rsa", mitre: "T1552.001",
+		action: []string{"find", "/tmp", "-maxdepth", "1", "-iname", "id_rsa"},
+		want:   []want{{rule: "Search Private Keys or Passwords", proc: "find"}},
+	},
+	{
+		name: "shred", title: "shred -u of a file", mitre: "T1485",
+		// Run by docker exec, not by sh: busybox sh runs its applets
+		// in a fork of itself, with no exec to see.
+		setup:  [][]string{sh("echo data > /tmp/b")},
+		action: []string{"shred", "-u", "/tmp/b"},
+		want:   []want{{rule: "Remove Bulk Data from Disk", proc: "shred"}},
+	},
+	{
+		// The container has no network (--network none): the connect is
+		// refused at once (ENETUNREACH) and no packet leaves it.
+		name: "ec2-metadata", title: "nc to 169.254.169.254:80 (refused: the container has no network)", mitre: "T1552.005",
+		action: []string{"nc", "-w", "1", "169.254.169.254", "80"}, actionMayFail: true,
+		want: []want{
+			{rule: "Contact EC2 Instance Metadata Service From Container", proc: "nc", remote: "169.254.169.254:80"},
+			{rule: "Launch Suspicious Network Tool in Container", proc: "nc"},
+		},
+	},
+
+	{
 		// init_module of a few bytes that are not an ELF module: the
 		// kernel refuses it before anything loads (ENOEXEC, or ENOSYS
 		// on a kernel without modules). perl is in every Debian
