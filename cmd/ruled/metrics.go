@@ -58,6 +58,8 @@ var (
 	mOverruns       = desc("socket_overruns_total", "Netlink socket receive buffer overflows (ENOBUFS).", "source")
 	mBacklog        = desc("audit_backlog", "Kernel audit backlog at the last status read.")
 	mQueueDrops     = desc("queue_drops_total", "Items dropped because a bounded queue was full, per stage.", "stage")
+	mAuditUnseen    = desc("audit_events_lost_total", "Audit events ruled could not tell, by how it knows: serials that never came (socket overrun) or events whose SYSCALL record the kernel lost.", "reason")
+	mUnnamed        = desc("exec_unnamed_total", "Proc connector execs emitted alone with neither name nor executable (process gone, audit's record lost or late): rules on proc.name cannot match them.")
 	mMerge          = desc("exec_merge_total", "Exec events by how the proc connector's and audit's reports were merged.", "result")
 	mProcs          = desc("process_table_processes", "Processes in the process table.", "state")
 	mContainers     = desc("container_cache_entries", "Containers with runtime metadata in the cache.")
@@ -82,7 +84,7 @@ var (
 type agentCollector struct{ stats func() agentStats }
 
 func (agentCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{mEvents, mAuditRecords, mKernelLost, mOverruns, mBacklog, mQueueDrops, mMerge,
+	for _, d := range []*prometheus.Desc{mEvents, mAuditRecords, mKernelLost, mOverruns, mBacklog, mQueueDrops, mMerge, mUnnamed, mAuditUnseen,
 		mProcs, mContainers, mLookups, mLookupFailures, mLate, mEvaluated, mRuleErrors, mAlerts, mSuppressed, mEvalTime,
 		mOutSent, mOutFailed, mOutRetried, mOutDropped, mOutQueued, mRespMatched, mRespActions} {
 		ch <- d
@@ -109,6 +111,8 @@ func (c agentCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(mBacklog, float64(a.KernelBacklog))
 			counter(mQueueDrops, a.QueueDrops, "audit_parse")
 			counter(mQueueDrops, a.ReassemblyLost, "audit_reassembly")
+			counter(mAuditUnseen, a.SeqLost, "serial_gap")
+			counter(mAuditUnseen, a.OrphanEvents, "no_syscall_record")
 			counter(mQueueDrops, a.WatchDrops, "audit_container_watch")
 		}
 		if p := l.Procconn; p != nil {
@@ -120,6 +124,8 @@ func (c agentCollector) Collect(ch chan<- prometheus.Metric) {
 			counter(mMerge, m.Merged, "merged")
 			counter(mMerge, m.Alone, "alone")
 			counter(mMerge, m.LateAudit, "late_audit")
+			counter(mMerge, m.LateEmitted, "late_emitted")
+			counter(mUnnamed, m.AloneUnnamed)
 			counter(mMerge, m.Forced, "forced")
 		}
 		gauge(mProcs, float64(l.Table.Live), "live")

@@ -33,9 +33,9 @@ func TestMetricsExposition(t *testing.T) {
 	stats := agentStats{
 		pipe: pipeline.Stats{Received: 99},
 		live: &live.Stats{
-			Audit:      &audit.Stats{Events: 40, Records: 300, KernelLost: 5, SocketDrops: 1, KernelBacklog: 3, QueueDrops: 4},
+			Audit:      &audit.Stats{Events: 40, Records: 300, KernelLost: 5, SocketDrops: 1, KernelBacklog: 3, QueueDrops: 4, SeqLost: 12, OrphanEvents: 13},
 			Procconn:   &procconn.Stats{Emitted: 60, Lost: 6, Overruns: 2},
-			Merge:      &proctable.MergeStats{Merged: 30, Alone: 3, LateAudit: 1},
+			Merge:      &proctable.MergeStats{Merged: 30, Alone: 3, AloneUnnamed: 2, LateAudit: 1, LateEmitted: 1},
 			Table:      proctable.Stats{Live: 120, Exited: 8},
 			Containers: container.Stats{Cached: 3, Lookups: 9, Failures: 1, Dropped: 11},
 		},
@@ -74,6 +74,10 @@ func TestMetricsExposition(t *testing.T) {
 		`ruled_queue_drops_total{stage="late_evaluation"} 2`,
 		`ruled_exec_merge_total{result="merged"} 30`,
 		`ruled_exec_merge_total{result="late_audit"} 1`,
+		`ruled_exec_merge_total{result="late_emitted"} 1`,
+		`ruled_exec_unnamed_total 2`,
+		`ruled_audit_events_lost_total{reason="serial_gap"} 12`,
+		`ruled_audit_events_lost_total{reason="no_syscall_record"} 13`,
 		`ruled_process_table_processes{state="live"} 120`,
 		`ruled_container_cache_entries 3`,
 		`ruled_container_lookups_total 9`,

@@ -377,6 +377,7 @@ func TestReassemblerWindow(t *testing.T) {
 		{"eoe completes", Reassembler{}, []Record{rec(TypeSyscall, "1"), rec(TypeCwd, "1"), rec(TypeEOE, "1")}, 0, []int{2}, 0, 0},
 		{"interleaved", Reassembler{}, []Record{rec(TypeSyscall, "1"), rec(TypeSyscall, "2"), rec(TypePath, "1"), rec(TypeEOE, "2"), rec(TypeEOE, "1")}, 0, []int{1, 2}, 0, 0},
 		{"orphan without syscall", Reassembler{}, []Record{rec(TypePath, "9"), rec(TypeEOE, "9")}, 0, nil, 0, 1},
+		{"orphans of two events", Reassembler{}, []Record{rec(TypeExecve, "9"), rec(TypePath, "9"), rec(TypeCwd, "10"), rec(TypeEOE, "10")}, 0, nil, 0, 3},
 		{"window full evicts oldest", Reassembler{MaxInFlight: 2}, []Record{rec(TypeSyscall, "1"), rec(TypeSyscall, "2"), rec(TypeSyscall, "3")}, 0, []int{1}, 1, 0},
 		{"timeout flushes", Reassembler{Timeout: time.Second}, []Record{rec(TypeSyscall, "1"), rec(TypeCwd, "1")}, 2 * time.Second, []int{2}, 1, 0},
 		{"contiguous ends on next seq", Reassembler{Contiguous: true}, []Record{rec(TypeSyscall, "1"), rec(TypeCwd, "1"), rec(TypeSyscall, "2")}, 0, []int{2}, 0, 0},
@@ -395,6 +396,9 @@ func TestReassemblerWindow(t *testing.T) {
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("completed group sizes (-want +got):\n%s", diff)
+			}
+			if tt.name == "orphans of two events" && re.OrphanEvents != 2 {
+				t.Errorf("orphan events %d, want 2", re.OrphanEvents)
 			}
 			if re.Evicted != tt.wantEvicted || re.Orphans != tt.wantOrphans {
 				t.Errorf("evicted %d orphans %d, want %d %d", re.Evicted, re.Orphans, tt.wantEvicted, tt.wantOrphans)

@@ -30,6 +30,11 @@ type Reassembler struct {
 	Evicted uint64
 	// Orphans counts records whose SYSCALL never came (ignored).
 	Orphans uint64
+	// OrphanEvents counts the events those records belonged to: events
+	// the kernel numbered but whose SYSCALL record was lost (backlog
+	// overflow), so they cannot be told.
+	OrphanEvents uint64
+	lastOrphan   uint64
 }
 
 type group struct {
@@ -67,6 +72,10 @@ func (r *Reassembler) Push(rec Record, now time.Time, complete func([]Record)) e
 	case g == nil:
 		if rec.Type != TypeEOE {
 			r.Orphans++
+			if seq != r.lastOrphan || r.OrphanEvents == 0 {
+				r.OrphanEvents++
+				r.lastOrphan = seq
+			}
 		}
 	case rec.Type == TypeEOE:
 		for i, p := range r.pending {

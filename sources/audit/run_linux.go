@@ -353,6 +353,8 @@ func (s *Source) loop(ctx context.Context, evc *libaudit.AuditClient, sock *sock
 func (s *Source) receive(ctx context.Context, evc *libaudit.AuditClient, sock *socket, queue chan<- []raw) error {
 	const maxBatch = 256
 	batch := make([]raw, 0, maxBatch)
+	// Every record counts toward the serials seen, whatever its type.
+	var gaps seqGaps
 	send := func() {
 		if len(batch) == 0 {
 			return
@@ -394,6 +396,10 @@ func (s *Source) receive(ctx context.Context, evc *libaudit.AuditClient, sock *s
 			}
 			return fmt.Errorf("receive audit: %w", err)
 		}
+		if _, seq, _, err := Header(msg.Data); err == nil {
+			gaps.Observe(seq)
+			s.seqLost.Store(gaps.Missing)
+		}
 		typ := uint16(msg.Type)
 		if typ < 1300 || typ >= 1400 {
 			continue
@@ -416,6 +422,7 @@ func (s *Source) parse(ctx context.Context, queue <-chan []raw, emit func(*event
 	complete := func(recs []Record) {
 		ev := Normalize(recs, event.SourceAudit)
 		if ev == nil {
+			s.parseErrors.Add(1)
 			return
 		}
 		if ev.Proc.PID == self {
@@ -435,6 +442,7 @@ func (s *Source) parse(ctx context.Context, queue <-chan []raw, emit func(*event
 		case <-ctx.Done():
 			re.Flush(complete)
 			s.reassemblyLost.Store(re.Evicted)
+			s.orphanEvents.Store(re.OrphanEvents)
 			return
 		case batch := <-queue:
 			now := time.Now()
@@ -449,6 +457,7 @@ func (s *Source) parse(ctx context.Context, queue <-chan []raw, emit func(*event
 		case now := <-tick.C:
 			re.Expire(now, complete)
 			s.reassemblyLost.Store(re.Evicted)
+			s.orphanEvents.Store(re.OrphanEvents)
 		}
 	}
 }
@@ -479,12 +488,15 @@ func (s *Source) poll(ctx context.Context, ctl *control) {
 		s.kernelLost.Store(uint64(st.Lost))
 		s.kernelBacklog.Store(uint64(st.Backlog))
 		cur := s.Stats()
-		if cur.KernelLost > prev.KernelLost || cur.QueueDrops > prev.QueueDrops || cur.SocketDrops > prev.SocketDrops || cur.ReassemblyLost > prev.ReassemblyLost {
+		if cur.KernelLost > prev.KernelLost || cur.QueueDrops > prev.QueueDrops || cur.SocketDrops > prev.SocketDrops ||
+			cur.ReassemblyLost > prev.ReassemblyLost || cur.SeqLost > prev.SeqLost || cur.OrphanEvents > prev.OrphanEvents {
 			s.logger.Warn("audit events lost",
 				"kernel_lost", cur.KernelLost-prev.KernelLost,
 				"kernel_backlog", cur.KernelBacklog,
 				"queue_drops", cur.QueueDrops-prev.QueueDrops,
 				"socket_drops", cur.SocketDrops-prev.SocketDrops,
+				"seq_lost", cur.SeqLost-prev.SeqLost,
+				"orphan_events", cur.OrphanEvents-prev.OrphanEvents,
 				"reassembly_lost", cur.ReassemblyLost-prev.ReassemblyLost)
 		}
 		prev = cur

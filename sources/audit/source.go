@@ -85,7 +85,14 @@ type Stats struct {
 	SocketDrops    uint64 // receive errors ENOBUFS: the socket buffer overflowed
 	ReassemblyLost uint64 // events flushed without their EOE (timeout, window full)
 	ParseErrors    uint64 // records that did not parse
-	RulesInstalled int    // audit rules ruled added
+	// SeqLost counts events the kernel numbered whose records never came
+	// (their serials are missing): what a socket overrun (SocketDrops)
+	// lost.
+	SeqLost uint64
+	// OrphanEvents counts events whose SYSCALL record never came (the
+	// kernel lost it): their other records are ignored.
+	OrphanEvents   uint64
+	RulesInstalled int // audit rules ruled added
 	// ContainerRules counts the per-container copies of path= rules added
 	// (the kernel removes them itself when a container goes away).
 	ContainerRules  int64
@@ -112,6 +119,8 @@ type Source struct {
 	socketDrops    atomic.Uint64
 	reassemblyLost atomic.Uint64
 	parseErrors    atomic.Uint64
+	seqLost        atomic.Uint64
+	orphanEvents   atomic.Uint64
 	installed      atomic.Int64
 
 	watchReq        chan containerWatch
@@ -216,6 +225,8 @@ func (s *Source) Stats() Stats {
 		SocketDrops:     s.socketDrops.Load(),
 		ReassemblyLost:  s.reassemblyLost.Load(),
 		ParseErrors:     s.parseErrors.Load(),
+		SeqLost:         s.seqLost.Load(),
+		OrphanEvents:    s.orphanEvents.Load(),
 		RulesInstalled:  int(s.installed.Load()),
 		ContainerRules:  s.containerRules.Load(),
 		ContainerFailed: s.containerFailed.Load(),

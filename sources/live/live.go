@@ -220,7 +220,8 @@ func (l *Live) LogStats() {
 		l.log.Info("audit stats", "mode", s.Mode, "records", s.Records, "events", s.Events,
 			"container_rules", s.ContainerRules, "container_rules_failed", s.ContainerFailed, "watch_drops", s.WatchDrops, "root_watches", s.RootWatches,
 			"kernel_lost", s.KernelLost, "kernel_backlog", s.KernelBacklog, "queue_drops", s.QueueDrops,
-			"socket_drops", s.SocketDrops, "reassembly_lost", s.ReassemblyLost, "parse_errors", s.ParseErrors)
+			"socket_drops", s.SocketDrops, "seq_lost", s.SeqLost, "orphan_events", s.OrphanEvents,
+			"reassembly_lost", s.ReassemblyLost, "parse_errors", s.ParseErrors)
 	}
 	if l.conn != nil {
 		s := l.conn.Stats()
@@ -230,7 +231,7 @@ func (l *Live) LogStats() {
 	if l.merger != nil {
 		s := l.merger.Stats()
 		l.log.Info("exec merge stats", "held", s.Held, "merged", s.Merged, "alone", s.Alone,
-			"late_audit", s.LateAudit, "forced", s.Forced)
+			"alone_unnamed", s.AloneUnnamed, "late_audit", s.LateAudit, "late_emitted", s.LateEmitted, "forced", s.Forced)
 	}
 	l.logContainerStats()
 	s := l.table.Stats()

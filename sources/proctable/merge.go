@@ -17,11 +17,21 @@ const (
 
 // MergeStats are the Merger's counters.
 type MergeStats struct {
-	Held      uint64 // proc connector execve events held for a partner
-	Merged    uint64 // exec pairs emitted as one event
-	Alone     uint64 // held execve events emitted alone after the window
-	LateAudit uint64 // audit execve events dropped: their proc connector twin had already gone out
-	Forced    uint64 // held events flushed early because the queue was full
+	Held   uint64 // proc connector execve events held for a partner
+	Merged uint64 // exec pairs emitted as one event
+	Alone  uint64 // held execve events emitted alone after the window
+	// AloneUnnamed counts the Alone events that went out with neither a
+	// name nor an executable (the process was gone before /proc was read
+	// and audit's record had not come): rules on proc.name or proc.exe
+	// cannot match them. Each is an exec whose audit record was lost or
+	// came after the window (LateEmitted).
+	AloneUnnamed uint64
+	LateAudit    uint64 // audit execve events dropped: their proc connector twin had already gone out with a name
+	// LateEmitted counts audit execve events that came after their proc
+	// connector twin went out without a name: they are emitted too, so the
+	// exec is evaluated with what audit knows.
+	LateEmitted uint64
+	Forced      uint64 // held events flushed early because the queue was full
 }
 
 // Merger turns the proc connector's and audit's reports of the same exec
@@ -67,7 +77,11 @@ type recentExec struct {
 	pid    int
 	source string // whose execs went out
 	n      int
-	until  time.Time
+	// unnamed of the n went out with neither name nor executable (proc
+	// connector copies whose process was gone): their audit twins still
+	// go out when they come.
+	unnamed int
+	until   time.Time
 }
 
 // NewMerger returns a Merger that holds proc connector execve events for
@@ -107,7 +121,7 @@ func (m *Merger) Push(ev *event.Event) {
 	isExec := ev.Evt.Type == event.TypeExecve
 	switch {
 	case isExec && ev.Evt.Source == event.SourceProcconn:
-		if m.takeRecent(pid, event.SourceAudit, now) {
+		if ok, _ := m.takeRecent(pid, event.SourceAudit, now); ok {
 			// Audit's report of this exec came first and went out.
 			m.stats.Merged++
 			return
@@ -130,11 +144,18 @@ func (m *Merger) Push(ev *event.Event) {
 			m.release(h)
 			return
 		}
-		if m.takeRecent(pid, event.SourceProcconn, now) {
-			m.stats.LateAudit++
+		if ok, unnamed := m.takeRecent(pid, event.SourceProcconn, now); ok {
+			if !unnamed {
+				m.stats.LateAudit++
+				return
+			}
+			// The twin told nothing rules could match on: audit's
+			// report, late, is the only one that names the exec.
+			m.stats.LateEmitted++
+			m.emit(ev)
 			return
 		}
-		m.remember(pid, event.SourceAudit, now)
+		m.remember(pid, event.SourceAudit, now, false)
 		m.emit(ev)
 	default:
 		if q := m.pending[pid]; len(q) > 0 && pid > 0 {
@@ -185,7 +206,11 @@ func (m *Merger) release(h *held) {
 		x.done = true
 		if x.ev.Evt.Source == event.SourceProcconn {
 			m.stats.Alone++
-			m.remember(pid, event.SourceProcconn, m.now())
+			unnamed := x.ev.Proc.Name == "" && x.ev.Proc.Exe == ""
+			if unnamed {
+				m.stats.AloneUnnamed++
+			}
+			m.remember(pid, event.SourceProcconn, m.now(), unnamed)
 		}
 		m.emit(x.ev)
 		for _, f := range x.followers {
@@ -207,7 +232,7 @@ func (m *Merger) release(h *held) {
 
 // remember notes that one of pid's execs went out from source without its
 // twin, so the twin is recognised for one more window; m.mu held.
-func (m *Merger) remember(pid int, source string, now time.Time) {
+func (m *Merger) remember(pid int, source string, now time.Time, unnamed bool) {
 	r := m.recent[pid]
 	if r == nil || r.source != source || !now.Before(r.until) {
 		r = &recentExec{pid: pid, source: source}
@@ -215,6 +240,9 @@ func (m *Merger) remember(pid int, source string, now time.Time) {
 		m.rorder = append(m.rorder, r)
 	}
 	r.n++
+	if unnamed {
+		r.unnamed++
+	}
 	r.until = now.Add(m.window)
 	for len(m.rorder) > 2*m.max {
 		m.dropRecent(m.rorder[0])
@@ -222,18 +250,24 @@ func (m *Merger) remember(pid int, source string, now time.Time) {
 	}
 }
 
-// takeRecent consumes one of pid's execs that went out from source; m.mu
-// held.
-func (m *Merger) takeRecent(pid int, source string, now time.Time) bool {
+// takeRecent consumes one of pid's execs that went out from source,
+// reporting whether one did and whether it went out unnamed (those are
+// taken first: a pid's older execs are the likelier to have lost their
+// race with exit); m.mu held.
+func (m *Merger) takeRecent(pid int, source string, now time.Time) (ok, unnamed bool) {
 	r := m.recent[pid]
 	if r == nil || r.source != source || r.n == 0 || !now.Before(r.until) {
-		return false
+		return false, false
 	}
 	r.n--
+	if r.unnamed > 0 {
+		r.unnamed--
+		unnamed = true
+	}
 	if r.n == 0 {
 		delete(m.recent, pid)
 	}
-	return true
+	return true, unnamed
 }
 
 func (m *Merger) dropRecent(r *recentExec) {

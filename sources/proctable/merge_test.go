@@ -35,6 +35,13 @@ func auEv(typ string, pid int, args ...string) *event.Event {
 	return ev
 }
 
+// pcNamed is a proc connector exec that read the process's name.
+func pcNamed(pid int, name string) *event.Event {
+	ev := pcEv(event.TypeExecve, pid, 0)
+	ev.Proc.Name = name
+	return ev
+}
+
 func TestMerger(t *testing.T) {
 	type step struct {
 		ev      *event.Event
@@ -71,16 +78,27 @@ func TestMerger(t *testing.T) {
 				{ev: pcEv(event.TypeFork, 99, 1), advance: 200 * time.Millisecond},
 			},
 			want:  []string{"execve/procconn/12", "fork/procconn/99"},
-			stats: MergeStats{Held: 1, Alone: 1},
+			stats: MergeStats{Held: 1, Alone: 1, AloneUnnamed: 1},
 		},
 		{
 			name: "audit after the window is dropped as late",
 			steps: []step{
-				{ev: pcEv(event.TypeExecve, 13, 0)},
+				{ev: pcNamed(13, "x")},
 				{ev: auEv(event.TypeExecve, 13, "x"), advance: 150 * time.Millisecond},
 			},
 			want:  []string{"execve/procconn/13"},
 			stats: MergeStats{Held: 1, Alone: 1, LateAudit: 1},
+		},
+		{
+			// The process was gone before /proc was read: only audit's
+			// report names the exec, so it goes out, late.
+			name: "audit after the window of an unnamed exec goes out late",
+			steps: []step{
+				{ev: pcEv(event.TypeExecve, 20, 0)},
+				{ev: auEv(event.TypeExecve, 20, "x"), advance: 150 * time.Millisecond},
+			},
+			want:  []string{"execve/procconn/20", "execve/audit/20[x]"},
+			stats: MergeStats{Held: 1, Alone: 1, AloneUnnamed: 1, LateEmitted: 1},
 		},
 		{
 			name: "exit waits behind its held exec",
@@ -122,13 +140,13 @@ func TestMerger(t *testing.T) {
 				{ev: auEv(event.TypeExecve, 18, "first"), advance: time.Millisecond},
 			},
 			want:  []string{"execve/audit/18[first]", "execve/procconn/18"},
-			stats: MergeStats{Held: 2, Alone: 1, Merged: 1},
+			stats: MergeStats{Held: 2, Alone: 1, AloneUnnamed: 1, Merged: 1},
 		},
 		{
 			name: "two late audits of two lone execs are both dropped",
 			steps: []step{
-				{ev: pcEv(event.TypeExecve, 19, 0)},
-				{ev: pcEv(event.TypeExecve, 19, 0), advance: time.Millisecond},
+				{ev: pcNamed(19, "a")},
+				{ev: pcNamed(19, "b"), advance: time.Millisecond},
 				{ev: auEv(event.TypeExecve, 19, "a"), advance: 150 * time.Millisecond},
 				{ev: auEv(event.TypeExecve, 19, "b"), advance: time.Millisecond},
 				{ev: auEv(event.TypeExecve, 19, "c"), advance: time.Millisecond},
