@@ -7,8 +7,9 @@ const seqWindow = 1 << 16
 
 // seqGaps counts the audit serials ruled never received. The kernel
 // numbers each event it logs from one counter; an event whose records are
-// all lost after numbering (an overrun of the netlink socket: the kernel
-// then tells only that some were lost, not how many) leaves a gap. A gap
+// all lost after numbering (an overrun of the netlink socket, which tells
+// only that some were lost, not how many, or kauditd's hold queue
+// overflowing behind a stalled reader) leaves a gap. A gap
 // filled by a record arriving out of order, within seqWindow, is taken
 // back. Records the kernel lost before numbering them (backlog overflow)
 // leave no gap: audit's lost counter has them.

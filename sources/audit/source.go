@@ -86,8 +86,8 @@ type Stats struct {
 	ReassemblyLost uint64 // events flushed without their EOE (timeout, window full)
 	ParseErrors    uint64 // records that did not parse
 	// SeqLost counts events the kernel numbered whose records never came
-	// (their serials are missing): what a socket overrun (SocketDrops)
-	// lost.
+	// (their serials are missing): what a socket overrun (SocketDrops) or
+	// the kernel's queues behind a stalled reader lost.
 	SeqLost uint64
 	// OrphanEvents counts events whose SYSCALL record never came (the
 	// kernel lost it): their other records are ignored.
