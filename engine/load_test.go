@@ -255,7 +255,7 @@ func TestReferencesAcrossFilesAnyOrder(t *testing.T) {
 }
 
 func TestMacroNamedLikeField(t *testing.T) {
-	// DESIGN.md's `container` macro shares its name with the container field.
+	// The documented `container` macro (rules/README.md) shares its name with the container field.
 	e := mustNew(t, Options{}, yamlFile("a.yaml", `- macro: container
   condition: container.id != "host"
 - rule: R

@@ -20,7 +20,7 @@ import (
 // version is set by the Makefile (-ldflags -X main.version=...).
 var version = "dev"
 
-// Exit codes (DESIGN.md): 0 clean, 1 runtime or rule errors, 2 usage.
+// Exit codes (README, "Exit codes and signals"): 0 clean, 1 runtime or rule errors, 2 usage.
 const (
 	exitOK    = 0
 	exitError = 1

@@ -7,7 +7,7 @@ import "time"
 // a nil dereference, and an unknown value is simply the zero value.
 //
 // The expr tags give the names used in rule conditions; the json tags the
-// nested JSON encoding (the -replay format). Both are the DESIGN.md names.
+// nested JSON encoding (the -replay format). Both are the names of the README's field table.
 type Event struct {
 	Evt       Evt       `json:"evt" expr:"evt"`
 	Proc      Proc      `json:"proc" expr:"proc"`
@@ -39,7 +39,7 @@ const (
 	TypeInitModule  = "init_module"
 	TypeSetuid      = "setuid"
 	TypeMemfdCreate = "memfd_create"
-	// Beyond DESIGN.md's list, each recorded by a kernel-filtered audit
+	// Beyond the first version's list, each recorded by a kernel-filtered audit
 	// rule (rules/audit.rules) so Falco's rules that need them can run.
 	TypeSocket      = "socket"      // socket(2) of a raw or packet family only
 	TypeDup         = "dup"         // dup2/dup3 onto descriptors 0-2 only
@@ -49,7 +49,7 @@ const (
 	TypeUserfaultfd = "userfaultfd" // userfaultfd(2)
 	TypeSetgid      = "setgid"      // setgid, setregid, setresgid
 	// TypeComm is a proc connector comm (prctl PR_SET_NAME) change; it is not
-	// in DESIGN.md's list but is what the connector reports.
+	// in the first version's list but is what the connector reports.
 	TypeComm = "comm"
 )
 

@@ -8,7 +8,7 @@ import (
 )
 
 func TestFieldsCoverDesign(t *testing.T) {
-	// Every field of DESIGN.md's table, with its kind.
+	// Every field of the README's field table, with its kind.
 	want := map[string]Kind{
 		"evt.type": KindString, "evt.syscall": KindString, "evt.time": KindTime,
 		"evt.source": KindString, "evt.success": KindBool, "evt.res": KindInt, "evt.keys": KindStrings,

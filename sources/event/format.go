@@ -63,7 +63,7 @@ var zeroUnknownInts = map[string]bool{
 }
 
 // Unknown tells whether ev does not know f. Events carry an unknown value
-// as its zero (DESIGN.md), so this is the zero of a string, list, map or
+// as its zero (the README's field table), so this is the zero of a string, list, map or
 // time, and of the integers in zeroUnknownInts. A uid, gid or euid of 0 is
 // unknown when proc.user is empty too: whenever ruled knows a uid of 0 it
 // also names the user (root in every container and in the host's passwd),
