@@ -59,7 +59,7 @@ var (
 	mBacklog        = desc("audit_backlog", "Kernel audit backlog at the last status read.")
 	mQueueDrops     = desc("queue_drops_total", "Items dropped because a bounded queue was full, per stage.", "stage")
 	mAuditUnseen    = desc("audit_events_lost_total", "Audit events ruled could not tell, by how it knows: serials that never came (socket overrun) or events whose SYSCALL record the kernel lost.", "reason")
-	mUnnamed        = desc("exec_unnamed_total", "Proc connector execs emitted alone with neither name nor executable (process gone, audit's record lost or late): rules on proc.name cannot match them.")
+	mUnnamed        = desc("exec_unnamed_total", "Proc connector execs emitted alone with no name (process gone, audit's record lost or late): rules on proc.name cannot match them.")
 	mMerge          = desc("exec_merge_total", "Exec events by how the proc connector's and audit's reports were merged.", "result")
 	mProcs          = desc("process_table_processes", "Processes in the process table.", "state")
 	mContainers     = desc("container_cache_entries", "Containers with runtime metadata in the cache.")

@@ -20,15 +20,14 @@ type MergeStats struct {
 	Held   uint64 // proc connector execve events held for a partner
 	Merged uint64 // exec pairs emitted as one event
 	Alone  uint64 // held execve events emitted alone after the window
-	// AloneUnnamed counts the Alone events that went out with neither a
-	// name nor an executable (the process was gone before /proc was read
-	// and audit's record had not come): rules on proc.name or proc.exe
-	// cannot match them. Each is an exec whose audit record was lost or
-	// came after the window (LateEmitted).
+	// AloneUnnamed counts the Alone events that went out with no name
+	// (the process was gone before /proc was read and audit's record had
+	// not come): rules on proc.name cannot match them. Each is an exec
+	// whose audit record was lost or came after the window (LateEmitted).
 	AloneUnnamed uint64
 	LateAudit    uint64 // audit execve events dropped: their proc connector twin had already gone out with a name
 	// LateEmitted counts audit execve events that came after their proc
-	// connector twin went out without a name: they are emitted too, so the
+	// connector twin went out with no name: they are emitted too, so the
 	// exec is evaluated with what audit knows.
 	LateEmitted uint64
 	Forced      uint64 // held events flushed early because the queue was full
@@ -77,9 +76,9 @@ type recentExec struct {
 	pid    int
 	source string // whose execs went out
 	n      int
-	// unnamed of the n went out with neither name nor executable (proc
-	// connector copies whose process was gone): their audit twins still
-	// go out when they come.
+	// unnamed of the n went out with no name (proc connector copies
+	// whose process was gone): their audit twins still go out when they
+	// come.
 	unnamed int
 	until   time.Time
 }
@@ -206,7 +205,9 @@ func (m *Merger) release(h *held) {
 		x.done = true
 		if x.ev.Evt.Source == event.SourceProcconn {
 			m.stats.Alone++
-			unnamed := x.ev.Proc.Name == "" && x.ev.Proc.Exe == ""
+			// Without a name (the process was gone before its comm
+			// was read), rules on proc.name cannot match.
+			unnamed := x.ev.Proc.Name == ""
 			if unnamed {
 				m.stats.AloneUnnamed++
 			}

@@ -120,6 +120,10 @@ type markerCount struct {
 	tag  string
 	next int
 	seen map[string]bool
+	// untagged counts marker alerts whose command line names no exec:
+	// the kernel lost the exec's EXECVE and PROCTITLE records, not its
+	// SYSCALL, so the alert has the name but not the arguments.
+	untagged int
 }
 
 func (c *markerCount) add(lines [][]byte) int {
@@ -137,8 +141,11 @@ func (c *markerCount) add(lines [][]byte) int {
 		}
 		cmd, _ := a.OutputFields["proc.cmdline"].(string)
 		f := strings.Fields(cmd)
-		if len(f) == 3 && f[1] == c.tag {
+		switch {
+		case len(f) == 3 && f[1] == c.tag:
 			c.seen[f[2]] = true
+		case len(f) < 3:
+			c.untagged++
 		}
 	}
 	return len(c.seen)
@@ -147,12 +154,19 @@ func (c *markerCount) add(lines [][]byte) int {
 // waitMarkers waits up to d for want marker alerts with tag and returns
 // how many arrived.
 func waitMarkers(a *e2e.Agent, tag string, want int, d time.Duration) int {
-	c := &markerCount{tag: tag}
+	got, _ := waitMarkersFrom(a, tag, 0, want, d)
+	return got
+}
+
+// waitMarkersFrom is waitMarkers over the lines from the from-th on, also
+// returning the marker alerts among them that name no exec (untagged).
+func waitMarkersFrom(a *e2e.Agent, tag string, from, want int, d time.Duration) (got, untagged int) {
+	c := &markerCount{tag: tag, next: from}
 	deadline := time.Now().Add(d)
 	for {
-		got := c.add(a.Lines())
+		got = c.add(a.Lines())
 		if got >= want || time.Now().After(deadline) || !a.Running() {
-			return got
+			return got, c.untagged
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
