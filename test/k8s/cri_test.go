@@ -89,23 +89,7 @@ func TestCRIPodRule(t *testing.T) {
 	}
 
 	// The live agent, with the rule above and the CRI socket in its config.
-	dir := t.TempDir()
-	rules := filepath.Join(dir, "pod.yaml")
-	cfg := filepath.Join(dir, "ruled.yaml")
-	if err := os.WriteFile(rules, []byte(podRules), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(cfg, []byte("cri:\n  socket: "+c.socket+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	e2e.SaveAudit(t)
-	a := e2e.StartAgent(t, e2e.RuledBinary(t), nil, "-config", cfg, "-rules", rules, "-output", "json")
-	t.Cleanup(func() {
-		if code, err := a.Stop(20 * time.Second); code != 0 || err != nil {
-			t.Errorf("ruled exit %d, %v", code, err)
-		}
-	})
-	a.WaitLog(t, "ruled running", 30*time.Second)
+	a := c.startAgent(t)
 	al := a.WaitAlert(t, 20*time.Second, "for cat in the CRI pod", func(al e2e.Alert) bool {
 		return al.Rule == "Cat in the test namespace" && al.Field("container.id") == p.ContainerID
 	})
@@ -122,17 +106,11 @@ func TestCRIPodRule(t *testing.T) {
 	}
 }
 
-func errorsIsNotFound(err error) bool {
-	return errors.Is(err, container.ErrNotFound)
-}
-
-// TestCRIOutage: containerd stops under a running agent. Events keep
-// flowing, with the pod's names learnt before; the agent logs the outage;
-// once containerd is back, a new pod's container is named again.
-func TestCRIOutage(t *testing.T) {
-	c := startContainerd(t)
-	loop := "while :; do /bin/cat /etc/hostname >/dev/null; sleep 0.3; done"
-	before := c.runPod(t, "ruled-cri-before", "ruled-k8s-test", loop, false)
+// startAgent runs a live agent with podRules and this containerd's CRI
+// socket in its config, and waits until it is running; it is stopped, and
+// must exit 0, when the test ends.
+func (c *containerd) startAgent(t *testing.T) *e2e.Agent {
+	t.Helper()
 	dir := t.TempDir()
 	rules := filepath.Join(dir, "pod.yaml")
 	cfg := filepath.Join(dir, "ruled.yaml")
@@ -150,6 +128,21 @@ func TestCRIOutage(t *testing.T) {
 		}
 	})
 	a.WaitLog(t, "ruled running", 30*time.Second)
+	return a
+}
+
+func errorsIsNotFound(err error) bool {
+	return errors.Is(err, container.ErrNotFound)
+}
+
+// TestCRIOutage: containerd stops under a running agent. Events keep
+// flowing, with the pod's names learnt before; the agent logs the outage;
+// once containerd is back, a new pod's container is named again.
+func TestCRIOutage(t *testing.T) {
+	c := startContainerd(t)
+	loop := "while :; do /bin/cat /etc/hostname >/dev/null; sleep 0.3; done"
+	before := c.runPod(t, "ruled-cri-before", "ruled-k8s-test", loop, false)
+	a := c.startAgent(t)
 	inPod := func(p pod) func(e2e.Alert) bool {
 		return func(al e2e.Alert) bool {
 			return al.Field("container.id") == p.ContainerID && al.Field("k8s.pod.name") == p.Name
