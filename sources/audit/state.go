@@ -10,7 +10,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
+
+	"github.com/ruled/ruled/sources/procfs"
 )
 
 // DefaultStateDir is where each run records the audit state it found. /run
@@ -169,35 +170,11 @@ func readState(path string) (State, error) {
 // zombie has exited: its files and sockets are closed). ok is false when
 // there is no such process.
 func ProcStart(proc fs.FS, pid int) (start uint64, running, ok bool) {
-	b, err := fs.ReadFile(proc, strconv.Itoa(pid)+"/stat")
+	st, err := procfs.New(proc).Stat(pid)
 	if err != nil {
 		return 0, false, false
 	}
-	state, start, err := parseStat(b)
-	if err != nil {
-		return 0, false, false
-	}
-	return start, state != 'Z' && state != 'X' && state != 'x', true
-}
-
-// parseStat returns the state (field 3) and start time (field 22) from the
-// text of /proc/PID/stat. The command name (field 2) may hold spaces and
-// parentheses, so fields are counted after its last ')'.
-func parseStat(b []byte) (state byte, start uint64, err error) {
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, 0, errors.New("proc stat: no command name")
-	}
-	f := strings.Fields(string(b[i+1:]))
-	// f[0] is field 3 (state), f[19] field 22 (starttime).
-	if len(f) < 20 || len(f[0]) != 1 {
-		return 0, 0, fmt.Errorf("proc stat: %d fields after the command name", len(f))
-	}
-	start, err = strconv.ParseUint(f[19], 10, 64)
-	if err != nil {
-		return 0, 0, fmt.Errorf("proc stat start time: %w", err)
-	}
-	return f[0][0], start, nil
+	return st.StartTime, st.State != 'Z' && st.State != 'X' && st.State != 'x', true
 }
 
 // Dead tells whether st's owner is gone: no such process, a process that

@@ -95,7 +95,7 @@ func stat(pid, comm string, state byte, start string) []byte {
 	return []byte(strings.Join(f, " ") + "\n")
 }
 
-func TestParseStat(t *testing.T) {
+func TestProcStart(t *testing.T) {
 	tests := []struct {
 		name      string
 		in        []byte
@@ -112,12 +112,12 @@ func TestParseStat(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			state, start, err := parseStat(tt.in)
-			if (err != nil) != tt.wantError {
-				t.Fatalf("err = %v, want error %v", err, tt.wantError)
+			start, running, ok := ProcStart(fstest.MapFS{"12/stat": {Data: tt.in}}, 12)
+			if ok == tt.wantError {
+				t.Fatalf("ok = %v, want error %v", ok, tt.wantError)
 			}
-			if err == nil && (state != tt.state || start != tt.start) {
-				t.Errorf("got %c %d, want %c %d", state, start, tt.state, tt.start)
+			if wantRunning := tt.state != 'Z'; ok && (running != wantRunning || start != tt.start) {
+				t.Errorf("got running %v start %d, want %v %d", running, start, wantRunning, tt.start)
 			}
 		})
 	}
