@@ -46,8 +46,6 @@ func buildFunctions() []expr.Option {
 		expr.Function("falco_pcmdline", func(p ...any) (any, error) {
 			return cmdline(p[0].(string), nil, p[1].(string)), nil
 		}, new(func(string, string) string)),
-		expr.Function("falco_typechar", func(p ...any) (any, error) { return typeChar(p[0].(string), p[1].(string)), nil },
-			new(func(string, string) string)),
 		expr.Function("falco_ucmp", func(p ...any) (any, error) {
 			a, b := uint64(p[0].(int)), uint64(p[1].(int))
 			switch {
@@ -303,24 +301,6 @@ func cmdline(name string, argv []string, cmd string) string {
 		return name
 	}
 	return name + " " + a
-}
-
-func typeChar(fdType, file string) string {
-	switch fdType {
-	case "ipv4":
-		return "4"
-	case "ipv6":
-		return "6"
-	case "unix":
-		return "u"
-	case "file":
-		return "f"
-	case "":
-		if file != "" {
-			return "f"
-		}
-	}
-	return ""
 }
 
 // imageRepo cuts the tag or digest off an image reference (a registry
