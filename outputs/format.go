@@ -14,10 +14,7 @@ import (
 // alerts back. Control characters in the rule or output are escaped
 // (event.AppendEscaped), which also keeps the alert on one line.
 func AppendLine(dst []byte, a *event.Alert) []byte {
-	dst = a.Time.Local().AppendFormat(dst, "15:04:05.000000000")
-	dst = append(dst, ": "...)
-	dst = append(dst, a.Priority.String()...)
-	dst = append(dst, ' ')
+	dst = appendFalcoPrefix(dst, a)
 	dst = event.AppendEscaped(dst, a.Rule)
 	dst = append(dst, ": "...)
 	dst = event.AppendEscaped(dst, a.Output)
@@ -27,6 +24,16 @@ func AppendLine(dst []byte, a *event.Alert) []byte {
 		dst = append(dst, " similar)"...)
 	}
 	return dst
+}
+
+// appendFalcoPrefix appends what Falco puts before an alert's text, in its
+// stdout line and its JSON output alike: the event time (local zone,
+// nanoseconds) and the priority, "15:04:05.000000000: Critical ".
+func appendFalcoPrefix(dst []byte, a *event.Alert) []byte {
+	dst = a.Time.Local().AppendFormat(dst, "15:04:05.000000000")
+	dst = append(dst, ": "...)
+	dst = append(dst, a.Priority.String()...)
+	return append(dst, ' ')
 }
 
 // falcoAlert is the wire shape of Falco's JSON alert (and falcosidekick's
@@ -76,11 +83,7 @@ func toFalco(a *event.Alert, withSuppressed bool) falcoAlert {
 // output, "18:29:09.254114109: Critical Shell spawned ...". falcosidekick's
 // OUTPUTFIELDFORMAT and custom fields edit this text after that prefix.
 func falcoOutput(a *event.Alert) string {
-	b := make([]byte, 0, len(a.Output)+32)
-	b = a.Time.Local().AppendFormat(b, "15:04:05.000000000")
-	b = append(b, ": "...)
-	b = append(b, a.Priority.String()...)
-	b = append(b, ' ')
+	b := appendFalcoPrefix(make([]byte, 0, len(a.Output)+32), a)
 	b = append(b, a.Output...)
 	return string(b)
 }
