@@ -185,9 +185,10 @@ func (r *Responder) claim(e *Entry, id string) bool {
 	r.last[key] = now
 	if now.Sub(r.lastGC) > time.Minute {
 		r.lastGC = now
+		// The longest cool-down bounds what must be remembered.
+		keep := r.maxCooldown()
 		for k, t := range r.last {
-			// The longest cool-down bounds what must be remembered.
-			if now.Sub(t) > r.maxCooldown() {
+			if now.Sub(t) > keep {
 				delete(r.last, k)
 			}
 		}
