@@ -79,7 +79,7 @@ func guard(fd, pid int, dir string, log *slog.Logger) int {
 	f := os.NewFile(uintptr(fd), "guard")
 	_, _ = io.Copy(io.Discard, f)
 	f.Close()
-	if _, err := os.Stat(dir + "/audit-" + strconv.Itoa(pid) + ".json"); err != nil {
+	if _, err := os.Stat(audit.StateFile(dir, pid)); err != nil {
 		return exitOK // the agent put everything back itself (or never changed anything)
 	}
 	// The pipe closes early in the agent's exit; wait for the rest of it

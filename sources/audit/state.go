@@ -59,8 +59,8 @@ type State struct {
 	Rules [][]byte `json:"rules"`
 }
 
-// stateFile is the path of pid's state file in dir.
-func stateFile(dir string, pid int) string {
+// StateFile is the path of pid's state file in dir.
+func StateFile(dir string, pid int) string {
 	return filepath.Join(dir, "audit-"+strconv.Itoa(pid)+".json")
 }
 
@@ -91,7 +91,7 @@ func WriteState(dir string, st State) error {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", tmp, err)
 	}
-	final := stateFile(dir, st.PID)
+	final := StateFile(dir, st.PID)
 	if err := os.Rename(tmp, final); err != nil {
 		return fmt.Errorf("audit state: %w", err)
 	}
@@ -112,7 +112,7 @@ func syncDir(dir string) error {
 
 // RemoveState deletes pid's state file; a missing one is not an error.
 func RemoveState(dir string, pid int) error {
-	err := os.Remove(stateFile(dir, pid))
+	err := os.Remove(StateFile(dir, pid))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove audit state: %w", err)
 	}
