@@ -350,7 +350,7 @@ func (r *resolver) compileRule(def *ruleDef, produced map[string]bool) *compiled
 			none = append(none, t)
 		}
 		if len(none) > 0 {
-			sortStrings(none)
+			sort.Strings(none)
 			return &compiled{def: def, reason: "needs event type " + strings.Join(none, ", ") + ", which ruled does not produce"}
 		}
 	}
@@ -612,8 +612,6 @@ func (r *resolver) ruleAST(def *ruleDef, label string) (node ast.Node, missing s
 	}
 	return node, "", true
 }
-
-func sortStrings(s []string) { sort.Strings(s) }
 
 // String is a one-line summary for validate and the engine stats line.
 func (c FalcoCounts) String() string {
