@@ -13,6 +13,7 @@ import (
 
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/vm"
+	"github.com/ruled/ruled/engine/falcolang"
 	"github.com/ruled/ruled/sources/event"
 )
 
@@ -217,14 +218,10 @@ func build(d *defs) (*Engine, []Problem) {
 		r.checkMacro(name)
 	}
 	e := &Engine{byType: map[string]*typeBucket{}, nMacros: len(d.macros), nLists: len(d.lists), defs: d}
-	produced := map[string]bool{}
-	for _, t := range event.Types {
-		produced[t] = true
-	}
 	results := map[string]*compiled{}
 	for _, key := range d.ruleOrder {
 		def := d.rules[key]
-		if c := r.compileRule(def, produced); c != nil {
+		if c := r.compileRule(def); c != nil {
 			results[key] = c
 		}
 	}
@@ -319,7 +316,7 @@ func build(d *defs) (*Engine, []Problem) {
 
 // compileRule compiles one rule; nil when it has problems (reported in
 // r.problems).
-func (r *resolver) compileRule(def *ruleDef, produced map[string]bool) *compiled {
+func (r *resolver) compileRule(def *ruleDef) *compiled {
 	label := itemLabel("rule", def.name)
 	text := joinParts(def.cond)
 	r.skipUnknown = def.skipUnknown
@@ -343,7 +340,7 @@ func (r *resolver) compileRule(def *ruleDef, produced map[string]bool) *compiled
 	if constrained && def.lang == LangFalco && len(types) > 0 {
 		var none []string
 		for t := range types {
-			if produced[t] {
+			if falcolang.Produced(t) {
 				none = nil
 				break
 			}
