@@ -183,11 +183,6 @@ func (f *falcoField) value(ev *event.Event) any {
 	return v
 }
 
-// falcoQuote quotes a value for a Falco condition.
-func falcoQuote(s string) string {
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
-}
-
 // falcoExceptionText writes one exception as a Falco condition:
 // (f1 op v1 and f2 op v2) or (...).
 func (r *resolver) falcoExceptionText(e *exceptionDef) (string, error) {
@@ -207,21 +202,21 @@ func (r *resolver) falcoExceptionText(e *exceptionDef) (string, error) {
 					if it.Kind != yaml.ScalarNode {
 						return "", fmt.Errorf("exception %s: %s values must be scalars", e.name, op)
 					}
-					parts[i] = falcoQuote(it.Value)
+					parts[i] = falcolang.Quote(it.Value)
 				}
 				return "(" + strings.Join(parts, ", ") + ")", nil
 			case yaml.ScalarNode:
 				if _, ok := r.lists[falcolang.MacroPrefix+v.Value]; ok {
 					return "(" + v.Value + ")", nil
 				}
-				return "(" + falcoQuote(v.Value) + ")", nil
+				return "(" + falcolang.Quote(v.Value) + ")", nil
 			}
 			return "", fmt.Errorf("exception %s: %s wants a list of values or a list name", e.name, op)
 		}
 		if v.Kind != yaml.ScalarNode {
 			return "", fmt.Errorf("exception %s: %s wants a single value", e.name, op)
 		}
-		return falcoQuote(v.Value), nil
+		return falcolang.Quote(v.Value), nil
 	}
 	var alts []string
 	if e.single {
