@@ -26,16 +26,24 @@ func RequireRoot(t *testing.T) {
 	t.Skip("end-to-end test needs root (kernel audit, proc connector, Docker); run make test as root")
 }
 
+// Unavailable is for a test whose tool or fixture is missing: it fails the
+// test under CI=true, where test/setup.sh must have prepared it, and skips
+// it elsewhere.
+func Unavailable(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf(format, args...)
+	}
+	t.Skipf(format, args...)
+}
+
 // RequireDocker also needs a reachable Docker daemon and the test image that
 // test/setup.sh builds.
 func RequireDocker(t *testing.T) {
 	t.Helper()
 	RequireRoot(t)
 	if err := exec.Command("docker", "image", "inspect", TestImage).Run(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("docker or image %s not available (test/setup.sh prepares them): %v", TestImage, err)
-		}
-		t.Skipf("docker or image %s not available; run test/setup.sh: %v", TestImage, err)
+		Unavailable(t, "docker or image %s not available (test/setup.sh prepares them): %v", TestImage, err)
 	}
 }
 

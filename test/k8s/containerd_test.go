@@ -49,10 +49,10 @@ func startContainerd(t *testing.T) *containerd {
 	t.Helper()
 	e2e.RequireDocker(t)
 	if _, err := exec.LookPath("containerd"); err != nil {
-		fail(t, "containerd not installed (test/setup.sh installs it with docker.io): %v", err)
+		e2e.Unavailable(t, "containerd not installed (test/setup.sh installs it with docker.io): %v", err)
 	}
 	if _, err := os.Stat(runcWrapper); err != nil {
-		fail(t, "runc wrapper missing (test/setup.sh builds it): %v", err)
+		e2e.Unavailable(t, "runc wrapper missing (test/setup.sh builds it): %v", err)
 	}
 	dir, err := os.MkdirTemp("", "ruled-k8s-")
 	if err != nil {
@@ -148,14 +148,6 @@ func (c *containerd) stop() {
 		<-done
 	}
 	c.cmd = nil
-}
-
-func fail(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
 }
 
 func (c *containerd) log() string {
