@@ -176,7 +176,6 @@ func (t *Table) observeFork(ev *event.Event) {
 	t.mu.Unlock()
 }
 
-// inherit copies from parent what survives fork and exec.
 // adoptResolved completes p's socket stdio from a process that holds the
 // same socket and had it resolved (the fork copy it replaces, its parent):
 // a process that exits between the read of /proc/PID/fd and the lookup in
@@ -209,6 +208,7 @@ func runtimeChildID(pp *Process) string {
 	return container.RuntimeArgsID(pp.Name, pp.Args)
 }
 
+// inherit copies from parent what survives fork and exec.
 func inherit(c, parent *Process) {
 	if c.NS == (event.NS{}) {
 		c.NS = parent.NS
