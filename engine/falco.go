@@ -189,10 +189,7 @@ func (r *resolver) falcoExceptionText(e *exceptionDef) (string, error) {
 	if len(e.fields) == 0 {
 		return "", fmt.Errorf("exception %s: no fields", e.name)
 	}
-	listOp := func(op string) bool {
-		op = strings.ToLower(op)
-		return op == "in" || op == "pmatch" || op == "intersects"
-	}
+	listOp := func(op string) bool { return falcolang.IsListOp(strings.ToLower(op)) }
 	valueText := func(op string, v *yaml.Node) (string, error) {
 		if listOp(op) {
 			switch v.Kind {

@@ -104,7 +104,7 @@ func (c *compiler) values(x *Check) ([]Value, error) {
 	}
 	var out []Value
 	for _, v := range x.Values {
-		if !v.Quoted && isListOp(x.Op) {
+		if !v.Quoted && IsListOp(x.Op) {
 			items, ok, err := c.env.List(v.Text)
 			if err != nil {
 				return nil, &CompileError{Offset: v.Offset, Msg: fmt.Sprintf("list %s: %v", v.Text, err)}
@@ -121,7 +121,8 @@ func (c *compiler) values(x *Check) ([]Value, error) {
 	return out, nil
 }
 
-func isListOp(op string) bool { return op == "in" || op == "intersects" || op == "pmatch" }
+// IsListOp reports whether op compares a field with a list of values.
+func IsListOp(op string) bool { return op == "in" || op == "intersects" || op == "pmatch" }
 
 // field returns the expr text of a field with its transformers applied, its
 // kind and its presence test.
@@ -334,7 +335,7 @@ func literals(x *Check, k Kind, vals []Value) (string, error) {
 // compare builds the comparison of field f (an expr text) with values.
 func compare(x *Check, f resolved, vals []Value) (string, error) {
 	op := x.Op
-	if !isListOp(op) && len(vals) != 1 {
+	if !IsListOp(op) && len(vals) != 1 {
 		return "", &CompileError{Offset: x.Offset, Msg: fmt.Sprintf("operator %s takes one value", op)}
 	}
 	bad := func() error {

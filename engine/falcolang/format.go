@@ -54,7 +54,7 @@ func format(b *strings.Builder, n Node) {
 			b.WriteByte(')')
 		case x.ListName != "":
 			b.WriteString(" (" + x.ListName + ")")
-		case isListOp(x.Op):
+		case IsListOp(x.Op):
 			b.WriteString(" (")
 			for i, v := range x.Values {
 				if i > 0 {
