@@ -73,13 +73,17 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	return exitOK
 }
 
-// writeInspect prints a report as sections of tables.
+// writeInspect prints a report as sections of tables. Every string that a
+// container or its processes chose (names, labels, command lines, paths,
+// alert text) goes through event.Escape, as in ps and netstat, so what is
+// inspected cannot write control sequences to the responder's terminal.
 func writeInspect(w io.Writer, r *inspect.Report) error {
+	e := event.Escape
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	c := r.Container
 	fmt.Fprintln(tw, "CONTAINER")
 	kv := func(k string, v any) {
-		s := fmt.Sprint(v)
+		s := e(fmt.Sprint(v))
 		if s == "" || s == "[]" || s == "map[]" || s == "<nil>" {
 			s = "-"
 		}
@@ -123,11 +127,11 @@ func writeInspect(w io.Writer, r *inspect.Report) error {
 		var stdio []string
 		for i, s := range []*event.Stdio{p.Stdin, p.Stdout, p.Stderr} {
 			if s != nil {
-				stdio = append(stdio, fmt.Sprintf("%d=%s:%s", i, s.L4Proto, s.Name))
+				stdio = append(stdio, fmt.Sprintf("%d=%s:%s", i, s.L4Proto, e(s.Name)))
 			}
 		}
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%s\t%s\t%s%s\t%s\n", p.PID, p.PPID, p.VPID, user, fmtTime(p.Started),
-			dash(p.Exe), strings.Repeat("  ", p.Depth), p.Cmdline, dash(strings.Join(stdio, " ")))
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%s\t%s\t%s%s\t%s\n", p.PID, p.PPID, p.VPID, e(user), fmtTime(p.Started),
+			dash(e(p.Exe)), strings.Repeat("  ", p.Depth), e(p.Cmdline), dash(strings.Join(stdio, " ")))
 	}
 	fmt.Fprintln(tw, "\nSOCKETS\nPROTO\tSTATE\tLOCAL\tREMOTE\tINODE\tPID\tEXE")
 	for _, s := range r.Sockets {
@@ -135,18 +139,18 @@ func writeInspect(w io.Writer, r *inspect.Report) error {
 		if s.PID > 0 {
 			pid = fmt.Sprint(s.PID)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", s.Proto, dash(s.State), s.Local, s.Remote, s.Inode, pid, dash(s.Exe))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", s.Proto, dash(s.State), s.Local, s.Remote, s.Inode, pid, dash(e(s.Exe)))
 	}
 	fmt.Fprintln(tw, "\nNETWORK\nIF\tMAC\tADDRESSES\tHOST VETH")
 	for _, l := range r.Network.Interfaces {
 		veth := "-"
 		if l.HostVeth != nil {
-			veth = fmt.Sprintf("%s (ifindex %d)", l.HostVeth.Name, l.HostVeth.Index)
+			veth = fmt.Sprintf("%s (ifindex %d)", e(l.HostVeth.Name), l.HostVeth.Index)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", l.Name, dash(l.MAC), dash(strings.Join(l.Addrs, " ")), veth)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e(l.Name), dash(l.MAC), dash(strings.Join(l.Addrs, " ")), veth)
 	}
 	for _, n := range r.Network.Networks {
-		fmt.Fprintf(tw, "  network %s\t%s\t%s\t%s\n", n.Name, dash(n.IPAddress), dash(n.Gateway), dash(n.ID))
+		fmt.Fprintf(tw, "  network %s\t%s\t%s\t%s\n", e(n.Name), dash(n.IPAddress), dash(n.Gateway), dash(n.ID))
 	}
 	fmt.Fprintln(tw, "\nCHANGES\tSIZE\tMODE\tMTIME\tEXEC")
 	for _, ch := range r.Changes {
@@ -154,30 +158,30 @@ func writeInspect(w io.Writer, r *inspect.Report) error {
 		if ch.Executable {
 			ex = "executable"
 		}
-		fmt.Fprintf(tw, "%s %s\t%d\t%s\t%s\t%s\n", ch.Kind, ch.Path, ch.Size, dash(ch.Mode), fmtTime(ch.MTime), ex)
+		fmt.Fprintf(tw, "%s %s\t%d\t%s\t%s\t%s\n", ch.Kind, e(ch.Path), ch.Size, dash(ch.Mode), fmtTime(ch.MTime), ex)
 	}
 	fmt.Fprintln(tw, "\nMOUNTS\nDESTINATION\tTYPE\tSOURCE\tOPTIONS\tFLAG")
 	for _, m := range r.Mounts {
 		flag := ""
 		if m.Sensitive {
-			flag = "SENSITIVE: " + m.Reason
+			flag = "SENSITIVE: " + e(m.Reason)
 		} else if m.HostPath != "" {
-			flag = m.Reason
+			flag = e(m.Reason)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.Destination, m.Type, m.Source, m.Options, flag)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e(m.Destination), e(m.Type), e(m.Source), e(m.Options), flag)
 	}
 	fmt.Fprintln(tw, "\nPACKAGES\tVERSION\tMANAGER")
 	for _, p := range r.Packages {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Name, p.Version, p.Manager)
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", e(p.Name), e(p.Version), p.Manager)
 	}
 	fmt.Fprintln(tw, "\nALERTS\nTIME\tPRIORITY\tRULE\tOUTPUT")
 	for _, a := range r.Alerts {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", fmtTime(a.Time), a.Priority, a.Rule, a.Output)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", fmtTime(a.Time), a.Priority, e(a.Rule), e(a.Output))
 	}
 	if len(r.Notes) > 0 {
 		fmt.Fprintln(tw, "\nNOTES")
 		for _, n := range r.Notes {
-			fmt.Fprintln(tw, "  "+n)
+			fmt.Fprintln(tw, "  "+e(n))
 		}
 	}
 	return tw.Flush()
