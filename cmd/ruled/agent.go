@@ -20,12 +20,12 @@ import (
 	"github.com/ruled/ruled/outputs"
 	"github.com/ruled/ruled/outputs/respond"
 	"github.com/ruled/ruled/sources"
-	"github.com/ruled/ruled/sources/audit"
-	"github.com/ruled/ruled/sources/container"
+	"github.com/ruled/ruled/sources/enrichers/container"
 	"github.com/ruled/ruled/sources/event"
 	"github.com/ruled/ruled/sources/live"
 	"github.com/ruled/ruled/sources/pipeline"
-	"github.com/ruled/ruled/sources/replay"
+	"github.com/ruled/ruled/sources/sensors/audit"
+	"github.com/ruled/ruled/sources/sensors/replay"
 )
 
 // agentFlags are the agent's command line.

@@ -15,7 +15,7 @@ import (
 	"github.com/ruled/ruled/sources/event"
 	"github.com/ruled/ruled/sources/live"
 	"github.com/ruled/ruled/sources/pipeline"
-	"github.com/ruled/ruled/sources/replay"
+	"github.com/ruled/ruled/sources/sensors/replay"
 )
 
 func init() {

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ruled/ruled/sources/inspect"
+	"github.com/ruled/ruled/inspect"
 )
 
 // What a container chose (label, command line, changed path, alert text)

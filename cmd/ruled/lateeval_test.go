@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ruled/ruled/sources/container"
+	"github.com/ruled/ruled/sources/enrichers/container"
 	"github.com/ruled/ruled/sources/event"
 )
 

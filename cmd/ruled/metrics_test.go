@@ -12,13 +12,13 @@ import (
 	"github.com/ruled/ruled/engine"
 	"github.com/ruled/ruled/outputs"
 	"github.com/ruled/ruled/outputs/respond"
-	"github.com/ruled/ruled/sources/audit"
-	"github.com/ruled/ruled/sources/container"
+	"github.com/ruled/ruled/sources/enrichers/container"
+	"github.com/ruled/ruled/sources/enrichers/proctable"
 	"github.com/ruled/ruled/sources/event"
 	"github.com/ruled/ruled/sources/live"
 	"github.com/ruled/ruled/sources/pipeline"
-	"github.com/ruled/ruled/sources/procconn"
-	"github.com/ruled/ruled/sources/proctable"
+	"github.com/ruled/ruled/sources/sensors/audit"
+	"github.com/ruled/ruled/sources/sensors/procconn"
 )
 
 // TestMetricsExposition serves a registry over counters set by hand and

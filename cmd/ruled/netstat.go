@@ -14,9 +14,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/ruled/ruled/sources/container"
+	"github.com/ruled/ruled/sources/enrichers/container"
+	"github.com/ruled/ruled/sources/enrichers/netns"
 	"github.com/ruled/ruled/sources/event"
-	"github.com/ruled/ruled/sources/netns"
 )
 
 func init() {

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"testing/fstest"
 
-	"github.com/ruled/ruled/sources/netns"
+	"github.com/ruled/ruled/sources/enrichers/netns"
 )
 
 func TestNetstatRowsAndTable(t *testing.T) {

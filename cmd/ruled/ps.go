@@ -11,9 +11,9 @@ import (
 	"strconv"
 	"text/tabwriter"
 
-	"github.com/ruled/ruled/sources/container"
+	"github.com/ruled/ruled/sources/enrichers/container"
+	"github.com/ruled/ruled/sources/enrichers/proctable"
 	"github.com/ruled/ruled/sources/event"
-	"github.com/ruled/ruled/sources/proctable"
 )
 
 func init() {

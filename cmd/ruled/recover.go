@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/ruled/ruled/sources"
-	"github.com/ruled/ruled/sources/audit"
+	"github.com/ruled/ruled/sources/sensors/audit"
 )
 
 func init() {

@@ -5,8 +5,8 @@ import (
 	"log/slog"
 
 	"github.com/ruled/ruled/sources"
-	"github.com/ruled/ruled/sources/audit"
 	"github.com/ruled/ruled/sources/live"
+	"github.com/ruled/ruled/sources/sensors/audit"
 )
 
 // openLive runs the kernel sources with the standalone agent's wiring

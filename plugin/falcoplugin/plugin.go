@@ -16,7 +16,7 @@ import (
 	"github.com/falcosecurity/plugin-sdk-go/pkg/sdk/plugins/source"
 
 	"github.com/ruled/ruled/sources/event"
-	"github.com/ruled/ruled/sources/replay"
+	"github.com/ruled/ruled/sources/sensors/replay"
 )
 
 // Plugin identity.

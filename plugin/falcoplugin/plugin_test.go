@@ -634,10 +634,10 @@ func TestBuiltinRules(t *testing.T) {
 	}
 }
 
-// replay: also reads auditd logs (auto-detected by sources/replay).
+// replay: also reads auditd logs (auto-detected by sources/sensors/replay).
 func TestReplayAuditLog(t *testing.T) {
 	p := initPlugin(t, `{"log_level":"error"}`)
-	abs, _ := filepath.Abs("../../sources/replay/testdata/audit.log")
+	abs, _ := filepath.Abs("../../sources/sensors/replay/testdata/audit.log")
 	inst, err := p.Open("replay:" + abs)
 	if err != nil {
 		t.Fatal(err)

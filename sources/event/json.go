@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/ruled/ruled/sources/lines"
+	"github.com/ruled/ruled/sources/sensors/lines"
 )
 
 // MarshalJSONLine encodes ev as one JSON line (with trailing newline), the

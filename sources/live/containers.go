@@ -6,9 +6,9 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/ruled/ruled/sources/container"
+	"github.com/ruled/ruled/sources/enrichers/container"
+	"github.com/ruled/ruled/sources/enrichers/netns"
 	"github.com/ruled/ruled/sources/event"
-	"github.com/ruled/ruled/sources/netns"
 )
 
 // addContainers wires container attribution and namespace sockets into the

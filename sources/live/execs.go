@@ -4,7 +4,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ruled/ruled/sources/audit"
+	"github.com/ruled/ruled/sources/sensors/audit"
 )
 
 // relyMergeWindow is how long a proc connector exec waits for audit's

@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/ruled/ruled/rules"
-	"github.com/ruled/ruled/sources/audit"
+	"github.com/ruled/ruled/sources/sensors/audit"
 )
 
 func TestCoversExecs(t *testing.T) {

@@ -11,13 +11,13 @@ import (
 	"sync"
 
 	"github.com/ruled/ruled/sources"
-	"github.com/ruled/ruled/sources/audit"
-	"github.com/ruled/ruled/sources/container"
+	"github.com/ruled/ruled/sources/enrichers/container"
+	"github.com/ruled/ruled/sources/enrichers/netns"
+	"github.com/ruled/ruled/sources/enrichers/proctable"
 	"github.com/ruled/ruled/sources/event"
-	"github.com/ruled/ruled/sources/netns"
 	"github.com/ruled/ruled/sources/pipeline"
-	"github.com/ruled/ruled/sources/procconn"
-	"github.com/ruled/ruled/sources/proctable"
+	"github.com/ruled/ruled/sources/sensors/audit"
+	"github.com/ruled/ruled/sources/sensors/procconn"
 )
 
 // Source names accepted by Config.Sources.

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ruled/ruled/sources/audit"
+	"github.com/ruled/ruled/sources/sensors/audit"
 	"github.com/ruled/ruled/test/e2e"
 )
 

@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ruled/ruled/sources/audit"
 	"github.com/ruled/ruled/sources/event"
-	"github.com/ruled/ruled/sources/replay"
+	"github.com/ruled/ruled/sources/sensors/audit"
+	"github.com/ruled/ruled/sources/sensors/replay"
 	"github.com/ruled/ruled/test/e2e"
 )
 

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ruled/ruled/sources/audit"
 	"github.com/ruled/ruled/sources/event"
+	"github.com/ruled/ruled/sources/sensors/audit"
 )
 
 // BenchmarkLiveExecFlood runs the real source (unicast, default rules) while

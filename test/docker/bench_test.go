@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ruled/ruled/sources/container"
+	"github.com/ruled/ruled/sources/enrichers/container"
 	"github.com/ruled/ruled/sources/event"
 	"github.com/ruled/ruled/test/e2e"
 )

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ruled/ruled/sources/container"
-	"github.com/ruled/ruled/sources/inspect"
+	"github.com/ruled/ruled/inspect"
+	"github.com/ruled/ruled/sources/enrichers/container"
 	"github.com/ruled/ruled/test/e2e"
 )
 

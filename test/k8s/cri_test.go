@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ruled/ruled/sources/container"
+	"github.com/ruled/ruled/sources/enrichers/container"
 	"github.com/ruled/ruled/sources/event"
 	"github.com/ruled/ruled/test/e2e"
 )

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/ruled/ruled/sources/event"
-	"github.com/ruled/ruled/sources/procconn"
+	"github.com/ruled/ruled/sources/sensors/procconn"
 	"github.com/ruled/ruled/test/e2e"
 )
 

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ruled/ruled/sources/enrichers/proctable"
 	"github.com/ruled/ruled/sources/event"
-	"github.com/ruled/ruled/sources/procconn"
-	"github.com/ruled/ruled/sources/proctable"
+	"github.com/ruled/ruled/sources/sensors/procconn"
 	"github.com/ruled/ruled/test/e2e"
 )
 

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ruled/ruled/sources/inspect"
+	"github.com/ruled/ruled/inspect"
 	"github.com/ruled/ruled/test/e2e"
 )
 

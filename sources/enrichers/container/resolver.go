@@ -13,8 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ruled/ruled/sources/enrichers/procfs"
 	"github.com/ruled/ruled/sources/event"
-	"github.com/ruled/ruled/sources/procfs"
 )
 
 // Config configures a Resolver. The zero value works: no runtime (ids only),

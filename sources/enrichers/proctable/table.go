@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/ruled/ruled/sources"
+	"github.com/ruled/ruled/sources/enrichers/procfs"
 	"github.com/ruled/ruled/sources/event"
-	"github.com/ruled/ruled/sources/procfs"
 )
 
 // Defaults of Config.

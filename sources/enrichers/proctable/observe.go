@@ -5,9 +5,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ruled/ruled/sources/container"
+	"github.com/ruled/ruled/sources/enrichers/container"
+	"github.com/ruled/ruled/sources/enrichers/procfs"
 	"github.com/ruled/ruled/sources/event"
-	"github.com/ruled/ruled/sources/procfs"
 )
 
 // sweepEvery is how often Observe evicts exited processes and re-reads the

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/ruled/ruled/sources/procfs"
+	"github.com/ruled/ruled/sources/enrichers/procfs"
 )
 
 // Audit watches (path= rules) follow an inode, and a container's /etc/shadow

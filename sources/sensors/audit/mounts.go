@@ -3,7 +3,7 @@ package audit
 import (
 	"strconv"
 
-	"github.com/ruled/ruled/sources/container"
+	"github.com/ruled/ruled/sources/enrichers/container"
 )
 
 // overlayMount is an overlay in a mount table: where it is mounted and its

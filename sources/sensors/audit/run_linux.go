@@ -17,7 +17,7 @@ import (
 	"github.com/elastic/go-libaudit/v2"
 	"golang.org/x/sys/unix"
 
-	"github.com/ruled/ruled/sources/container"
+	"github.com/ruled/ruled/sources/enrichers/container"
 	"github.com/ruled/ruled/sources/event"
 )
 

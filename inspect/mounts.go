@@ -4,7 +4,7 @@ import (
 	"path"
 	"strings"
 
-	"github.com/ruled/ruled/sources/container"
+	"github.com/ruled/ruled/sources/enrichers/container"
 )
 
 // Mount is one mount of a container as its mount namespace shows it.

@@ -8,7 +8,7 @@ import (
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
-	"github.com/ruled/ruled/sources/netns"
+	"github.com/ruled/ruled/sources/enrichers/netns"
 )
 
 // ReadLinks dumps the interfaces and addresses of the network namespace at

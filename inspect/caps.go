@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ruled/ruled/sources/procfs"
+	"github.com/ruled/ruled/sources/enrichers/procfs"
 )
 
 // CapEffective returns the names of the CapEff mask of a /proc/PID/status

@@ -5,7 +5,7 @@
 // records of one syscall by their sequence number and turns them into
 // event.Event values.
 //
-// Everything after the bytes is pure and shared with sources/replay: record
+// Everything after the bytes is pure and shared with sources/sensors/replay: record
 // lines are parsed by ParseRecord / ParseLogLine, grouped by Reassembler and
 // normalized by Normalize. go-libaudit's own coalescing is not used on the
 // event path because it costs ~170 µs per exec, more than ruled's budget.

@@ -4,8 +4,8 @@
 // fork, exec, exit, uid and comm notifications into events.
 //
 // The connector tells that something happened and to which pid, not what the
-// process is: names, paths and arguments come from /proc (sources/proctable)
-// or from audit (merged by sources/proctable.Merger). Thread creation and
+// process is: names, paths and arguments come from /proc (sources/enrichers/proctable)
+// or from audit (merged by sources/enrichers/proctable.Merger). Thread creation and
 // thread exit are folded into their process: a clone of a thread is not a
 // process fork.
 //

@@ -18,10 +18,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ruled/ruled/sources/container"
+	"github.com/ruled/ruled/sources/enrichers/container"
+	"github.com/ruled/ruled/sources/enrichers/netns"
+	"github.com/ruled/ruled/sources/enrichers/proctable"
 	"github.com/ruled/ruled/sources/event"
-	"github.com/ruled/ruled/sources/netns"
-	"github.com/ruled/ruled/sources/proctable"
 )
 
 // Options configure Gather. The zero value reads /proc without a runtime.

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ruled/ruled/sources/container"
+	"github.com/ruled/ruled/sources/enrichers/container"
 )
 
 // testdata/mountinfo-host-docker is /proc/1/mountinfo recorded on this

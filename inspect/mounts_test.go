@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/ruled/ruled/sources/container"
+	"github.com/ruled/ruled/sources/enrichers/container"
 )
 
 func readMountinfo(t *testing.T, name string) []container.Mount {

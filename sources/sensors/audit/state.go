@@ -11,7 +11,7 @@ import (
 	"sort"
 	"strconv"
 
-	"github.com/ruled/ruled/sources/procfs"
+	"github.com/ruled/ruled/sources/enrichers/procfs"
 )
 
 // DefaultStateDir is where each run records the audit state it found. /run

@@ -5,7 +5,7 @@
 // fs.ReadLink, so everything is testable without a live kernel.
 //
 // Cgroup parsing (container ids) and /proc/net tables live in
-// sources/container and sources/netns.
+// sources/enrichers/container and sources/enrichers/netns.
 //
 // A process that vanished while being read is normal on a busy host: the
 // reader reports it with an error matching fs.ErrNotExist (ErrGone), and

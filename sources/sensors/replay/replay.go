@@ -14,9 +14,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/ruled/ruled/sources/audit"
 	"github.com/ruled/ruled/sources/event"
-	"github.com/ruled/ruled/sources/lines"
+	"github.com/ruled/ruled/sources/sensors/audit"
+	"github.com/ruled/ruled/sources/sensors/lines"
 )
 
 // Source replays a file or reader. It implements sources.Source; Run returns
