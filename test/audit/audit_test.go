@@ -107,7 +107,7 @@ func nonce() string { return strconv.FormatInt(time.Now().UnixNano(), 36) }
 func TestUnicastEventsAndShutdown(t *testing.T) {
 	e2e.RequireRoot(t)
 	if pgrepAuditd() != 0 {
-		t.Skip("an audit daemon is running; unicast needs the role free (test/setup.sh stops auditd)")
+		e2e.Unavailable(t, "an audit daemon is running; unicast needs the role free (test/setup.sh stops auditd)")
 	}
 	before := saveAudit(t)
 
@@ -224,7 +224,7 @@ func writeAuditdConfig(t *testing.T, dir string) string {
 	t.Helper()
 	conf, err := os.ReadFile("/etc/audit/auditd.conf")
 	if err != nil {
-		t.Skipf("auditd not installed (test/setup.sh installs it): %v", err)
+		e2e.Unavailable(t, "auditd not installed (test/setup.sh installs it): %v", err)
 	}
 	logPath := filepath.Join(dir, "audit.log")
 	var lines []string
@@ -248,7 +248,7 @@ func startAuditd(t *testing.T, dir string) string {
 	cmd := exec.Command("auditd", "-n", "-c", dir, "-s", "enable")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
-		t.Skipf("cannot start auditd: %v", err)
+		e2e.Unavailable(t, "cannot start auditd: %v", err)
 	}
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
@@ -281,10 +281,10 @@ func startAuditd(t *testing.T, dir string) string {
 func TestMulticastNextToAuditdAndReplay(t *testing.T) {
 	e2e.RequireRoot(t)
 	if _, err := exec.LookPath("auditd"); err != nil {
-		t.Skip("auditd not installed; test/setup.sh installs it")
+		e2e.Unavailable(t, "auditd not installed; test/setup.sh installs it")
 	}
 	if pgrepAuditd() != 0 {
-		t.Skip("an auditd is already running; this test starts its own")
+		e2e.Unavailable(t, "an auditd is already running; this test starts its own")
 	}
 	saveAudit(t)
 	logPath := startAuditd(t, t.TempDir())

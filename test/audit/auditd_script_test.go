@@ -21,10 +21,7 @@ func TestAuditdScriptStopsAndRestores(t *testing.T) {
 		t.Fatalf("auditd not installed (test/setup.sh installs it): %v", err)
 	}
 	if pgrepAuditd() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("an auditd is running: test/setup.sh should have stopped it")
-		}
-		t.Skip("an auditd is already running; this test plays the host's own")
+		e2e.Unavailable(t, "an auditd is already running (test/setup.sh stops it); this test plays the host's own")
 	}
 	saveAudit(t)
 	dir := t.TempDir()
