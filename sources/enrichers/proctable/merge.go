@@ -46,21 +46,30 @@ type MergeStats struct {
 // window ends. Events of a pid with an exec held (its exit, its connects)
 // wait behind it, so per-process order is kept.
 //
-// emit is never called concurrently: calls come from Push and from Run's
-// goroutine under one lock.
+// Released events are handed to emit after Merger.mu is unlocked, so what
+// emit does (the next stage) never holds up Push or Run. They go out in the
+// order they were released, which keeps each process's order (an exec before
+// that process's later events): released events are queued under the lock,
+// and one caller at a time (Push's, Run's, Flush's) empties the queue into
+// emit; a caller that finds another emptying it leaves its events to that
+// one. emit is therefore never called concurrently.
 type Merger struct {
 	window time.Duration
 	max    int
 	emit   func(*event.Event)
 	now    func() time.Time
 
-	mu      sync.Mutex
-	pending map[int][]*held // per pid, oldest first
-	held    int             // entries in pending
-	order   []*held         // FIFO by deadline
-	recent  map[int]*recentExec
-	rorder  []*recentExec
-	stats   MergeStats
+	mu       sync.Mutex
+	out      []*event.Event  // released, not yet handed to emit
+	spare    []*event.Event  // out's other buffer
+	emitting bool            // a caller is handing out to emit
+	idle     sync.Cond       // signalled when emitting ends (on mu)
+	pending  map[int][]*held // per pid, oldest first
+	held     int             // entries in pending
+	order    []*held         // FIFO by deadline
+	recent   map[int]*recentExec
+	rorder   []*recentExec
+	stats    MergeStats
 }
 
 type held struct {
@@ -93,7 +102,7 @@ func NewMerger(window time.Duration, max int, emit func(*event.Event)) *Merger {
 	if max <= 0 {
 		max = DefaultMergePending
 	}
-	return &Merger{
+	m := &Merger{
 		window:  window,
 		max:     max,
 		emit:    emit,
@@ -101,6 +110,8 @@ func NewMerger(window time.Duration, max int, emit func(*event.Event)) *Merger {
 		pending: make(map[int][]*held),
 		recent:  make(map[int]*recentExec),
 	}
+	m.idle.L = &m.mu
+	return m
 }
 
 // Stats returns the counters.
@@ -110,10 +121,17 @@ func (m *Merger) Stats() MergeStats {
 	return m.stats
 }
 
-// Push takes one event from any source.
+// Push takes one event from any source. It returns once its events (and
+// any released before them) are handed to emit, unless another caller is
+// handing them out: then that caller does.
 func (m *Merger) Push(ev *event.Event) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.push(ev)
+	m.handOut()
+}
+
+// push files ev; m.mu held.
+func (m *Merger) push(ev *event.Event) {
 	now := m.now()
 	m.expire(now)
 	pid := ev.Proc.PID
@@ -151,11 +169,11 @@ func (m *Merger) Push(ev *event.Event) {
 			// The twin told nothing rules could match on: audit's
 			// report, late, is the only one that names the exec.
 			m.stats.LateEmitted++
-			m.emit(ev)
+			m.out = append(m.out, ev)
 			return
 		}
 		m.remember(pid, event.SourceAudit, now, false)
-		m.emit(ev)
+		m.out = append(m.out, ev)
 	default:
 		if q := m.pending[pid]; len(q) > 0 && pid > 0 {
 			last := q[len(q)-1]
@@ -165,8 +183,33 @@ func (m *Merger) Push(ev *event.Event) {
 			}
 			return
 		}
-		m.emit(ev)
+		m.out = append(m.out, ev)
 	}
+}
+
+// handOut passes the released events to emit outside the lock, in release
+// order; m.mu held on entry, unlocked on return.
+func (m *Merger) handOut() {
+	if m.emitting {
+		// That caller loops until out is empty, ours included.
+		m.mu.Unlock()
+		return
+	}
+	m.emitting = true
+	for len(m.out) > 0 {
+		batch := m.out
+		m.out, m.spare = m.spare[:0], nil
+		m.mu.Unlock()
+		for i, ev := range batch {
+			m.emit(ev)
+			batch[i] = nil
+		}
+		m.mu.Lock()
+		m.spare = batch[:0]
+	}
+	m.emitting = false
+	m.idle.Broadcast()
+	m.mu.Unlock()
 }
 
 // mergeExec returns audit's event with the proc connector's earlier time
@@ -190,8 +233,8 @@ func mergeExec(pc, au *event.Event) *event.Event {
 	return &out
 }
 
-// release emits a held event and its followers, after the pid's older held
-// events (order); m.mu held.
+// release queues a held event and its followers for emit, after the pid's
+// older held events (order); m.mu held.
 func (m *Merger) release(h *held) {
 	if h.done {
 		return
@@ -213,10 +256,8 @@ func (m *Merger) release(h *held) {
 			}
 			m.remember(pid, event.SourceProcconn, m.now(), unnamed)
 		}
-		m.emit(x.ev)
-		for _, f := range x.followers {
-			m.emit(f)
-		}
+		m.out = append(m.out, x.ev)
+		m.out = append(m.out, x.followers...)
 		// A released entry stays in order until the entries before it
 		// are released (up to a window): it must not keep its events.
 		x.ev, x.followers = nil, nil
@@ -324,17 +365,23 @@ func (m *Merger) Run(ctx context.Context) error {
 		case <-tick.C:
 			m.mu.Lock()
 			m.expire(m.now())
-			m.mu.Unlock()
+			m.handOut()
 		}
 	}
 }
 
-// Flush releases every held event now.
+// Flush releases every held event now and returns once all are handed to
+// emit (by this call or by one already handing out).
 func (m *Merger) Flush() {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	for _, h := range m.order {
 		m.release(h)
 	}
 	m.order = m.order[:0]
+	m.handOut()
+	m.mu.Lock()
+	for m.emitting {
+		m.idle.Wait()
+	}
+	m.mu.Unlock()
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -270,5 +271,87 @@ func TestMergerReleasedKeepsNoEvents(t *testing.T) {
 	}
 	if len(rec.out) != 2 {
 		t.Errorf("emitted %v; want 2's merged exec and its exit", rec.out)
+	}
+}
+
+// What emit does (enrichment that reads a namespace's socket table, rule
+// evaluation) runs outside Merger.mu: a Push while emit is busy returns at
+// once, and its event follows the busy one's, in order.
+func TestMergerEmitsOutsideTheLock(t *testing.T) {
+	var rec mergeRec
+	entered, unblock := make(chan struct{}), make(chan struct{})
+	first := true
+	m := NewMerger(time.Second, 0, func(ev *event.Event) {
+		if first {
+			first = false
+			close(entered)
+			<-unblock
+		}
+		rec.emit(ev)
+	})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		m.Push(pcEv(event.TypeFork, 1, 0))
+	}()
+	<-entered
+	pushed := make(chan struct{})
+	go func() {
+		defer close(pushed)
+		m.Push(pcEv(event.TypeExecve, 2, 0)) // held: nothing to emit
+		m.Push(pcEv(event.TypeExit, 3, 0))
+		_ = m.Stats()
+	}()
+	select {
+	case <-pushed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Push blocked while emit was busy")
+	}
+	close(unblock)
+	<-done
+	m.Flush()
+	want := []string{"fork/procconn/1", "exit/procconn/3", "execve/procconn/2"}
+	if !reflect.DeepEqual(rec.out, want) {
+		t.Errorf("emitted %q, want %q", rec.out, want)
+	}
+}
+
+// Push from the event path and Run's window expiry from its own goroutine
+// hand events out one at a time, each pid's exec before its later events.
+func TestMergerConcurrentReleaseKeepsOrder(t *testing.T) {
+	var (
+		busy atomic.Bool
+		mu   sync.Mutex // only for the race detector: emit runs alone
+		bad  []string
+	)
+	last := map[int]string{}
+	m := NewMerger(time.Millisecond, 0, func(ev *event.Event) {
+		if busy.Swap(true) {
+			panic("emit called concurrently")
+		}
+		defer busy.Store(false)
+		mu.Lock()
+		if ev.Evt.Type == event.TypeExit && last[ev.Proc.PID] != event.TypeExecve {
+			bad = append(bad, fmt.Sprintf("pid %d exit after %q", ev.Proc.PID, last[ev.Proc.PID]))
+		}
+		last[ev.Proc.PID] = ev.Evt.Type
+		mu.Unlock()
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- m.Run(ctx) }()
+	for pid := 1; pid <= 2000; pid++ {
+		m.Push(pcEv(event.TypeExecve, pid, 0))
+		if pid%3 == 0 {
+			time.Sleep(20 * time.Microsecond)
+		}
+		m.Push(pcEv(event.TypeExit, pid, 0))
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(last) != 2000 || len(bad) > 0 {
+		t.Fatalf("%d pids emitted; problems: %v", len(last), bad)
 	}
 }
