@@ -75,20 +75,60 @@ if ! docker info >/dev/null 2>&1; then
 fi
 
 image=ruled-test-busybox:latest
-if ! docker image inspect "$image" >/dev/null 2>&1; then
-	echo "test/setup.sh: building $image offline from busybox-static"
+# layout names the image's file layout: a change below bumps it, so a
+# machine holding an image of an older layout builds it again.
+layout=2
+if [[ $(docker image inspect -f '{{index .Config.Labels "ruled.test.layout"}}' "$image" 2>/dev/null) != "$layout" ]]; then
+	echo "test/setup.sh: building $image (layout $layout) offline from busybox-static"
 	root=$(mktemp -d)
 	trap 'rm -rf "$root"' EXIT
-	mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc,tmp,root,var/tmp,dev/shm,proc,sys}
+	# The layout of the official busybox image, which is what "a fresh
+	# busybox container" means to tools such as the event-generator: /home,
+	# the mail spool and web root of its accounts, and the standard system
+	# accounts (daemon, bin, sys, sync, mail, www-data, operator, nobody).
+	mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc,tmp,root,home,var/tmp,var/spool/mail,var/www,dev/shm,proc,sys}
 	chmod 1777 "$root/tmp" "$root/var/tmp"
+	chmod 700 "$root/root"
 	cp /bin/busybox "$root/bin/busybox"
 	for applet in $("$root/bin/busybox" --list); do
 		[[ -e "$root/bin/$applet" ]] || ln -s busybox "$root/bin/$applet"
 	done
-	printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$root/etc/passwd"
-	printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
-	printf 'root:*:19000:0:99999:7:::\n' >"$root/etc/shadow"
+	# name uid gid home shell, one account a line.
+	accounts='root 0 0 /root /bin/sh
+daemon 1 1 /usr/sbin /bin/false
+bin 2 2 /bin /bin/false
+sys 3 3 /dev /bin/false
+sync 4 100 /bin /bin/sync
+mail 8 8 /var/spool/mail /bin/false
+www-data 33 33 /var/www /bin/false
+operator 37 37 /var /bin/false
+nobody 65534 65534 /home /bin/false'
+	: >"$root/etc/passwd"
+	: >"$root/etc/shadow"
+	while read -r name uid gid home shell; do
+		echo "$name:x:$uid:$gid:$name:$home:$shell" >>"$root/etc/passwd"
+		echo "$name:*:19000:0:99999:7:::" >>"$root/etc/shadow"
+	done <<<"$accounts"
+	# name gid [members]
+	groups='root 0
+daemon 1
+bin 2
+sys 3
+adm 4
+tty 5
+disk 6
+mail 8
+wheel 10 root
+www-data 33
+operator 37
+staff 50
+users 100
+nogroup 65534'
+	: >"$root/etc/group"
+	while read -r name gid members; do
+		echo "$name:x:$gid:$members" >>"$root/etc/group"
+	done <<<"$groups"
 	chmod 640 "$root/etc/shadow"
-	tar -C "$root" -c . | docker import -c 'CMD ["/bin/sh"]' - "$image" >/dev/null
+	tar -C "$root" -c . | docker import -c 'CMD ["/bin/sh"]' -c "LABEL ruled.test.layout=$layout" - "$image" >/dev/null
 fi
 echo "test/setup.sh: ready (docker $(docker version -f '{{.Server.Version}}'), image $image)"

@@ -198,6 +198,11 @@ var scenarios = []scenario{
 		want:   []want{{rule: "Schedule Cron Jobs", proc: "sh"}},
 	},
 	{
+		name: "crontab-list", title: "crontab -l lists the cron tables (what the event-generator does)", mitre: "T1053.003",
+		action: []string{"crontab", "-l"}, actionMayFail: true, // no table: exit status 1
+		want: []want{{rule: "Schedule Cron Jobs", proc: "crontab"}},
+	},
+	{
 		name: "ptrace", title: "PTRACE_ATTACH to a sibling process", mitre: "T1055.008",
 		action: []string{"ptracer"},
 		want:   []want{{rule: "PTRACE attached to process", proc: "ptracer"}},

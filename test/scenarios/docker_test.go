@@ -103,15 +103,6 @@ func buildImage(t *testing.T, tag string) string {
 	if _, err := tw.Write(key); err != nil {
 		t.Fatal(err)
 	}
-	// A system account (daemon, uid 1) as Debian images have: the setuid,
-	// userfaultfd and system-user scenarios become it.
-	passwd := []byte("root:x:0:0:root:/root:/bin/sh\ndaemon:x:1:1:daemon:/usr/sbin:/bin/false\nnobody:x:65534:65534:nobody:/:/bin/false\n")
-	if err := tw.WriteHeader(&tar.Header{Name: "etc/passwd", Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(passwd)), ModTime: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tw.Write(passwd); err != nil {
-		t.Fatal(err)
-	}
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}
