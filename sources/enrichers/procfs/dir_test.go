@@ -15,6 +15,7 @@ import (
 // os.DirFS: the plain system calls must see what the standard library sees.
 func TestDirMatchesDirFS(t *testing.T) {
 	fast, std := New(Dir("testdata/proc")), New(os.DirFS("testdata/proc"))
+	fast.EnvMax, std.EnvMax = 4096, 4096
 	for _, pid := range []int{10176, 10238, 2} {
 		got, err := fast.Process(pid)
 		if err != nil {
@@ -30,6 +31,74 @@ func TestDirMatchesDirFS(t *testing.T) {
 	}
 	if _, err := fast.Process(999999); !errors.Is(err, ErrGone) {
 		t.Errorf("gone pid: err = %v, want ErrGone", err)
+	}
+}
+
+// TestCapgetMatchesStatus reads every live process's capability sets with
+// capget(2) and from its status file: the two must agree. A reader of any
+// /proc but ours (a recorded tree) must not use capget.
+func TestCapgetMatchesStatus(t *testing.T) {
+	r := New(Dir("/proc"))
+	if r.capget == nil {
+		t.Skip("no capget reader on this system's /proc")
+	}
+	pids, err := r.PIDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	compared := 0
+	for _, pid := range pids {
+		ss, err := r.Status(pid)
+		if err != nil {
+			continue // gone
+		}
+		p, err := r.ProcessFields(pid, FieldCaps)
+		if err != nil {
+			continue
+		}
+		if again, err := r.Status(pid); err != nil || again.CapEff != ss.CapEff || again.CapPrm != ss.CapPrm {
+			continue // gone or changed meanwhile
+		}
+		if p.CapEff != ss.CapEff || p.CapPrm != ss.CapPrm || p.CapInh != ss.CapInh {
+			t.Errorf("pid %d: capget eff %x prm %x inh %x, status %x %x %x",
+				pid, p.CapEff, p.CapPrm, p.CapInh, ss.CapEff, ss.CapPrm, ss.CapInh)
+		}
+		compared++
+	}
+	if compared == 0 {
+		t.Fatal("no process compared")
+	}
+	if New(Dir("testdata/proc")).capget != nil {
+		t.Error("a recorded /proc tree reads capabilities with capget")
+	}
+}
+
+// TestStdioFD classifies single descriptors of this process: a pipe, a
+// closed one, and each standard one as StdioOf sees it.
+func TestStdioFD(t *testing.T) {
+	r := New(Dir("/proc"))
+	pid := os.Getpid()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	defer pw.Close()
+	if got := r.StdioFD(pid, int(pr.Fd())); got.Type != "pipe" || got.Inode == 0 {
+		t.Errorf("pipe fd: %+v", got)
+	}
+	closed := int(pw.Fd()) + 1000
+	if got := r.StdioFD(pid, closed); got != (Stdio{Type: "none"}) {
+		t.Errorf("closed fd: %+v", got)
+	}
+	all := r.StdioOf(pid)
+	for fd := range all {
+		if got := r.StdioFD(pid, fd); got != all[fd] {
+			t.Errorf("fd %d: StdioFD %+v, StdioOf %+v", fd, got, all[fd])
+		}
+	}
+	if got := r.StdioFD(999999999, 0); got != (Stdio{}) {
+		t.Errorf("gone pid: %+v", got)
 	}
 }
 
@@ -104,9 +173,11 @@ func BenchmarkProcessSelf(b *testing.B) {
 		{"Dir", Dir("/proc"), AllFields},
 		{"os.DirFS", os.DirFS("/proc"), AllFields},
 		{"Dir/stat+stdio+ns", Dir("/proc"), FieldStdio | FieldNS},
+		{"Dir/stat+stdio+ns+caps+env", Dir("/proc"), FieldStdio | FieldNS | FieldCaps | FieldEnv},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			r := New(c.fs)
+			r.EnvMax = 4096
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := r.ProcessFields(pid, c.want); err != nil {

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/ruled/ruled/sources/event"
@@ -96,6 +97,10 @@ type Process struct {
 // Reader reads processes from an fs.FS rooted at /proc.
 type Reader struct {
 	fsys fs.FS
+	// capget reads a process's capability sets with one system call, on
+	// the live /proc of our pid namespace only (see liveCapget); nil
+	// elsewhere, where they come from status.
+	capget func(pid int) (eff, prm, inh uint64, err error)
 	// EnvMax is how many bytes of /proc/PID/environ a FieldEnv read takes;
 	// 0 reads none. A variable cut by the bound is dropped, never kept half.
 	EnvMax int
@@ -105,7 +110,13 @@ type Reader struct {
 // Links are read with fs.ReadLink, so fsys should implement fs.ReadLinkFS
 // (os.DirFS and testing/fstest.MapFS do); without it exe, cwd, fds and
 // namespaces stay empty.
-func New(fsys fs.FS) *Reader { return &Reader{fsys: fsys} }
+func New(fsys fs.FS) *Reader {
+	r := &Reader{fsys: fsys}
+	if d, ok := fsys.(Dir); ok {
+		r.capget = liveCapget(d)
+	}
+	return r
+}
 
 // PIDs lists the numeric entries of the root: every process (not thread).
 func (r *Reader) PIDs() ([]int, error) {
@@ -160,12 +171,20 @@ func (r *Reader) ProcessFields(pid int, want Fields) (Process, error) {
 		return p, err
 	}
 	p.PPID, p.SID, p.Comm, p.StartTime, p.TTY = st.PPID, st.SID, st.Comm, st.StartTime, st.TTYNr != 0
-	if want&(FieldStatus|FieldCaps) != 0 {
+	caps := want&FieldCaps != 0
+	if caps && want&FieldStatus == 0 && r.capget != nil {
+		// Capabilities alone are best effort, as the links are: a failed
+		// capget (the process is gone) leaves them empty.
+		if eff, prm, inh, err := r.capget(pid); err == nil {
+			p.CapEff, p.CapPrm, p.CapInh = eff, prm, inh
+		}
+		caps = false
+	}
+	if want&FieldStatus != 0 || caps {
 		ss, err := r.Status(pid)
 		if err != nil && want&FieldStatus != 0 {
 			return p, err
 		}
-		// Capabilities alone are best effort, as the links are.
 		// Read anyway: the pids cost nothing more.
 		p.TGID, p.VPID = ss.TGID, ss.VPID()
 		if want&FieldStatus != 0 {
@@ -236,15 +255,28 @@ func (r *Reader) StdioOf(pid int) [3]Stdio {
 	var out [3]Stdio
 	dir := strconv.Itoa(pid) + "/fd/"
 	for i := range out {
-		target, err := fs.ReadLink(r.fsys, dir+strconv.Itoa(i))
-		switch {
-		case err == nil:
-			out[i] = ClassifyFD(target)
-		case errors.Is(err, fs.ErrNotExist) && r.exists(dir):
-			out[i] = Stdio{Type: event.StdioNone} // closed descriptor
-		}
+		out[i] = r.fd(dir, i)
 	}
 	return out
+}
+
+// StdioFD classifies descriptor fd of pid alone: what a dup2 onto it put
+// there. Zero when pid is gone.
+func (r *Reader) StdioFD(pid, fd int) Stdio {
+	return r.fd(strconv.Itoa(pid)+"/fd/", fd)
+}
+
+// fd classifies descriptor n below dir ("PID/fd/"): type "none" when it is
+// closed, zero when the process is gone.
+func (r *Reader) fd(dir string, n int) Stdio {
+	target, err := fs.ReadLink(r.fsys, dir+strconv.Itoa(n))
+	switch {
+	case err == nil:
+		return ClassifyFD(target)
+	case errors.Is(err, fs.ErrNotExist) && r.exists(dir):
+		return Stdio{Type: event.StdioNone} // closed descriptor
+	}
+	return Stdio{}
 }
 
 // NSOf reads the pid, net and mnt namespace inodes of pid.
@@ -284,15 +316,36 @@ func (r *Reader) link(name string) string {
 
 // env reads up to max bytes of an environ file: NUL-separated NAME=value.
 func (r *Reader) env(name string, max int) []string {
-	f, err := r.fsys.Open(name)
-	if err != nil {
-		return nil
+	bp := envBufs.Get().(*[]byte)
+	defer envBufs.Put(bp)
+	if cap(*bp) < max+1 {
+		*bp = make([]byte, max+1)
 	}
-	defer f.Close()
-	buf := make([]byte, max+1)
-	n, _ := io.ReadFull(f, buf)
+	buf := (*bp)[:max+1]
+	var n int
+	if d, ok := r.fsys.(Dir); ok {
+		// Plain open, read and close, as Dir.ReadFile: the environment
+		// is read at every exec.
+		p, err := d.path("open", name)
+		if err != nil {
+			return nil
+		}
+		if n, err = ReadInto(p, buf); err != nil {
+			return nil
+		}
+	} else {
+		f, err := r.fsys.Open(name)
+		if err != nil {
+			return nil
+		}
+		defer f.Close()
+		n, _ = io.ReadFull(f, buf)
+	}
 	return ParseEnviron(buf[:n], max)
 }
+
+// envBufs are read buffers for env: ParseEnviron copies what it keeps.
+var envBufs = sync.Pool{New: func() any { b := make([]byte, 0); return &b }}
 
 // ParseEnviron splits an environ buffer (NUL-separated) read with a bound
 // of max bytes: when the buffer is longer than max, the variable the bound
@@ -311,11 +364,13 @@ func ParseEnviron(b []byte, max int) []string {
 	if len(b) == 0 {
 		return nil
 	}
-	parts := bytes.Split(b, []byte{0})
-	out := make([]string, 0, len(parts))
-	for _, p := range parts {
-		if len(p) > 0 {
-			out = append(out, string(p))
+	// One string for the whole environment and substrings of it: two
+	// allocations per exec instead of one per variable.
+	all := string(b)
+	out := make([]string, 0, bytes.Count(b, []byte{0})+1)
+	for v := range strings.SplitSeq(all, "\x00") {
+		if v != "" {
+			out = append(out, v)
 		}
 	}
 	return out

@@ -56,7 +56,7 @@ func (t *Table) Observe(ev *event.Event) {
 		}
 	case event.TypeDup:
 		t.ensure(ev)
-		t.observeDup(ev)
+		t.observeDup(ev, now)
 	case event.TypeComm:
 		t.mu.Lock()
 		if p := t.procs[pid]; p != nil && ev.Proc.Name != "" {
@@ -70,22 +70,43 @@ func (t *Table) Observe(ev *event.Event) {
 }
 
 // observeDup describes in ev.FD what a dup2/dup3 put on a standard
-// descriptor (audit says only the numbers), read from /proc now while the
-// descriptor is there, and keeps it as the process's new stdio.
-func (t *Table) observeDup(ev *event.Event) {
+// descriptor (audit says only the numbers) and keeps it as the process's
+// new stdio.
+//
+// When the process's last exec was read from /proc at the proc
+// connector's report and audit's record of that exec has not come yet,
+// the dup came before that exec (audit reports one task's system calls in
+// order), so the exec's read of the descriptor already shows what the dup
+// put there, or what replaced it since, as a read now would: no read. A
+// shell redirection and every spawner that sets a child's stdio dup onto
+// fds 0-2 right before exec, so this is the common case under load. Else
+// the one descriptor is read from /proc now, while it is there.
+func (t *Table) observeDup(ev *event.Event, now time.Time) {
 	fd := ev.Arg.FD
 	if fd < 0 || fd > 2 || !ev.Evt.Success {
 		return
 	}
-	rs := t.reader.StdioOf(ev.Proc.PID)[fd]
-	if rs.Type == "" {
-		return
+	pid := ev.Proc.PID
+	var s event.Stdio
+	var inode uint64
+	t.mu.RLock()
+	p := t.procs[pid]
+	read := p != nil && p.twinDue && now.Sub(p.execAt) < twinWait && p.Stdio[fd].Type != ""
+	if read {
+		s, inode = p.Stdio[fd], p.StdioInodes[fd]
 	}
-	s := event.Stdio{Type: rs.Type, Name: rs.Name}
-	var ptrs [3]*event.Stdio
-	var inodes [3]uint64
-	ptrs[fd], inodes[fd] = &s, rs.Inode // the resolver asks about fd itself
-	t.resolveStdio(ev.Proc.PID, ptrs, inodes)
+	t.mu.RUnlock()
+	if !read {
+		rs := t.reader.StdioFD(pid, fd)
+		if rs.Type == "" {
+			return
+		}
+		s, inode = event.Stdio{Type: rs.Type, Name: rs.Name}, rs.Inode
+		var ptrs [3]*event.Stdio
+		var inodes [3]uint64
+		ptrs[fd], inodes[fd] = &s, inode // the resolver asks about fd itself
+		t.resolveStdio(pid, ptrs, inodes)
+	}
 	switch {
 	case s.Type != event.StdioSocket:
 		ev.FD.Type = event.FDFile
@@ -103,12 +124,21 @@ func (t *Table) observeDup(ev *event.Event) {
 			ev.FD.Name = s.SIP + ":" + strconv.Itoa(s.SPort) + "->" + s.RIP + ":" + strconv.Itoa(s.RPort)
 		}
 	}
+	if read {
+		return
+	}
 	t.mu.Lock()
-	if p := t.procs[ev.Proc.PID]; p != nil {
-		p.Stdio[fd], p.StdioInodes[fd] = s, rs.Inode
+	if p := t.procs[pid]; p != nil {
+		p.Stdio[fd], p.StdioInodes[fd] = s, inode
 	}
 	t.mu.Unlock()
 }
+
+// twinWait bounds how long after a proc connector exec observeDup trusts
+// that audit's record of it is still to come: past it the record is
+// counted lost (the exec merge waits as long), and a later dup reads
+// /proc.
+const twinWait = time.Second
 
 // ensure makes sure pid is in the table, reading /proc once if not.
 func (t *Table) ensure(ev *event.Event) {
@@ -154,7 +184,7 @@ func (t *Table) observeFork(ev *event.Event) {
 	if pp != nil {
 		c := *pp
 		c.PID, c.PPID = child, parent
-		c.Exited, c.StartTime, c.execAt, c.Partial = time.Time{}, 0, time.Time{}, pp.Partial
+		c.Exited, c.StartTime, c.execAt, c.Partial, c.twinDue = time.Time{}, 0, time.Time{}, pp.Partial, false
 		if ev.Proc.SID != 0 {
 			c.SID = ev.Proc.SID
 		}
@@ -253,6 +283,7 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 		t.mu.Lock()
 		if p := t.procs[pid]; p != nil {
 			t.overlay(p, ev)
+			p.twinDue = false
 		}
 		t.mu.Unlock()
 		return
@@ -327,6 +358,8 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 			if old != nil && now.Sub(old.execAt) < time.Second && old.Exe != "" {
 				// Audit's record of this exec came first: keep what it said.
 				p.Exe, p.Args, p.Cmdline, p.Cwd = old.Exe, old.Args, old.Cmdline, old.Cwd
+			} else {
+				p.twinDue = true
 			}
 		}
 		adoptResolved(p, old, t.procs[p.PPID])

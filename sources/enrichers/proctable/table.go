@@ -59,6 +59,10 @@ type Process struct {
 	Partial bool
 
 	execAt time.Time // when the last exec was applied
+	// twinDue: the last exec was read from /proc at the proc connector's
+	// report of it, and audit's record of that exec has not been observed
+	// yet (see observeDup).
+	twinDue bool
 }
 
 // Config configures a Table. The zero value reads the live /proc.

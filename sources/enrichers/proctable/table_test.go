@@ -746,3 +746,63 @@ func TestDupDescribesTheDescriptor(t *testing.T) {
 		t.Errorf("fd = %+v", ev.FD)
 	}
 }
+
+// TestDupBeforeExecTakesTheExecsRead: with audit reporting every exec, a
+// dup record that comes after the proc connector's exec of its process but
+// before audit's record of that exec happened before the exec: the exec's
+// read of the descriptor describes it, even when the process is gone by
+// then. After audit's record (or past twinWait) a dup reads /proc again.
+func TestDupBeforeExecTakesTheExecsRead(t *testing.T) {
+	c := &clock{t: time.Unix(1000, 0)}
+	f := base()
+	tb := newTable(t, f, c, 0)
+	tb.SetAuditExecs(func() bool { return true })
+	tb.SetStdioResolver(func(pid, fd int, inode uint64, s *event.Stdio) {
+		if inode == 777 {
+			s.L4Proto, s.SIP, s.SPort, s.RIP, s.RPort = "tcp", "10.0.0.2", 40000, "10.0.0.9", 4444
+		}
+	})
+	audit := func(typ string, pid int) *event.Event {
+		ev := pcEv(typ, pid, 200)
+		ev.Evt.Source = event.SourceAudit
+		return ev
+	}
+	dup := func(pid, fd int) *event.Event {
+		ev := audit(event.TypeDup, pid)
+		ev.Arg.FD = fd
+		tb.Observe(ev)
+		return ev
+	}
+	f.add(fp{pid: 250, ppid: 200, comm: "id", exe: "/usr/bin/id", args: []string{"id"}})
+	warm := audit(event.TypeExecve, 250)
+	warm.Proc.Exe, warm.Proc.Args = "/usr/bin/id", []string{"id"}
+	tb.Observe(warm) // audit's exec records are coming
+
+	f.add(fp{pid: 300, ppid: 200, comm: "sh", stdin: "socket:[777]"})
+	tb.Observe(pcEv(event.TypeFork, 300, 200))
+	tb.Observe(pcEv(event.TypeExecve, 300, 0))
+	f.remove(300) // gone before audit's records are observed
+	c.advance(2 * time.Millisecond)
+	if ev := dup(300, 0); ev.FD.Type != event.FDIPv4 || ev.FD.Name != "10.0.0.2:40000->10.0.0.9:4444" {
+		t.Errorf("dup before the exec's audit record: fd = %+v; want the socket the exec read", ev.FD)
+	}
+	exec := audit(event.TypeExecve, 300)
+	exec.Proc.Exe, exec.Proc.Args = "/bin/sh", []string{"sh"}
+	tb.Observe(exec)
+	if ev := dup(300, 0); ev.FD.Type != "" {
+		t.Errorf("dup after the exec's audit record, process gone: fd = %+v; want nothing (a /proc read)", ev.FD)
+	}
+
+	// Audit's record of the exec never observed: past twinWait, /proc.
+	f.add(fp{pid: 301, ppid: 200, comm: "sh", stdin: "socket:[777]"})
+	tb.Observe(pcEv(event.TypeFork, 301, 200))
+	tb.Observe(pcEv(event.TypeExecve, 301, 0))
+	f.fs["301/fd/0"] = &fstest.MapFile{Data: []byte("/tmp/in"), Mode: fs.ModeSymlink}
+	c.advance(twinWait)
+	if ev := dup(301, 0); ev.FD.Type != event.FDFile || ev.FD.Name != "/tmp/in" {
+		t.Errorf("dup past twinWait: fd = %+v; want the descriptor read now", ev.FD)
+	}
+	if p, _ := tb.Get(301); p.Stdio[0].Name != "/tmp/in" {
+		t.Errorf("stdin after the dup: %+v", p.Stdio[0])
+	}
+}
