@@ -7,23 +7,23 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// liveCapget returns a capget(2) reader of capability sets when fsys is the
-// /proc of ruled's own pid namespace (its "self" link names ruled's pid):
-// capget takes a pid in the caller's namespace, so on any other /proc
-// (a test tree, a host /proc mounted into a container) the sets come from
-// status instead. One system call instead of reading and parsing the
-// ~1.5 KiB status file the kernel formats line by line.
-func liveCapget(d Dir) func(pid int) (eff, prm, inh uint64, err error) {
+// liveSyscalls returns the capget(2) and getsid(2) readers when fsys is
+// the /proc of ruled's own pid namespace (its "self" link names ruled's
+// pid): both take a pid in the caller's namespace, so on any other /proc (a
+// test tree, a host /proc mounted into a container) the values come from
+// status and stat instead.
+func liveSyscalls(d Dir) (capReader func(pid int) (eff, prm, inh uint64, err error), sidReader func(pid int) (int, error)) {
 	self, err := d.ReadLink("self")
 	if err != nil || self != strconv.Itoa(os.Getpid()) {
-		return nil
+		return nil, nil
 	}
-	return capget
+	return capget, unix.Getsid
 }
 
 // capget reads pid's effective, permitted and inheritable sets: those of
 // the thread whose id is pid, the thread group leader for a process, as
-// /proc/PID/status shows them.
+// /proc/PID/status shows them. One system call instead of reading and
+// parsing the ~1.5 KiB status file the kernel formats line by line.
 func capget(pid int) (eff, prm, inh uint64, err error) {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3, Pid: int32(pid)}
 	var data [2]unix.CapUserData // version 3: two 32-bit halves per set

@@ -2,5 +2,8 @@
 
 package procfs
 
-// liveCapget: capget(2) is Linux only; capabilities come from status.
-func liveCapget(Dir) func(pid int) (eff, prm, inh uint64, err error) { return nil }
+// liveSyscalls: capget(2) and getsid(2) by pid are Linux only; the values
+// come from status and stat.
+func liveSyscalls(Dir) (func(pid int) (eff, prm, inh uint64, err error), func(pid int) (int, error)) {
+	return nil, nil
+}

@@ -73,6 +73,48 @@ func TestCapgetMatchesStatus(t *testing.T) {
 	}
 }
 
+// TestGetsidMatchesStat: a read without stat takes the session from
+// getsid(2), which must agree with stat's for every live process, and says
+// a process is gone as a stat read does. A recorded tree reads stat.
+func TestGetsidMatchesStat(t *testing.T) {
+	r := New(Dir("/proc"))
+	if r.getsid == nil {
+		t.Skip("no getsid reader on this system's /proc")
+	}
+	pids, err := r.PIDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	compared := 0
+	for _, pid := range pids {
+		st, err := r.Stat(pid)
+		if err != nil {
+			continue
+		}
+		p, err := r.ProcessFields(pid, 0)
+		if err != nil {
+			continue
+		}
+		if p.SID != st.SID {
+			t.Errorf("pid %d: getsid %d, stat %d", pid, p.SID, st.SID)
+		}
+		if p.PPID != 0 || p.Comm != "" {
+			t.Errorf("pid %d: read without stat has ppid %d comm %q", pid, p.PPID, p.Comm)
+		}
+		compared++
+	}
+	if compared == 0 {
+		t.Fatal("no process compared")
+	}
+	if _, err := r.ProcessFields(999999999, FieldStdio); !errors.Is(err, ErrGone) {
+		t.Errorf("gone pid: err = %v, want ErrGone", err)
+	}
+	rec := New(Dir("testdata/proc"))
+	if p, err := rec.ProcessFields(10176, 0); err != nil || p.Comm == "" {
+		t.Errorf("recorded tree without FieldStat: %+v, %v; want stat read", p, err)
+	}
+}
+
 // TestStdioFD classifies single descriptors of this process: a pipe, a
 // closed one, and each standard one as StdioOf sees it.
 func TestStdioFD(t *testing.T) {
@@ -172,8 +214,9 @@ func BenchmarkProcessSelf(b *testing.B) {
 	}{
 		{"Dir", Dir("/proc"), AllFields},
 		{"os.DirFS", os.DirFS("/proc"), AllFields},
-		{"Dir/stat+stdio+ns", Dir("/proc"), FieldStdio | FieldNS},
-		{"Dir/stat+stdio+ns+caps+env", Dir("/proc"), FieldStdio | FieldNS | FieldCaps | FieldEnv},
+		{"Dir/stat+stdio+ns", Dir("/proc"), FieldStat | FieldStdio | FieldNS},
+		{"Dir/stat+stdio+ns+caps+env", Dir("/proc"), FieldStat | FieldStdio | FieldNS | FieldCaps | FieldEnv},
+		{"Dir/sid+stdio+ns+caps+env", Dir("/proc"), FieldStdio | FieldNS | FieldCaps | FieldEnv},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			r := New(c.fs)

@@ -101,6 +101,8 @@ type Reader struct {
 	// the live /proc of our pid namespace only (see liveCapget); nil
 	// elsewhere, where they come from status.
 	capget func(pid int) (eff, prm, inh uint64, err error)
+	// getsid is getsid(2), on the live /proc only, as capget.
+	getsid func(pid int) (int, error)
 	// EnvMax is how many bytes of /proc/PID/environ a FieldEnv read takes;
 	// 0 reads none. A variable cut by the bound is dropped, never kept half.
 	EnvMax int
@@ -113,7 +115,7 @@ type Reader struct {
 func New(fsys fs.FS) *Reader {
 	r := &Reader{fsys: fsys}
 	if d, ok := fsys.(Dir); ok {
-		r.capget = liveCapget(d)
+		r.capget, r.getsid = liveSyscalls(d)
 	}
 	return r
 }
@@ -133,23 +135,27 @@ func (r *Reader) PIDs() ([]int, error) {
 	return pids, nil
 }
 
-// Fields selects the parts of a process Reader.ProcessFields reads beyond
-// /proc/PID/stat, which is always read (it says whether the process still
-// exists, and gives the parent, session, comm, start time and terminal).
+// Fields selects the parts of a process Reader.ProcessFields reads.
 type Fields uint
 
-// The optional parts of a process read.
+// The parts of a process read.
 const (
-	FieldStatus   Fields = 1 << iota // status: TGID, VPID, uids and gids
-	FieldLoginUID                    // loginuid: AUID
-	FieldCmdline                     // cmdline: Args
-	FieldExe                         // exe link
-	FieldCwd                         // cwd link
-	FieldStdio                       // fd/0-2 links
-	FieldNS                          // ns/pid, ns/net, ns/mnt links
-	FieldCaps                        // status: capability sets
-	FieldEnv                         // environ, up to Reader.EnvMax bytes
-	AllFields     = FieldStatus | FieldLoginUID | FieldCmdline | FieldExe | FieldCwd | FieldStdio | FieldNS | FieldCaps | FieldEnv
+	// FieldStat is stat: parent, session, comm, start time, terminal.
+	// Without it (a caller that knows the rest) the session comes from
+	// getsid(2), which also says whether the process still exists; on a
+	// /proc other than the live one of our pid namespace stat is read
+	// anyway.
+	FieldStat     Fields = 1 << iota
+	FieldStatus          // status: TGID, VPID, uids and gids
+	FieldLoginUID        // loginuid: AUID
+	FieldCmdline         // cmdline: Args
+	FieldExe             // exe link
+	FieldCwd             // cwd link
+	FieldStdio           // fd/0-2 links
+	FieldNS              // ns/pid, ns/net, ns/mnt links
+	FieldCaps            // status: capability sets
+	FieldEnv             // environ, up to Reader.EnvMax bytes
+	AllFields     = FieldStat | FieldStatus | FieldLoginUID | FieldCmdline | FieldExe | FieldCwd | FieldStdio | FieldNS | FieldCaps | FieldEnv
 )
 
 // Process reads everything ruled uses about pid. stat and status are
@@ -159,18 +165,30 @@ func (r *Reader) Process(pid int) (Process, error) {
 	return r.ProcessFields(pid, AllFields)
 }
 
-// ProcessFields reads stat and the parts of pid that want names, for a
-// caller that already knows the rest (an audit exec record carries the
-// executable, argv, cwd and ids). Parts not read stay zero; AUID is -1 when
-// loginuid was not read or could not be.
+// ProcessFields reads the parts of pid in want, for a caller that already
+// knows the rest (an audit exec record carries the executable, argv, cwd
+// and ids; the table's copy of a forked process its parent). Parts not read
+// stay zero; AUID is -1 when loginuid was not read or could not be. The
+// error matches fs.ErrNotExist when the process is gone.
 func (r *Reader) ProcessFields(pid int, want Fields) (Process, error) {
 	p := Process{PID: pid, AUID: -1}
 	dir := strconv.Itoa(pid)
-	st, err := r.Stat(pid)
-	if err != nil {
-		return p, err
+	if want&FieldStat == 0 && r.getsid != nil {
+		sid, err := r.getsid(pid)
+		if err != nil {
+			if errors.Is(err, syscall.ESRCH) {
+				return p, fmt.Errorf("getsid %d: %w", pid, ErrGone)
+			}
+			return p, fmt.Errorf("getsid %d: %w", pid, err)
+		}
+		p.SID = sid
+	} else {
+		st, err := r.Stat(pid)
+		if err != nil {
+			return p, err
+		}
+		p.PPID, p.SID, p.Comm, p.StartTime, p.TTY = st.PPID, st.SID, st.Comm, st.StartTime, st.TTYNr != 0
 	}
-	p.PPID, p.SID, p.Comm, p.StartTime, p.TTY = st.PPID, st.SID, st.Comm, st.StartTime, st.TTYNr != 0
 	caps := want&FieldCaps != 0
 	if caps && want&FieldStatus == 0 && r.capget != nil {
 		// Capabilities alone are best effort, as the links are: a failed

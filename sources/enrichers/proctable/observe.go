@@ -276,6 +276,9 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 	// (An entry read while relying on audit has no executable yet.)
 	skipRead := old != nil && ev.Evt.Source != event.SourceProcconn && !old.Partial &&
 		now.Sub(old.execAt) < time.Second && (ev.Proc.Exe == "" || old.Exe == "" || ev.Proc.Exe == old.Exe)
+	// The parent is known from the fork (or an earlier exec) of this
+	// running process: see the lean read below.
+	parentKnown := old != nil && old.Exited.IsZero() && old.PPID != 0
 	t.mu.RUnlock()
 	if skipRead {
 		// The proc connector's exec already read /proc: only take what
@@ -292,6 +295,14 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 	lean := ev.Evt.Source == event.SourceProcconn && t.auditBrings(now)
 	if lean {
 		want &^= fromAudit
+		if parentKnown && ev.Proc.Name != "" {
+			// No stat either (its read is the dearest of a lean read):
+			// the parent is the fork's, comm came with the event, the
+			// session comes from getsid(2), and the terminal is the
+			// fork copy's until audit's record says (its tty field is
+			// the controlling terminal, as stat's tty_nr).
+			want &^= procfs.FieldStat
+		}
 	}
 	p, ok := t.read(pid, ev, want)
 	cid := ""
@@ -354,6 +365,10 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 			p.User = ""
 			if from != nil {
 				p.UID, p.GID, p.EUID, p.AUID, p.User = from.UID, from.GID, from.EUID, from.AUID, from.User
+			}
+			if want&procfs.FieldStat == 0 && old != nil {
+				// Exec keeps the start time; a fork copy has none.
+				p.TTY, p.StartTime = old.TTY, old.StartTime
 			}
 			if old != nil && now.Sub(old.execAt) < time.Second && old.Exe != "" {
 				// Audit's record of this exec came first: keep what it said.
@@ -422,6 +437,8 @@ func (t *Table) overlay(p *Process, ev *event.Event) {
 	}
 	if ev.Evt.Source == event.SourceAudit || ev.Evt.Source == event.SourceReplay {
 		p.UID, p.GID, p.EUID, p.AUID = e.UID, e.GID, e.EUID, e.AUID
+		// Audit's tty field is the controlling terminal, as stat's.
+		p.TTY = e.TTY
 		if e.User != "" {
 			p.User = e.User
 		}
