@@ -22,7 +22,6 @@ import (
 	"github.com/ruled/ruled/sources"
 	"github.com/ruled/ruled/sources/enrichers/container"
 	"github.com/ruled/ruled/sources/event"
-	"github.com/ruled/ruled/sources/live"
 	"github.com/ruled/ruled/sources/pipeline"
 	"github.com/ruled/ruled/sources/sensors/audit"
 	"github.com/ruled/ruled/sources/sensors/replay"
@@ -174,56 +173,34 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "ruled:", err)
 		return exitError
 	}
-	var evalTime evalTimer
-	evalNow := func(ev *event.Event) {
-		start := time.Now()
-		alerts := current.Load().Eval(ev)
-		evalTime.add(time.Since(start))
-		for _, a := range alerts {
+	// The event path: a replay file, or the live sensors.
+	pc := pipeline.Config{
+		Rules: current.Load,
+		Alert: func(a event.Alert) {
 			stage.Send(a)
 			if resp != nil {
 				resp.Offer(a)
 			}
-		}
+		},
+		Logger: log,
 	}
-	var late *lateEval // set with the live sources
-	evaluate := func(ev *event.Event) {
-		if late == nil || !late.offer(ev) {
-			evalNow(ev)
-		}
-	}
-
-	// Sources: a replay file, or the live sensors.
-	var (
-		srcs    []sources.Source
-		handle  = evaluate
-		sensors *live.Live
-	)
 	var replaySrc *replay.Source
 	if f.replay != "" {
 		replaySrc = replay.New(f.replay, log)
-		srcs = []sources.Source{replaySrc}
-	} else {
-		lc, err := liveConfig(f, cfg, log)
-		if err != nil {
-			fmt.Fprintln(stderr, "ruled:", err)
-			return exitUsage
-		}
-		sensors, err = live.New(lc)
-		if err != nil {
-			fmt.Fprintln(stderr, "ruled:", err)
-			return exitError
-		}
-		if err := sensors.Seed(ctx); err != nil {
-			log.Warn("process table seed incomplete", "err", err)
-		}
-		srcs = sensors.Sources()
-		defer guardAudit(srcs, log)()
-		handle = sensors.Handler(evaluate)
-		late = newLateEval(sensors.Containers(), evalNow)
+		pc.Offline = []sources.Source{replaySrc}
+	} else if err := liveConfig(f, cfg, &pc); err != nil {
+		fmt.Fprintln(stderr, "ruled:", err)
+		return exitUsage
+	}
+	pipe, err := pipeline.New(pc)
+	if err != nil {
+		fmt.Fprintln(stderr, "ruled:", err)
+		return exitError
+	}
+	if f.replay == "" {
+		defer guardAudit(pipe.Sources(), log)()
 	}
 
-	pipe := pipeline.New(srcs, 0, log)
 	metricsAddr := f.metricsAddr
 	if metricsAddr == "" {
 		metricsAddr = cfg.Metrics.Addr
@@ -231,11 +208,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if metricsAddr != "" {
 		reg := newMetricsRegistry(func() agentStats {
 			eng := current.Load()
-			s := agentStats{replay: f.replay != "", pipe: pipe.Stats(), late: late, engine: eng.Stats(), rules: eng.Rules(), outputs: stage.Stats(), eval: &evalTime}
-			if sensors != nil {
-				ls := sensors.Stats()
-				s.live = &ls
-			}
+			s := agentStats{replay: f.replay != "", pipe: pipe.Stats(), engine: eng.Stats(), rules: eng.Rules(), outputs: stage.Stats()}
 			if resp != nil {
 				rs := resp.Stats()
 				s.resp = &rs
@@ -261,22 +234,8 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 	runCtx, runCancel := context.WithCancel(ctx)
 	var workers sync.WaitGroup
-	if sensors != nil {
-		workers.Go(func() {
-			if err := sensors.Run(runCtx); err != nil {
-				log.Warn("enrichment workers", "err", err)
-			}
-		})
-	}
 	workers.Go(func() { hangups(runCtx, hup, &current, paths, rl, hostname, stage, log) })
-	// Deferred events stop after the sensors: their workers flush the exec
-	// merger into evaluate on the way out.
-	lateCtx, lateCancel := context.WithCancel(context.WithoutCancel(ctx))
-	var lateDone sync.WaitGroup
-	if late != nil {
-		lateDone.Go(func() { late.run(lateCtx) })
-	}
-	// Responses act until evaluation has stopped; their reports still reach
+	// Responses act until the path has stopped; their reports still reach
 	// the outputs, which stop after them.
 	respCtx, respCancel := context.WithCancel(context.WithoutCancel(ctx))
 	var respDone sync.WaitGroup
@@ -290,14 +249,14 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if every <= 0 {
 		every = time.Minute
 	}
-	workers.Go(func() { statsLoop(runCtx, every, pipe, sensors, late, stage, current.Load, log) })
+	workers.Go(func() { statsLoop(runCtx, every, pipe, stage, current.Load, log) })
 
 	log.Info("ruled running", "version", version, "outputs", len(specs))
-	runErr := pipe.Run(runCtx, handle)
+	// Run returns once every event taken in has left the path (the exec
+	// merge and the metadata wait are flushed).
+	runErr := pipe.Run(runCtx, nil)
 	runCancel()
 	workers.Wait()
-	lateCancel()
-	lateDone.Wait()
 	respCancel()
 	respDone.Wait()
 	if resp != nil {
@@ -308,7 +267,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	outCancel()
 	bg.Wait()
 	if f.replay == "" || runErr != nil {
-		logFinal(pipe, sensors, late, stage, current.Load(), log)
+		logFinal(pipe, stage, current.Load(), log)
 	} else {
 		// The replay's own summary counts events; these say whether its
 		// alerts were delivered (the outputs have drained by now).
@@ -365,14 +324,15 @@ func startCPUProfile(path string) (stop func(), err error) {
 	}, nil
 }
 
-func liveConfig(f agentFlags, cfg *fileConfig, log *slog.Logger) (live.Config, error) {
+// liveConfig fills the live sensors' part of the path's config.
+func liveConfig(f agentFlags, cfg *fileConfig, pc *pipeline.Config) error {
 	list := f.sources
 	if list == "" {
 		list = strings.Join(cfg.Sources, ",")
 	}
-	srcs, err := live.ParseSources(list)
+	srcs, err := pipeline.ParseSources(list)
 	if err != nil {
-		return live.Config{}, err
+		return err
 	}
 	ac := audit.Config{
 		Mode:         cfg.Audit.Mode,
@@ -390,15 +350,15 @@ func liveConfig(f agentFlags, cfg *fileConfig, log *slog.Logger) (live.Config, e
 	if rulesFile != "" {
 		text, err := audit.ReadRulesFile(rulesFile)
 		if err != nil {
-			return live.Config{}, err
+			return err
 		}
 		ac.RulesText = text
 	}
-	lc := live.Config{Sources: srcs, Audit: ac, DockerSocket: cfg.Docker.Socket, CRISocket: cfg.CRI.Socket, Logger: log}
+	pc.Sources, pc.Audit, pc.DockerSocket, pc.CRISocket = srcs, ac, cfg.Docker.Socket, cfg.CRI.Socket
 	if cfg.ProcEnv != nil && !*cfg.ProcEnv {
-		lc.EnvMax = -1
+		pc.EnvMax = -1
 	}
-	return lc, nil
+	return nil
 }
 
 // hangups reloads the rules and reopens file outputs on SIGHUP. A rule set
@@ -423,7 +383,7 @@ func hangups(ctx context.Context, ch <-chan os.Signal, current *atomic.Pointer[e
 	}
 }
 
-func statsLoop(ctx context.Context, every time.Duration, pipe *pipeline.Pipeline, sensors *live.Live, late *lateEval, stage *outputs.Stage, eng func() *engine.Engine, log *slog.Logger) {
+func statsLoop(ctx context.Context, every time.Duration, pipe *pipeline.Pipeline, stage *outputs.Stage, eng func() *engine.Engine, log *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -431,20 +391,13 @@ func statsLoop(ctx context.Context, every time.Duration, pipe *pipeline.Pipeline
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			logFinal(pipe, sensors, late, stage, eng(), log)
+			logFinal(pipe, stage, eng(), log)
 		}
 	}
 }
 
-func logFinal(pipe *pipeline.Pipeline, sensors *live.Live, late *lateEval, stage *outputs.Stage, eng *engine.Engine, log *slog.Logger) {
-	ps := pipe.Stats()
-	log.Info("pipeline stats", "received", ps.Received, "handled", ps.Handled)
-	if sensors != nil {
-		sensors.LogStats()
-	}
-	if late != nil {
-		log.Info("late evaluation stats", "deferred", late.deferred.Load(), "unresolved", late.unresolved.Load(), "overflow", late.overflow.Load())
-	}
+func logFinal(pipe *pipeline.Pipeline, stage *outputs.Stage, eng *engine.Engine, log *slog.Logger) {
+	pipe.LogStats()
 	log.Info("engine stats", "stats", fmt.Sprintf("%+v", eng.Stats()))
 	logOutputStats(stage, log)
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/ruled/ruled/engine"
 	"github.com/ruled/ruled/sources"
 	"github.com/ruled/ruled/sources/event"
-	"github.com/ruled/ruled/sources/live"
 	"github.com/ruled/ruled/sources/pipeline"
 	"github.com/ruled/ruled/sources/sensors/replay"
 )
@@ -66,29 +65,29 @@ func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 	}
 
-	var (
-		src       sources.Source
-		replaySrc *replay.Source
-	)
+	pc := pipeline.Config{Logger: log}
+	var replaySrc *replay.Source
 	isLive := replayFile == ""
 	if isLive {
-		list, err := live.ParseSources(srcList)
+		list, err := pipeline.ParseSources(srcList)
 		if err != nil {
 			fmt.Fprintln(stderr, "ruled events: -sources:", err)
 			return exitUsage
 		}
-		sensors, err := live.New(live.Config{Sources: list, Logger: log})
-		if err != nil {
-			fmt.Fprintln(stderr, "ruled events:", err)
-			return exitError
-		}
-		defer guardAudit(sensors.Sources(), log)()
-		src = sensors.Source()
+		pc.Sources = list
 	} else {
 		replaySrc = replay.New(replayFile, log)
-		src = replaySrc
+		pc.Offline = []sources.Source{replaySrc}
 	}
-	n, err := printEvents(ctx, []sources.Source{src}, filter, stdout, isLive, log)
+	pipe, err := pipeline.New(pc)
+	if err != nil {
+		fmt.Fprintln(stderr, "ruled events:", err)
+		return exitError
+	}
+	if isLive {
+		defer guardAudit(pipe.Sources(), log)()
+	}
+	n, err := printEvents(ctx, pipe, filter, stdout, isLive, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "ruled events:", err)
 		return exitError
@@ -119,10 +118,10 @@ func replayExit(src *replay.Source, stderr io.Writer, prog string, log *slog.Log
 	return exitError
 }
 
-// printEvents runs srcs and writes every event that passes filter (nil =
-// all) to w as a JSON line. flushEach flushes per event, for live streams a
-// reader watches.
-func printEvents(ctx context.Context, srcs []sources.Source, filter *engine.Filter, w io.Writer, flushEach bool, log *slog.Logger) (uint64, error) {
+// printEvents runs the path and writes every event that passes filter (nil
+// = all) to w as a JSON line. flushEach flushes per event, for live streams
+// a reader watches.
+func printEvents(ctx context.Context, pipe *pipeline.Pipeline, filter *engine.Filter, w io.Writer, flushEach bool, log *slog.Logger) (uint64, error) {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	var printed atomic.Uint64
 	var werr error
@@ -144,8 +143,8 @@ func printEvents(ctx context.Context, srcs []sources.Source, filter *engine.Filt
 		}
 		printed.Add(1)
 	}
-	// The pipeline calls print from one goroutine, so it needs no lock.
-	err := pipeline.New(srcs, 0, log).Run(ctx, print)
+	// The pipeline never calls print concurrently, so it needs no lock.
+	err := pipe.Run(ctx, print)
 	if ferr := bw.Flush(); werr == nil {
 		werr = ferr
 	}

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,7 +16,6 @@ import (
 	"github.com/ruled/ruled/engine"
 	"github.com/ruled/ruled/outputs"
 	"github.com/ruled/ruled/outputs/respond"
-	"github.com/ruled/ruled/sources/live"
 	"github.com/ruled/ruled/sources/pipeline"
 )
 
@@ -26,25 +24,11 @@ import (
 // metrics but the evaluation timer.
 type agentStats struct {
 	replay  bool
-	pipe    pipeline.Stats
-	live    *live.Stats // nil in replay mode
-	late    *lateEval   // nil in replay mode
+	pipe    pipeline.Stats // Sensors nil in replay mode
 	engine  engine.Stats
 	rules   []*engine.Rule
 	outputs []outputs.OutputStats
-	eval    *evalTimer
 	resp    *respond.Stats // nil without responses
-}
-
-// evalTimer sums the time rule evaluation takes, exported as a summary
-// without quantiles (sum and count).
-type evalTimer struct {
-	nanos, count atomic.Uint64
-}
-
-func (e *evalTimer) add(d time.Duration) {
-	e.nanos.Add(uint64(d))
-	e.count.Add(1)
 }
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
@@ -57,6 +41,7 @@ var (
 	mKernelLost     = desc("kernel_lost_total", "Events the kernel dropped: audit's lost counter (since boot, all readers) and the proc connector's sequence gaps.", "source")
 	mOverruns       = desc("socket_overruns_total", "Netlink socket receive buffer overflows (ENOBUFS).", "source")
 	mBacklog        = desc("audit_backlog", "Kernel audit backlog at the last status read.")
+	mStage          = desc("stage_events_total", "Events through each stage of the event path (intake, merge, enrich, late, engine), by outcome: received, passed on (for the engine: alerts produced), dropped.", "stage", "outcome")
 	mQueueDrops     = desc("queue_drops_total", "Items dropped because a bounded queue was full, per stage.", "stage")
 	mAuditUnseen    = desc("audit_events_lost_total", "Audit events ruled could not tell, by how it knows: serials that never came (socket overrun) or events whose SYSCALL record the kernel lost.", "reason")
 	mUnnamed        = desc("exec_unnamed_total", "Proc connector execs emitted alone with no name (process gone, audit's record lost or late): rules on proc.name cannot match them.")
@@ -84,7 +69,7 @@ var (
 type agentCollector struct{ stats func() agentStats }
 
 func (agentCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{mEvents, mAuditRecords, mKernelLost, mOverruns, mBacklog, mQueueDrops, mMerge, mUnnamed, mAuditUnseen,
+	for _, d := range []*prometheus.Desc{mStage, mEvents, mAuditRecords, mKernelLost, mOverruns, mBacklog, mQueueDrops, mMerge, mUnnamed, mAuditUnseen,
 		mProcs, mContainers, mLookups, mLookupFailures, mLate, mEvaluated, mRuleErrors, mAlerts, mSuppressed, mEvalTime,
 		mOutSent, mOutFailed, mOutRetried, mOutDropped, mOutQueued, mRespMatched, mRespActions} {
 		ch <- d
@@ -99,10 +84,15 @@ func (c agentCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
-	if s.replay {
-		counter(mEvents, s.pipe.Received, "replay")
+	for _, st := range s.pipe.Stages {
+		counter(mStage, st.Received, st.Stage, "received")
+		counter(mStage, st.Passed, st.Stage, "passed")
+		counter(mStage, st.Dropped, st.Stage, "dropped")
 	}
-	if l := s.live; l != nil {
+	if s.replay {
+		counter(mEvents, s.pipe.Stage("intake").Received, "replay")
+	}
+	if l := s.pipe.Sensors; l != nil {
 		if a := l.Audit; a != nil {
 			counter(mEvents, a.Events, "audit")
 			counter(mAuditRecords, a.Records)
@@ -135,10 +125,10 @@ func (c agentCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(mLookupFailures, l.Containers.Failures)
 		counter(mQueueDrops, l.Containers.Dropped, "container_lookup")
 	}
-	if s.late != nil {
-		counter(mLate, s.late.deferred.Load(), "deferred")
-		counter(mLate, s.late.unresolved.Load(), "unresolved")
-		counter(mQueueDrops, s.late.overflow.Load(), "late_evaluation")
+	if s.pipe.Sensors != nil {
+		counter(mLate, s.pipe.Late.Deferred, "deferred")
+		counter(mLate, s.pipe.Late.Unresolved, "unresolved")
+		counter(mQueueDrops, s.pipe.Late.Overflow, "late_evaluation")
 	}
 	counter(mEvaluated, s.engine.Events)
 	counter(mRuleErrors, s.engine.Errors)
@@ -150,9 +140,7 @@ func (c agentCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(mAlerts, r.Alerts, r.Name, prio[r.Name])
 		counter(mSuppressed, r.Suppressed, r.Name)
 	}
-	if s.eval != nil {
-		ch <- prometheus.MustNewConstSummary(mEvalTime, s.eval.count.Load(), float64(s.eval.nanos.Load())/1e9, nil)
-	}
+	ch <- prometheus.MustNewConstSummary(mEvalTime, s.pipe.Stage("engine").Received, s.pipe.EvalTime.Seconds(), nil)
 	if r := s.resp; r != nil {
 		counter(mRespMatched, r.Matched, "matched")
 		counter(mRespMatched, r.Host, "host_skipped")

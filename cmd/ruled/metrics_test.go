@@ -15,7 +15,6 @@ import (
 	"github.com/ruled/ruled/sources/enrichers/container"
 	"github.com/ruled/ruled/sources/enrichers/proctable"
 	"github.com/ruled/ruled/sources/event"
-	"github.com/ruled/ruled/sources/live"
 	"github.com/ruled/ruled/sources/pipeline"
 	"github.com/ruled/ruled/sources/sensors/audit"
 	"github.com/ruled/ruled/sources/sensors/procconn"
@@ -24,28 +23,28 @@ import (
 // TestMetricsExposition serves a registry over counters set by hand and
 // checks the text a scrape returns, series by series.
 func TestMetricsExposition(t *testing.T) {
-	late := &lateEval{}
-	late.deferred.Add(7)
-	late.overflow.Add(2)
-	var eval evalTimer
-	eval.add(3 * time.Millisecond)
-	eval.add(time.Millisecond)
 	stats := agentStats{
-		pipe: pipeline.Stats{Received: 99},
-		live: &live.Stats{
-			Audit:      &audit.Stats{Events: 40, Records: 300, KernelLost: 5, SocketDrops: 1, KernelBacklog: 3, QueueDrops: 4, SeqLost: 12, OrphanEvents: 13},
-			Procconn:   &procconn.Stats{Emitted: 60, Lost: 6, Overruns: 2},
-			Merge:      &proctable.MergeStats{Merged: 30, Alone: 3, AloneUnnamed: 2, LateAudit: 1, LateEmitted: 1},
-			Table:      proctable.Stats{Live: 120, Exited: 8},
-			Containers: container.Stats{Cached: 3, Lookups: 9, Failures: 1, Dropped: 11},
+		pipe: pipeline.Stats{
+			Stages: []pipeline.StageStats{
+				{Stage: "intake", Received: 99, Passed: 99},
+				{Stage: "merge", Received: 90, Passed: 60, Dropped: 30},
+				{Stage: "engine", Received: 2, Passed: 1},
+			},
+			Late:     pipeline.LateStats{Deferred: 7, Overflow: 2},
+			EvalTime: 4 * time.Millisecond,
+			Sensors: &pipeline.SensorStats{
+				Audit:      &audit.Stats{Events: 40, Records: 300, KernelLost: 5, SocketDrops: 1, KernelBacklog: 3, QueueDrops: 4, SeqLost: 12, OrphanEvents: 13},
+				Procconn:   &procconn.Stats{Emitted: 60, Lost: 6, Overruns: 2},
+				Merge:      &proctable.MergeStats{Merged: 30, Alone: 3, AloneUnnamed: 2, LateAudit: 1, LateEmitted: 1},
+				Table:      proctable.Stats{Live: 120, Exited: 8},
+				Containers: container.Stats{Cached: 3, Lookups: 9, Failures: 1, Dropped: 11},
+			},
 		},
-		late:   late,
 		engine: engine.Stats{Events: 100, Errors: 1, Rules: []engine.RuleStats{{Name: `Shell "x"`, Alerts: 2, Suppressed: 5}}},
 		rules:  []*engine.Rule{{Name: `Shell "x"`, Priority: event.PriorityCritical}},
 		outputs: []outputs.OutputStats{
 			{Name: "webhook+http://127.0.0.1:1/", Sent: 4, Failed: 3, Retried: 2, Dropped: 1, Queued: 6},
 		},
-		eval: &eval,
 		resp: &respond.Stats{Matched: 5, Host: 2, CooledDown: 1, Dropped: 1, Actions: 6, Failed: 1},
 	}
 	reg := newMetricsRegistry(func() agentStats { return stats })
@@ -60,6 +59,9 @@ func TestMetricsExposition(t *testing.T) {
 		`ruled_events_received_total{source="audit"} 40`,
 		`ruled_events_received_total{source="procconn"} 60`,
 		`ruled_audit_records_total 300`,
+		`ruled_stage_events_total{outcome="received",stage="intake"} 99`,
+		`ruled_stage_events_total{outcome="dropped",stage="merge"} 30`,
+		`ruled_stage_events_total{outcome="passed",stage="engine"} 1`,
 		`ruled_response_matches_total{outcome="host_skipped"} 2`,
 		`ruled_response_actions_total{result="done"} 5`,
 		`ruled_response_actions_total{result="failed"} 1`,

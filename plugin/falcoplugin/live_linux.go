@@ -5,15 +5,19 @@ import (
 	"log/slog"
 
 	"github.com/ruled/ruled/sources"
-	"github.com/ruled/ruled/sources/live"
+	"github.com/ruled/ruled/sources/pipeline"
 	"github.com/ruled/ruled/sources/sensors/audit"
 )
 
-// openLive runs the kernel sources with the standalone agent's wiring
-// (process table, exec merge, containers, namespace sockets) and returns
-// them as one source, so the plugin and the agent see identical events.
+// openLive runs the agent's event path up to the engine (process table, exec
+// merge, enrichment and the wait for a new container's runtime metadata)
+// and returns it as one source of finished events, so the plugin and the
+// agent see identical events. Falco's rules on ruled.container.* fields need
+// the metadata as much as ruled's own: an event of a container the runtime
+// has not answered for yet reaches Falco up to 2 s late rather than without
+// its image and privileges.
 func openLive(names []string, cfg Config, logger *slog.Logger) ([]sources.Source, []sources.Enricher, error) {
-	l, err := live.New(live.Config{
+	p, err := pipeline.New(pipeline.Config{
 		Sources: names,
 		Audit:   audit.Config{Mode: cfg.AuditMode},
 		Logger:  logger,
@@ -21,5 +25,5 @@ func openLive(names []string, cfg Config, logger *slog.Logger) ([]sources.Source
 	if err != nil {
 		return nil, nil, fmt.Errorf("open live sources: %w", err)
 	}
-	return []sources.Source{l.Source()}, nil, nil
+	return []sources.Source{p.Source()}, nil, nil
 }

@@ -2,89 +2,93 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"testing"
-	"time"
 
+	"github.com/ruled/ruled/engine"
 	"github.com/ruled/ruled/sources"
 	"github.com/ruled/ruled/sources/event"
 )
 
-type fakeSource struct {
-	name string
-	n    int
-	err  error
-	wait bool // block until cancelled after emitting
-}
+const oddRule = `
+- rule: odd pid
+  desc: test
+  condition: evt.type == "execve" && proc.pid % 2 == 1
+  output: "odd %proc.pid"
+  priority: WARNING
+`
 
-func (f *fakeSource) Name() string { return f.name }
-
-func (f *fakeSource) Run(ctx context.Context, emit func(*event.Event)) error {
-	for i := range f.n {
-		emit(&event.Event{Proc: event.Proc{PID: i}, Evt: event.Evt{Source: f.name}})
-	}
-	if f.wait {
-		<-ctx.Done()
-		return nil
-	}
-	return f.err
-}
-
-func TestRunFinishesWhenSourcesEnd(t *testing.T) {
-	p := New(toSources([]*fakeSource{{name: "a", n: 1000}, {name: "b", n: 500}}), 4, nil)
-	counts := map[string]int{}
-	if err := p.Run(context.Background(), func(ev *event.Event) { counts[ev.Evt.Source]++ }); err != nil {
+// An offline path (a replay) goes from intake straight to the engine; its
+// stages count what went through.
+func TestOfflineToEngine(t *testing.T) {
+	eng, err := engine.New([]engine.File{{Name: "odd.yaml", Data: []byte(oddRule)}}, engine.Options{})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if counts["a"] != 1000 || counts["b"] != 500 {
-		t.Fatalf("counts = %v", counts)
+	var alerts []event.Alert
+	src := &execSource{n: 100}
+	p, err := New(Config{Offline: []sources.Source{src}, Rules: func() *engine.Engine { return eng },
+		Alert: func(a event.Alert) { alerts = append(alerts, a) }})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if s := p.Stats(); s.Received != 1500 || s.Handled != 1500 {
-		t.Fatalf("stats = %+v", s)
+	if err := p.Run(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(alerts) != 50 {
+		t.Fatalf("%d alerts, want 50", len(alerts))
+	}
+	s := p.Stats()
+	if in, en := s.Stage("intake"), s.Stage("engine"); in.Received != 100 || in.Passed != 100 || en.Received != 100 || en.Passed != 50 {
+		t.Errorf("stages %+v", s.Stages)
+	}
+	if s.Sensors != nil || s.EvalTime <= 0 {
+		t.Errorf("offline stats: sensors %v, eval time %v", s.Sensors, s.EvalTime)
 	}
 }
 
-func TestRunReportsSourceError(t *testing.T) {
-	boom := errors.New("boom")
-	p := New(toSources([]*fakeSource{{name: "bad", n: 3, err: boom}, {name: "good", n: 2}}), 0, nil)
-	n := 0
-	err := p.Run(context.Background(), func(*event.Event) { n++ })
-	var se *SourceError
-	if !errors.As(err, &se) || se.Source != "bad" || !errors.Is(err, boom) {
-		t.Fatalf("err = %v, want SourceError bad: boom", err)
+// Without Rules the path ends at the sink, in order for one source.
+func TestOfflineToSink(t *testing.T) {
+	p, err := New(Config{Offline: []sources.Source{&execSource{n: 10}}})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if n != 5 {
-		t.Fatalf("handled %d events, want 5 (events before the error are kept)", n)
+	var pids []int
+	if err := p.Run(context.Background(), func(ev *event.Event) { pids = append(pids, ev.Proc.PID) }); err != nil {
+		t.Fatal(err)
 	}
-}
-
-func TestRunStopsOnCancel(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	p := New(toSources([]*fakeSource{{name: "live", n: 10, wait: true}}), 0, nil)
-	done := make(chan error, 1)
-	n := 0
-	go func() {
-		done <- p.Run(ctx, func(*event.Event) {
-			n++
-			if n == 10 {
-				cancel()
-			}
-		})
-	}()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
+	for i, pid := range pids {
+		if pid != i {
+			t.Fatalf("sink got pids %v", pids)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Run did not return after cancel")
+	}
+	if len(pids) != 10 {
+		t.Fatalf("sink got %d events", len(pids))
 	}
 }
 
-func toSources(fs []*fakeSource) []sources.Source {
-	out := make([]sources.Source, len(fs))
-	for i, f := range fs {
-		out[i] = f
+func TestConfigChecks(t *testing.T) {
+	if _, err := New(Config{Offline: []sources.Source{&execSource{}}, Rules: func() *engine.Engine { return nil }}); err == nil {
+		t.Error("Rules without Alert accepted")
 	}
-	return out
+	p, err := New(Config{Offline: []sources.Source{&execSource{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(context.Background(), nil); err == nil {
+		t.Error("Run with neither a sink nor Rules accepted")
+	}
+}
+
+type execSource struct{ n int }
+
+func (*execSource) Name() string { return "test" }
+
+func (s *execSource) Run(_ context.Context, emit func(*event.Event)) error {
+	for i := range s.n {
+		ev := &event.Event{}
+		ev.Evt.Type, ev.Evt.Source, ev.Evt.Success = event.TypeExecve, event.SourceReplay, true
+		ev.Proc.PID = i
+		emit(ev)
+	}
+	return nil
 }

@@ -106,6 +106,6 @@ func TestFaultAuditSocketOverrun(t *testing.T) {
 	t.Logf("%d of %d markers alerted (%d more without arguments), %d went out unnamed, procconn lost %d; audit %v; procconn %v; exec merge %v", got, n, untagged, unnamed, pcLost, st, pc, merge)
 	s.flows(t, a, "after")
 	stop(t, a)
-	t.Logf("at exit: output %v; late evaluation %v; pipeline %v", lastLog(a.Log(), "output stats", "output=json"),
-		lastLog(a.Log(), "late evaluation stats", ""), lastLog(a.Log(), "pipeline stats", ""))
+	t.Logf("at exit: output %v; late evaluation %v; intake %v", lastLog(a.Log(), "output stats", "output=json"),
+		lastLog(a.Log(), "late evaluation stats", ""), lastLog(a.Log(), "stage stats", "stage=intake"))
 }

@@ -1,4 +1,4 @@
-package live
+package pipeline
 
 import (
 	"strings"
@@ -19,7 +19,7 @@ const relyMergeWindow = time.Second
 // daemon with ruled's rules and those report every exec, and reports
 // the exec merge window to use (0: the default). In multicast mode the
 // rules are the other daemon's, which may filter execs.
-func (l *Live) relyOnAuditExecs() time.Duration {
+func (l *Pipeline) relyOnAuditExecs() time.Duration {
 	if l.audit == nil || l.conn == nil || !coversExecs(l.audit.Rules()) {
 		return 0
 	}

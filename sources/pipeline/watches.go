@@ -1,4 +1,4 @@
-package live
+package pipeline
 
 import (
 	"path"
@@ -62,7 +62,7 @@ func (w *watchTracker) watched(p string) bool {
 	return false
 }
 
-func (l *Live) watchContainer(ev *event.Event) {
+func (l *Pipeline) watchContainer(ev *event.Event) {
 	if l.watches.due(ev, time.Now()) {
 		l.audit.WatchContainer(ev.Proc.PID, ev.Container.ID)
 	}

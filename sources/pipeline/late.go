@@ -1,4 +1,4 @@
-package main
+package pipeline
 
 import (
 	"context"
@@ -11,6 +11,9 @@ import (
 
 // metadataWait bounds how long an event waits for its container's metadata.
 const metadataWait = 2 * time.Second
+
+// lateQueue bounds the events waiting for metadata at once.
+const lateQueue = 4096
 
 // lateEval evaluates the events of a container the runtime has not
 // answered for yet (its first moments: the lookup starts with its first
@@ -26,7 +29,7 @@ type lateEval struct {
 	enrich  func(*event.Event)
 	eval    func(*event.Event)
 
-	deferred, unresolved, overflow atomic.Uint64
+	deferred, unresolved, overflow, passed atomic.Uint64
 }
 
 type pendingEvent struct {
@@ -36,7 +39,7 @@ type pendingEvent struct {
 
 func newLateEval(res *container.Resolver, eval func(*event.Event)) *lateEval {
 	return &lateEval{
-		queue:   make(chan pendingEvent, 4096),
+		queue:   make(chan pendingEvent, lateQueue),
 		pending: res.Pending,
 		lookup:  res.Lookup,
 		enrich:  res.Enrich,
@@ -77,6 +80,7 @@ func (l *lateEval) run(ctx context.Context) {
 				select {
 				case p := <-l.queue:
 					l.unresolved.Add(1)
+					l.passed.Add(1)
 					l.eval(p.ev)
 				default:
 					return
@@ -90,6 +94,7 @@ func (l *lateEval) run(ctx context.Context) {
 				l.unresolved.Add(1)
 			}
 			l.enrich(p.ev)
+			l.passed.Add(1)
 			l.eval(p.ev)
 		}
 	}

@@ -1,4 +1,4 @@
-package live
+package pipeline
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 // table and the enrichment chain. It cannot fail: without a Docker daemon
 // the resolver still attributes container ids from /proc/PID/cgroup and
 // fills names once the daemon answers.
-func (l *Live) addContainers(cfg Config) {
+func (l *Pipeline) addContainers(cfg Config) {
 	res := l.res
 	nc := netns.NewCache(netns.Config{})
 	l.table.SetContainerResolver(res.ContainerID)
@@ -29,7 +29,7 @@ func (l *Live) addContainers(cfg Config) {
 
 // newResolver creates the container resolver first, since the proc
 // connector source asks it for each exec's container as it is received.
-func (l *Live) newResolver(cfg Config) {
+func (l *Pipeline) newResolver(cfg Config) {
 	sock := cfg.DockerSocket
 	if sock == "" {
 		sock = container.DefaultDockerSocket
@@ -78,23 +78,13 @@ func probeCRI(socket string, log *slog.Logger) *container.CRI {
 	return c
 }
 
-// Containers returns the container resolver (for name lookups by id).
-func (l *Live) Containers() *container.Resolver { return l.res }
-
-func (l *Live) logContainerStats() {
-	cs := l.res.Stats()
-	ns := l.nc.Stats()
-	l.log.Info("container stats", "cached", cs.Cached, "lookups", cs.Lookups, "failures", cs.Failures,
-		"dropped", cs.Dropped, "upper_unknown", cs.UpperUnknown, "netns", ns.Namespaces, "netns_reads", ns.Reads, "netns_read_errors", ns.ReadErrors)
-}
-
 // warmContainers asks for the audit watches of the containers that were
 // running before ruled started, and looks up their metadata, so their
 // first events after start carry names too, not only the ones that trigger
 // a lookup. It runs beside the event path; the lookups stop at the first
 // failure other than "not found" (the daemon is down: the resolver
 // recovers on its own when it returns).
-func (l *Live) warmContainers(ctx context.Context) error {
+func (l *Pipeline) warmContainers(ctx context.Context) error {
 	var ids []string
 	seen := map[string]bool{}
 	for _, p := range l.table.Processes() {

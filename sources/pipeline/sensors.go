@@ -1,0 +1,107 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/ruled/ruled/sources/enrichers/proctable"
+	"github.com/ruled/ruled/sources/sensors/audit"
+	"github.com/ruled/ruled/sources/sensors/procconn"
+)
+
+// Source names accepted by Config.Sources.
+const (
+	Audit    = "audit"
+	Procconn = "procconn"
+)
+
+// ParseSources splits a -sources list ("audit,procconn") and checks names.
+func ParseSources(list string) ([]string, error) {
+	if strings.TrimSpace(list) == "" {
+		return nil, nil
+	}
+	var out []string
+	for _, s := range strings.Split(list, ",") {
+		s = strings.TrimSpace(s)
+		if s != Audit && s != Procconn {
+			return nil, fmt.Errorf("unknown source %q (want audit, procconn)", s)
+		}
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// newSensors builds the kernel sensors and the enrichers they share.
+// Asked-for sources that cannot run are an error; with no explicit choice, a
+// source that cannot run is left out and the reason logged, and it fails
+// only when none can run.
+func (l *Pipeline) newSensors(cfg Config) error {
+	log := l.log
+	want := cfg.Sources
+	explicit := len(want) > 0
+	if !explicit {
+		want = []string{Audit, Procconn}
+	}
+	l.table = proctable.New(proctable.Config{Logger: log, EnvMax: cfg.EnvMax})
+	l.newResolver(cfg)
+
+	var skipped []string
+	for _, name := range want {
+		err := l.add(name, cfg)
+		if err == nil {
+			continue
+		}
+		if explicit {
+			return fmt.Errorf("source %s: %w", name, err)
+		}
+		log.Warn("source not started", "source", name, "reason", err.Error())
+		skipped = append(skipped, name)
+	}
+	if len(l.srcs) == 0 {
+		return fmt.Errorf("no live source can run (%s): run as root, or use -replay FILE", strings.Join(skipped, ", "))
+	}
+	names := make([]string, len(l.srcs))
+	for i, s := range l.srcs {
+		names[i] = s.Name()
+	}
+	log.Info("live sources", "running", strings.Join(names, ","), "skipped", strings.Join(skipped, ","))
+
+	l.enrich = append(l.enrich, l.table)
+	l.addContainers(cfg)
+	if l.audit != nil && l.conn != nil {
+		// Created here, not in Run, so the workers may start in either order.
+		l.merger = proctable.NewMerger(l.relyOnAuditExecs(), 0, l.merged)
+	}
+	return nil
+}
+
+func (l *Pipeline) add(name string, cfg Config) error {
+	if os.Geteuid() != 0 {
+		return errors.New("needs root (CAP_AUDIT_CONTROL / CAP_NET_ADMIN)")
+	}
+	switch name {
+	case Audit:
+		s, err := audit.New(cfg.Audit, l.log.With("source", Audit))
+		if err != nil {
+			return err
+		}
+		l.audit = s
+		l.watches = newWatchTracker(s.WatchDirs())
+		s.SetPIDFinder(l.table.OldestIn)
+		l.srcs = append(l.srcs, s)
+	case Procconn:
+		// exe and comm at receive: alone, nothing else would carry them
+		// for a quick process; beside audit, they stand in when the
+		// kernel dropped the exec's audit records (backlog overflow).
+		s := procconn.New(procconn.Config{Logger: l.log.With("source", Procconn), Resync: l.table.Resync,
+			ContainerOf: l.res.ContainerIDOf, ReadExec: true})
+		l.conn = s
+		l.srcs = append(l.srcs, s)
+	}
+	return nil
+}
