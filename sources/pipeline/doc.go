@@ -1,5 +1,9 @@
-// Package pipeline runs event sources concurrently and hands their events,
-// one at a time and in arrival order, to a single processing function
-// (enrichment, rules, outputs). The standalone agent, `ruled events` and the
-// Falco plugin share it.
+// Package pipeline owns ruled's event path, from the kernel sensors (the
+// audit source and the proc connector) or an offline replay, through the
+// shared process table and the exec merge, enrichment (containers,
+// network-namespace sockets) and the wait for a new container's runtime
+// metadata, to the engine and the alerts. The agent, `ruled events` and the
+// Falco plugin all run it (the last two end it at a sink before the
+// engine), so the three see identical events. ARCHITECTURE.md draws the
+// stages, their goroutines, locks and queue bounds.
 package pipeline
