@@ -435,20 +435,14 @@ func (r *Resolver) ContainerID(pid int) string {
 	return ref.ID
 }
 
-// Enrich fills container.* of ev. The id comes from the event (the process
-// table sets it) or else from /proc/PID/cgroup; the metadata from the cache.
-// A cache miss queues a lookup and returns at once: later events of the
-// container get the metadata. On execve it also sets proc.exe_upper_layer.
-// The Labels map is shared between events and must not be modified.
+// Enrich fills container.* of ev from the metadata cache. The id is the
+// event's: the process table decided it (Decide) and set it, and an event
+// without one stays without (Enrich reads no cgroup of its own, so one
+// process's events cannot disagree about their container). A cache miss
+// queues a lookup and returns at once: later events of the container get
+// the metadata. On execve it also sets proc.exe_upper_layer. The Labels map
+// is shared between events and must not be modified.
 func (r *Resolver) Enrich(ev *event.Event) {
-	if ev.Container.ID == "" && ev.Proc.PID > 0 {
-		if ref, err := r.Ref(ev.Proc.PID); err == nil {
-			ev.Container.ID = ref.ID
-			if ev.Container.Runtime == "" {
-				ev.Container.Runtime = ref.Runtime
-			}
-		}
-	}
 	id := ev.Container.ID
 	if id == "" || id == event.HostID {
 		return

@@ -226,8 +226,10 @@ func mergeExec(pc, au *event.Event) *event.Event {
 		out.Proc.TID = pc.Proc.TID
 	}
 	if out.Container.ID == "" {
-		// Read when the proc connector's exec was received (see
-		// procconn.Config.ContainerOf), while the process still lived.
+		// The clue read when the proc connector's exec was received
+		// (procconn.Config.ContainerOf), while the process still lived;
+		// the table decided the process's id from it at Observe, and
+		// the event carries it as Table.Enrich would copy it.
 		out.Container.ID = pc.Container.ID
 	}
 	return &out

@@ -155,7 +155,7 @@ func (t *Table) ensure(ev *event.Event) {
 		p = &Process{PID: ev.Proc.PID, PPID: ev.Proc.PPID, Partial: true}
 		t.overlay(p, ev)
 	} else {
-		p.ContainerID = t.resolveContainer(p.PID)
+		p.ContainerID = container.Decide(container.Clues{Now: t.resolveContainer(p.PID)})
 	}
 	t.mu.Lock()
 	if _, raced := t.procs[p.PID]; !raced {
@@ -177,6 +177,7 @@ func (t *Table) observeFork(ev *event.Event) {
 		}
 		if c.Partial && pp != nil {
 			inherit(c, pp)
+			c.ContainerID = container.Decide(container.Clues{Before: c.ContainerID, Parent: pp.ContainerID})
 		}
 		t.mu.Unlock()
 		return
@@ -184,6 +185,9 @@ func (t *Table) observeFork(ev *event.Event) {
 	if pp != nil {
 		c := *pp
 		c.PID, c.PPID = child, parent
+		// At fork a child is where its parent is (a runtime's child
+		// joins the container's cgroup later, before its exec).
+		c.ContainerID = container.Decide(container.Clues{Parent: pp.ContainerID})
 		c.Exited, c.StartTime, c.execAt, c.Partial, c.twinDue = time.Time{}, 0, time.Time{}, pp.Partial, false
 		if ev.Proc.SID != 0 {
 			c.SID = ev.Proc.SID
@@ -198,7 +202,7 @@ func (t *Table) observeFork(ev *event.Event) {
 	if !ok {
 		c = &Process{PID: child, Partial: true}
 	} else {
-		c.ContainerID = t.resolveContainer(child)
+		c.ContainerID = container.Decide(container.Clues{Now: t.resolveContainer(child)})
 	}
 	c.PPID = parent
 	t.mu.Lock()
@@ -238,13 +242,11 @@ func runtimeChildID(pp *Process) string {
 	return container.RuntimeArgsID(pp.Name, pp.Args)
 }
 
-// inherit copies from parent what survives fork and exec.
+// inherit copies from parent what survives fork and exec, except the
+// container id, which the caller decides (container.Decide).
 func inherit(c, parent *Process) {
 	if c.NS == (event.NS{}) {
 		c.NS = parent.NS
-	}
-	if c.ContainerID == "" {
-		c.ContainerID = parent.ContainerID
 	}
 	if c.Cwd == "" {
 		c.Cwd = parent.Cwd
@@ -332,29 +334,22 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 		}
 		if pp := t.procs[p.PPID]; pp != nil {
 			inherit(p, pp)
-			if id := runtimeChildID(pp); id != "" && (p.ContainerID == "" || p.ContainerID == event.HostID) {
-				p.ContainerID = id
-			}
 		}
-	} else {
-		p.ContainerID = cid
-		if old != nil {
-			if cid == "" {
-				p.ContainerID = old.ContainerID
-			}
-			if p.PPID == 0 {
-				p.PPID = old.PPID
-			}
-		}
-		if pp := t.procs[p.PPID]; p.ContainerID == "" && pp != nil {
-			// Its cgroup could not be read (an exited process not yet
-			// reaped still has a stat) and its fork was not seen yet:
-			// its parent's, as for a process already gone.
-			p.ContainerID = pp.ContainerID
-			if id := runtimeChildID(pp); id != "" {
-				p.ContainerID = id
-			}
-		}
+	} else if old != nil && p.PPID == 0 {
+		p.PPID = old.PPID
+	}
+	// Gone before /proc could be read, or its cgroup unreadable (an
+	// exited process not yet reaped still has a stat): what it had, or
+	// its parent's, as Decide weighs them.
+	clues := container.Clues{Exec: ev.Container.ID, Now: cid}
+	if old != nil {
+		clues.Before = old.ContainerID
+	}
+	if pp := t.procs[p.PPID]; pp != nil {
+		clues.Parent, clues.ParentRuntime = pp.ContainerID, runtimeChildID(pp)
+	}
+	p.ContainerID = container.Decide(clues)
+	if ok {
 		if lean {
 			// Until audit's record: the ids it had before the exec (its
 			// fork copy of the parent's), else its parent's.
@@ -449,12 +444,16 @@ func (t *Table) overlay(p *Process, ev *event.Event) {
 	if e.VPID != 0 {
 		p.VPID = e.VPID
 	}
-	if ev.Container.ID != "" && (p.ContainerID == "" || ev.Evt.Type == event.TypeExecve) {
+	if ev.Container.ID != "" {
 		// An exec's container id was read at the exec (the proc connector
 		// source asks the resolver as it receives it): it beats what the
 		// process inherited from its parent (runc, on the host, for a
-		// docker exec).
-		p.ContainerID = ev.Container.ID
+		// docker exec). Any other event's is a recording's.
+		c := container.Clues{Before: p.ContainerID, Recorded: ev.Container.ID}
+		if ev.Evt.Type == event.TypeExecve {
+			c.Exec = ev.Container.ID
+		}
+		p.ContainerID = container.Decide(c)
 	}
 }
 
@@ -468,6 +467,7 @@ func (t *Table) observeExit(ev *event.Event, now time.Time) {
 		p = &Process{PID: ev.Proc.PID, PPID: ev.Proc.PPID, Partial: true}
 		if pp := t.procs[p.PPID]; pp != nil {
 			inherit(p, pp)
+			p.ContainerID = container.Decide(container.Clues{Parent: pp.ContainerID})
 		}
 		if !t.put(p) {
 			return

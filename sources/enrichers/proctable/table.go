@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ruled/ruled/sources"
+	"github.com/ruled/ruled/sources/enrichers/container"
 	"github.com/ruled/ruled/sources/enrichers/procfs"
 	"github.com/ruled/ruled/sources/event"
 )
@@ -295,7 +296,7 @@ func (t *Table) Seed(ctx context.Context) error {
 		if !ok {
 			continue
 		}
-		p.ContainerID = t.resolveContainer(pid)
+		p.ContainerID = container.Decide(container.Clues{Now: t.resolveContainer(pid)})
 		t.mu.Lock()
 		t.put(p)
 		t.mu.Unlock()

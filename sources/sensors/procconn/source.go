@@ -30,7 +30,8 @@ type Config struct {
 	// container id (container.Resolver.ContainerIDOf), before the event
 	// waits in any queue: a docker exec'd command that is gone by the time
 	// its events are enriched would otherwise inherit runc's "host". The
-	// read costs ~10 µs per exec.
+	// id is a clue the process table weighs (container.Clues.Exec), not
+	// the decision. The read costs ~10 µs per exec.
 	ContainerOf func(cgroup []byte) string
 	// ReadExec reads each exec's /proc/PID/exe and comm as it is received
 	// (a few µs), so proc.exe and proc.name survive a process that is gone
