@@ -67,7 +67,7 @@ type Instance struct {
 
 // live instances: events from a full queue are dropped and counted, since
 // blocking would stall the kernel side (audit backlog); replay blocks.
-func startInstance(runners []sourceRunner, enrichers []sources.Enricher, live bool, logger *slog.Logger) *Instance {
+func startInstance(runners []sourceRunner, live bool, logger *slog.Logger) *Instance {
 	if logger == nil {
 		logger = discard()
 	}
@@ -81,9 +81,6 @@ func startInstance(runners []sourceRunner, enrichers []sources.Enricher, live bo
 	var emit func(*event.Event)
 	if live {
 		emit = func(ev *event.Event) {
-			for _, e := range enrichers {
-				e.Enrich(ev)
-			}
 			select {
 			case in.ch <- []*event.Event{ev}:
 			default:
@@ -114,9 +111,6 @@ func startInstance(runners []sourceRunner, enrichers []sources.Enricher, live bo
 				}
 				defer send()
 				emit = func(ev *event.Event) {
-					for _, e := range enrichers {
-						e.Enrich(ev)
-					}
 					if pending == nil {
 						pending = make([]*event.Event, 0, replayBatch)
 					}

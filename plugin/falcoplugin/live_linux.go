@@ -16,14 +16,14 @@ import (
 // the metadata as much as ruled's own: an event of a container the runtime
 // has not answered for yet reaches Falco up to 2 s late rather than without
 // its image and privileges.
-func openLive(names []string, cfg Config, logger *slog.Logger) ([]sources.Source, []sources.Enricher, error) {
+func openLive(names []string, cfg Config, logger *slog.Logger) ([]sources.Source, error) {
 	p, err := pipeline.New(pipeline.Config{
 		Sources: names,
 		Audit:   audit.Config{Mode: cfg.AuditMode},
 		Logger:  logger,
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("open live sources: %w", err)
+		return nil, fmt.Errorf("open live sources: %w", err)
 	}
-	return []sources.Source{p.Source()}, nil, nil
+	return []sources.Source{p.Source()}, nil
 }

@@ -9,6 +9,6 @@ import (
 	"github.com/ruled/ruled/sources"
 )
 
-func openLive([]string, Config, *slog.Logger) ([]sources.Source, []sources.Enricher, error) {
-	return nil, nil, errors.New("live sources need Linux; use replay:PATH")
+func openLive([]string, Config, *slog.Logger) ([]sources.Source, error) {
+	return nil, errors.New("live sources need Linux; use replay:PATH")
 }

@@ -67,12 +67,12 @@ func parseSourceList(s string) ([]string, error) {
 	return out, nil
 }
 
-// LiveOpener turns the live source names of open params into sources and
-// the enrichers applied to their events. It is the seam where the
-// standalone agent's wiring (process table, containers, sockets) plugs in.
-type LiveOpener func(names []string, cfg Config, logger *slog.Logger) ([]sources.Source, []sources.Enricher, error)
+// LiveOpener turns the live source names of open params into sources of
+// finished events. It is the seam where the agent's event path
+// (sources/pipeline, up to the engine) plugs in.
+type LiveOpener func(names []string, cfg Config, logger *slog.Logger) ([]sources.Source, error)
 
-// OpenLive is the LiveOpener used by Open; the default runs the sensors
-// with the standalone agent's enrichment (see live_linux.go). Tests set it
+// OpenLive is the LiveOpener used by Open; the default runs the agent's
+// event path (see live_linux.go). Tests set it
 // before Falco opens the plugin.
 var OpenLive LiveOpener = openLive

@@ -157,11 +157,11 @@ func (p *Plugin) Open(params string) (inst source.Instance, err error) {
 			return nil, fmt.Errorf("open params: %w", err)
 		}
 		rs := replay.New(spec.Replay, p.log)
-		in := startInstance([]sourceRunner{{src: rs, done: func() error { return replaySkipped(rs.Stats()) }}}, nil, false, p.log)
+		in := startInstance([]sourceRunner{{src: rs, done: func() error { return replaySkipped(rs.Stats()) }}}, false, p.log)
 		in.recent = &p.recent
 		return in, nil
 	}
-	srcs, enrichers, err := OpenLive(spec.Sources, p.cfg, p.log)
+	srcs, err := OpenLive(spec.Sources, p.cfg, p.log)
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +170,7 @@ func (p *Plugin) Open(params string) (inst source.Instance, err error) {
 		runners[i] = sourceRunner{src: s}
 	}
 	p.log.Info("sources opened", "sources", strings.Join(spec.Sources, ","))
-	in := startInstance(runners, enrichers, true, p.log)
+	in := startInstance(runners, true, p.log)
 	in.recent = &p.recent
 	return in, nil
 }

@@ -353,7 +353,7 @@ func TestPanicsBecomeErrors(t *testing.T) {
 
 	old := OpenLive
 	t.Cleanup(func() { OpenLive = old })
-	OpenLive = func([]string, Config, *slog.Logger) ([]sources.Source, []sources.Enricher, error) { panic("open boom") }
+	OpenLive = func([]string, Config, *slog.Logger) ([]sources.Source, error) { panic("open boom") }
 	if _, err := p.Open("procconn"); err == nil || !strings.Contains(err.Error(), "open boom") {
 		t.Fatalf("open err = %v", err)
 	}
@@ -513,19 +513,15 @@ func (s *liveSource) Run(ctx context.Context, emit func(*event.Event)) error {
 	return nil
 }
 
-type tagEnricher struct{}
-
-func (tagEnricher) Enrich(ev *event.Event) { ev.Container.ID = "host" }
-
 func TestLiveInstanceDropsWhenFullAndCloses(t *testing.T) {
 	p := initPlugin(t, "")
 	old := OpenLive
 	t.Cleanup(func() { OpenLive = old })
-	OpenLive = func(names []string, cfg Config, _ *slog.Logger) ([]sources.Source, []sources.Enricher, error) {
+	OpenLive = func(names []string, cfg Config, _ *slog.Logger) ([]sources.Source, error) {
 		if cfg.AuditMode != "multicast" {
-			return nil, nil, fmt.Errorf("audit mode %q, want multicast by default", cfg.AuditMode)
+			return nil, fmt.Errorf("audit mode %q, want multicast by default", cfg.AuditMode)
 		}
-		return []sources.Source{&liveSource{count: QueueSize + 100}}, []sources.Enricher{tagEnricher{}}, nil
+		return []sources.Source{&liveSource{count: QueueSize + 100}}, nil
 	}
 	before := LiveInstances()
 	si, err := p.Open("audit")
@@ -547,8 +543,8 @@ func TestLiveInstanceDropsWhenFullAndCloses(t *testing.T) {
 		t.Fatalf("batch %d, %v", n, err)
 	}
 	var first event.Event
-	if err := decodePayload(w.ws[0].buf.Bytes(), &first); err != nil || first.Container.ID != event.HostID {
-		t.Errorf("enricher not applied: %+v, %v", first, err)
+	if err := decodePayload(w.ws[0].buf.Bytes(), &first); err != nil || first.Proc.PID != 0 || first.Evt.Type != event.TypeExecve {
+		t.Errorf("first event delivered: %+v, %v", first, err)
 	}
 	inst.Close()
 	if LiveInstances() != before {
@@ -557,7 +553,7 @@ func TestLiveInstanceDropsWhenFullAndCloses(t *testing.T) {
 }
 
 func TestOversizedEventCounted(t *testing.T) {
-	in := startInstance([]sourceRunner{{src: &liveSource{count: 3}}}, nil, true, nil)
+	in := startInstance([]sourceRunner{{src: &liveSource{count: 3}}}, true, nil)
 	defer in.Close()
 	w := newWriters(8, 10) // every event is larger than 10 bytes
 	var n int
