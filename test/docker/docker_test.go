@@ -44,10 +44,13 @@ func TestExecAttributedToContainer(t *testing.T) {
 			t.Errorf("pid %d: ParseCgroup = %+v, want id %s runtime docker", pid, ref, c.ID)
 		}
 	}
-	// The first event queues the lookup; a later one carries the metadata.
+	// The id as the process table decides it from the cgroup read; the
+	// first event queues the lookup, a later one carries the metadata.
+	id := container.Decide(container.Clues{Now: r.ContainerID(child)})
 	var ev event.Event
 	eventually(t, 10*time.Second, "container name on the exec event", func() bool {
 		ev = event.Event{Evt: event.Evt{Type: event.TypeExecve}, Proc: event.Proc{PID: child, Exe: "/bin/busybox"}}
+		ev.Container.ID = id
 		r.Enrich(&ev)
 		return ev.Container.Name != ""
 	})
@@ -61,6 +64,7 @@ func TestExecAttributedToContainer(t *testing.T) {
 	}
 
 	host := event.Event{Proc: event.Proc{PID: os.Getpid()}}
+	host.Container.ID = container.Decide(container.Clues{Now: r.ContainerID(os.Getpid())})
 	r.Enrich(&host)
 	if host.Container.ID != event.HostID || host.Container.Name != "" {
 		t.Errorf("host process: container = %+v, want host", host.Container)
@@ -189,6 +193,7 @@ func TestExeUpperLayer(t *testing.T) {
 				t.Errorf("ExeUpperLayer(%d, %s) = %v, %v; want %v", tt.pid, tt.exe, got, err, tt.want)
 			}
 			ev := event.Event{Evt: event.Evt{Type: event.TypeExecve}, Proc: event.Proc{PID: tt.pid, Exe: tt.exe}}
+			ev.Container.ID = r.ContainerID(tt.pid) // as the process table sets it
 			r.Enrich(&ev)
 			if ev.Proc.ExeUpperLayer != tt.want {
 				t.Errorf("Enrich: exe_upper_layer = %v, want %v", ev.Proc.ExeUpperLayer, tt.want)
