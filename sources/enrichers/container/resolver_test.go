@@ -427,6 +427,7 @@ func BenchmarkEnrichCachedFromCgroup(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		ev := event.Event{Proc: event.Proc{PID: 100}}
+		ev.Container.ID = r.ContainerID(100) // the process table's read
 		r.Enrich(&ev)
 		if ev.Container.Name != "web" {
 			b.Fatal("miss")
