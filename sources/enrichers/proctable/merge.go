@@ -52,7 +52,8 @@ type MergeStats struct {
 // that process's later events): released events are queued under the lock,
 // and one caller at a time (Push's, Run's, Flush's) empties the queue into
 // emit; a caller that finds another emptying it leaves its events to that
-// one. emit is therefore never called concurrently.
+// one, unless max events already wait: then it waits for room. emit is
+// therefore never called concurrently, and what waits for it is bounded.
 type Merger struct {
 	window time.Duration
 	max    int
@@ -63,7 +64,7 @@ type Merger struct {
 	out      []*event.Event  // released, not yet handed to emit
 	spare    []*event.Event  // out's other buffer
 	emitting bool            // a caller is handing out to emit
-	idle     sync.Cond       // signalled when emitting ends (on mu)
+	idle     sync.Cond       // signalled when out is taken or emitting ends (on mu)
 	pending  map[int][]*held // per pid, oldest first
 	held     int             // entries in pending
 	order    []*held         // FIFO by deadline
@@ -94,7 +95,8 @@ type recentExec struct {
 
 // NewMerger returns a Merger that holds proc connector execve events for
 // window (0: DefaultMergeWindow), at most max at a time (0:
-// DefaultMergePending), and passes every event on to emit.
+// DefaultMergePending; max also bounds the released events waiting for
+// emit), and passes every event on to emit.
 func NewMerger(window time.Duration, max int, emit func(*event.Event)) *Merger {
 	if window <= 0 {
 		window = DefaultMergeWindow
@@ -190,15 +192,22 @@ func (m *Merger) push(ev *event.Event) {
 // handOut passes the released events to emit outside the lock, in release
 // order; m.mu held on entry, unlocked on return.
 func (m *Merger) handOut() {
-	if m.emitting {
-		// That caller loops until out is empty, ours included.
-		m.mu.Unlock()
-		return
+	for m.emitting {
+		if len(m.out) < m.max {
+			// That caller loops until out is empty, ours included.
+			m.mu.Unlock()
+			return
+		}
+		// Bound what waits for it: the caller (the event path) waits
+		// until it takes the next batch, and so back-pressures the
+		// sensors as emit itself would.
+		m.idle.Wait()
 	}
 	m.emitting = true
 	for len(m.out) > 0 {
 		batch := m.out
 		m.out, m.spare = m.spare[:0], nil
+		m.idle.Broadcast() // room in out
 		m.mu.Unlock()
 		for i, ev := range batch {
 			m.emit(ev)

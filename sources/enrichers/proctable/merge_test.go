@@ -355,3 +355,55 @@ func TestMergerConcurrentReleaseKeepsOrder(t *testing.T) {
 		t.Fatalf("%d pids emitted; problems: %v", len(last), bad)
 	}
 }
+
+// While one caller hands events out through a slow emit, the released
+// events another caller leaves to it are bounded: past max that caller
+// waits for room, as the event path waits for a slow next stage.
+func TestMergerBoundsWhatWaitsForEmit(t *testing.T) {
+	const max = 4
+	entered, unblock := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	var n atomic.Int64
+	m := NewMerger(time.Second, max, func(*event.Event) {
+		once.Do(func() {
+			close(entered)
+			<-unblock
+		})
+		n.Add(1)
+	})
+	go m.Push(pcEv(event.TypeFork, 1000, 0)) // becomes the slow emitter
+	<-entered
+	pushed := make(chan int, 2*max)
+	go func() {
+		for i := range 2 * max {
+			m.Push(pcEv(event.TypeFork, i+1, 0))
+			pushed <- i
+		}
+	}()
+	// The push that fills out to max waits.
+	deadline := time.After(5 * time.Second)
+	for got := 0; got < max-1; got++ {
+		select {
+		case <-pushed:
+		case <-deadline:
+			t.Fatalf("only %d pushes returned while emit was busy; want %d", got, max-1)
+		}
+	}
+	select {
+	case <-pushed:
+		t.Fatalf("the push filling max=%d returned while emit was busy", max)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(unblock)
+	for range max + 1 {
+		select {
+		case <-pushed:
+		case <-time.After(5 * time.Second):
+			t.Fatal("pushes still blocked after emit caught up")
+		}
+	}
+	m.Flush()
+	if got := n.Load(); got != 2*max+1 {
+		t.Errorf("emitted %d, want %d", got, 2*max+1)
+	}
+}
