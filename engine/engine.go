@@ -123,6 +123,7 @@ type Engine struct {
 	inactive []InactiveRule
 	replaced []string // rules of one language replaced by the other's
 	falco    FalcoCounts
+	fields   FieldSet
 
 	pool     sync.Pool
 	rate     RateLimit
@@ -283,6 +284,7 @@ func build(d *defs) (*Engine, []Problem) {
 		return nil, problems
 	}
 	e.rules = all
+	e.fields = usedFields(all)
 	perType := map[string][]*Rule{}
 	for _, t := range event.Types {
 		perType[t] = nil

@@ -152,9 +152,12 @@ const (
 	FieldExe             // exe link
 	FieldCwd             // cwd link
 	FieldStdio           // fd/0-2 links
-	FieldNS              // ns/pid, ns/net, ns/mnt links
+	FieldNSPid           // ns/pid link
 	FieldCaps            // status: capability sets
 	FieldEnv             // environ, up to Reader.EnvMax bytes
+	FieldNSNet           // ns/net link
+	FieldNSMnt           // ns/mnt link
+	FieldNS       = FieldNSPid | FieldNSNet | FieldNSMnt
 	AllFields     = FieldStat | FieldStatus | FieldLoginUID | FieldCmdline | FieldExe | FieldCwd | FieldStdio | FieldNS | FieldCaps | FieldEnv
 )
 
@@ -237,7 +240,7 @@ func (r *Reader) ProcessFields(pid int, want Fields) (Process, error) {
 		p.Stdio = r.StdioOf(pid)
 	}
 	if want&FieldNS != 0 {
-		p.NS = r.NSOf(pid)
+		p.NS = r.nsOf(pid, want)
 	}
 	return p, nil
 }
@@ -298,13 +301,22 @@ func (r *Reader) fd(dir string, n int) Stdio {
 }
 
 // NSOf reads the pid, net and mnt namespace inodes of pid.
-func (r *Reader) NSOf(pid int) NS {
+func (r *Reader) NSOf(pid int) NS { return r.nsOf(pid, FieldNS) }
+
+// nsOf reads the namespaces of pid that want names.
+func (r *Reader) nsOf(pid int, want Fields) NS {
 	dir := strconv.Itoa(pid) + "/ns/"
-	return NS{
-		PID: bracketInode(r.link(dir + "pid")),
-		Net: bracketInode(r.link(dir + "net")),
-		Mnt: bracketInode(r.link(dir + "mnt")),
+	var ns NS
+	if want&FieldNSPid != 0 {
+		ns.PID = bracketInode(r.link(dir + "pid"))
 	}
+	if want&FieldNSNet != 0 {
+		ns.Net = bracketInode(r.link(dir + "net"))
+	}
+	if want&FieldNSMnt != 0 {
+		ns.Mnt = bracketInode(r.link(dir + "mnt"))
+	}
+	return ns
 }
 
 // Comm reads /proc/PID/comm.

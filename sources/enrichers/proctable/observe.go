@@ -293,7 +293,7 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 		t.mu.Unlock()
 		return
 	}
-	want := procfs.AllFields &^ carried(ev)
+	want := procfs.AllFields &^ carried(ev) &^ t.unread()
 	lean := ev.Evt.Source == event.SourceProcconn && t.auditBrings(now)
 	if lean {
 		want &^= fromAudit

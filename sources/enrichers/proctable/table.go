@@ -119,6 +119,7 @@ type Table struct {
 	containerOf func(pid int) string
 	stdioOf     func(pid, fd int, inode uint64, s *event.Stdio)
 	auditCovers func() bool
+	fieldUse    func(field string) bool
 
 	// auditExecAt is when audit last reported an exec with its executable
 	// (unix ns); see SetAuditExecs.
@@ -228,6 +229,44 @@ func (t *Table) SetAuditExecs(covers func() bool) {
 	t.resolverMu.Lock()
 	t.auditCovers = covers
 	t.resolverMu.Unlock()
+}
+
+// SetFieldUse tells the table which event fields the loaded rules read
+// (uses reports one dotted name, as engine.FieldSet.Has does); nil, the
+// default, means every field (`ruled events`, the Falco plugin, whose
+// consumers may read any). An exec then leaves out the /proc reads that
+// only feed fields no rule reads: the environment (proc.env), the
+// capability sets (proc.cap_*) and the network namespace (ns.net); they stay
+// empty (unknown) in that process's entry and events until its next exec
+// after a rule set that reads them is loaded. The pid and mount namespaces
+// are read always: the table needs them for proc.vpid and proc.user.
+// uses is called per exec, concurrently with a rule reload.
+func (t *Table) SetFieldUse(uses func(field string) bool) {
+	t.resolverMu.Lock()
+	t.fieldUse = uses
+	t.resolverMu.Unlock()
+}
+
+// unread are the optional parts of an exec's /proc read that feed only
+// fields no loaded rule reads (see SetFieldUse).
+func (t *Table) unread() procfs.Fields {
+	t.resolverMu.RLock()
+	uses := t.fieldUse
+	t.resolverMu.RUnlock()
+	if uses == nil {
+		return 0
+	}
+	var f procfs.Fields
+	if !uses("proc.env") {
+		f |= procfs.FieldEnv
+	}
+	if !uses("proc.cap_effective") && !uses("proc.cap_permitted") && !uses("proc.cap_inheritable") {
+		f |= procfs.FieldCaps
+	}
+	if !uses("ns.net") {
+		f |= procfs.FieldNSNet
+	}
+	return f
 }
 
 // auditExecWindow is how recent audit's last exec record must be for a

@@ -806,3 +806,36 @@ func TestDupBeforeExecTakesTheExecsRead(t *testing.T) {
 		t.Errorf("stdin after the dup: %+v", p.Stdio[0])
 	}
 }
+
+// TestFieldUseSkipsUnreadParts: with a rule set that reads neither the
+// environment, the capabilities nor ns.net, an exec reads none of them;
+// the pid and mount namespaces are read all the same. Without a field
+// use (nil) or once a rule reads them, they are read.
+func TestFieldUseSkipsUnreadParts(t *testing.T) {
+	f := base()
+	tb := newTable(t, f, &clock{t: time.Unix(1000, 0)}, 0)
+	exec := func(pid int) Process {
+		f.add(fp{pid: pid, ppid: 200, comm: "sh", exe: "/bin/sh", args: []string{"sh"}})
+		d := fmt.Sprint(pid) + "/"
+		f.fs[d+"environ"] = &fstest.MapFile{Data: []byte("A=1\x00")}
+		f.fs[d+"status"].Data = append(f.fs[d+"status"].Data, "CapEff:\t0000000000000001\n"...)
+		tb.Observe(pcEv(event.TypeExecve, pid, 200))
+		p, _ := tb.Get(pid)
+		return p
+	}
+	read := func(p Process) (env, caps, net, pidMnt bool) {
+		return len(p.Env) > 0, len(p.CapEff) > 0, p.NS.Net != 0, p.NS.PID != 0 && p.NS.Mnt != 0
+	}
+	if env, caps, net, pm := read(exec(300)); !env || !caps || !net || !pm {
+		t.Errorf("no field use: env %v caps %v net %v pid+mnt %v; want all read", env, caps, net, pm)
+	}
+	used := map[string]bool{}
+	tb.SetFieldUse(func(f string) bool { return used[f] })
+	if env, caps, net, pm := read(exec(301)); env || caps || net || !pm {
+		t.Errorf("nothing used: env %v caps %v net %v pid+mnt %v; want only pid+mnt", env, caps, net, pm)
+	}
+	used["proc.env"], used["proc.cap_inheritable"], used["ns.net"] = true, true, true
+	if env, caps, net, pm := read(exec(302)); !env || !caps || !net || !pm {
+		t.Errorf("all used: env %v caps %v net %v pid+mnt %v; want all read", env, caps, net, pm)
+	}
+}
