@@ -48,6 +48,11 @@ func (l *Pipeline) newSensors(cfg Config) error {
 		want = []string{Audit, Procconn}
 	}
 	l.table = proctable.New(proctable.Config{Logger: log, EnvMax: cfg.EnvMax})
+	if rules := cfg.Rules; rules != nil {
+		// An exec reads from /proc only the optional parts the running
+		// rules use (without Rules the consumer may read any field).
+		l.table.SetFieldUse(func(f string) bool { return rules().Fields().Has(f) })
+	}
 	l.newResolver(cfg)
 
 	var skipped []string
