@@ -288,7 +288,11 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 		t.mu.Lock()
 		if p := t.procs[pid]; p != nil {
 			t.overlay(p, ev)
+			// The proc connector's report of this exec came first, or
+			// this is a second exec of the process within the second.
+			p.auditFirst = !p.twinDue
 			p.twinDue = false
+			stampStdio(ev, p)
 		}
 		t.mu.Unlock()
 		return
@@ -365,8 +369,11 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 				// Exec keeps the start time; a fork copy has none.
 				p.TTY, p.StartTime = old.TTY, old.StartTime
 			}
-			if old != nil && now.Sub(old.execAt) < time.Second && old.Exe != "" {
-				// Audit's record of this exec came first: keep what it said.
+			if old != nil && old.auditFirst && now.Sub(old.execAt) < time.Second {
+				// Audit's record of this exec came first: keep what it
+				// said. (Not the record of an earlier exec of this
+				// process, which its report already answered: busybox
+				// nc -e execs nc, then the shell, in one process.)
 				p.Exe, p.Args, p.Cmdline, p.Cwd = old.Exe, old.Args, old.Cmdline, old.Cwd
 			} else {
 				p.twinDue = true
@@ -376,6 +383,10 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 	}
 	p.execAt = now
 	t.overlay(p, ev)
+	// Audit's record before the proc connector's report (the report, when
+	// it comes, finds this entry's fields to keep).
+	p.auditFirst = ev.Evt.Source == event.SourceAudit && (old == nil || !old.twinDue)
+	stampStdio(ev, p)
 	if old != nil && !old.Exited.IsZero() {
 		// Its exit arrived before its exec: keep it exited.
 		p.Exited = old.Exited
@@ -383,6 +394,20 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 		return
 	}
 	t.put(p)
+}
+
+// stampStdio gives an exec event the standard descriptors the table has
+// for its process now, at the exec, where the event has none: the exec
+// merge releases an exec only when its twin comes, and by then a dup2 the
+// new program made (busybox nc -e moves its socket onto 0 and 1 before it
+// execs the shell) may have been observed and would show in the exec of nc
+// itself. t.mu held.
+func stampStdio(ev *event.Event, p *Process) {
+	for i, s := range [3]*event.Stdio{&ev.Proc.Stdin, &ev.Proc.Stdout, &ev.Proc.Stderr} {
+		if s.Type == "" {
+			*s = p.Stdio[i]
+		}
+	}
 }
 
 // carried reports the parts of a /proc read that an exec event makes

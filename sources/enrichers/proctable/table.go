@@ -64,6 +64,9 @@ type Process struct {
 	// report of it, and audit's record of that exec has not been observed
 	// yet (see observeDup).
 	twinDue bool
+	// auditFirst: the last exec was applied from audit's record and the
+	// proc connector's report of that exec has not been observed yet.
+	auditFirst bool
 }
 
 // Config configures a Table. The zero value reads the live /proc.

@@ -559,6 +559,7 @@ func TestAuditExecReadsWhatItLacks(t *testing.T) {
 		StdioInodes: [3]uint64{777},
 		NS:          event.NS{PID: 4026531836, Net: 4026531833, Mnt: 4026531832},
 		execAt:      c.t,
+		auditFirst:  true, // no proc connector report of it yet
 	}
 	if !reflect.DeepEqual(p, want) {
 		t.Errorf("pid 300:\ngot  %+v\nwant %+v", p, want)
@@ -837,5 +838,55 @@ func TestFieldUseSkipsUnreadParts(t *testing.T) {
 	used["proc.env"], used["proc.cap_inheritable"], used["ns.net"] = true, true, true
 	if env, caps, net, pm := read(exec(302)); !env || !caps || !net || !pm {
 		t.Errorf("all used: env %v caps %v net %v pid+mnt %v; want all read", env, caps, net, pm)
+	}
+}
+
+// TestExecEventKeepsItsStdio: an exec event carries the descriptors its
+// process had at the exec; a dup2 the new program makes afterwards (busybox
+// nc -e moves its socket onto 0 before exec'ing the shell), observed before
+// the exec merge releases the exec, does not show in it. And a second exec
+// of the process within the second does not take the first one's
+// executable and argv from audit's record of the first.
+func TestExecEventKeepsItsStdio(t *testing.T) {
+	c := &clock{t: time.Unix(1000, 0)}
+	f := base()
+	tb := newTable(t, f, c, 0)
+	tb.SetAuditExecs(func() bool { return true })
+	audit := func(typ string, pid int, exe string) *event.Event {
+		ev := pcEv(typ, pid, 200)
+		ev.Evt.Source = event.SourceAudit
+		if exe != "" {
+			ev.Proc.Exe, ev.Proc.Args = exe, []string{exe}
+		}
+		return ev
+	}
+	tb.Observe(audit(event.TypeExecve, 250, "/usr/bin/id")) // audit's exec records are coming
+
+	f.add(fp{pid: 300, ppid: 200, comm: "nc", stdin: "pipe:[5]"})
+	tb.Observe(pcEv(event.TypeFork, 300, 200))
+	pc := pcEv(event.TypeExecve, 300, 0)
+	pc.Proc.Name = "nc"
+	tb.Observe(pc)
+	nc := audit(event.TypeExecve, 300, "/bin/nc")
+	tb.Observe(nc)
+	f.fs["300/fd/0"] = &fstest.MapFile{Data: []byte("socket:[9]"), Mode: fs.ModeSymlink}
+	d := audit(event.TypeDup, 300, "")
+	d.Arg.FD = 0
+	tb.Observe(d)
+	tb.Enrich(nc) // released now
+	if nc.Proc.Stdin.Type != event.StdioPipe {
+		t.Errorf("exec of nc released after its dup2: stdin %+v; want the pipe it had", nc.Proc.Stdin)
+	}
+
+	c.advance(10 * time.Millisecond)
+	sh := pcEv(event.TypeExecve, 300, 0)
+	sh.Proc.Name = "sh"
+	tb.Observe(sh)
+	if p, _ := tb.Get(300); p.Exe != "" || p.Cmdline != "" || p.Name != "sh" {
+		t.Errorf("second exec before its audit record: exe %q cmdline %q name %q; want none of nc's", p.Exe, p.Cmdline, p.Name)
+	}
+	tb.Observe(audit(event.TypeExecve, 300, "/bin/sh"))
+	if p, _ := tb.Get(300); p.Exe != "/bin/sh" || p.Stdio[0].Type != event.StdioSocket {
+		t.Errorf("after its audit record: exe %q stdin %+v; want /bin/sh on the socket", p.Exe, p.Stdio[0])
 	}
 }
