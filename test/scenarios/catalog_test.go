@@ -243,6 +243,11 @@ var scenarios = []scenario{
 		},
 	},
 	{
+		name: "cap-probe", title: "the capability probe escape tooling runs first (the event-generator's, before its setns and mount)", mitre: "T1613",
+		action: sh("cat /proc/self/status | grep CapEff | awk '{print $2}'"),
+		want:   []want{{rule: "Capability probe in container", proc: "grep"}},
+	},
+	{
 		name: "nsenter", title: "nsenter into pid 1's namespaces", mitre: "T1611",
 		flags:  fields(capsFlags),
 		action: []string{"nsenter", "-t", "1", "-m", "true"},
@@ -527,6 +532,11 @@ var scenarios = []scenario{
 		name: "shell-rc-read", title: "a login shell reads /etc/profile and its .profile; history appended, /dev/null written", benign: true,
 		twinOf: []string{"Modify Shell Configuration File", "Delete or rename shell history", "Create files below dev"},
 		action: sh("echo 'true' > /tmp/.profile && HOME=/tmp sh -l -c 'echo ls >> /tmp/.ash_history; echo x > /dev/null'"),
+	},
+	{
+		name: "status-memory", title: "a health check reads its memory use from /proc/self/status", benign: true,
+		twinOf: []string{"Capability probe in container"},
+		action: sh("grep VmRSS /proc/self/status | awk '{print $2}'"),
 	},
 	{
 		name: "drop-root", title: "a service drops root for daemon", benign: true,
