@@ -48,6 +48,7 @@ const (
 	TypeBPF         = "bpf"         // bpf(2) program loads
 	TypeUserfaultfd = "userfaultfd" // userfaultfd(2)
 	TypeSetgid      = "setgid"      // setgid, setregid, setresgid
+	TypeMkdir       = "mkdir"       // mkdir, mkdirat: in containers only (rules/audit.rules)
 	// TypeComm is a proc connector comm (prctl PR_SET_NAME) change; it is not
 	// in the first version's list but is what the connector reports.
 	TypeComm = "comm"
@@ -59,7 +60,7 @@ var Types = []string{
 	TypeOpen, TypeUnlink, TypeRename, TypeChmod, TypeMount, TypePivotRoot,
 	TypeSetns, TypeUnshare, TypePtrace, TypeInitModule, TypeSetuid,
 	TypeMemfdCreate, TypeComm,
-	TypeSocket, TypeDup, TypeLink, TypeSymlink, TypeBPF, TypeUserfaultfd, TypeSetgid,
+	TypeSocket, TypeDup, TypeLink, TypeSymlink, TypeBPF, TypeUserfaultfd, TypeSetgid, TypeMkdir,
 }
 
 // Sources (evt.source).
@@ -75,7 +76,7 @@ const HostID = "host"
 
 // Evt describes the event itself.
 type Evt struct {
-	Type    string    `json:"type" expr:"type" doc:"normalized kind: execve, fork, exit, connect, accept, listen, open, unlink, rename, chmod, mount, pivot_root, setns, unshare, ptrace, init_module, setuid, memfd_create, socket, dup, link, symlink, bpf, userfaultfd, setgid"`
+	Type    string    `json:"type" expr:"type" doc:"normalized kind: execve, fork, exit, connect, accept, listen, open, unlink, rename, chmod, mount, pivot_root, setns, unshare, ptrace, init_module, setuid, memfd_create, socket, dup, link, symlink, bpf, userfaultfd, setgid, mkdir"`
 	Syscall string    `json:"syscall,omitempty" expr:"syscall" doc:"raw syscall name where known (execveat, openat, accept4 ...)"`
 	Time    time.Time `json:"time" expr:"time" doc:"when the kernel saw it"`
 	Source  string    `json:"source" expr:"source" doc:"audit, procconn, procfs, replay"`

@@ -28,4 +28,5 @@ var SyscallTypes = map[string]string{
 	"bpf":         TypeBPF,
 	"userfaultfd": TypeUserfaultfd,
 	"setgid":      TypeSetgid, "setregid": TypeSetgid, "setresgid": TypeSetgid,
+	"mkdir": TypeMkdir, "mkdirat": TypeMkdir,
 }

@@ -329,6 +329,11 @@ var scenarios = []scenario{
 		want:   []want{{rule: "Modify Shell Configuration File", proc: "cp"}},
 	},
 	{
+		name: "hidden-dir", title: "a hidden directory made in /tmp", mitre: "T1564.001",
+		action: []string{"mkdir", "/tmp/.ruled-scn"},
+		want:   []want{{rule: "Create Hidden Files or Directories", proc: "mkdir"}},
+	},
+	{
 		name: "rpm-db", title: "a file created below /var/lib/rpm", mitre: "T1072",
 		action: sh("mkdir -p /var/lib/rpm && touch /var/lib/rpm/ruled-scn"),
 		want:   []want{{rule: "Write below rpm database", proc: "touch"}},
@@ -537,6 +542,11 @@ var scenarios = []scenario{
 		name: "status-memory", title: "a health check reads its memory use from /proc/self/status", benign: true,
 		twinOf: []string{"Capability probe in container"},
 		action: sh("grep VmRSS /proc/self/status | awk '{print $2}'"),
+	},
+	{
+		name: "dot-dirs", title: "X11's socket directory in /tmp, a .git below a checkout in /tmp, a cache in a home", benign: true,
+		twinOf: []string{"Create Hidden Files or Directories"},
+		action: sh("mkdir /tmp/.X11-unix && mkdir -p /tmp/r/.git /root/.cache"),
 	},
 	{
 		name: "drop-root", title: "a service drops root for daemon", benign: true,

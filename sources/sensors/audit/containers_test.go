@@ -34,6 +34,32 @@ func TestContainerCopy(t *testing.T) {
 	}
 }
 
+// TestContainerRule: a "container" rule is marked for containers only, and
+// its dir= filter is re-rooted at a container's overlay mount.
+func TestContainerRule(t *testing.T) {
+	rs, err := ParseRules("container -a always,exit -F arch=b64 -S mkdir,mkdirat -F dir=/ -F success=1 -k mkdir", 77, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 1 || !rs[0].Container || !rs[0].Dir || rs[0].Path != "/" {
+		t.Fatalf("parsed %+v", rs)
+	}
+	root := "/var/lib/docker/overlay2/0123/merged"
+	c, ok, err := rs[0].CopyAt(root)
+	if !ok || err != nil {
+		t.Fatalf("copy at the mount: ok=%v err=%v", ok, err)
+	}
+	want := "-a always,exit -F arch=b64 -S mkdir,mkdirat -F dir=" + root + " -F success=1 -k mkdir -F pid!=77"
+	if c.Text != want || c.Path != root || !c.Dir {
+		t.Errorf("copy: %q path %q dir %v\nwant %q", c.Text, c.Path, c.Dir, want)
+	}
+	for _, bad := range []string{"container", "container -a always,exit -F arch=b64 -S mkdir -k mkdir"} {
+		if _, err := ParseRules(bad, 0, nil); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
 func TestWatchDirs(t *testing.T) {
 	s, err := New(Config{}, nil)
 	if err != nil {

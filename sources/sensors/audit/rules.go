@@ -3,6 +3,7 @@ package audit
 import (
 	"bufio"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -19,6 +20,9 @@ type Rule struct {
 	// an installer can skip a rule whose directory does not exist here.
 	Path string
 	Dir  bool
+	// Container: the rule is installed into containers only (a line that
+	// starts with the word "container"), never on the host.
+	Container bool
 }
 
 // ParseRules turns auditctl-syntax rules (one per line, '#' comments) into
@@ -30,6 +34,11 @@ type Rule struct {
 // gets "-F pid!=excludePID" so that ruled's own syscalls are never audited
 // into a feedback loop (its /proc and Docker socket reads would otherwise
 // produce events whose enrichment produces more).
+//
+// A rule line may start with the word "container": the rule is then only
+// copied into containers (rooted at each container's root, see CopyAt), never
+// installed on the host. Its dir= or path= filter names a path inside the
+// container; "-F dir=/" means the whole container filesystem.
 func ParseRules(text string, excludePID int, isDir func(string) bool) ([]Rule, error) {
 	var out []Rule
 	sc := bufio.NewScanner(strings.NewReader(text))
@@ -43,6 +52,14 @@ func ParseRules(text string, excludePID int, isDir func(string) bool) ([]Rule, e
 		}
 		fields := strings.Fields(s)
 		r := Rule{Line: line}
+		if fields[0] == "container" {
+			r.Container = true
+			s = strings.TrimSpace(strings.TrimPrefix(s, "container"))
+			fields = fields[1:]
+			if len(fields) == 0 {
+				return nil, fmt.Errorf("line %d: container: a rule must follow", line)
+			}
+		}
 		switch fields[0] {
 		case "-a", "-A":
 			r.Path, r.Dir = filterPath(fields)
@@ -65,6 +82,9 @@ func ParseRules(text string, excludePID int, isDir func(string) bool) ([]Rule, e
 		wire, err := rule.Build(parsed)
 		if err != nil {
 			return nil, fmt.Errorf("line %d: %w", line, err)
+		}
+		if r.Container && r.Path == "" {
+			return nil, fmt.Errorf("line %d: a container rule needs a dir= or path= filter (a path inside the container)", line)
 		}
 		r.Text, r.Wire = s, wire
 		out = append(out, r)
@@ -156,14 +176,22 @@ func (r Rule) ContainerCopy(pid int) (c Rule, ok bool, err error) {
 // CopyAt returns r with its path= filter prefixed with root, a host path
 // that leads to a container's root directory: /proc/PID/root, or the
 // mountpoint of the container's overlay before any of its processes exist.
+// A dir= filter is copied only for a container rule, and only root a mount
+// point of ruled's own mount namespace (the overlay mount) takes it: the
+// kernel tags the mount's directory tree, which the container's processes
+// share, but refuses a tree in another mount namespace (/proc/PID/root).
 func (r Rule) CopyAt(root string) (c Rule, ok bool, err error) {
-	if r.Dir || r.Path == "" {
+	if r.Path == "" || (r.Dir && !r.Container) {
 		return Rule{}, false, nil
+	}
+	key, p := "path=", root+r.Path
+	if r.Dir {
+		key, p = "dir=", filepath.Join(root, r.Path)
 	}
 	fields := strings.Fields(r.Text)
 	for i, f := range fields {
-		if f == "path="+r.Path {
-			fields[i] = "path=" + root + r.Path
+		if f == key+r.Path {
+			fields[i] = key + p
 		}
 	}
 	text := strings.Join(fields, " ")
@@ -175,5 +203,5 @@ func (r Rule) CopyAt(root string) (c Rule, ok bool, err error) {
 	if err != nil {
 		return Rule{}, true, fmt.Errorf("container copy of line %d: %w", r.Line, err)
 	}
-	return Rule{Line: r.Line, Text: text, Wire: wire, Path: root + r.Path}, true, nil
+	return Rule{Line: r.Line, Text: text, Wire: wire, Path: p, Dir: r.Dir}, true, nil
 }

@@ -200,6 +200,9 @@ func (s *Source) install(ctl *libaudit.AuditClient, state *found) error {
 	}
 	var failed int
 	for _, r := range s.rules {
+		if r.Container {
+			continue // copied into each container (watchContainers)
+		}
 		if r.Dir && !isDir(r.Path) {
 			s.logger.Info("audit rule skipped: its directory does not exist on this host", "line", r.Line, "path", r.Path)
 			continue
@@ -528,7 +531,8 @@ func (s *Source) watchContainers(ctx context.Context, ctl *control, state *found
 		case req = <-s.watchReq:
 		}
 		root, key := req.root, "upper:"+req.upper
-		if root != "" {
+		atMount := root != ""
+		if atMount {
 			// A new mount: new inodes, even for an upperdir seen before
 			// (a restarted container), so nothing copied before counts.
 			done[key] = map[int]bool{}
@@ -556,10 +560,15 @@ func (s *Source) watchContainers(ctx context.Context, ctl *control, state *found
 			done[key] = have
 		}
 		for _, r := range s.rules {
-			if have[r.Line] || r.Dir || r.Path == "" {
+			// A container's dir= rules only at its overlay mount (see CopyAt).
+			if have[r.Line] || r.Path == "" || (r.Dir && !(r.Container && atMount)) {
 				continue
 			}
-			if !isDir(root + filepath.Dir(r.Path)) {
+			dir := filepath.Dir(r.Path)
+			if r.Dir {
+				dir = r.Path
+			}
+			if !isDir(root + dir) {
 				continue // not (yet) in this container, or the process is gone
 			}
 			if len(state.copies) >= s.cfg.MaxContainerRules {
