@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -69,5 +70,34 @@ func TestProcconnOnlyJVMShell(t *testing.T) {
 	}
 	if code, err := a.Stop(20 * time.Second); code != 0 || err != nil {
 		t.Errorf("ruled exit after SIGTERM: %d, %v", code, err)
+	}
+	checkStageStats(t, a.Log())
+}
+
+var stageRE = regexp.MustCompile(`msg="stage stats" stage=(\w+) received=(\d+) passed=(\d+) dropped=(\d+)`)
+
+// checkStageStats reads the event path's counters the agent logs at stop:
+// what entered the path left it (nothing is held at stop), and the engine
+// saw every enriched event and alerted.
+func checkStageStats(t *testing.T, log string) {
+	t.Helper()
+	type counts struct{ received, passed, dropped uint64 }
+	last := map[string]counts{}
+	for _, m := range stageRE.FindAllStringSubmatch(log, -1) {
+		var c counts
+		fmt.Sscan(m[2], &c.received)
+		fmt.Sscan(m[3], &c.passed)
+		fmt.Sscan(m[4], &c.dropped)
+		last[m[1]] = c
+	}
+	in, en, late, eng := last["intake"], last["enrich"], last["late"], last["engine"]
+	if len(last) == 0 || in.received == 0 {
+		t.Fatalf("no stage stats at stop; log:\n%s", log)
+	}
+	if in.passed+in.dropped != in.received || en.received != in.passed || en.passed != en.received {
+		t.Errorf("intake %+v enrich %+v: procconn alone, every event taken in is enriched", in, en)
+	}
+	if late.passed != late.received || eng.received != en.passed || eng.passed == 0 {
+		t.Errorf("late %+v engine %+v enrich %+v: every enriched event is evaluated (the deferred ones too), with alerts", late, eng, en)
 	}
 }
