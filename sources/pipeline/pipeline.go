@@ -115,13 +115,6 @@ func New(cfg Config) (*Pipeline, error) {
 // while they run).
 func (p *Pipeline) Sources() []sources.Source { return p.srcs }
 
-// Table returns the process table; nil offline.
-func (p *Pipeline) Table() *proctable.Table { return p.table }
-
-// Containers returns the container resolver (for name lookups by id); nil
-// offline.
-func (p *Pipeline) Containers() *container.Resolver { return p.res }
-
 func (p *Pipeline) live() bool { return p.table != nil }
 
 // Run runs the path until ctx ends or every source has finished, handing
