@@ -144,6 +144,8 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	var current atomic.Pointer[engine.Engine]
 	current.Store(eng)
+	var totals engineTotals // counts of the rule sets a SIGHUP replaced
+	engineStats := func() engine.Stats { return totals.stats(current.Load()) }
 	log.Info("rules loaded", "rules", len(eng.Rules()), "paths", strings.Join(paths.orBuiltin(), ","))
 
 	specs := cfg.Outputs
@@ -208,7 +210,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if metricsAddr != "" {
 		reg := newMetricsRegistry(func() agentStats {
 			eng := current.Load()
-			s := agentStats{replay: f.replay != "", pipe: pipe.Stats(), engine: eng.Stats(), rules: eng.Rules(), outputs: stage.Stats()}
+			s := agentStats{replay: f.replay != "", pipe: pipe.Stats(), engine: totals.stats(eng), rules: eng.Rules(), outputs: stage.Stats()}
 			if resp != nil {
 				rs := resp.Stats()
 				s.resp = &rs
@@ -234,7 +236,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 	runCtx, runCancel := context.WithCancel(ctx)
 	var workers sync.WaitGroup
-	workers.Go(func() { hangups(runCtx, hup, &current, paths, rl, hostname, stage, log) })
+	workers.Go(func() { hangups(runCtx, hup, &current, &totals, paths, rl, hostname, stage, log) })
 	// Responses act until the path has stopped; their reports still reach
 	// the outputs, which stop after them.
 	respCtx, respCancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -249,7 +251,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if every <= 0 {
 		every = time.Minute
 	}
-	workers.Go(func() { statsLoop(runCtx, every, pipe, stage, current.Load, log) })
+	workers.Go(func() { statsLoop(runCtx, every, pipe, stage, engineStats, log) })
 
 	log.Info("ruled running", "version", version, "outputs", len(specs))
 	// Run returns once every event taken in has left the path (the exec
@@ -267,7 +269,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	outCancel()
 	bg.Wait()
 	if f.replay == "" || runErr != nil {
-		logFinal(pipe, stage, current.Load(), log)
+		logFinal(pipe, stage, engineStats(), log)
 	} else {
 		// The replay's own summary counts events; these say whether its
 		// alerts were delivered (the outputs have drained by now).
@@ -363,7 +365,7 @@ func liveConfig(f agentFlags, cfg *fileConfig, pc *pipeline.Config) error {
 
 // hangups reloads the rules and reopens file outputs on SIGHUP. A rule set
 // that does not load leaves the running one in place.
-func hangups(ctx context.Context, ch <-chan os.Signal, current *atomic.Pointer[engine.Engine], paths rulePaths, rl engine.RateLimit, hostname string, stage *outputs.Stage, log *slog.Logger) {
+func hangups(ctx context.Context, ch <-chan os.Signal, current *atomic.Pointer[engine.Engine], totals *engineTotals, paths rulePaths, rl engine.RateLimit, hostname string, stage *outputs.Stage, log *slog.Logger) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -377,13 +379,13 @@ func hangups(ctx context.Context, ch <-chan os.Signal, current *atomic.Pointer[e
 				log.Error("rule reload failed; keeping the running rules", "err", err)
 				continue
 			}
-			current.Store(eng)
+			totals.retire(current.Swap(eng))
 			log.Info("rules reloaded", "rules", len(eng.Rules()))
 		}
 	}
 }
 
-func statsLoop(ctx context.Context, every time.Duration, pipe *pipeline.Pipeline, stage *outputs.Stage, eng func() *engine.Engine, log *slog.Logger) {
+func statsLoop(ctx context.Context, every time.Duration, pipe *pipeline.Pipeline, stage *outputs.Stage, engineStats func() engine.Stats, log *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -391,14 +393,14 @@ func statsLoop(ctx context.Context, every time.Duration, pipe *pipeline.Pipeline
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			logFinal(pipe, stage, eng(), log)
+			logFinal(pipe, stage, engineStats(), log)
 		}
 	}
 }
 
-func logFinal(pipe *pipeline.Pipeline, stage *outputs.Stage, eng *engine.Engine, log *slog.Logger) {
+func logFinal(pipe *pipeline.Pipeline, stage *outputs.Stage, stats engine.Stats, log *slog.Logger) {
 	pipe.LogStats()
-	log.Info("engine stats", "stats", fmt.Sprintf("%+v", eng.Stats()))
+	log.Info("engine stats", "stats", fmt.Sprintf("%+v", stats))
 	logOutputStats(stage, log)
 }
 
