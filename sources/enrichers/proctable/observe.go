@@ -188,7 +188,8 @@ func (t *Table) observeFork(ev *event.Event) {
 		// At fork a child is where its parent is (a runtime's child
 		// joins the container's cgroup later, before its exec).
 		c.ContainerID = container.Decide(container.Clues{Parent: pp.ContainerID})
-		c.Exited, c.StartTime, c.execAt, c.Partial, c.twinDue = time.Time{}, 0, time.Time{}, pp.Partial, false
+		c.Exited, c.StartTime, c.execAt, c.Partial = time.Time{}, 0, time.Time{}, pp.Partial
+		c.twinDue, c.pcRead, c.auditFirst = false, false, false
 		if ev.Proc.SID != 0 {
 			c.SID = ev.Proc.SID
 		}
@@ -275,23 +276,30 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 	}
 	t.mu.RLock()
 	old := t.procs[pid]
-	// (An entry read while relying on audit has no executable yet.)
-	skipRead := old != nil && ev.Evt.Source != event.SourceProcconn && !old.Partial &&
-		now.Sub(old.execAt) < time.Second && (ev.Proc.Exe == "" || old.Exe == "" || ev.Proc.Exe == old.Exe)
+	recent := old != nil && !old.Partial && now.Sub(old.execAt) < time.Second
+	var skipRead bool
+	if ev.Evt.Source == event.SourceProcconn {
+		// Audit's record of this exec came first and its /proc read,
+		// made after the exec, is what this one would read.
+		skipRead = recent && old.auditFirst
+	} else {
+		// The proc connector's report of this exec came first and read
+		// /proc after it. (An entry read while relying on audit has no
+		// executable yet.)
+		skipRead = recent && old.pcRead && (ev.Proc.Exe == "" || old.Exe == "" || ev.Proc.Exe == old.Exe)
+	}
 	// The parent is known from the fork (or an earlier exec) of this
 	// running process: see the lean read below.
 	parentKnown := old != nil && old.Exited.IsZero() && old.PPID != 0
 	t.mu.RUnlock()
 	if skipRead {
-		// The proc connector's exec already read /proc: only take what
-		// audit knows better (argv, ids, cwd at exec time).
+		// Only take what this report knows better: audit's argv, ids and
+		// cwd at exec time; the proc connector's comm and the container
+		// id read as it was received.
 		t.mu.Lock()
 		if p := t.procs[pid]; p != nil {
 			t.overlay(p, ev)
-			// The proc connector's report of this exec came first, or
-			// this is a second exec of the process within the second.
-			p.auditFirst = !p.twinDue
-			p.twinDue = false
+			p.twinDue, p.pcRead, p.auditFirst = false, false, false
 			stampStdio(ev, p)
 		}
 		t.mu.Unlock()
@@ -328,7 +336,12 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 		if old != nil {
 			c := *old
 			p = &c
-			p.Name, p.Exe, p.Args, p.Cmdline = "", "", nil, ""
+			if !(old.auditFirst && now.Sub(old.execAt) < time.Second) {
+				// (When audit's record of this exec came first, they
+				// are this exec's.)
+				p.Name, p.Exe, p.Args, p.Cmdline = "", "", nil, ""
+			}
+			p.twinDue, p.pcRead, p.auditFirst = false, false, false
 			p.Partial = true
 			if p.PPID == 0 {
 				// Its proc connector exec (no ppid) came before its
@@ -370,10 +383,11 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 				p.TTY, p.StartTime = old.TTY, old.StartTime
 			}
 			if old != nil && old.auditFirst && now.Sub(old.execAt) < time.Second {
-				// Audit's record of this exec came first: keep what it
-				// said. (Not the record of an earlier exec of this
-				// process, which its report already answered: busybox
-				// nc -e execs nc, then the shell, in one process.)
+				// Audit's record of this exec came first (its own read
+				// failed): keep what it said. (Not the record of an
+				// earlier exec of this process, which its report
+				// already answered: busybox nc -e execs nc, then the
+				// shell, in one process.)
 				p.Exe, p.Args, p.Cmdline, p.Cwd = old.Exe, old.Args, old.Cmdline, old.Cwd
 			} else {
 				p.twinDue = true
@@ -383,9 +397,13 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 	}
 	p.execAt = now
 	t.overlay(p, ev)
-	// Audit's record before the proc connector's report (the report, when
-	// it comes, finds this entry's fields to keep).
-	p.auditFirst = ev.Evt.Source == event.SourceAudit && (old == nil || !old.twinDue)
+	if ev.Evt.Source == event.SourceProcconn {
+		p.pcRead = ok && (old == nil || !old.auditFirst || now.Sub(old.execAt) >= time.Second)
+	} else {
+		// Audit's record before the proc connector's report: the report,
+		// when it comes, finds this entry's fields and read to keep.
+		p.auditFirst = ev.Evt.Source == event.SourceAudit && (old == nil || !old.pcRead)
+	}
 	stampStdio(ev, p)
 	if old != nil && !old.Exited.IsZero() {
 		// Its exit arrived before its exec: keep it exited.

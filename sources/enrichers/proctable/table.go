@@ -64,8 +64,13 @@ type Process struct {
 	// report of it, and audit's record of that exec has not been observed
 	// yet (see observeDup).
 	twinDue bool
-	// auditFirst: the last exec was applied from audit's record and the
-	// proc connector's report of that exec has not been observed yet.
+	// pcRead: the last exec was read from /proc at the proc connector's
+	// report of it (lean or not), and audit's record of that exec has not
+	// been observed yet: the record needs no read of its own.
+	pcRead bool
+	// auditFirst: the last exec was applied from audit's record (and read
+	// from /proc then, unless Partial) and the proc connector's report of
+	// that exec has not been observed yet: the report needs no read.
 	auditFirst bool
 }
 

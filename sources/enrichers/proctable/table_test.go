@@ -890,3 +890,58 @@ func TestExecEventKeepsItsStdio(t *testing.T) {
 		t.Errorf("after its audit record: exe %q stdin %+v; want /bin/sh on the socket", p.Exe, p.Stdio[0])
 	}
 }
+
+// TestOneReadPerExec: with both sources, whichever report of an exec comes
+// first reads /proc and the other takes that read: audit's record first,
+// then the proc connector's report (the process gone by then) keeps the
+// entry audit's observation read. A second exec of the process whose
+// record comes before its report is read anew, not served the first
+// exec's read.
+func TestOneReadPerExec(t *testing.T) {
+	c := &clock{t: time.Unix(1000, 0)}
+	f := base()
+	tb := newTable(t, f, c, 0)
+	tb.SetAuditExecs(func() bool { return true })
+	audit := func(pid int, exe string) *event.Event {
+		ev := pcEv(event.TypeExecve, pid, 200)
+		ev.Evt.Source = event.SourceAudit
+		ev.Proc.Exe, ev.Proc.Args, ev.Proc.Name = exe, []string{exe}, "x"
+		return ev
+	}
+	pc := func(pid int) *event.Event {
+		ev := pcEv(event.TypeExecve, pid, 0)
+		ev.Proc.Name = "x"
+		return ev
+	}
+	tb.Observe(audit(250, "/usr/bin/id")) // audit's exec records are coming
+
+	f.add(fp{pid: 300, ppid: 200, comm: "x", stdin: "pipe:[5]"})
+	f.fs["300/environ"] = &fstest.MapFile{Data: []byte("A=1\x00")}
+	tb.Observe(pcEv(event.TypeFork, 300, 200))
+	tb.Observe(audit(300, "/bin/a"))
+	f.remove(300)
+	tb.Observe(pc(300))
+	p, _ := tb.Get(300)
+	if p.Partial || p.Exe != "/bin/a" || p.Stdio[0].Type != event.StdioPipe || len(p.Env) != 1 {
+		t.Fatalf("report after audit's record, process gone: %+v; want audit's read kept", p)
+	}
+
+	// Second exec: report and record of the first, then the record of
+	// the second before its report.
+	f.add(fp{pid: 301, ppid: 200, comm: "x", stdin: "pipe:[5]"})
+	f.fs["301/environ"] = &fstest.MapFile{Data: []byte("A=1\x00")}
+	tb.Observe(pcEv(event.TypeFork, 301, 200))
+	tb.Observe(pc(301))
+	tb.Observe(audit(301, "/bin/a"))
+	f.fs["301/environ"] = &fstest.MapFile{Data: []byte("A=2\x00")}
+	c.advance(time.Millisecond)
+	tb.Observe(audit(301, "/bin/a")) // the same program again, another environment
+	if p, _ := tb.Get(301); len(p.Env) != 1 || p.Env[0] != "A=2" {
+		t.Errorf("second exec, record first: env %v; want its own environment", p.Env)
+	}
+	f.remove(301)
+	tb.Observe(pc(301))
+	if p, _ := tb.Get(301); p.Partial || p.Exe != "/bin/a" || len(p.Env) != 1 || p.Env[0] != "A=2" {
+		t.Errorf("second exec's report: %+v; want the record's read kept", p)
+	}
+}
