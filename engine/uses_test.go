@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/expr-lang/expr"
+	"github.com/ruled/ruled/engine/falcolang"
 	"github.com/ruled/ruled/rules"
 	"github.com/ruled/ruled/sources/event"
 )
@@ -36,15 +38,20 @@ func TestFieldsUsed(t *testing.T) {
   condition: evt.type = execve and proc.name = sh
   output: "caps %thread.cap_effective"
   priority: WARNING
+- rule: caps in the condition
+  desc: d
+  condition: evt.type = execve and thread.cap_permitted contains CAP_SYS_ADMIN
+  output: x
+  priority: WARNING
 `))
 	got := e.Fields()
 	for _, f := range []string{"evt.type", "evt.success", "proc.env", "proc.pname", "proc.stdin.rip", "ns.mnt",
-		"proc.name", "proc.cap_effective", "proc.pid", "container.id"} {
+		"proc.name", "proc.cap_effective", "proc.cap_permitted", "proc.pid", "container.id"} {
 		if !got.Has(f) {
 			t.Errorf("%s not in the set", f)
 		}
 	}
-	for _, f := range []string{"ns.net", "proc.stdin.type", "proc.cap_permitted", "proc.cap_inheritable", "proc.stdout", "fd.rip", "proc.args"} {
+	for _, f := range []string{"ns.net", "proc.stdin.type", "proc.cap_inheritable", "proc.stdout", "fd.rip", "proc.args"} {
 		if got.Has(f) {
 			t.Errorf("%s in the set", f)
 		}
@@ -97,5 +104,38 @@ func containsField(text, field string) bool {
 			return true
 		}
 		i = start + 1
+	}
+}
+
+// TestFieldsUsedFalcoUpstream: for every active Falco-language rule of the
+// upstream stable and incubating files, each Falco field its condition or
+// output names reads ruled fields (through the alias table) that are in the
+// set.
+func TestFieldsUsedFalcoUpstream(t *testing.T) {
+	e := mustNew(t, Options{}, upstreamRules(t, upstreamFiles[:2]...)...)
+	set := e.Fields()
+	checked := 0
+	for name, a := range falcolang.Aliases {
+		want := FieldSet{names: map[string]bool{}}
+		opts := append([]expr.Option{expr.Env(event.Event{})}, falcolang.Functions()...)
+		p, err := expr.Compile(a.Expr, opts...)
+		if err != nil {
+			continue // a field ruled has no data for
+		}
+		want.addProgram(p)
+		for _, r := range e.Rules() {
+			if r.Lang != LangFalco || !containsField(r.Condition+" "+r.Output, name) {
+				continue
+			}
+			for f := range want.names {
+				if !set.Has(f) {
+					t.Errorf("rule %q names %s, which reads %s; not in the set", r.Name, name, f)
+				}
+				checked++
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no Falco field of an active rule checked")
 	}
 }
