@@ -2,6 +2,7 @@ package procfs
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -228,5 +229,39 @@ func BenchmarkProcessSelf(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestEnvInterned: two processes with the same environment share one
+// parsed list; another environment gets its own; the cache stays bounded.
+func TestEnvInterned(t *testing.T) {
+	dir := t.TempDir()
+	write := func(pid, env string) {
+		if err := os.MkdirAll(filepath.Join(dir, pid), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, pid, "environ"), []byte(env), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("1", "A=1\x00B=2\x00")
+	write("2", "A=1\x00B=2\x00")
+	write("3", "A=1\x00B=3\x00")
+	r := New(Dir(dir))
+	a, b, c := r.env("1/environ", 4096), r.env("2/environ", 4096), r.env("3/environ", 4096)
+	if !reflect.DeepEqual(a, []string{"A=1", "B=2"}) || !reflect.DeepEqual(c, []string{"A=1", "B=3"}) {
+		t.Fatalf("env: %q, %q", a, c)
+	}
+	if &a[0] != &b[0] {
+		t.Error("the same environment read twice is not shared")
+	}
+	for i := range envCacheMax + 10 {
+		write("4", fmt.Sprintf("N=%d\x00", i))
+		if got := r.env("4/environ", 4096); len(got) != 1 || got[0] != fmt.Sprintf("N=%d", i) {
+			t.Fatalf("environment %d: %q", i, got)
+		}
+	}
+	if len(r.envs) > envCacheMax {
+		t.Errorf("cache holds %d environments, bound %d", len(r.envs), envCacheMax)
 	}
 }

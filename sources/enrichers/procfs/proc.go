@@ -106,7 +106,15 @@ type Reader struct {
 	// EnvMax is how many bytes of /proc/PID/environ a FieldEnv read takes;
 	// 0 reads none. A variable cut by the bound is dropped, never kept half.
 	EnvMax int
+
+	// envs interns environments by content (see internEnv).
+	envMu sync.Mutex
+	envs  map[string][]string
 }
+
+// envCacheMax bounds the interned environments: up to EnvMax bytes each
+// (4 KiB by default), so at most 4 MiB; past it the cache starts over.
+const envCacheMax = 1024
 
 // New returns a reader over fsys: Dir("/proc") on a live host.
 // Links are read with fs.ReadLink, so fsys should implement fs.ReadLinkFS
@@ -371,7 +379,27 @@ func (r *Reader) env(name string, max int) []string {
 		defer f.Close()
 		n, _ = io.ReadFull(f, buf)
 	}
-	return ParseEnviron(buf[:n], max)
+	return r.internEnv(buf[:n], max)
+}
+
+// internEnv returns the parsed environment b, shared with every process
+// whose environ read the same bytes: children inherit their parent's
+// environment, so a host's processes hold a handful of distinct ones, and
+// the process table keeps each process's for its events (up to 4 KiB
+// apiece: 40 MiB for 10,000 processes without sharing). The lists are
+// shared: callers must not modify them.
+func (r *Reader) internEnv(b []byte, max int) []string {
+	r.envMu.Lock()
+	defer r.envMu.Unlock()
+	if env, ok := r.envs[string(b)]; ok {
+		return env
+	}
+	env := ParseEnviron(b, max)
+	if r.envs == nil || len(r.envs) >= envCacheMax {
+		r.envs = make(map[string][]string)
+	}
+	r.envs[string(b)] = env
+	return env
 }
 
 // envBufs are read buffers for env: ParseEnviron copies what it keeps.
