@@ -35,3 +35,24 @@ func newOverlays(seen map[string]string, mounts []container.Mount) (map[string]s
 	}
 	return now, fresh
 }
+
+// overlayRoots maps the upperdir of each overlay in mounts to its mountpoint
+// (under prefix, the path to the host's root from ruled's).
+func overlayRoots(mounts []container.Mount, prefix string) *map[string]string {
+	m := map[string]string{}
+	for _, mt := range mounts {
+		if upper, ok := mt.SuperOption("upperdir"); ok && mt.FSType == "overlay" {
+			m[upper] = prefix + mt.MountPoint
+		}
+	}
+	return &m
+}
+
+// overlayRoot returns where the overlay whose upperdir is upper is mounted
+// in ruled's mount namespace, or "" when unknown.
+func (s *Source) overlayRoot(upper string) string {
+	if m := s.overlays.Load(); m != nil {
+		return (*m)[upper]
+	}
+	return ""
+}

@@ -68,6 +68,7 @@ func (s *Source) watchMounts(ctx context.Context) {
 			return
 		}
 		now, fresh := newOverlays(seen, mounts)
+		s.overlays.Store(overlayRoots(mounts, prefix))
 		if !first {
 			// Mounts already there at start belong to running
 			// containers, whose events ask for their copies (and the

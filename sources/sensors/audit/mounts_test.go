@@ -61,3 +61,28 @@ func TestNewOverlays(t *testing.T) {
 		t.Errorf("after unmount: seen %v fresh %v", s, f)
 	}
 }
+
+// TestOverlayRoots: a container's upperdir leads to its overlay's
+// mountpoint, seen from ruled's root (prefix).
+func TestOverlayRoots(t *testing.T) {
+	b, err := os.ReadFile("testdata/mountinfo-host-docker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mounts, err := container.ParseMountinfo(strings.NewReader(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const layer = "/var/lib/docker/overlay2/72cbfae268a6851d6bd941ae41ec077b89da7feb3d480072e142da031137b7b9"
+	s := &Source{}
+	if got := s.overlayRoot(layer + "/diff"); got != "" {
+		t.Errorf("before any mount table: %q", got)
+	}
+	s.overlays.Store(overlayRoots(mounts, "/proc/1/root"))
+	if got := s.overlayRoot(layer + "/diff"); got != "/proc/1/root"+layer+"/merged" {
+		t.Errorf("overlayRoot = %q", got)
+	}
+	if got := s.overlayRoot("/var/lib/docker/overlay2/gone/diff"); got != "" {
+		t.Errorf("unknown upperdir: %q", got)
+	}
+}

@@ -532,6 +532,8 @@ func (s *Source) watchContainers(ctx context.Context, ctl *control, state *found
 		}
 		root, key := req.root, "upper:"+req.upper
 		atMount := root != ""
+		// dirRoot roots the container's dir= rules: its overlay mount.
+		dirRoot := root
 		if atMount {
 			// A new mount: new inodes, even for an upperdir seen before
 			// (a restarted container), so nothing copied before counts.
@@ -547,6 +549,7 @@ func (s *Source) watchContainers(ctx context.Context, ctl *control, state *found
 			// A container whose overlay got its copies when it was
 			// mounted (watchMounts) has them: same files, same inodes.
 			if upper, err := container.RootUpperDir("/proc", pid); err == nil && upper != "" {
+				dirRoot = s.overlayRoot(upper)
 				if have, ok := done["upper:"+upper]; ok {
 					done[key] = have
 				} else if have, ok := done[key]; ok {
@@ -560,15 +563,20 @@ func (s *Source) watchContainers(ctx context.Context, ctl *control, state *found
 			done[key] = have
 		}
 		for _, r := range s.rules {
-			// A container's dir= rules only at its overlay mount (see CopyAt).
-			if have[r.Line] || r.Path == "" || (r.Dir && !(r.Container && atMount)) {
+			// A container's dir= rules go only onto its overlay mount (see
+			// CopyAt), and are asked for again on every request of the
+			// container: the kernel drops a tree rule with its mount, a
+			// stale one still there makes the new mount's copy "exist"
+			// until it is pruned, and a remount can reuse the mount's id
+			// (no new mount seen), so that which was added once may be gone.
+			ruleRoot, dir := root, filepath.Dir(r.Path)
+			if r.Dir {
+				ruleRoot, dir = dirRoot, r.Path
+			}
+			if r.Path == "" || (r.Dir && (!r.Container || dirRoot == "")) || (have[r.Line] && !r.Dir) {
 				continue
 			}
-			dir := filepath.Dir(r.Path)
-			if r.Dir {
-				dir = r.Path
-			}
-			if !isDir(root + dir) {
+			if !isDir(ruleRoot + dir) {
 				continue // not (yet) in this container, or the process is gone
 			}
 			if len(state.copies) >= s.cfg.MaxContainerRules {
@@ -579,7 +587,7 @@ func (s *Source) watchContainers(ctx context.Context, ctl *control, state *found
 				}
 				break
 			}
-			c, _, err := r.CopyAt(root)
+			c, _, err := r.CopyAt(ruleRoot)
 			if err == nil {
 				err = ctl.do(func(a *libaudit.AuditClient) error { return a.AddRule(c.Wire) })
 			}

@@ -123,8 +123,12 @@ type Source struct {
 	orphanEvents   atomic.Uint64
 	installed      atomic.Int64
 
-	watchReq        chan containerWatch
-	findPID         func(containerID string) int
+	watchReq chan containerWatch
+	findPID  func(containerID string) int
+	// overlays maps an overlay's upperdir to where it is mounted in ruled's
+	// mount namespace (watchMounts keeps it): a container's dir= rules
+	// can only be rooted there.
+	overlays        atomic.Pointer[map[string]string]
 	watchDrops      atomic.Uint64
 	rootWatches     atomic.Uint64
 	containerRules  atomic.Int64
