@@ -91,12 +91,12 @@ func (t *Table) observeDup(ev *event.Event, now time.Time) {
 	var inode uint64
 	t.mu.RLock()
 	p := t.procs[pid]
-	read := p != nil && p.twinDue && now.Sub(p.execAt) < twinWait && p.Stdio[fd].Type != ""
-	if read {
+	fromExec := p != nil && p.twinDue && now.Sub(p.execAt) < twinWait && p.Stdio[fd].Type != ""
+	if fromExec {
 		s, inode = p.Stdio[fd], p.StdioInodes[fd]
 	}
 	t.mu.RUnlock()
-	if !read {
+	if !fromExec {
 		rs := t.reader.StdioFD(pid, fd)
 		if rs.Type == "" {
 			return
@@ -124,7 +124,7 @@ func (t *Table) observeDup(ev *event.Event, now time.Time) {
 			ev.FD.Name = s.SIP + ":" + strconv.Itoa(s.SPort) + "->" + s.RIP + ":" + strconv.Itoa(s.RPort)
 		}
 	}
-	if read {
+	if fromExec {
 		return
 	}
 	t.mu.Lock()
