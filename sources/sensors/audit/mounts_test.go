@@ -9,9 +9,10 @@ import (
 	"github.com/ruled/ruled/sources/enrichers/container"
 )
 
-// testdata/mountinfo-host-docker is /proc/1/mountinfo recorded on this
-// machine while one Docker container ran.
-func TestNewOverlays(t *testing.T) {
+// hostDockerMounts parses testdata/mountinfo-host-docker, /proc/1/mountinfo
+// recorded on this machine while one Docker container ran.
+func hostDockerMounts(t *testing.T) []container.Mount {
+	t.Helper()
 	b, err := os.ReadFile("testdata/mountinfo-host-docker")
 	if err != nil {
 		t.Fatal(err)
@@ -20,6 +21,11 @@ func TestNewOverlays(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return mounts
+}
+
+func TestNewOverlays(t *testing.T) {
+	mounts := hostDockerMounts(t)
 	const layer = "/var/lib/docker/overlay2/72cbfae268a6851d6bd941ae41ec077b89da7feb3d480072e142da031137b7b9"
 	want := []overlayMount{{layer + "/merged", layer + "/diff"}}
 
@@ -65,14 +71,7 @@ func TestNewOverlays(t *testing.T) {
 // TestOverlayRoots: a container's upperdir leads to its overlay's
 // mountpoint, seen from ruled's root (prefix).
 func TestOverlayRoots(t *testing.T) {
-	b, err := os.ReadFile("testdata/mountinfo-host-docker")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mounts, err := container.ParseMountinfo(strings.NewReader(string(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	mounts := hostDockerMounts(t)
 	const layer = "/var/lib/docker/overlay2/72cbfae268a6851d6bd941ae41ec077b89da7feb3d480072e142da031137b7b9"
 	s := &Source{}
 	if got := s.overlayRoot(layer + "/diff"); got != "" {
