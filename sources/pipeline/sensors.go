@@ -100,11 +100,11 @@ func (l *Pipeline) add(name string, cfg Config) error {
 		s.SetPIDFinder(l.table.OldestIn)
 		l.srcs = append(l.srcs, s)
 	case Procconn:
-		// exe and comm at receive: alone, nothing else would carry them
-		// for a quick process; beside audit, they stand in when the
-		// kernel dropped the exec's audit records (backlog overflow).
+		// exe, comm and argv at receive: alone, nothing else would carry
+		// them for a quick process; beside audit they are left to its
+		// record while its exec records keep coming.
 		s := procconn.New(procconn.Config{Logger: l.log.With("source", Procconn), Resync: l.table.Resync,
-			ContainerOf: l.res.ContainerIDOf, ReadExec: true})
+			ContainerOf: l.res.ContainerIDOf, ReadExec: true, ExecFromAudit: l.table.AuditBringsExecs})
 		l.conn = s
 		l.srcs = append(l.srcs, s)
 	}

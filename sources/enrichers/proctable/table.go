@@ -293,6 +293,11 @@ func (t *Table) auditBrings(now time.Time) bool {
 	return covers != nil && now.UnixNano()-t.auditExecAt.Load() < int64(auditExecWindow) && covers()
 }
 
+// AuditBringsExecs reports whether audit's record of an exec reported now
+// will carry its executable, name and argv (see SetAuditExecs); the proc
+// connector's receive thread then leaves those to it.
+func (t *Table) AuditBringsExecs() bool { return t.auditBrings(t.now()) }
+
 // Stats returns the counters.
 func (t *Table) Stats() Stats {
 	t.mu.RLock()

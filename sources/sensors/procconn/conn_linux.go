@@ -2,6 +2,7 @@ package procconn
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -60,20 +61,172 @@ func (s *Source) Run(ctx context.Context, emit func(*event.Event)) error {
 		wg.Wait()
 	}()
 
-	// The receive loop runs on a thread of its own at real-time priority
-	// (when allowed): the /proc reads at receive race the process's exit,
-	// and under an exec storm an ordinary thread waits behind the
-	// spawners. The goroutine never unlocks its thread, so the thread
-	// (and its priority) ends with it.
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		if err := raisePriority(); err != nil {
-			s.log.Info("proc connector receive thread stays at normal priority (needs CAP_SYS_NICE); exe and comm of quick execs may be lost", "error", err)
+	var pre *execSocket
+	if s.cfg.ReadExec || s.cfg.ContainerOf != nil {
+		if pre, err = openExecSocket(s.cfg.ReadBuffer); err != nil {
+			s.log.Info("proc connector: no exec-only subscription (per-socket event filter, Linux 6.6); /proc reads stay on the receive thread", "error", err)
+			pre = nil
 		}
-		errc <- s.receive(ctx, conn, resync, emit)
-	}()
-	return <-errc
+	}
+	if pre == nil {
+		// The receive loop runs on a thread of its own at real-time
+		// priority (when allowed): the /proc reads at receive race the
+		// process's exit, and under an exec storm an ordinary thread
+		// waits behind the spawners. The goroutine never unlocks its
+		// thread, so the thread (and its priority) ends with it.
+		errc := make(chan error, 1)
+		go func() {
+			runtime.LockOSThread()
+			s.raisePriority()
+			errc <- s.receive(ctx, conn, resync, emit, nil)
+		}()
+		return <-errc
+	}
+	// Only execs need reading at once, before the process is gone: a
+	// second socket that the kernel sends execs only wakes the real-time
+	// thread once per exec (not for every fork and exit too) and hands
+	// its reads over in a cache; every event, in order, comes through the
+	// main socket, read in batches by an ordinary goroutine.
+	cache := newPrefetchCache()
+	var pwg sync.WaitGroup
+	cache.running.Store(true)
+	pwg.Go(func() {
+		defer cache.running.Store(false)
+		runtime.LockOSThread()
+		s.raisePriority()
+		s.prefetch(ctx, pre, cache)
+		pre.close()
+	})
+	defer pwg.Wait()
+	return s.receive(ctx, conn, resync, emit, cache)
+}
+
+// execSocket is a proc connector socket subscribed to exec events only,
+// read with blocking raw receives on the prefetch thread.
+type execSocket struct{ fd int }
+
+// execRecvTimeout bounds a blocking receive, so the prefetch thread sees
+// its context end.
+const execRecvTimeout = 100 * time.Millisecond
+
+// openExecSocket subscribes a socket to exec events only. It fails on a
+// kernel without per-socket filters, which ignores the request without
+// acknowledging it.
+func openExecSocket(rcvbuf int) (*execSocket, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.NETLINK_CONNECTOR)
+	if err != nil {
+		return nil, fmt.Errorf("socket: %w", err)
+	}
+	sock := &execSocket{fd: fd}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, rcvbuf); err != nil {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, rcvbuf)
+	}
+	tv := unix.NsecToTimeval(int64(execRecvTimeout))
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("SO_RCVTIMEO: %w", err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: cnIdxProc}); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("bind: %w", err)
+	}
+	// The kernel acknowledges a request by an event that passes only an
+	// unfiltered socket's filter: subscribe to every kind first (an older
+	// kernel ignores the 8-byte form and does not answer), then narrow
+	// the filter to execs.
+	ack := uint32(os.Getpid())<<4 | 0x5
+	if err := sock.send(filterMsg(mcastListen, whatAll, ack)); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("subscribe: %w", err)
+	}
+	if err := sock.awaitAck(ack); err != nil {
+		sock.close()
+		return nil, err
+	}
+	if err := sock.send(filterMsg(mcastListen, WhatExec, 0)); err != nil {
+		sock.close()
+		return nil, fmt.Errorf("filter: %w", err)
+	}
+	return sock, nil
+}
+
+// awaitAck reads until the acknowledgement of the request numbered ack.
+// The kernel answers while handling the request, so it is queued by the
+// time the request was sent; the wait bounds a kernel that does not answer.
+func (c *execSocket) awaitAck(ack uint32) error {
+	buf := make([]byte, 64<<10)
+	for deadline := time.Now().Add(500 * time.Millisecond); time.Now().Before(deadline); {
+		n, _, err := unix.Recvfrom(c.fd, buf, 0)
+		if err != nil {
+			if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) || errors.Is(err, unix.ENOBUFS) {
+				continue
+			}
+			return fmt.Errorf("receive: %w", err)
+		}
+		acked, errno := false, uint32(0)
+		eachMessage(buf[:n], func(b []byte) {
+			if p, err := parseProcEvent(b); err == nil && !acked {
+				acked, errno = isAckOf(&p, ack)
+			}
+		}, func() {})
+		if acked {
+			if errno != 0 {
+				return fmt.Errorf("subscription refused: %w", unix.Errno(errno))
+			}
+			return nil
+		}
+	}
+	return errors.New("no acknowledgement of the filtered subscription (kernel before 6.6)")
+}
+
+func (c *execSocket) send(data []byte) error {
+	b := make([]byte, unix.NLMSG_HDRLEN+len(data))
+	ne := binary.NativeEndian
+	ne.PutUint32(b[0:4], uint32(len(b)))
+	ne.PutUint16(b[4:6], unix.NLMSG_DONE)
+	copy(b[unix.NLMSG_HDRLEN:], data)
+	return unix.Sendto(c.fd, b, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
+}
+
+// close unsubscribes (so the kernel stops counting a listener) and closes.
+func (c *execSocket) close() {
+	_ = c.send(subscribeMsg(mcastIgnore))
+	unix.Close(c.fd)
+}
+
+// prefetch reads, for each exec the exec-only socket reports, what must be
+// read while the process lives, and leaves it in cache for the main
+// reader. It returns when ctx ends or the socket fails.
+func (s *Source) prefetch(ctx context.Context, sock *execSocket, cache *prefetchCache) {
+	var r execReader
+	buf := make([]byte, 64<<10)
+	for ctx.Err() == nil {
+		// Raw, as the /proc reads: the thread keeps its P while it waits
+		// (see waitReadable). The receive timeout and signals end it.
+		n, _, errno := unix.RawSyscall6(unix.SYS_RECVFROM, uintptr(sock.fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, 0, 0)
+		switch errno {
+		case 0:
+		case unix.EAGAIN, unix.EINTR:
+			continue
+		case unix.ENOBUFS:
+			// The main socket still brings every exec; their reads then
+			// happen there, late (counted in ExecReadLate).
+			s.prefetchOverruns.Add(1)
+			continue
+		default:
+			if ctx.Err() == nil {
+				s.log.Warn("proc connector exec socket failed; reads at exec move to the main reader", "error", errno)
+			}
+			return
+		}
+		eachMessage(buf[:n], func(b []byte) {
+			p, err := parseProcEvent(b)
+			if err != nil || p.What != WhatExec {
+				return
+			}
+			cache.put(execKey{pid: p.TGID, ts: p.TimestampNS}, s.readAtExec(&r, int(p.TGID)))
+		}, func() {})
+	}
 }
 
 // waitReadable blocks this thread in poll(2) until conn has a message or
@@ -103,27 +256,54 @@ func waitReadable(rc syscall.RawConn, timeout time.Duration) error {
 
 // raisePriority puts the calling thread in SCHED_FIFO at the lowest
 // real-time priority: above every ordinary thread, below the kernel's own.
-// The thread sleeps in poll between messages, and the kernel's real-time
-// throttling bounds it if it ever did not.
-func raisePriority() error {
+// The thread sleeps in the kernel between messages, and the kernel's
+// real-time throttling bounds it if it ever did not.
+func (s *Source) raisePriority() {
 	attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: 1}
 	if err := unix.SchedSetAttr(0, &attr, 0); err != nil {
-		return fmt.Errorf("sched_setattr SCHED_FIFO: %w", err)
+		s.log.Info("proc connector receive thread stays at normal priority (needs CAP_SYS_NICE); exe and comm of quick execs may be lost",
+			"error", fmt.Errorf("sched_setattr SCHED_FIFO: %w", err))
 	}
-	return nil
 }
 
-func (s *Source) receive(ctx context.Context, conn *netlink.Conn, resync chan<- struct{}, emit func(*event.Event)) error {
+// coalesceDelay is how long the batched reader lets messages accumulate
+// after a wake-up: a fork+exec+exit is three messages, and waking for each
+// costs more than reading them.
+const coalesceDelay = time.Millisecond
+
+// receive reads the main socket until ctx ends. With cache (an exec-only
+// socket's thread reads at exec), it is an ordinary goroutine that parks
+// in the runtime poller and reads in batches; without, it runs on the
+// real-time thread, wakes for every message and reads at exec itself.
+func (s *Source) receive(ctx context.Context, conn *netlink.Conn, resync chan<- struct{}, emit func(*event.Event), cache *prefetchCache) error {
 	rc, err := conn.SyscallConn()
 	if err != nil {
 		return fmt.Errorf("proc connector socket: %w", err)
 	}
-	h := handler{s: s, bootWall: bootTime(), emit: emit}
+	h := handler{s: s, bootWall: bootTime(), emit: emit, cache: cache, resync: resync}
 	buf := make([]byte, 64<<10)
-	var lastLossLog time.Time
 	for {
-		if err := waitReadable(rc, 100*time.Millisecond); err != nil && ctx.Err() == nil {
-			return fmt.Errorf("wait for proc connector: %w", err)
+		if cache == nil {
+			if err := waitReadable(rc, 100*time.Millisecond); err != nil && ctx.Err() == nil {
+				return fmt.Errorf("wait for proc connector: %w", err)
+			}
+		} else {
+			var n int
+			var rerr error
+			err := rc.Read(func(fd uintptr) bool {
+				n, rerr = recvFD(fd, buf)
+				return !errors.Is(rerr, unix.EAGAIN)
+			})
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("wait for proc connector: %w", err)
+			}
+			if err := h.datagram(ctx, buf, n, rerr); err != nil {
+				return err
+			}
+			time.Sleep(coalesceDelay)
 		}
 		// Drain what is queued before waiting again; one datagram per
 		// read, read directly (netlink.Conn.Receive allocates and peeks
@@ -133,26 +313,9 @@ func (s *Source) receive(ctx context.Context, conn *netlink.Conn, resync chan<- 
 			if errors.Is(err, unix.EAGAIN) {
 				break
 			}
-			if errors.Is(err, unix.ENOBUFS) {
-				s.overruns.Add(1)
-				if time.Since(lastLossLog) > 10*time.Second {
-					lastLossLog = time.Now()
-					s.log.Warn("proc connector overrun, events lost; resynchronizing from /proc",
-						"overruns", s.overruns.Load(), "lost", s.lost.Load())
-				}
-				select {
-				case resync <- struct{}{}:
-				default:
-				}
-				continue
+			if err := h.datagram(ctx, buf, n, err); err != nil {
+				return err
 			}
-			if err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return fmt.Errorf("receive proc connector: %w", err)
-			}
-			eachMessage(buf[:n], h.message, func() { s.malformed.Add(1) })
 		}
 		if ctx.Err() != nil {
 			return nil
@@ -160,13 +323,44 @@ func (s *Source) receive(ctx context.Context, conn *netlink.Conn, resync chan<- 
 	}
 }
 
+// datagram handles the result of one receive into buf: its messages, or a
+// loss, or the error that ends the receiver (nil when ctx ended).
+func (h *handler) datagram(ctx context.Context, buf []byte, n int, err error) error {
+	s := h.s
+	switch {
+	case err == nil:
+		eachMessage(buf[:n], h.message, func() { s.malformed.Add(1) })
+	case errors.Is(err, unix.ENOBUFS):
+		s.overruns.Add(1)
+		if time.Since(h.lastLossLog) > 10*time.Second {
+			h.lastLossLog = time.Now()
+			s.log.Warn("proc connector overrun, events lost; resynchronizing from /proc",
+				"overruns", s.overruns.Load(), "lost", s.lost.Load())
+		}
+		select {
+		case h.resync <- struct{}{}:
+		default:
+		}
+	case errors.Is(err, unix.EINTR):
+	default:
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("receive proc connector: %w", err)
+	}
+	return nil
+}
+
 // handler turns received proc connector messages into events.
 type handler struct {
-	s        *Source
-	bootWall time.Time
-	seqs     seqTracker
-	execs    execReader
-	emit     func(*event.Event)
+	s           *Source
+	bootWall    time.Time
+	seqs        seqTracker
+	execs       execReader
+	emit        func(*event.Event)
+	cache       *prefetchCache // reads of the exec-only socket's thread; nil without
+	resync      chan<- struct{}
+	lastLossLog time.Time
 }
 
 func (h *handler) message(data []byte) {
@@ -191,36 +385,77 @@ func (h *handler) message(data []byte) {
 		}
 		return
 	}
-	if ev.Evt.Type == event.TypeExecve {
-		if s.cfg.ReadExec && !h.execs.read(ev) {
-			s.execIncomplete.Add(1)
-		}
-		if s.cfg.ContainerOf != nil {
-			if b := h.execs.cgroup(ev.Proc.PID); b != nil {
-				ev.Container.ID = s.cfg.ContainerOf(b)
+	if ev.Evt.Type == event.TypeExecve && (s.cfg.ReadExec || s.cfg.ContainerOf != nil) {
+		in, ok := execInfo{}, false
+		if h.cache != nil {
+			k := execKey{pid: p.TGID, ts: p.TimestampNS}
+			in, ok = h.cache.take(k)
+			// This reader can come to an exec while the prefetch thread
+			// still reads the one before: waiting for it costs less
+			// than reading again, later.
+			for i := 0; !ok && i < prefetchWaits && h.cache.running.Load(); i++ {
+				time.Sleep(prefetchWait)
+				in, ok = h.cache.take(k)
 			}
+			if !ok {
+				s.execReadLate.Add(1)
+			}
+		}
+		if !ok {
+			in = s.readAtExec(&h.execs, ev.Proc.PID)
+		}
+		if in.readExec {
+			ev.Proc.Exe, ev.Proc.Name, ev.Proc.Args = in.exe, in.name, in.args
+			if !in.complete {
+				s.execIncomplete.Add(1)
+			}
+		}
+		if in.hasCID {
+			ev.Container.ID = in.cid
 		}
 	}
 	s.emitted.Add(1)
 	h.emit(ev)
 }
 
+// readAtExec reads what the event of an exec needs while the process
+// lives: its executable, name and argv (ReadExec, unless audit's record
+// brings them) and its cgroup's container id (ContainerOf).
+func (s *Source) readAtExec(r *execReader, pid int) execInfo {
+	var in execInfo
+	if s.cfg.ReadExec && (s.cfg.ExecFromAudit == nil || !s.cfg.ExecFromAudit()) {
+		in.readExec = true
+		in.exe, in.name = r.read(pid)
+		in.complete = in.exe != "" && in.name != ""
+		in.args = r.args(pid)
+	}
+	if s.cfg.ContainerOf != nil {
+		if b := r.cgroup(pid); b != nil {
+			in.cid, in.hasCID = s.cfg.ContainerOf(b), true
+		}
+	}
+	return in
+}
+
 // recvDontWait reads one datagram without blocking.
 func recvDontWait(rc syscall.RawConn, buf []byte) (int, error) {
 	var n int
 	var rerr error
-	if err := rc.Control(func(fd uintptr) {
-		// Raw, as the /proc reads (see execReader): it never blocks.
-		r, _, errno := unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)),
-			unix.MSG_DONTWAIT, 0, 0)
-		n = int(r)
-		if errno != 0 {
-			rerr = errno
-		}
-	}); err != nil {
+	if err := rc.Control(func(fd uintptr) { n, rerr = recvFD(fd, buf) }); err != nil {
 		return 0, err
 	}
 	return n, rerr
+}
+
+// recvFD reads one datagram from fd without blocking. Raw, as the /proc
+// reads (see execReader): it never blocks.
+func recvFD(fd uintptr, buf []byte) (int, error) {
+	r, _, errno := unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)),
+		unix.MSG_DONTWAIT, 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(r), nil
 }
 
 func (s *Source) resyncLoop(ctx context.Context, done <-chan struct{}, req <-chan struct{}) {

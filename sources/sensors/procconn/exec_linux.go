@@ -7,7 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/ruled/ruled/sources/event"
+	"github.com/ruled/ruled/sources/enrichers/procfs"
 )
 
 // execReader reads an exec'd process's executable and name straight from
@@ -28,12 +28,12 @@ type execReader struct {
 	buf  [4096]byte
 }
 
-// read fills ev.Proc.Exe and ev.Proc.Name when they can still be read and
-// reports whether both were. The executable goes first: it disappears at
-// exit, while comm stays readable until the parent reaps the zombie.
-func (r *execReader) read(ev *event.Event) bool {
+// read returns the executable and name of pid, each empty when it could
+// no longer be read. The executable goes first: it disappears at exit,
+// while comm stays readable until the parent reaps the zombie.
+func (r *execReader) read(pid int) (exe, name string) {
 	r.path = append(r.path[:0], "/proc/"...)
-	r.path = strconv.AppendInt(r.path, int64(ev.Proc.PID), 10)
+	r.path = strconv.AppendInt(r.path, int64(pid), 10)
 	dir := len(r.path)
 	r.path = append(r.path, "/exe\x00"...)
 	n, _, errno := unix.RawSyscall6(unix.SYS_READLINKAT, atFDCWD, uintptr(unsafe.Pointer(&r.path[0])),
@@ -41,13 +41,25 @@ func (r *execReader) read(ev *event.Event) bool {
 	if errno == 0 && n > 0 && int(n) < len(r.buf) {
 		// A deleted executable reads "/path (deleted)"; rules match the
 		// path (as procfs.Reader does).
-		ev.Proc.Exe = string(bytes.TrimSuffix(r.buf[:n], []byte(" (deleted)")))
+		exe = string(bytes.TrimSuffix(r.buf[:n], []byte(" (deleted)")))
 	}
 	r.path = r.path[:dir]
 	if b := r.readFile("/comm", 64); len(b) > 0 {
-		ev.Proc.Name = string(bytes.TrimSuffix(b, []byte("\n")))
+		name = string(bytes.TrimSuffix(b, []byte("\n")))
 	}
-	return ev.Proc.Exe != "" && ev.Proc.Name != ""
+	return exe, name
+}
+
+// args returns the argv of pid, or nil when it is gone or longer than one
+// read (the process table then reads it whole while the process lives).
+func (r *execReader) args(pid int) []string {
+	r.path = append(r.path[:0], "/proc/"...)
+	r.path = strconv.AppendInt(r.path, int64(pid), 10)
+	b := r.readFile("/cmdline", len(r.buf))
+	if len(b) == 0 || len(b) == len(r.buf) {
+		return nil
+	}
+	return procfs.ParseCmdline(b)
 }
 
 // cgroup returns the content of /proc/PID/cgroup (valid until the next

@@ -83,7 +83,10 @@ var (
 type procEvent struct {
 	// Seq is cn_msg.seq: a per-CPU counter of sent proc events, so a gap on
 	// one CPU is a count of events this socket missed.
-	Seq         uint32
+	Seq uint32
+	// Ack is cn_msg.ack: in a subscription's acknowledgement, the ack of
+	// the request plus one.
+	Ack         uint32
 	What        What
 	CPU         uint32
 	TimestampNS uint64 // ktime_get_ns: CLOCK_MONOTONIC nanoseconds
@@ -128,6 +131,7 @@ func parseProcEvent(b []byte) (procEvent, error) {
 		return p, ErrNotProcCN
 	}
 	p.Seq = ne.Uint32(b[8:12])
+	p.Ack = ne.Uint32(b[12:16])
 	n := int(ne.Uint16(b[16:18]))
 	data := b[cnMsgLen:]
 	if n > len(data) {
@@ -199,6 +203,33 @@ func subscribeMsg(op uint32) []byte {
 	ne.PutUint16(b[16:18], 4)
 	ne.PutUint32(b[20:24], op)
 	return b
+}
+
+// whatAll is PROC_EVENT_ALL: every kind a per-socket filter can select.
+const whatAll = WhatFork | WhatExec | WhatUID | WhatGID | WhatSID | WhatPtrace | WhatComm |
+	WhatNonzeroExit | WhatCoredump | WhatExit
+
+// filterMsg builds the cn_msg that subscribes with a per-socket event
+// filter (struct proc_input: the operation, then the kinds wanted, Linux
+// 6.6 and later); ack numbers the request. Older kernels take only the
+// 4-byte form and ignore this one without an answer.
+func filterMsg(op uint32, kinds What, ack uint32) []byte {
+	b := make([]byte, cnMsgLen+8)
+	ne := binary.NativeEndian
+	ne.PutUint32(b[0:4], cnIdxProc)
+	ne.PutUint32(b[4:8], cnValProc)
+	ne.PutUint32(b[12:16], ack)
+	ne.PutUint16(b[16:18], 8)
+	ne.PutUint32(b[20:24], op)
+	ne.PutUint32(b[24:28], uint32(kinds))
+	return b
+}
+
+// isAckOf reports whether p acknowledges the request numbered ack, and
+// with which error. (The kernel numbers the acknowledgement's seq itself,
+// so only its ack field names the request.)
+func isAckOf(p *procEvent, ack uint32) (ok bool, errno uint32) {
+	return p.What == WhatNone && p.Ack == ack+1, p.AckErr
 }
 
 // eachMessage calls fn with the payload of every netlink message in one

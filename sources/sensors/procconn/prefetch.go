@@ -1,0 +1,81 @@
+package procconn
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// execKey names one exec: the kernel sends the same message (pid and
+// timestamp) to every listener, so the exec-only socket's copy and the
+// main socket's copy share it.
+type execKey struct {
+	pid int32
+	ts  uint64
+}
+
+// execInfo is what the prefetch thread read from /proc for one exec.
+type execInfo struct {
+	exe, name string
+	args      []string // nil when not read or too long for one read
+	// readExec: exe and comm were asked for; complete: both were read.
+	readExec, complete bool
+	// cid is the container id of the cgroup read at receive; hasCID says
+	// a cgroup was read (the process still existed).
+	cid    string
+	hasCID bool
+}
+
+// prefetchKeep bounds the execs read ahead and not yet taken: entries the
+// main reader never takes (its socket overflowed) are dropped oldest
+// first. Far above what the main reader lags behind (a few ms of execs).
+const prefetchKeep = 4096
+
+// A reader that finds no prefetched reads for an exec waits up to
+// prefetchWaits times prefetchWait for them (the prefetch thread reads an
+// exec in tens of µs) before it reads /proc itself.
+const (
+	prefetchWait  = 100 * time.Microsecond
+	prefetchWaits = 20
+)
+
+// prefetchCache hands the prefetch thread's reads to the main reader. The
+// lock is held for a map operation only.
+type prefetchCache struct {
+	// running is true while the prefetch thread reads: without it, no
+	// reads are waited for.
+	running atomic.Bool
+
+	mu   sync.Mutex
+	m    map[execKey]execInfo
+	ring [prefetchKeep]execKey
+	next int
+}
+
+func newPrefetchCache() *prefetchCache {
+	return &prefetchCache{m: make(map[execKey]execInfo, prefetchKeep)}
+}
+
+// put records the reads of one exec, dropping the oldest entry when full.
+func (c *prefetchCache) put(k execKey, v execInfo) {
+	c.mu.Lock()
+	// Every entry's key is in the ring, so the map never holds more than
+	// the ring: the slot about to be reused names the oldest entry, or
+	// one already taken (then the delete does nothing).
+	delete(c.m, c.ring[c.next])
+	c.m[k] = v
+	c.ring[c.next] = k
+	c.next = (c.next + 1) % prefetchKeep
+	c.mu.Unlock()
+}
+
+// take returns and forgets the reads of one exec.
+func (c *prefetchCache) take(k execKey) (execInfo, bool) {
+	c.mu.Lock()
+	v, ok := c.m[k]
+	if ok {
+		delete(c.m, k)
+	}
+	c.mu.Unlock()
+	return v, ok
+}
