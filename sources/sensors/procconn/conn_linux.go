@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"sync"
@@ -392,8 +393,10 @@ func (h *handler) message(data []byte) {
 			in, ok = h.cache.take(k)
 			// This reader can come to an exec while the prefetch thread
 			// still reads the one before: waiting for it costs less
-			// than reading again, later.
-			for i := 0; !ok && i < prefetchWaits && h.cache.running.Load(); i++ {
+			// than reading again, later. An exec older than the wait
+			// (a backlog after a stall, a prefetch overrun) is read
+			// at once.
+			for !ok && h.cache.running.Load() && monotonicNow() < p.TimestampNS+uint64(prefetchWaitMax) {
 				time.Sleep(prefetchWait)
 				in, ok = h.cache.take(k)
 			}
@@ -518,6 +521,16 @@ func setReadBuffer(conn *netlink.Conn, n int) (int, error) {
 		return got, fmt.Errorf("setsockopt SO_RCVBUF: %w", serr)
 	}
 	return got, nil
+}
+
+// monotonicNow is CLOCK_MONOTONIC in nanoseconds, the clock of
+// proc_event.timestamp_ns.
+func monotonicNow() uint64 {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		return math.MaxUint64 // no waiting on a clock that cannot be read
+	}
+	return uint64(ts.Nano())
 }
 
 // bootTime is the wall-clock time at CLOCK_MONOTONIC zero, the clock of

@@ -31,12 +31,12 @@ type execInfo struct {
 // first. Far above what the main reader lags behind (a few ms of execs).
 const prefetchKeep = 4096
 
-// A reader that finds no prefetched reads for an exec waits up to
-// prefetchWaits times prefetchWait for them (the prefetch thread reads an
-// exec in tens of µs) before it reads /proc itself.
+// A reader that finds no prefetched reads for an exec polls for them
+// every prefetchWait until prefetchWaitMax after the exec (the prefetch
+// thread reads an exec within tens of µs) before it reads /proc itself.
 const (
-	prefetchWait  = 100 * time.Microsecond
-	prefetchWaits = 20
+	prefetchWait    = 100 * time.Microsecond
+	prefetchWaitMax = 2 * time.Millisecond
 )
 
 // prefetchCache hands the prefetch thread's reads to the main reader. The
