@@ -55,14 +55,15 @@ const (
 )
 
 type config struct {
-	count, ops, streams, repeat int
-	target                      string
-	ruled                       []ruledBin
-	agents, storms              []string
-	profile                     string
-	dir                         string
-	keep                        bool
-	drain                       time.Duration
+	count, ops, repeat, procs int
+	streams                   []int
+	target                    string
+	ruled                     []ruledBin
+	agents, storms            []string
+	profile                   string
+	dir                       string
+	keep                      bool
+	drain                     time.Duration
 }
 
 // ruledBin is one ruled binary under test; several (a build before and
@@ -91,6 +92,19 @@ func parseRuled(s string) ([]ruledBin, error) {
 	return out, nil
 }
 
+// parseInts reads a comma list of positive integers.
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, v := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("%q: want positive integers separated by commas", s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
 func splitList(s string, allowed ...string) ([]string, error) {
 	var out []string
 	for _, v := range strings.Split(s, ",") {
@@ -109,15 +123,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var (
 		c                       config
 		ruledList, agents, strm string
+		streams                 string
 	)
 	fs.IntVar(&c.count, "count", 6000, "execs per exec storm")
 	fs.IntVar(&c.ops, "ops", 6000, "operations per connect and write storm")
-	fs.IntVar(&c.streams, "streams", 2, "concurrent loops per storm")
+	fs.StringVar(&streams, "streams", "1,2", "concurrent loops per storm: a comma list runs the whole sequence at each")
+	fs.IntVar(&c.procs, "procs", 10000, "live processes of the procs row (RSS of ruled while they live)")
 	fs.StringVar(&c.target, "target", "/bin/true", "binary the exec storm runs")
 	fs.IntVar(&c.repeat, "repeat", 1, "run the whole sequence this many times (spread on a noisy machine)")
 	fs.StringVar(&ruledList, "ruled", "bin/ruled", "ruled binary, or a comma list of LABEL=PATH to compare builds side by side")
 	fs.StringVar(&agents, "agents", "nothing,auditd,ruled,procconn", "agents to run, in this order")
-	fs.StringVar(&strm, "storms", "exec,connect,write", "storms: exec (every agent), connect, write and open (reads: ruled must report none) (nothing and ruled)")
+	fs.StringVar(&strm, "storms", "exec,connect,write,procs", "storms: exec (every agent), connect, write and open (reads: ruled must report none) (nothing and ruled), procs (ruled's RSS with -procs sleeping processes alive; ruled and procconn)")
 	fs.StringVar(&c.profile, "profile", "", "directory for CPU profiles of each ruled run (go tool pprof -top BIN FILE)")
 	fs.StringVar(&c.dir, "dir", "", "working directory (default: a new temporary one, removed unless -keep)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the working directory (alerts, agent logs, audit.log)")
@@ -130,12 +146,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "load: -agents:", err)
 		return 2
 	}
-	if c.storms, err = splitList(strm, stormExec, stormConnect, stormWrite, stormOpen); err != nil {
+	if c.storms, err = splitList(strm, stormExec, stormConnect, stormWrite, stormOpen, stormProcs); err != nil {
 		fmt.Fprintln(stderr, "load: -storms:", err)
 		return 2
 	}
-	if c.count <= 0 || c.ops <= 0 || c.streams <= 0 || c.repeat <= 0 {
-		fmt.Fprintln(stderr, "load: -count, -ops, -streams and -repeat must be positive")
+	if c.streams, err = parseInts(streams); err != nil {
+		fmt.Fprintln(stderr, "load: -streams:", err)
+		return 2
+	}
+	if c.count <= 0 || c.ops <= 0 || c.repeat <= 0 || c.procs <= 0 {
+		fmt.Fprintln(stderr, "load: -count, -ops, -procs and -repeat must be positive")
 		return 2
 	}
 	if os.Geteuid() != 0 {
@@ -192,7 +212,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	restoreErr := found.restore()
 
 	fmt.Fprintf(stdout, "\ncommand: load %s\n", strings.Join(args, " "))
-	fmt.Fprintf(stdout, "exec target %s, %d execs and %d connect/write operations per storm, %d streams, %d CPUs\n\n", c.target, c.count, c.ops, c.streams, cpus())
+	fmt.Fprintf(stdout, "exec target %s, %d execs and %d connect/write operations per storm, %s streams, %d live processes in the procs row, %d CPUs\n\n", c.target, c.count, c.ops, streams, c.procs, cpus())
 	printTable(stdout, rows)
 	if c.keep {
 		fmt.Fprintln(stdout, "\nworking directory kept:", c.dir)
@@ -217,11 +237,12 @@ type harness struct {
 	// name them).
 	connectAddr, writeDir string
 	run                   int // repetition, from 1
+	streams               int // concurrent loops of this pass
 }
 
 // row is one line of the table.
 type row struct {
-	run          int
+	run, streams int
 	agent, storm string
 	ops, errors  int
 	rate         float64 // operations per second
@@ -236,49 +257,70 @@ type row struct {
 func (h *harness) runAll(ctx context.Context) ([]row, error) {
 	var rows []row
 	for r := 1; r <= h.cfg.repeat; r++ {
-		h.base, h.run = map[string]float64{}, r
-		for _, a := range h.cfg.agents {
-			if err := ctx.Err(); err != nil {
-				return rows, err
-			}
-			var (
-				got []row
-				err error
-			)
-			switch a {
-			case agentNothing:
-				got, err = h.runNothing(ctx)
-			case agentAuditd:
-				got, err = h.runAuditd(ctx)
-			case agentRuled, agentProcconn:
-				for _, b := range h.cfg.ruled {
-					var g []row
-					g, err = h.runRuled(ctx, b, a == agentProcconn)
-					got = append(got, g...)
-					if err != nil {
-						break
-					}
-				}
-			}
-			for i := range got {
-				got[i].run = r
-			}
+		for _, st := range h.cfg.streams {
+			got, err := h.runPass(ctx, r, st)
 			rows = append(rows, got...)
 			if err != nil {
-				return rows, fmt.Errorf("%s: %w", a, err)
+				return rows, err
 			}
 		}
 	}
 	return rows, nil
 }
 
+// runPass runs every agent once at one number of streams.
+func (h *harness) runPass(ctx context.Context, r, streams int) ([]row, error) {
+	var rows []row
+	h.base, h.run, h.streams = map[string]float64{}, r, streams
+	for _, a := range h.cfg.agents {
+		if err := ctx.Err(); err != nil {
+			return rows, err
+		}
+		var (
+			got []row
+			err error
+		)
+		switch a {
+		case agentNothing:
+			got, err = h.runNothing(ctx)
+		case agentAuditd:
+			got, err = h.runAuditd(ctx)
+		case agentRuled, agentProcconn:
+			for _, b := range h.cfg.ruled {
+				var g []row
+				g, err = h.runRuled(ctx, b, a == agentProcconn)
+				got = append(got, g...)
+				if err != nil {
+					break
+				}
+			}
+		}
+		for i := range got {
+			got[i].run, got[i].streams = r, streams
+		}
+		rows = append(rows, got...)
+		if err != nil {
+			return rows, fmt.Errorf("%s: %w", a, err)
+		}
+	}
+	return rows, nil
+}
+
+// passDir is the working directory of this repetition and stream count.
+func (h *harness) passDir() string {
+	return filepath.Join(h.cfg.dir, "run"+strconv.Itoa(h.run)+"-streams"+strconv.Itoa(h.streams))
+}
+
 func (h *harness) runNothing(ctx context.Context) ([]row, error) {
-	h.connectAddr, h.writeDir = "127.0.0.1:0", filepath.Join(h.cfg.dir, "run"+strconv.Itoa(h.run), agentNothing, "writes")
+	h.connectAddr, h.writeDir = "127.0.0.1:0", filepath.Join(h.passDir(), agentNothing, "writes")
 	if err := os.MkdirAll(h.writeDir, 0o755); err != nil {
 		return nil, err
 	}
 	var rows []row
 	for _, s := range h.cfg.storms {
+		if s == stormProcs {
+			continue // the agent's RSS: nothing to compare with
+		}
 		res, err := h.spawn(ctx, s)
 		if err != nil {
 			return rows, err
@@ -296,7 +338,7 @@ func (h *harness) runAuditd(ctx context.Context) ([]row, error) {
 		return nil, nil
 	}
 	h.progress("auditd: starting")
-	a, err := startAuditd(filepath.Join(h.cfg.dir, "run"+strconv.Itoa(h.run)))
+	a, err := startAuditd(h.passDir())
 	if err != nil {
 		return nil, err
 	}
@@ -342,13 +384,13 @@ func (h *harness) runRuled(ctx context.Context, b ruledBin, procconnOnly bool) (
 	storms := h.cfg.storms
 	if procconnOnly {
 		// Connects and writes are audit's: without it ruled sees none.
-		storms = slices.DeleteFunc(slices.Clone(storms), func(s string) bool { return s != stormExec })
+		storms = slices.DeleteFunc(slices.Clone(storms), func(s string) bool { return s != stormExec && s != stormProcs })
 	}
 	if len(storms) == 0 {
 		return nil, nil
 	}
 	name := strings.ReplaceAll(label, " ", "-")
-	dir := filepath.Join(h.cfg.dir, "run"+strconv.Itoa(h.run), name)
+	dir := filepath.Join(h.passDir(), name)
 	writeDir := filepath.Join(dir, "writes")
 	if err := os.MkdirAll(writeDir, 0o755); err != nil {
 		return nil, err
@@ -378,7 +420,7 @@ func (h *harness) runRuled(ctx context.Context, b ruledBin, procconnOnly bool) (
 		args = append(args, "-sources", "procconn")
 	}
 	if h.cfg.profile != "" {
-		args = append(args, "-cpuprofile", filepath.Join(h.cfg.profile, name+"-run"+strconv.Itoa(h.run)+".pprof"))
+		args = append(args, "-cpuprofile", filepath.Join(h.cfg.profile, name+"-run"+strconv.Itoa(h.run)+"-streams"+strconv.Itoa(h.streams)+".pprof"))
 	}
 	logf, err := os.Create(filepath.Join(dir, "ruled.log"))
 	if err != nil {
@@ -402,6 +444,14 @@ func (h *harness) runRuled(ctx context.Context, b ruledBin, procconnOnly bool) (
 	}
 	var rows []row
 	for _, s := range storms {
+		if s == stormProcs {
+			r, err := h.measureProcs(ctx, label, cmd.Process.Pid)
+			if err != nil {
+				return rows, err
+			}
+			rows = append(rows, r)
+			continue
+		}
 		r, err := h.measure(ctx, label, s, cmd.Process.Pid, newTailer(alerts, ruledParser("ruled-load "+s)))
 		if err != nil {
 			return rows, err

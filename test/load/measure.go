@@ -30,7 +30,7 @@ func (h *harness) spawn(ctx context.Context, storm string) (spawnResult, error) 
 		n = h.cfg.ops
 	}
 	cmd := exec.CommandContext(ctx, self, "spawn", "-kind", storm, "-count", strconv.Itoa(n),
-		"-streams", strconv.Itoa(h.cfg.streams), "-target", h.cfg.target, "-addr", h.connectAddr, "-dir", h.writeDir)
+		"-streams", strconv.Itoa(h.streams), "-target", h.cfg.target, "-addr", h.connectAddr, "-dir", h.writeDir)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, h.log
 	if err := cmd.Run(); err != nil {
@@ -220,11 +220,11 @@ func cpus() int { return runtime.NumCPU() }
 // printTable writes the rows as a Markdown table (BENCHMARKS.md takes it
 // as it is).
 func printTable(w io.Writer, rows []row) {
-	fmt.Fprintln(w, "| run | agent | storm | ops | ops/s | cost | agent CPU µs/op | seen | complete | lost | RSS peak MiB | exec→report p50 | p99 |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| run | streams | agent | storm | ops | ops/s | cost | agent CPU µs/op | seen | complete | lost | RSS peak MiB | exec→report p50 | p99 |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rows {
 		seen, complete, lost := "—", "—", "—"
-		if r.agent != agentNothing {
+		if r.agent != agentNothing && r.storm != stormProcs {
 			// An operation reported twice (seen above ops) is no loss.
 			seen, complete, lost = strconv.Itoa(r.seen), strconv.Itoa(r.complete), strconv.Itoa(max(0, r.ops-r.seen))
 			if r.storm != stormExec {
@@ -235,8 +235,8 @@ func printTable(w io.Writer, rows []row) {
 		if r.errors > 0 {
 			ops += fmt.Sprintf(" (%d failed)", r.errors)
 		}
-		fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-			r.run, r.agent, r.storm, ops, num(r.rate, "%.0f"), num(r.cost, "%.0f%%"), num(r.cpuPerOp, "%.0f"),
+		fmt.Fprintf(w, "| %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			r.run, r.streams, r.agent, r.storm, ops, num(r.rate, "%.0f"), num(r.cost, "%.0f%%"), num(r.cpuPerOp, "%.0f"),
 			seen, complete, lost, num(r.rssMiB, "%.1f"), num(r.p50, "%.1f ms"), num(r.p99, "%.1f ms"))
 	}
 }
