@@ -336,6 +336,11 @@ var scenarios = []scenario{
 		want:   []want{{rule: "Create Hidden Files or Directories", proc: "mkdir"}},
 	},
 	{
+		name: "mkdir-bin", title: "a directory made below /usr/bin", mitre: "T1222.002",
+		action: []string{"mkdir", "/usr/bin/ruled-scn"},
+		want:   []want{{rule: "Mkdir binary dirs", proc: "mkdir"}},
+	},
+	{
 		name: "rpm-db", title: "a file created below /var/lib/rpm", mitre: "T1072",
 		action: sh("mkdir -p /var/lib/rpm && touch /var/lib/rpm/ruled-scn"),
 		want:   []want{{rule: "Write below rpm database", proc: "touch"}},
