@@ -170,6 +170,7 @@ func TestExcludedPID(t *testing.T) {
 	}{
 		{"ruled's rule", wire(t, "-a always,exit -F arch=b64 -S execve -F pid!=4321 -k exec"), 4321, true},
 		{"filter after a path", wire(t, "-a always,exit -F arch=b64 -S openat -F path=/proc/77/root/etc/shadow -F perm=r -F pid!=99 -k cred_read"), 99, true},
+		{"container dir= copy (a dead run's is recovered too)", wire(t, "-a always,exit -F arch=b64 -S mkdir,mkdirat -F dir=/var/lib/docker/overlay2/0123/merged -F success=1 -F pid!=99 -k mkdir"), 99, true},
 		{"pid equal, not excluded", wire(t, "-a always,exit -F arch=b64 -S execve -F pid=4321"), 0, false},
 		{"someone else's rule", wire(t, "-a always,exit -F arch=b64 -S connect -F auid>=1000 -k net"), 0, false},
 		{"too short", []byte{1, 2, 3}, 0, false},
