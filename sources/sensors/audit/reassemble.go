@@ -51,6 +51,13 @@ func (r *Reassembler) Push(rec Record, now time.Time, complete func([]Record)) e
 	if err != nil {
 		return err
 	}
+	r.push(rec, seq, now, complete)
+	return nil
+}
+
+// push is Push for a record whose header was already parsed (the live
+// receiver reads every serial).
+func (r *Reassembler) push(rec Record, seq uint64, now time.Time, complete func([]Record)) {
 	if r.Contiguous && len(r.pending) > 0 && r.pending[len(r.pending)-1].seq != seq {
 		r.flushAll(complete, false)
 	}
@@ -87,7 +94,6 @@ func (r *Reassembler) Push(rec Record, now time.Time, complete func([]Record)) e
 	default:
 		g.records = append(g.records, rec)
 	}
-	return nil
 }
 
 // Expire flushes groups that waited longer than Timeout.

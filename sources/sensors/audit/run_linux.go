@@ -164,7 +164,7 @@ func (s *Source) Run(ctx context.Context, emit func(*event.Event)) (err error) {
 		state.setEnabled = true
 	}
 
-	return s.loop(ctx, evc, sock, &control{ctl: ctl}, state.watch(install), emit)
+	return s.loop(ctx, sock, &control{ctl: ctl}, state.watch(install), emit)
 }
 
 // control serializes the control socket between the status poller and the
@@ -305,12 +305,14 @@ func alive(pid int) bool {
 
 type raw struct {
 	typ  uint16
+	seq  uint64
+	bad  bool // the header did not parse
 	data []byte
 }
 
 // loop runs the receiver, the parser and the status poller until ctx ends or
 // one fails.
-func (s *Source) loop(ctx context.Context, evc *libaudit.AuditClient, sock *socket, ctl *control, state *found, emit func(*event.Event)) error {
+func (s *Source) loop(ctx context.Context, sock *socket, ctl *control, state *found, emit func(*event.Event)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	queue := make(chan []raw, max(s.cfg.QueueSize/64, 16))
@@ -320,7 +322,7 @@ func (s *Source) loop(ctx context.Context, evc *libaudit.AuditClient, sock *sock
 	go func() {
 		defer wg.Done()
 		defer cancel()
-		recvErr = s.receive(ctx, evc, sock, queue)
+		recvErr = s.receive(ctx, sock, queue)
 	}()
 	go func() {
 		defer wg.Done()
@@ -353,11 +355,13 @@ func (s *Source) loop(ctx context.Context, evc *libaudit.AuditClient, sock *sock
 // waits coalesceDelay for more to arrive, then drains the socket in one go:
 // at most ~1,000 wake-ups a second under load, 10 when idle, at the price of
 // a millisecond of latency. The socket buffer absorbs the wait.
-func (s *Source) receive(ctx context.Context, evc *libaudit.AuditClient, sock *socket, queue chan<- []raw) error {
+func (s *Source) receive(ctx context.Context, sock *socket, queue chan<- []raw) error {
 	const maxBatch = 256
 	batch := make([]raw, 0, maxBatch)
 	// Every record counts toward the serials seen, whatever its type.
 	var gaps seqGaps
+	var copies arena
+	rd := newBatchReader(sock.fd)
 	send := func() {
 		if len(batch) == 0 {
 			return
@@ -373,13 +377,13 @@ func (s *Source) receive(ctx context.Context, evc *libaudit.AuditClient, sock *s
 		if ctx.Err() != nil {
 			return nil
 		}
-		msg, err := evc.Receive(true)
+		n, err := rd.read()
 		switch {
 		case err == nil:
 		case errors.Is(err, syscall.EAGAIN):
 			send()
-			// go-libaudit's blocking Receive cannot be interrupted by
-			// closing the socket, so wait in poll with a timeout.
+			// A blocking receive cannot be interrupted by closing the
+			// socket, so wait in poll with a timeout.
 			ready, err := sock.wait(100 * time.Millisecond)
 			if err != nil && !errors.Is(err, syscall.EINTR) {
 				return fmt.Errorf("poll audit socket: %w", err)
@@ -399,18 +403,27 @@ func (s *Source) receive(ctx context.Context, evc *libaudit.AuditClient, sock *s
 			}
 			return fmt.Errorf("receive audit: %w", err)
 		}
-		if _, seq, _, err := Header(msg.Data); err == nil {
-			gaps.Observe(seq)
-			s.seqLost.Store(gaps.Missing)
-		}
-		typ := uint16(msg.Type)
-		if typ < 1300 || typ >= 1400 {
-			continue
-		}
-		s.records.Add(1)
-		batch = append(batch, raw{typ: typ, data: bytes.Clone(bytes.TrimRight(msg.Data, "\x00\n"))})
-		if len(batch) == maxBatch {
-			send()
+		for i := range n {
+			typ, data, err := rd.message(i)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("receive audit: %w", err)
+			}
+			_, seq, _, herr := Header(data)
+			if herr == nil {
+				gaps.Observe(seq)
+				s.seqLost.Store(gaps.Missing)
+			}
+			if typ < 1300 || typ >= 1400 {
+				continue
+			}
+			s.records.Add(1)
+			batch = append(batch, raw{typ: typ, seq: seq, bad: herr != nil, data: copies.copyRecord(data)})
+			if len(batch) == maxBatch {
+				send()
+			}
 		}
 	}
 }
@@ -453,9 +466,11 @@ func (s *Source) parse(ctx context.Context, queue <-chan []raw, emit func(*event
 				if s.tap != nil {
 					s.tap(r.typ, r.data)
 				}
-				if err := re.Push(Record{Type: r.typ, Data: r.data}, now, complete); err != nil {
+				if r.bad {
 					s.parseErrors.Add(1)
+					continue
 				}
+				re.push(Record{Type: r.typ, Data: r.data}, r.seq, now, complete)
 			}
 		case now := <-tick.C:
 			re.Expire(now, complete)
