@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+	"unsafe"
 )
 
 // Record types (linux/audit.h) the normalizer reads. Other types of the same
@@ -138,6 +139,9 @@ func hexString(v []byte) (string, bool) {
 	if len(v)%2 != 0 {
 		return "", false
 	}
+	if len(v) == 0 {
+		return "", true
+	}
 	out := make([]byte, len(v)/2)
 	for i := range out {
 		hi, ok1 := unhex(v[2*i])
@@ -147,7 +151,9 @@ func hexString(v []byte) (string, bool) {
 		}
 		out[i] = hi<<4 | lo
 	}
-	return string(out), true
+	// out is never written again: the string takes it over instead of
+	// copying it (as strings.Builder does).
+	return unsafe.String(&out[0], len(out)), true
 }
 
 func unhex(c byte) (byte, bool) {
