@@ -1,7 +1,7 @@
 // Package audit is ruled's kernel audit source. It talks to the kernel over
-// the NETLINK_AUDIT socket (linux/audit.h) with go-libaudit: as the audit
-// daemon (unicast) or, next to auditd, as a reader of the read-only multicast
-// group. It installs audit rules written in auditctl syntax, reassembles the
+// the NETLINK_AUDIT socket (linux/audit.h), sending commands with go-libaudit
+// and reading records in recvmmsg batches of its own: as the audit daemon
+// (unicast) or, next to auditd, as a reader of the read-only multicast group. It installs audit rules written in auditctl syntax, reassembles the
 // records of one syscall by their sequence number and turns them into
 // event.Event values.
 //
