@@ -51,6 +51,13 @@ func TestFalcoOperators(t *testing.T) {
 	mapped := conn
 	mapped.FD.RIP = "::ffff:10.1.2.3"
 	v6 := conn
+	failedConn := conn
+	failedConn.Evt.Success, failedConn.Evt.Res = false, -111
+	connected := conn
+	connected.FD.Connected = true
+	session := exec
+	session.Proc.SName, session.Proc.LoginShellID, session.Proc.Duration = "sshd", 77, 3e9
+	session.Proc.LoginName, session.Proc.HomeDir, session.Proc.Shell, session.Proc.Group = "alice", "/home/alice", "/bin/zsh", "wheel"
 	v6.FD.Type, v6.FD.SIP, v6.FD.RIP = "ipv6", "fd00::2", "fd00::1"
 	cases := []struct {
 		cond string
@@ -107,6 +114,18 @@ func TestFalcoOperators(t *testing.T) {
 		{`ruled.container.labels[nope] != web`, exec, false},
 		{`ruled.proc.exe = /usr/bin/bash`, exec, true},
 		{`proc.pname = java and proc.pexepath = /usr/bin/java and proc.pcmdline = "java -jar app.jar"`, exec, true},
+		// Fields the process table derives; absent (or <NA>) when unknown.
+		{`proc.sname = sshd and proc.loginshellid = 77 and proc.duration = 3000000000`, session, true},
+		{`user.loginname = alice and user.homedir = /home/alice and user.shell = /bin/zsh and group.name = wheel`, session, true},
+		{`proc.sname != sshd`, exec, false},
+		{`proc.loginshellid != 77`, exec, false},
+		{`proc.duration <= 5000000000`, exec, false},
+		{`not proc.duration <= 5000000000`, exec, true},
+		{`user.loginname = "<NA>" and user.homedir = "<NA>" and user.shell = "<NA>" and group.name = "<NA>"`, exec, true},
+		// fd.connected: a socket's, from the event.
+		{`fd.connected = true`, connected, true},
+		{`fd.connected = false`, failedConn, true},
+		{`fd.connected = false`, exec, false},
 		// Absent values fail every comparison, != included.
 		{`proc.pname != java`, orphan, false},
 		{`not proc.pname = java`, orphan, true},
@@ -234,7 +253,7 @@ func TestFalcoConditionErrors(t *testing.T) {
 		{`ruled.proc.args[x] exists`, "the argument is an index"},
 		{`ruled.proc.name[1] = x`, "takes no argument"},
 		{`fd.sip.name = kubernetes`, "needs field fd.sip.name"},
-		{`evt.type = execve and fd.connected = false`, "needs field fd.connected"},
+		{`evt.type = execve and fd.ino = 0`, "needs field fd.ino"},
 		{`proc.pid contains 1`, "operator contains does not apply to proc.pid"},
 		{`proc.name = "unterminated`, "unterminated string"},
 	}

@@ -88,12 +88,19 @@ var Aliases = map[string]Alias{
 	"thread.cap_permitted":    {KString, `join(proc.cap_permitted, " ")`, "", "proc.cap_permitted joined by spaces"},
 	"thread.cap_inheritable":  {KString, `join(proc.cap_inheritable, " ")`, "", "proc.cap_inheritable joined by spaces"},
 	"proc.env":                {KString, `join(proc.env, " ")`, "", "proc.env joined by spaces (read at exec, at most 4 KiB)"},
+	"proc.sname":              {KString, "proc.sname", `proc.sname != ""`, "proc.sname (the session leader's name, from the process table)"},
+	"proc.loginshellid":       {KInt, "proc.loginshellid", "proc.loginshellid != 0", "proc.loginshellid (eldest ancestor, or itself, named *sh)"},
+	"proc.duration":           {KInt, "proc.duration", "proc.duration > 0", "proc.duration (ns since the process's fork)"},
 	"proc.is_exe_from_memfd":  {KBool, `proc.exe startsWith "/memfd:" || proc.exe startsWith "memfd:"`, "", "proc.exe starts with /memfd: or memfd: (the kernel's name of a memfd executable)"},
 
-	"user.uid":      {KInt, "proc.euid", "", "proc.euid"},
-	"user.name":     {KString, `proc.user != "" ? proc.user : "<NA>"`, "", "proc.user; <NA> when ruled could not resolve it"},
-	"user.loginuid": {KInt, "proc.auid == 4294967295 ? -1 : proc.auid", "", "proc.auid, -1 when unset"},
-	"group.gid":     {KInt, "proc.gid", "", "proc.gid"},
+	"user.uid":       {KInt, "proc.euid", "", "proc.euid"},
+	"user.name":      {KString, `proc.user != "" ? proc.user : "<NA>"`, "", "proc.user; <NA> when ruled could not resolve it"},
+	"user.loginuid":  {KInt, "proc.auid == 4294967295 ? -1 : proc.auid", "", "proc.auid, -1 when unset"},
+	"group.gid":      {KInt, "proc.gid", "", "proc.gid"},
+	"user.loginname": {KString, `proc.loginname != "" ? proc.loginname : "<NA>"`, "", "proc.loginname (proc.auid's name); <NA> when unset or unresolvable"},
+	"user.homedir":   {KString, `proc.homedir != "" ? proc.homedir : "<NA>"`, "", "proc.homedir; <NA> when ruled could not resolve it"},
+	"user.shell":     {KString, `proc.shell != "" ? proc.shell : "<NA>"`, "", "proc.shell; <NA> when ruled could not resolve it"},
+	"group.name":     {KString, `proc.group != "" ? proc.group : "<NA>"`, "", "proc.group; <NA> when ruled could not resolve it"},
 
 	"container.id":               {KString, "falco_containerid(container.id)", "", "container.id cut to Falco's 12 characters; host for host processes"},
 	"container.full_id":          {KString, "container.id", "", "container.id"},
@@ -131,6 +138,7 @@ var Aliases = map[string]Alias{
 	"fd.snet":       {KNet, `evt.type == "connect" ? fd.rip : fd.sip`, `fd.sip != "" || fd.rip != ""`, "the server end in the network"},
 	"fd.cnet":       {KNet, `evt.type == "connect" ? fd.sip : fd.rip`, `fd.sip != "" || fd.rip != ""`, "the client end in the network"},
 	"fd.sockfamily": {KString, `fd.type == "unix" ? "unix" : "ip"`, `fd.type in ["ipv4", "ipv6", "unix"]`, "ip for IPv4 and IPv6 sockets, unix for unix sockets"},
+	"fd.connected":  {KBool, "fd.connected", `fd.type in ["ipv4", "ipv6", "unix"]`, "fd.connected: a successful connect, or accept's socket"},
 	"fd.port":       {KPorts, "fd.sport, fd.rport", `fd.sip != "" || fd.rip != ""`, "either end's port"},
 }
 

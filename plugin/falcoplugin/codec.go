@@ -70,6 +70,8 @@ var wireFields = []string{
 	"proc.cap_effective", "proc.cap_permitted", "proc.cap_inheritable",
 	"arg.flags", "arg.mode", "arg.request", "arg.pid", "arg.domain", "arg.type", "arg.uid", "arg.fd",
 	"file.raw", "proc.env",
+	"proc.sname", "proc.loginshellid", "proc.duration", "proc.loginname", "proc.homedir", "proc.shell",
+	"proc.group", "fd.connected",
 }
 
 // wireField is one entry of the codec's table, in tag order.

@@ -117,6 +117,15 @@ type Proc struct {
 	CapPermitted   []string `json:"cap_permitted,omitempty" expr:"cap_permitted" doc:"permitted capabilities (CAP_* names) read from /proc/PID/status at exec"`
 	CapInheritable []string `json:"cap_inheritable,omitempty" expr:"cap_inheritable" doc:"inheritable capabilities (CAP_* names) read from /proc/PID/status at exec"`
 	Env            []string `json:"env,omitempty" expr:"env" doc:"environment (NAME=value) read from /proc/PID/environ at exec, at most 4 KiB; off with proc_env: false"`
+	// Derived from the process table (ancestors, start time) and the
+	// passwd and group files proc.user is named from.
+	SName        string `json:"sname,omitempty" expr:"sname" doc:"name of the session leader: the process whose pid is proc.sid, else the eldest ancestor with the same session id"`
+	LoginShellID int    `json:"loginshellid,omitempty" expr:"loginshellid" doc:"pid of the eldest process, this one or an ancestor, whose name ends in sh; 0 when none"`
+	Duration     int    `json:"duration,omitempty" expr:"duration" doc:"nanoseconds from the process's start (fork, or /proc's start time) to the event; 0 when unknown"`
+	LoginName    string `json:"loginname,omitempty" expr:"loginname" doc:"user name of proc.auid where resolvable"`
+	HomeDir      string `json:"homedir,omitempty" expr:"homedir" doc:"home directory of proc.uid's passwd entry where resolvable"`
+	Shell        string `json:"shell,omitempty" expr:"shell" doc:"login shell of proc.uid's passwd entry where resolvable"`
+	Group        string `json:"group,omitempty" expr:"group" doc:"group name of proc.gid where resolvable"`
 }
 
 // Stdio types (proc.stdin.type ...).
@@ -199,6 +208,9 @@ type FD struct {
 	RIP     string `json:"rip,omitempty" expr:"rip" doc:"remote address"`
 	RPort   int    `json:"rport,omitempty" expr:"rport" doc:"remote port"`
 	Name    string `json:"name,omitempty" expr:"name" doc:"path, or sip:sport->rip:rport"`
+	// Connected is what the event says: a connect that succeeded, or the
+	// socket an accept returned.
+	Connected bool `json:"connected,omitempty" expr:"connected" doc:"the socket is connected: a successful connect, or the socket accept returned"`
 }
 
 // File describes the file the event operated on.

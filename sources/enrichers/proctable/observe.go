@@ -189,6 +189,7 @@ func (t *Table) observeFork(ev *event.Event) {
 		// joins the container's cgroup later, before its exec).
 		c.ContainerID = container.Decide(container.Clues{Parent: pp.ContainerID})
 		c.Exited, c.StartTime, c.execAt, c.Partial = time.Time{}, 0, time.Time{}, pp.Partial
+		c.Started = ev.Evt.Time
 		c.twinDue, c.pcRead, c.auditFirst = false, false, false
 		if ev.Proc.SID != 0 {
 			c.SID = ev.Proc.SID
@@ -394,6 +395,10 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 			}
 		}
 		adoptResolved(p, old, t.procs[p.PPID])
+		if old != nil && old.Exited.IsZero() && !old.Started.IsZero() {
+			// Exec does not start a process: its fork did.
+			p.Started = old.Started
+		}
 	}
 	p.execAt = now
 	t.overlay(p, ev)
@@ -652,11 +657,88 @@ func (t *Table) Enrich(ev *event.Event) {
 	if e.ANames == nil {
 		e.ANames = t.anames(e.PPID)
 	}
+	if e.SName == "" {
+		e.SName = t.sessionName(p, e.SID)
+	}
+	if e.LoginShellID == 0 {
+		e.LoginShellID = t.loginShell(p, e.Name)
+	}
+	if e.Duration == 0 && !p.Started.IsZero() && !ev.Evt.Time.IsZero() {
+		if d := ev.Evt.Time.Sub(p.Started); d > 0 {
+			e.Duration = int(d)
+		}
+	}
 	mnt := p.NS.Mnt
 	t.mu.RUnlock()
 
 	if user != "" {
 		e.User = t.userOf(e.UID, mnt)
 	}
+	if t.inHost(mnt) {
+		if e.HomeDir == "" && e.Shell == "" {
+			u := t.userEntry(e.UID)
+			e.HomeDir, e.Shell = u.Home, u.Shell
+		}
+		if e.LoginName == "" && e.AUID >= 0 && e.AUID != unsetAUID {
+			e.LoginName = t.userEntry(e.AUID).Name
+		}
+	}
+	if e.Group == "" {
+		e.Group = t.groupOf(e.GID, mnt)
+	}
 	t.resolveStdio(e.PID, stdio, inodes)
+}
+
+// unsetAUID is the loginuid of a process no login set it for.
+const unsetAUID = 4294967295
+
+// sessionName is the name of p's session leader: the process whose pid is
+// sid, else (it exited) the eldest ancestor of p in the same session. t.mu
+// held (read).
+func (t *Table) sessionName(p *Process, sid int) string {
+	if sid <= 0 {
+		return ""
+	}
+	if l, ok := t.procs[sid]; ok {
+		return l.Name
+	}
+	leader := p
+	pid := p.PPID
+	for depth := 0; pid > 0 && depth < t.cfg.MaxDepth; depth++ {
+		a, ok := t.procs[pid]
+		if !ok || a.SID != sid {
+			break
+		}
+		leader = a
+		if a.PPID == pid {
+			break
+		}
+		pid = a.PPID
+	}
+	return leader.Name
+}
+
+// loginShell is the pid of the eldest of p (named name) and its ancestors
+// whose name ends in "sh" (Falco's test for a shell), or 0. t.mu held
+// (read).
+func (t *Table) loginShell(p *Process, name string) int {
+	shell := 0
+	if strings.HasSuffix(name, "sh") {
+		shell = p.PID
+	}
+	pid := p.PPID
+	for depth := 0; pid > 0 && depth < t.cfg.MaxDepth; depth++ {
+		a, ok := t.procs[pid]
+		if !ok {
+			break
+		}
+		if strings.HasSuffix(a.Name, "sh") {
+			shell = a.PID
+		}
+		if a.PPID == pid {
+			break
+		}
+		pid = a.PPID
+	}
+	return shell
 }

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -53,6 +54,9 @@ type Process struct {
 	// seed) time, inherited by forks; empty when no resolver is set.
 	ContainerID string
 	StartTime   uint64 // clock ticks after boot, from /proc
+	// Started is when the process began: its fork event's time, else
+	// StartTime on the wall clock; zero when unknown (proc.duration).
+	Started time.Time
 	// Exited is when the process's exit was seen; zero while it runs.
 	Exited time.Time
 	// Partial means /proc could not be read when the process was seen
@@ -80,6 +84,8 @@ type Config struct {
 	Proc fs.FS
 	// Passwd is the host's passwd file for proc.user; "" means /etc/passwd.
 	Passwd string
+	// Group is the host's group file for proc.group; "" means /etc/group.
+	Group string
 	// Max bounds the number of processes kept; 0 means DefaultMax.
 	Max int
 	// Linger is how long an exited process stays, so late audit records
@@ -133,11 +139,14 @@ type Table struct {
 	// (unix ns); see SetAuditExecs.
 	auditExecAt atomic.Int64
 
-	usersMu   sync.Mutex
-	users     map[int]string
-	usersRead time.Time
-	hostMnt   int
-	hostPidNS int // ours: a process in it has vpid == pid
+	usersMu    sync.Mutex
+	users      map[int]pwEntry
+	usersRead  time.Time
+	groups     map[int]string
+	groupsRead time.Time
+	bootTime   time.Time // the wall clock at StartTime 0, from /proc/stat's btime
+	hostMnt    int
+	hostPidNS  int // ours: a process in it has vpid == pid
 }
 
 type exitRec struct {
@@ -152,6 +161,9 @@ func New(cfg Config) *Table {
 	}
 	if cfg.Passwd == "" {
 		cfg.Passwd = "/etc/passwd"
+	}
+	if cfg.Group == "" {
+		cfg.Group = "/etc/group"
 	}
 	if cfg.Max <= 0 {
 		cfg.Max = DefaultMax
@@ -184,11 +196,41 @@ func New(cfg Config) *Table {
 	}
 	// Our own mount namespace stands for "the host" when naming users: a
 	// process in another one reads another passwd file.
+	if b, err := fs.ReadFile(cfg.Proc, "stat"); err == nil {
+		if sec, ok := parseBtime(b); ok {
+			t.bootTime = time.Unix(sec, 0)
+		}
+	}
 	if pid, err := selfPID(cfg.Proc); err == nil {
 		ns := t.reader.NSOf(pid)
 		t.hostMnt, t.hostPidNS = int(ns.Mnt), int(ns.PID)
 	}
 	return t
+}
+
+// clkTck is USER_HZ, the unit of /proc/PID/stat's start time: 100 on every
+// Linux architecture ruled builds for.
+const clkTck = 100
+
+// parseBtime returns the boot time (seconds since the epoch) from a
+// /proc/stat file's btime line.
+func parseBtime(b []byte) (int64, bool) {
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "btime "); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			return n, err == nil
+		}
+	}
+	return 0, false
+}
+
+// startedAt is the wall-clock time of a /proc start time (clock ticks
+// after boot); zero when either is unknown.
+func (t *Table) startedAt(ticks uint64) time.Time {
+	if ticks == 0 || t.bootTime.IsZero() {
+		return time.Time{}
+	}
+	return t.bootTime.Add(time.Duration(ticks) * (time.Second / clkTck))
 }
 
 func selfPID(fsys fs.FS) (int, error) {
@@ -444,7 +486,7 @@ func (t *Table) read(pid int, exec *event.Event, want procfs.Fields) (*Process, 
 		PID: rp.PID, PPID: rp.PPID, SID: rp.SID, VPID: rp.VPID,
 		Name: rp.Comm, Exe: rp.Exe, Args: rp.Args, Cmdline: strings.Join(rp.Args, " "),
 		Cwd: rp.Cwd, UID: rp.UID, GID: rp.GID, EUID: rp.EUID, AUID: rp.AUID,
-		TTY: rp.TTY, StartTime: rp.StartTime,
+		TTY: rp.TTY, StartTime: rp.StartTime, Started: t.startedAt(rp.StartTime),
 		CapEff: procfs.CapNames(rp.CapEff), CapPrm: procfs.CapNames(rp.CapPrm), CapInh: procfs.CapNames(rp.CapInh),
 		Env: rp.Env,
 		NS:  event.NS{PID: int(rp.NS.PID), Net: int(rp.NS.Net), Mnt: int(rp.NS.Mnt)},
@@ -600,24 +642,63 @@ func (t *Table) userOf(uid, mnt int) string {
 		}
 		return ""
 	}
+	return t.userEntry(uid).Name
+}
+
+// inHost reports whether a process in mount namespace mnt reads the host's
+// passwd and group files.
+func (t *Table) inHost(mnt int) bool {
+	return t.hostMnt == 0 || mnt == 0 || mnt == t.hostMnt
+}
+
+// userEntry is uid's entry in the host passwd file (zero when none).
+func (t *Table) userEntry(uid int) pwEntry {
 	t.usersMu.Lock()
 	defer t.usersMu.Unlock()
-	if name, ok := t.users[uid]; ok {
-		return name
+	if e, ok := t.users[uid]; ok {
+		return e
 	}
 	// A miss re-reads the file, at most every 10 s: useradd while running.
 	if t.users != nil && time.Since(t.usersRead) < 10*time.Second {
-		return ""
+		return pwEntry{}
 	}
 	t.usersRead = time.Now()
 	f, err := os.Open(t.cfg.Passwd)
 	if err != nil {
-		t.users = map[int]string{}
-		return ""
+		t.users = map[int]pwEntry{}
+		return pwEntry{}
 	}
 	defer f.Close()
 	t.users = parsePasswd(f)
 	return t.users[uid]
+}
+
+// groupOf names gid from the host group file, for processes in the host's
+// mount namespace; elsewhere only gid 0 is certain to be root.
+func (t *Table) groupOf(gid, mnt int) string {
+	if !t.inHost(mnt) {
+		if gid == 0 {
+			return "root"
+		}
+		return ""
+	}
+	t.usersMu.Lock()
+	defer t.usersMu.Unlock()
+	if name, ok := t.groups[gid]; ok {
+		return name
+	}
+	if t.groups != nil && time.Since(t.groupsRead) < 10*time.Second {
+		return ""
+	}
+	t.groupsRead = time.Now()
+	f, err := os.Open(t.cfg.Group)
+	if err != nil {
+		t.groups = map[int]string{}
+		return ""
+	}
+	defer f.Close()
+	t.groups = parseGroup(f)
+	return t.groups[gid]
 }
 
 func errGone(err error) bool { return errors.Is(err, fs.ErrNotExist) }

@@ -29,6 +29,7 @@ type fp struct {
 	mnt       int
 	stdin     string
 	start     uint64
+	sid       int // 0: its own session
 }
 
 func newFakeProc(procs ...fp) *fakeProc {
@@ -46,8 +47,11 @@ func (f *fakeProc) add(p fp) {
 	if p.mnt == 0 {
 		p.mnt = 4026531832
 	}
+	if p.sid == 0 {
+		p.sid = p.pid
+	}
 	f.fs[d+"stat"] = &fstest.MapFile{Data: fmt.Appendf(nil,
-		"%d (%s) S %d %d %d 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 %d 0 0\n", p.pid, p.comm, p.ppid, p.pid, p.pid, p.start)}
+		"%d (%s) S %d %d %d 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 %d 0 0\n", p.pid, p.comm, p.ppid, p.pid, p.sid, p.start)}
 	f.fs[d+"status"] = &fstest.MapFile{Data: fmt.Appendf(nil,
 		"Name:\t%s\nTgid:\t%d\nPid:\t%d\nPPid:\t%d\nUid:\t%d\t%d\t%d\t%d\nGid:\t0\t0\t0\t0\nNSpid:\t%d\n", p.comm, p.pid, p.pid, p.ppid, p.uid, p.uid, p.uid, p.uid, p.pid)}
 	f.fs[d+"cmdline"] = &fstest.MapFile{Data: []byte(strings.Join(p.args, "\x00") + "\x00")}
@@ -358,10 +362,106 @@ func TestResyncMarksVanished(t *testing.T) {
 }
 
 func TestParsePasswd(t *testing.T) {
-	got := parsePasswd(strings.NewReader("# c\nroot:x:0:0::/:/bin/sh\nbad\ntoor:x:0:0::/:/bin/sh\nbin:x:2:2::/:\nx:x:y:1::/:\n"))
-	want := map[int]string{0: "root", 2: "bin"}
+	got := parsePasswd(strings.NewReader("# c\nroot:x:0:0::/root:/bin/sh\nbad\ntoor:x:0:0::/:/bin/sh\nbin:x:2:2::/:\nx:x:y:1::/:\nold:x:3:3\n"))
+	want := map[int]pwEntry{0: {"root", "/root", "/bin/sh"}, 2: {"bin", "/", ""}, 3: {Name: "old"}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %v want %v", got, want)
+	}
+}
+
+func TestParseGroup(t *testing.T) {
+	got := parseGroup(strings.NewReader("# c\nroot:x:0:\nwheel:x:10:a,b\nbad\ndup:x:10:\nx:x:y:\nnomembers:x:11\n"))
+	want := map[int]string{0: "root", 10: "wheel", 11: "nomembers"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v want %v", got, want)
+	}
+}
+
+func TestParseBtime(t *testing.T) {
+	if n, ok := parseBtime([]byte("cpu  1 2 3\nintr 5\nbtime 1700000000\nprocesses 9\n")); !ok || n != 1700000000 {
+		t.Errorf("got %d %v", n, ok)
+	}
+	if _, ok := parseBtime([]byte("cpu 1\n")); ok {
+		t.Error("btime found where there is none")
+	}
+}
+
+// The fields derived from the table: the session leader's name, the login
+// shell, the time since the process started, and the passwd and group
+// entries of its ids.
+func TestDerivedFields(t *testing.T) {
+	f := newFakeProc(
+		fp{pid: 1, comm: "systemd", exe: "/usr/lib/systemd/systemd"},
+		fp{pid: 100, ppid: 1, comm: "sshd", exe: "/usr/sbin/sshd"},
+		fp{pid: 200, ppid: 100, comm: "bash", exe: "/usr/bin/bash", uid: 1000},
+		fp{pid: 300, ppid: 200, comm: "sh", exe: "/bin/sh", uid: 1000, sid: 200},
+		fp{pid: 400, ppid: 300, comm: "cat", exe: "/bin/cat", uid: 1000, sid: 200, start: 500},
+		// A session whose leader (999) has exited.
+		fp{pid: 500, ppid: 1, comm: "zsh", exe: "/bin/zsh", sid: 999},
+		fp{pid: 501, ppid: 500, comm: "python3", exe: "/usr/bin/python3", sid: 999},
+		// In a container: another mount namespace, another passwd file.
+		fp{pid: 700, ppid: 1, comm: "nginx", exe: "/usr/sbin/nginx", uid: 1000, mnt: 4026532000},
+	)
+	f.fs["stat"] = &fstest.MapFile{Data: []byte("cpu 1 2 3\nbtime 1000000000\n")}
+	f.fs["400/loginuid"] = &fstest.MapFile{Data: []byte("1000")}
+	dir := t.TempDir()
+	passwd, group := filepath.Join(dir, "passwd"), filepath.Join(dir, "group")
+	if err := os.WriteFile(passwd, []byte("root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/zsh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(group, []byte("rootgrp:x:0:\nalice:x:1000:\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	boot := time.Unix(1000000000, 0)
+	c := &clock{t: boot.Add(time.Hour)}
+	tb := New(Config{Proc: f.fs, Passwd: passwd, Group: group, Now: c.now})
+	if err := tb.Seed(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	at := func(pid int, when time.Time) event.Proc {
+		ev := pcEv(event.TypeOpen, pid, 0)
+		ev.Evt.Time = when
+		tb.Enrich(ev)
+		return ev.Proc
+	}
+
+	// cat started 5 s after boot (500 ticks).
+	got := at(400, boot.Add(7*time.Second))
+	if got.SName != "bash" || got.LoginShellID != 200 || got.Duration != int(2*time.Second) {
+		t.Errorf("sname %q loginshellid %d duration %d", got.SName, got.LoginShellID, got.Duration)
+	}
+	if got.HomeDir != "/home/alice" || got.Shell != "/bin/zsh" || got.LoginName != "alice" || got.Group != "rootgrp" {
+		t.Errorf("homedir %q shell %q loginname %q group %q", got.HomeDir, got.Shell, got.LoginName, got.Group)
+	}
+	got = at(501, boot.Add(time.Second))
+	if got.SName != "zsh" || got.LoginShellID != 500 {
+		t.Errorf("gone leader: sname %q loginshellid %d", got.SName, got.LoginShellID)
+	}
+	if got.Duration != 0 {
+		t.Errorf("duration %d of a process without a start time, want 0 (unknown)", got.Duration)
+	}
+	if got := at(100, boot); got.LoginShellID != 0 || got.SName != "sshd" {
+		t.Errorf("no shell: loginshellid %d sname %q", got.LoginShellID, got.SName)
+	}
+	// The host's passwd does not name a container's users.
+	if got := at(700, boot); got.HomeDir != "" || got.Shell != "" || got.User != "" || got.Group != "root" {
+		t.Errorf("container: homedir %q shell %q user %q group %q", got.HomeDir, got.Shell, got.User, got.Group)
+	}
+
+	// A fork starts a process; its exec does not.
+	forked := boot.Add(time.Minute)
+	fork := pcEv(event.TypeFork, 600, 400)
+	fork.Evt.Time = forked
+	tb.Observe(fork)
+	if got := at(600, forked.Add(time.Second)); got.Duration != int(time.Second) {
+		t.Errorf("after fork: duration %d", got.Duration)
+	}
+	f.add(fp{pid: 600, ppid: 400, comm: "ls", exe: "/bin/ls", uid: 1000, sid: 200, start: 6500})
+	exec := pcEv(event.TypeExecve, 600, 400)
+	exec.Evt.Time = forked.Add(2 * time.Second)
+	tb.Observe(exec)
+	if got := at(600, forked.Add(3*time.Second)); got.Duration != int(3*time.Second) || got.Name != "ls" {
+		t.Errorf("after exec: duration %d name %q", got.Duration, got.Name)
 	}
 }
 

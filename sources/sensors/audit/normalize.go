@@ -252,6 +252,9 @@ func Normalize(records []Record, source string) *event.Event {
 	}
 
 	setArgs(&ev.Arg, name, args)
+	// A connect that returned 0 connected its socket (EINPROGRESS has not
+	// yet); accept's result is a connected socket.
+	ev.FD.Connected = ev.Evt.Success && (ev.Evt.Type == event.TypeConnect || ev.Evt.Type == event.TypeAccept)
 
 	if len(sockaddr) > 0 {
 		setSockaddr(&ev.FD, sockaddr, ev.Evt.Type == event.TypeConnect || ev.Evt.Type == event.TypeAccept || name == "sendto" || name == "sendmsg")
