@@ -57,6 +57,7 @@ func TestFalcoOperators(t *testing.T) {
 	connected.FD.Connected = true
 	session := exec
 	session.Proc.SName, session.Proc.LoginShellID, session.Proc.Duration = "sshd", 77, 3e9
+	session.Proc.PGID, session.Proc.VPGID, session.Proc.VPID = 9042, 7, 7
 	session.Proc.LoginName, session.Proc.HomeDir, session.Proc.Shell, session.Proc.Group = "alice", "/home/alice", "/bin/zsh", "wheel"
 	v6.FD.Type, v6.FD.SIP, v6.FD.RIP = "ipv6", "fd00::2", "fd00::1"
 	cases := []struct {
@@ -117,6 +118,9 @@ func TestFalcoOperators(t *testing.T) {
 		// Fields the process table derives; absent (or <NA>) when unknown.
 		{`proc.sname = sshd and proc.loginshellid = 77 and proc.duration = 3000000000`, session, true},
 		{`user.loginname = alice and user.homedir = /home/alice and user.shell = /bin/zsh and group.name = wheel`, session, true},
+		{`proc.vpgid = 7 and proc.is_vpgid_leader = true`, session, true},
+		{`proc.vpgid exists`, exec, false},
+		{`proc.is_vpgid_leader = false`, exec, false},
 		{`proc.sname != sshd`, exec, false},
 		{`proc.loginshellid != 77`, exec, false},
 		{`proc.duration <= 5000000000`, exec, false},

@@ -90,6 +90,8 @@ var Aliases = map[string]Alias{
 	"proc.env":                {KString, `join(proc.env, " ")`, "", "proc.env joined by spaces (read at exec, at most 4 KiB)"},
 	"proc.sname":              {KString, "proc.sname", `proc.sname != ""`, "proc.sname (the session leader's name, from the process table)"},
 	"proc.loginshellid":       {KInt, "proc.loginshellid", "proc.loginshellid != 0", "proc.loginshellid (eldest ancestor, or itself, named *sh)"},
+	"proc.vpgid":              {KInt, "proc.vpgid", "proc.vpgid != 0", "proc.vpgid (the group leader's vpid; getpgid(2) at exec)"},
+	"proc.is_vpgid_leader":    {KBool, "proc.vpgid == proc.vpid", "proc.vpgid != 0", "proc.vpgid == proc.vpid"},
 	"proc.duration":           {KInt, "proc.duration", "proc.duration > 0", "proc.duration (ns since the process's fork)"},
 	"proc.is_exe_from_memfd":  {KBool, `proc.exe startsWith "/memfd:" || proc.exe startsWith "memfd:"`, "", "proc.exe starts with /memfd: or memfd: (the kernel's name of a memfd executable)"},
 

@@ -72,6 +72,7 @@ var wireFields = []string{
 	"file.raw", "proc.env",
 	"proc.sname", "proc.loginshellid", "proc.duration", "proc.loginname", "proc.homedir", "proc.shell",
 	"proc.group", "fd.connected",
+	"proc.pgid", "proc.vpgid",
 }
 
 // wireField is one entry of the codec's table, in tag order.

@@ -126,6 +126,8 @@ type Proc struct {
 	HomeDir      string `json:"homedir,omitempty" expr:"homedir" doc:"home directory of proc.uid's passwd entry where resolvable"`
 	Shell        string `json:"shell,omitempty" expr:"shell" doc:"login shell of proc.uid's passwd entry where resolvable"`
 	Group        string `json:"group,omitempty" expr:"group" doc:"group name of proc.gid where resolvable"`
+	PGID         int    `json:"pgid,omitempty" expr:"pgid" doc:"process group id (host pid namespace) at exec, or inherited at fork"`
+	VPGID        int    `json:"vpgid,omitempty" expr:"vpgid" doc:"process group id inside the process's pid namespace; 0 when the group leader is outside it or unknown"`
 }
 
 // Stdio types (proc.stdin.type ...).

@@ -7,17 +7,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// liveSyscalls returns the capget(2) and getsid(2) readers when fsys is
+// liveSyscalls returns the capget(2), getsid(2) and getpgid(2) readers when fsys is
 // the /proc of ruled's own pid namespace (its "self" link names ruled's
-// pid): both take a pid in the caller's namespace, so on any other /proc (a
+// pid): all take a pid in the caller's namespace, so on any other /proc (a
 // test tree, a host /proc mounted into a container) the values come from
 // status and stat instead.
-func liveSyscalls(d Dir) (capReader func(pid int) (eff, prm, inh uint64, err error), sidReader func(pid int) (int, error)) {
+func liveSyscalls(d Dir) (capReader func(pid int) (eff, prm, inh uint64, err error), sidReader, pgidReader func(pid int) (int, error)) {
 	self, err := d.ReadLink("self")
 	if err != nil || self != strconv.Itoa(os.Getpid()) {
-		return nil, nil
+		return nil, nil, nil
 	}
-	return capget, unix.Getsid
+	return capget, unix.Getsid, unix.Getpgid
 }
 
 // capget reads pid's effective, permitted and inheritable sets: those of

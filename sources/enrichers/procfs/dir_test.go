@@ -74,8 +74,8 @@ func TestCapgetMatchesStatus(t *testing.T) {
 	}
 }
 
-// TestGetsidMatchesStat: a read without stat takes the session from
-// getsid(2), which must agree with stat's for every live process, and says
+// TestGetsidMatchesStat: a read without stat takes the session and the
+// process group from getsid(2) and getpgid(2), which must agree with stat's for every live process, and says
 // a process is gone as a stat read does. A recorded tree reads stat.
 func TestGetsidMatchesStat(t *testing.T) {
 	r := New(Dir("/proc"))
@@ -98,6 +98,9 @@ func TestGetsidMatchesStat(t *testing.T) {
 		}
 		if p.SID != st.SID {
 			t.Errorf("pid %d: getsid %d, stat %d", pid, p.SID, st.SID)
+		}
+		if p.PGID != st.PGRP {
+			t.Errorf("pid %d: getpgid %d, stat %d", pid, p.PGID, st.PGRP)
 		}
 		if p.PPID != 0 || p.Comm != "" {
 			t.Errorf("pid %d: read without stat has ppid %d comm %q", pid, p.PPID, p.Comm)

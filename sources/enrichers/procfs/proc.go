@@ -74,6 +74,7 @@ type Process struct {
 	PPID      int
 	TGID      int
 	SID       int
+	PGID      int // process group (host pid namespace)
 	VPID      int
 	Comm      string
 	TTY       bool
@@ -103,6 +104,8 @@ type Reader struct {
 	capget func(pid int) (eff, prm, inh uint64, err error)
 	// getsid is getsid(2), on the live /proc only, as capget.
 	getsid func(pid int) (int, error)
+	// getpgid is getpgid(2), beside getsid.
+	getpgid func(pid int) (int, error)
 	// EnvMax is how many bytes of /proc/PID/environ a FieldEnv read takes;
 	// 0 reads none. A variable cut by the bound is dropped, never kept half.
 	EnvMax int
@@ -123,7 +126,7 @@ const envCacheMax = 1024
 func New(fsys fs.FS) *Reader {
 	r := &Reader{fsys: fsys}
 	if d, ok := fsys.(Dir); ok {
-		r.capget, r.getsid = liveSyscalls(d)
+		r.capget, r.getsid, r.getpgid = liveSyscalls(d)
 	}
 	return r
 }
@@ -193,12 +196,16 @@ func (r *Reader) ProcessFields(pid int, want Fields) (Process, error) {
 			return p, fmt.Errorf("getsid %d: %w", pid, err)
 		}
 		p.SID = sid
+		// Best effort, as the links: the process existed a moment ago.
+		if pgid, err := r.getpgid(pid); err == nil {
+			p.PGID = pgid
+		}
 	} else {
 		st, err := r.Stat(pid)
 		if err != nil {
 			return p, err
 		}
-		p.PPID, p.SID, p.Comm, p.StartTime, p.TTY = st.PPID, st.SID, st.Comm, st.StartTime, st.TTYNr != 0
+		p.PPID, p.SID, p.PGID, p.Comm, p.StartTime, p.TTY = st.PPID, st.SID, st.PGRP, st.Comm, st.StartTime, st.TTYNr != 0
 	}
 	caps := want&FieldCaps != 0
 	if caps && want&FieldStatus == 0 && r.capget != nil {

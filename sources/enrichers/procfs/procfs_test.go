@@ -156,7 +156,7 @@ func TestReaderFixtures(t *testing.T) {
 			name: "host shell with pipe, socket, /dev/null",
 			pid:  10176,
 			want: Process{
-				PID: 10176, PPID: 10135, TGID: 10176, SID: 5090, VPID: 10176, Comm: "sh", StartTime: 1090701,
+				PID: 10176, PPID: 10135, TGID: 10176, SID: 5090, PGID: 10130, VPID: 10176, Comm: "sh", StartTime: 1090701,
 				AUID: 4294967295, Exe: "/usr/bin/dash", Cwd: "/tmp", Args: []string{"/bin/sh", "-c", "sleep 5; echo x y"},
 				Stdio: [3]Stdio{
 					{Type: "pipe", Name: "pipe:[15836]", Inode: 15836},
@@ -171,7 +171,7 @@ func TestReaderFixtures(t *testing.T) {
 			name: "container process",
 			pid:  10238,
 			want: Process{
-				PID: 10238, PPID: 10216, TGID: 10238, SID: 10238, VPID: 1, Comm: "sleep", StartTime: 1090758,
+				PID: 10238, PPID: 10216, TGID: 10238, SID: 10238, PGID: 10238, VPID: 1, Comm: "sleep", StartTime: 1090758,
 				AUID: 4294967295, Exe: "/bin/busybox", Cwd: "/", Args: []string{"sleep", "30"},
 				Stdio: [3]Stdio{
 					{Type: "none", Name: "/dev/null"},

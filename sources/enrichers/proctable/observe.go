@@ -660,6 +660,10 @@ func (t *Table) Enrich(ev *event.Event) {
 	if e.SName == "" {
 		e.SName = t.sessionName(p, e.SID)
 	}
+	if e.PGID == 0 {
+		e.PGID = p.PGID
+		e.VPGID = t.vpgid(p)
+	}
 	if e.LoginShellID == 0 {
 		e.LoginShellID = t.loginShell(p, e.Name)
 	}
@@ -741,4 +745,21 @@ func (t *Table) loginShell(p *Process, name string) int {
 		pid = a.PPID
 	}
 	return shell
+}
+
+// vpgid is p's process group id in p's pid namespace: the group leader's
+// vpid when the table has it in that namespace, or 0. t.mu held (read).
+func (t *Table) vpgid(p *Process) int {
+	switch {
+	case p.PGID == 0:
+		return 0
+	case p.NS.PID != 0 && p.NS.PID == t.hostPidNS:
+		return p.PGID
+	case p.PGID == p.PID:
+		return p.VPID
+	}
+	if l, ok := t.procs[p.PGID]; ok && l.NS.PID == p.NS.PID && l.Exited.IsZero() {
+		return l.VPID
+	}
+	return 0
 }

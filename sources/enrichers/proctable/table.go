@@ -32,6 +32,7 @@ var _ sources.Enricher = (*Table)(nil)
 // Process is the table's view of one process (a thread group).
 type Process struct {
 	PID, PPID, SID, VPID int
+	PGID                 int // at exec (or seed); a fork inherits it
 	Name                 string
 	Exe                  string
 	Args                 []string // shared with events: replaced, never modified in place
@@ -483,7 +484,7 @@ func (t *Table) read(pid int, exec *event.Event, want procfs.Fields) (*Process, 
 		return nil, false
 	}
 	p := &Process{
-		PID: rp.PID, PPID: rp.PPID, SID: rp.SID, VPID: rp.VPID,
+		PID: rp.PID, PPID: rp.PPID, SID: rp.SID, VPID: rp.VPID, PGID: rp.PGID,
 		Name: rp.Comm, Exe: rp.Exe, Args: rp.Args, Cmdline: strings.Join(rp.Args, " "),
 		Cwd: rp.Cwd, UID: rp.UID, GID: rp.GID, EUID: rp.EUID, AUID: rp.AUID,
 		TTY: rp.TTY, StartTime: rp.StartTime, Started: t.startedAt(rp.StartTime),

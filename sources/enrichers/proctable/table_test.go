@@ -30,6 +30,9 @@ type fp struct {
 	stdin     string
 	start     uint64
 	sid       int // 0: its own session
+	pgid      int // 0: its own group
+	pidns     int // 0: the host's
+	vpid      int // pid in pidns
 }
 
 func newFakeProc(procs ...fp) *fakeProc {
@@ -50,16 +53,25 @@ func (f *fakeProc) add(p fp) {
 	if p.sid == 0 {
 		p.sid = p.pid
 	}
+	if p.pgid == 0 {
+		p.pgid = p.pid
+	}
+	nspid := fmt.Sprint(p.pid)
+	if p.pidns == 0 {
+		p.pidns = 4026531836
+	} else {
+		nspid += fmt.Sprintf("\t%d", p.vpid)
+	}
 	f.fs[d+"stat"] = &fstest.MapFile{Data: fmt.Appendf(nil,
-		"%d (%s) S %d %d %d 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 %d 0 0\n", p.pid, p.comm, p.ppid, p.pid, p.sid, p.start)}
+		"%d (%s) S %d %d %d 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 %d 0 0\n", p.pid, p.comm, p.ppid, p.pgid, p.sid, p.start)}
 	f.fs[d+"status"] = &fstest.MapFile{Data: fmt.Appendf(nil,
-		"Name:\t%s\nTgid:\t%d\nPid:\t%d\nPPid:\t%d\nUid:\t%d\t%d\t%d\t%d\nGid:\t0\t0\t0\t0\nNSpid:\t%d\n", p.comm, p.pid, p.pid, p.ppid, p.uid, p.uid, p.uid, p.uid, p.pid)}
+		"Name:\t%s\nTgid:\t%d\nPid:\t%d\nPPid:\t%d\nUid:\t%d\t%d\t%d\t%d\nGid:\t0\t0\t0\t0\nNSpid:\t%s\n", p.comm, p.pid, p.pid, p.ppid, p.uid, p.uid, p.uid, p.uid, nspid)}
 	f.fs[d+"cmdline"] = &fstest.MapFile{Data: []byte(strings.Join(p.args, "\x00") + "\x00")}
 	f.fs[d+"exe"] = &fstest.MapFile{Data: []byte(p.exe), Mode: fs.ModeSymlink}
 	f.fs[d+"cwd"] = &fstest.MapFile{Data: []byte("/"), Mode: fs.ModeSymlink}
 	f.fs[d+"ns/mnt"] = &fstest.MapFile{Data: fmt.Appendf(nil, "mnt:[%d]", p.mnt), Mode: fs.ModeSymlink}
 	f.fs[d+"ns/net"] = &fstest.MapFile{Data: []byte("net:[4026531833]"), Mode: fs.ModeSymlink}
-	f.fs[d+"ns/pid"] = &fstest.MapFile{Data: []byte("pid:[4026531836]"), Mode: fs.ModeSymlink}
+	f.fs[d+"ns/pid"] = &fstest.MapFile{Data: fmt.Appendf(nil, "pid:[%d]", p.pidns), Mode: fs.ModeSymlink}
 	if p.stdin != "" {
 		f.fs[d+"fd/0"] = &fstest.MapFile{Data: []byte(p.stdin), Mode: fs.ModeSymlink}
 	}
@@ -395,12 +407,15 @@ func TestDerivedFields(t *testing.T) {
 		fp{pid: 100, ppid: 1, comm: "sshd", exe: "/usr/sbin/sshd"},
 		fp{pid: 200, ppid: 100, comm: "bash", exe: "/usr/bin/bash", uid: 1000},
 		fp{pid: 300, ppid: 200, comm: "sh", exe: "/bin/sh", uid: 1000, sid: 200},
-		fp{pid: 400, ppid: 300, comm: "cat", exe: "/bin/cat", uid: 1000, sid: 200, start: 500},
+		fp{pid: 400, ppid: 300, comm: "cat", exe: "/bin/cat", uid: 1000, sid: 200, pgid: 300, start: 500},
 		// A session whose leader (999) has exited.
 		fp{pid: 500, ppid: 1, comm: "zsh", exe: "/bin/zsh", sid: 999},
 		fp{pid: 501, ppid: 500, comm: "python3", exe: "/usr/bin/python3", sid: 999},
 		// In a container: another mount namespace, another passwd file.
-		fp{pid: 700, ppid: 1, comm: "nginx", exe: "/usr/sbin/nginx", uid: 1000, mnt: 4026532000},
+		fp{pid: 700, ppid: 1, comm: "nginx", exe: "/usr/sbin/nginx", uid: 1000, mnt: 4026532000, pidns: 4026532001, vpid: 1},
+		fp{pid: 701, ppid: 700, comm: "nginx", exe: "/usr/sbin/nginx", uid: 1000, mnt: 4026532000, pidns: 4026532001, vpid: 7, pgid: 700},
+		// Its group leader is outside its pid namespace (docker exec).
+		fp{pid: 702, ppid: 1, comm: "sh", exe: "/bin/sh", mnt: 4026532000, pidns: 4026532001, vpid: 8, pgid: 100},
 	)
 	f.fs["stat"] = &fstest.MapFile{Data: []byte("cpu 1 2 3\nbtime 1000000000\n")}
 	f.fs["400/loginuid"] = &fstest.MapFile{Data: []byte("1000")}
@@ -432,6 +447,15 @@ func TestDerivedFields(t *testing.T) {
 	}
 	if got.HomeDir != "/home/alice" || got.Shell != "/bin/zsh" || got.LoginName != "alice" || got.Group != "rootgrp" {
 		t.Errorf("homedir %q shell %q loginname %q group %q", got.HomeDir, got.Shell, got.LoginName, got.Group)
+	}
+	if got.PGID != 300 || got.VPGID != 300 {
+		t.Errorf("host: pgid %d vpgid %d, want 300 300", got.PGID, got.VPGID)
+	}
+	if got := at(701, boot); got.PGID != 700 || got.VPGID != 1 || got.VPID != 7 {
+		t.Errorf("container: pgid %d vpgid %d vpid %d, want 700 1 7", got.PGID, got.VPGID, got.VPID)
+	}
+	if got := at(702, boot); got.PGID != 100 || got.VPGID != 0 {
+		t.Errorf("leader outside the namespace: pgid %d vpgid %d, want 100 0", got.PGID, got.VPGID)
 	}
 	got = at(501, boot.Add(time.Second))
 	if got.SName != "zsh" || got.LoginShellID != 500 {
@@ -652,7 +676,7 @@ func TestAuditExecReadsWhatItLacks(t *testing.T) {
 	if !ok || p.Partial {
 		t.Fatalf("pid 300: in table %v, partial %v; want a complete entry", ok, p.Partial)
 	}
-	want := Process{PID: 300, PPID: 200, SID: 300, VPID: 300, Name: "nc", Exe: "/usr/bin/nc",
+	want := Process{PID: 300, PPID: 200, SID: 300, VPID: 300, PGID: 300, Name: "nc", Exe: "/usr/bin/nc",
 		Args: []string{"nc", "-e", "/bin/sh"}, Cmdline: "nc -e /bin/sh", Cwd: "/tmp",
 		UID: 1000, GID: 1000, EUID: 1000, AUID: 1000, User: "alice",
 		Stdio:       [3]event.Stdio{{Type: event.StdioSocket, Name: "socket:[777]"}, {Type: event.StdioNone}, {Type: event.StdioNone}},
