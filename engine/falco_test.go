@@ -58,6 +58,8 @@ func TestFalcoOperators(t *testing.T) {
 	session := exec
 	session.Proc.SName, session.Proc.LoginShellID, session.Proc.Duration = "sshd", 77, 3e9
 	session.Proc.PGID, session.Proc.VPGID, session.Proc.VPID = 9042, 7, 7
+	session.Proc.ExeIno, session.Proc.ExeWritable = 4242, true
+	session.Proc.ExeInoCtime, session.Proc.ExeInoMtime = time.Unix(0, 1700000000000000005), time.Unix(0, 1600000000000000007)
 	session.Proc.LoginName, session.Proc.HomeDir, session.Proc.Shell, session.Proc.Group = "alice", "/home/alice", "/bin/zsh", "wheel"
 	v6.FD.Type, v6.FD.SIP, v6.FD.RIP = "ipv6", "fd00::2", "fd00::1"
 	cases := []struct {
@@ -120,6 +122,9 @@ func TestFalcoOperators(t *testing.T) {
 		{`user.loginname = alice and user.homedir = /home/alice and user.shell = /bin/zsh and group.name = wheel`, session, true},
 		{`proc.vpgid = 7 and proc.is_vpgid_leader = true`, session, true},
 		{`proc.vpgid exists`, exec, false},
+		{`proc.exe_ino = 4242 and proc.is_exe_writable = true and proc.exe_ino.ctime = 1700000000000000005 and proc.exe_ino.mtime < 1600000000000000008`, session, true},
+		{`proc.is_exe_writable = false`, exec, false},
+		{`proc.exe_ino.ctime exists`, exec, false},
 		{`proc.is_vpgid_leader = false`, exec, false},
 		{`proc.sname != sshd`, exec, false},
 		{`proc.loginshellid != 77`, exec, false},

@@ -92,6 +92,10 @@ var Aliases = map[string]Alias{
 	"proc.loginshellid":       {KInt, "proc.loginshellid", "proc.loginshellid != 0", "proc.loginshellid (eldest ancestor, or itself, named *sh)"},
 	"proc.vpgid":              {KInt, "proc.vpgid", "proc.vpgid != 0", "proc.vpgid (the group leader's vpid; getpgid(2) at exec)"},
 	"proc.is_vpgid_leader":    {KBool, "proc.vpgid == proc.vpid", "proc.vpgid != 0", "proc.vpgid == proc.vpid"},
+	"proc.exe_ino":            {KInt, "proc.exe_ino", "proc.exe_ino != 0", "proc.exe_ino (stat of /proc/PID/exe at exec, made when a rule reads it)"},
+	"proc.exe_ino.ctime":      {KInt, "proc.exe_ino_ctime.UnixNano()", "proc.exe_ino != 0", "proc.exe_ino_ctime in ns since the epoch"},
+	"proc.exe_ino.mtime":      {KInt, "proc.exe_ino_mtime.UnixNano()", "proc.exe_ino != 0", "proc.exe_ino_mtime in ns since the epoch"},
+	"proc.is_exe_writable":    {KBool, "proc.exe_writable", "proc.exe_ino != 0", "proc.exe_writable (from the executable's mode and owner; supplementary groups and read-only mounts not seen)"},
 	"proc.duration":           {KInt, "proc.duration", "proc.duration > 0", "proc.duration (ns since the process's fork)"},
 	"proc.is_exe_from_memfd":  {KBool, `proc.exe startsWith "/memfd:" || proc.exe startsWith "memfd:"`, "", "proc.exe starts with /memfd: or memfd: (the kernel's name of a memfd executable)"},
 

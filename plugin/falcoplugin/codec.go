@@ -73,6 +73,7 @@ var wireFields = []string{
 	"proc.sname", "proc.loginshellid", "proc.duration", "proc.loginname", "proc.homedir", "proc.shell",
 	"proc.group", "fd.connected",
 	"proc.pgid", "proc.vpgid",
+	"proc.exe_ino", "proc.exe_ino_ctime", "proc.exe_ino_mtime", "proc.exe_writable",
 }
 
 // wireField is one entry of the codec's table, in tag order.

@@ -117,7 +117,9 @@ func eventValue(f *event.Field, ev *event.Event, key string, index int) (any, bo
 	case *bool:
 		return *p, true
 	case *time.Time:
-		return *p, true
+		// A zero time is unknown (proc.exe_ino_ctime not read), not
+		// year 1 (which abstime cannot hold).
+		return *p, !p.IsZero()
 	case *[]string:
 		return *p, true
 	case *map[string]string:

@@ -199,6 +199,9 @@ func expectedValues(e sdk.FieldEntry, ev *event.Event, key string, ms []string) 
 	case bool:
 		return []string{strconv.FormatBool(v)}
 	case time.Time:
+		if v.IsZero() {
+			return nil
+		}
 		return []string{strconv.FormatInt(v.UnixNano(), 10)}
 	case []string:
 		return v

@@ -128,6 +128,12 @@ type Proc struct {
 	Group        string `json:"group,omitempty" expr:"group" doc:"group name of proc.gid where resolvable"`
 	PGID         int    `json:"pgid,omitempty" expr:"pgid" doc:"process group id (host pid namespace) at exec, or inherited at fork"`
 	VPGID        int    `json:"vpgid,omitempty" expr:"vpgid" doc:"process group id inside the process's pid namespace; 0 when the group leader is outside it or unknown"`
+	// The executable's inode, from one stat of /proc/PID/exe at exec,
+	// made only when a loaded rule reads one of these fields.
+	ExeIno      int       `json:"exe_ino,omitempty" expr:"exe_ino" doc:"inode number of the executable (stat of /proc/PID/exe at exec, when a rule reads it); 0 when unknown"`
+	ExeInoCtime time.Time `json:"exe_ino_ctime,omitzero" expr:"exe_ino_ctime" doc:"last status change time (ctime) of the executable, read with exe_ino"`
+	ExeInoMtime time.Time `json:"exe_ino_mtime,omitzero" expr:"exe_ino_mtime" doc:"last modification time (mtime) of the executable, read with exe_ino"`
+	ExeWritable bool      `json:"exe_writable,omitempty" expr:"exe_writable" doc:"the executable is writable by the process's euid (root always; else the owner, group or other write bit that applies), read with exe_ino"`
 }
 
 // Stdio types (proc.stdin.type ...).

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/fstest"
 )
@@ -266,5 +267,37 @@ func TestEnvInterned(t *testing.T) {
 	}
 	if len(r.envs) > envCacheMax {
 		t.Errorf("cache holds %d environments, bound %d", len(r.envs), envCacheMax)
+	}
+}
+
+// TestExeStatIsTheExecutable: FieldExeStat stats the file the process runs
+// (the test binary here), on the live /proc only.
+func TestExeStatIsTheExecutable(t *testing.T) {
+	r := New(Dir("/proc"))
+	if !r.statExe {
+		t.Skip("not the live /proc of our pid namespace")
+	}
+	p, err := r.ProcessFields(os.Getpid(), FieldExeStat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	x := p.ExeFile
+	if x.Ino != st.Ino || !x.Mtime.Equal(fi.ModTime()) || x.Ctime.IsZero() || x.Mode != uint32(fi.Mode().Perm()) || x.UID != int(st.Uid) {
+		t.Errorf("exe stat %+v, want inode %d mtime %v mode %o uid %d", x, st.Ino, fi.ModTime(), fi.Mode().Perm(), st.Uid)
+	}
+	if p, _ := r.ProcessFields(os.Getpid(), 0); p.ExeFile.Ino != 0 {
+		t.Errorf("exe stat without FieldExeStat: %+v", p.ExeFile)
+	}
+	if p, _ := New(os.DirFS("/proc")).ProcessFields(os.Getpid(), FieldExeStat); p.ExeFile.Ino != 0 {
+		t.Errorf("exe stat on a /proc that is not the live Dir: %+v", p.ExeFile)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/ruled/ruled/sources/event"
 )
@@ -93,6 +94,16 @@ type Process struct {
 	CapEff, CapPrm, CapInh uint64
 	// Env is the start of /proc/PID/environ (see Reader.EnvMax).
 	Env []string
+	// ExeFile is the executable's inode (zero when not read).
+	ExeFile ExeFile
+}
+
+// ExeFile is what a stat of /proc/PID/exe says of the executable file.
+type ExeFile struct {
+	Ino          uint64
+	Ctime, Mtime time.Time
+	Mode         uint32 // permission bits
+	UID, GID     int
 }
 
 // Reader reads processes from an fs.FS rooted at /proc.
@@ -106,6 +117,10 @@ type Reader struct {
 	getsid func(pid int) (int, error)
 	// getpgid is getpgid(2), beside getsid.
 	getpgid func(pid int) (int, error)
+	// statExe: a stat of exe reaches the process's executable: on the
+	// live /proc only, as capget; a recorded tree's exe links name paths
+	// of another host.
+	statExe bool
 	// EnvMax is how many bytes of /proc/PID/environ a FieldEnv read takes;
 	// 0 reads none. A variable cut by the bound is dropped, never kept half.
 	EnvMax int
@@ -127,6 +142,7 @@ func New(fsys fs.FS) *Reader {
 	r := &Reader{fsys: fsys}
 	if d, ok := fsys.(Dir); ok {
 		r.capget, r.getsid, r.getpgid = liveSyscalls(d)
+		r.statExe = r.getsid != nil
 	}
 	return r
 }
@@ -168,8 +184,9 @@ const (
 	FieldEnv             // environ, up to Reader.EnvMax bytes
 	FieldNSNet           // ns/net link
 	FieldNSMnt           // ns/mnt link
+	FieldExeStat         // stat of the exe link's target: ExeFile
 	FieldNS       = FieldNSPid | FieldNSNet | FieldNSMnt
-	AllFields     = FieldStat | FieldStatus | FieldLoginUID | FieldCmdline | FieldExe | FieldCwd | FieldStdio | FieldNS | FieldCaps | FieldEnv
+	AllFields     = FieldStat | FieldStatus | FieldLoginUID | FieldCmdline | FieldExe | FieldCwd | FieldStdio | FieldNS | FieldCaps | FieldEnv | FieldExeStat
 )
 
 // Process reads everything ruled uses about pid. stat and status are
@@ -250,6 +267,14 @@ func (r *Reader) ProcessFields(pid int, want Fields) (Process, error) {
 	}
 	if want&FieldCwd != 0 {
 		p.Cwd = r.link(dir + "/cwd")
+	}
+	if want&FieldExeStat != 0 && r.statExe {
+		// Best effort, as the links: stat follows the magic link to the
+		// file the process runs, even deleted or in another mount
+		// namespace.
+		if fi, err := fs.Stat(r.fsys, dir+"/exe"); err == nil {
+			p.ExeFile, _ = exeFileOf(fi)
+		}
 	}
 	if want&FieldStdio != 0 {
 		p.Stdio = r.StdioOf(pid)

@@ -660,6 +660,11 @@ func (t *Table) Enrich(ev *event.Event) {
 	if e.SName == "" {
 		e.SName = t.sessionName(p, e.SID)
 	}
+	if e.ExeIno == 0 && p.ExeFile.Ino != 0 {
+		x := &p.ExeFile
+		e.ExeIno, e.ExeInoCtime, e.ExeInoMtime = int(x.Ino), x.Ctime, x.Mtime
+		e.ExeWritable = exeWritable(x, e.EUID, e.GID)
+	}
 	if e.PGID == 0 {
 		e.PGID = p.PGID
 		e.VPGID = t.vpgid(p)
@@ -762,4 +767,22 @@ func (t *Table) vpgid(p *Process) int {
 		return l.VPID
 	}
 	return 0
+}
+
+// exeWritable approximates Falco's proc.is_exe_writable (the kernel's
+// write permission check of the executable for the process's credentials)
+// from the file's mode and owner: root may write any file (CAP_DAC_OVERRIDE);
+// others by the owner, group or other write bit that applies to them.
+// Supplementary groups, capabilities other than root's and read-only mounts
+// are not seen.
+func exeWritable(x *procfs.ExeFile, euid, gid int) bool {
+	switch {
+	case euid == 0:
+		return true
+	case euid == x.UID:
+		return x.Mode&0o200 != 0
+	case gid == x.GID:
+		return x.Mode&0o020 != 0
+	}
+	return x.Mode&0o002 != 0
 }

@@ -33,6 +33,9 @@ var _ sources.Enricher = (*Table)(nil)
 type Process struct {
 	PID, PPID, SID, VPID int
 	PGID                 int // at exec (or seed); a fork inherits it
+	// ExeFile is the executable's stat at the last exec (or seed), read
+	// only while a rule reads proc.exe_ino* or proc.exe_writable.
+	ExeFile              procfs.ExeFile
 	Name                 string
 	Exe                  string
 	Args                 []string // shared with events: replaced, never modified in place
@@ -287,7 +290,8 @@ func (t *Table) SetAuditExecs(covers func() bool) {
 // default, means every field (`ruled events`, the Falco plugin, whose
 // consumers may read any). An exec then leaves out the /proc reads that
 // only feed fields no rule reads: the environment (proc.env), the
-// capability sets (proc.cap_*) and the network namespace (ns.net); they stay
+// capability sets (proc.cap_*), the network namespace (ns.net) and the
+// executable's stat (proc.exe_ino*, proc.exe_writable); they stay
 // empty (unknown) in that process's entry and events until its next exec
 // after a rule set that reads them is loaded. The pid and mount namespaces
 // are read always: the table needs them for proc.vpid and proc.user.
@@ -316,6 +320,9 @@ func (t *Table) unread() procfs.Fields {
 	}
 	if !uses("ns.net") {
 		f |= procfs.FieldNSNet
+	}
+	if !uses("proc.exe_ino") && !uses("proc.exe_ino_ctime") && !uses("proc.exe_ino_mtime") && !uses("proc.exe_writable") {
+		f |= procfs.FieldExeStat
 	}
 	return f
 }
@@ -489,8 +496,8 @@ func (t *Table) read(pid int, exec *event.Event, want procfs.Fields) (*Process, 
 		Cwd: rp.Cwd, UID: rp.UID, GID: rp.GID, EUID: rp.EUID, AUID: rp.AUID,
 		TTY: rp.TTY, StartTime: rp.StartTime, Started: t.startedAt(rp.StartTime),
 		CapEff: procfs.CapNames(rp.CapEff), CapPrm: procfs.CapNames(rp.CapPrm), CapInh: procfs.CapNames(rp.CapInh),
-		Env: rp.Env,
-		NS:  event.NS{PID: int(rp.NS.PID), Net: int(rp.NS.Net), Mnt: int(rp.NS.Mnt)},
+		Env: rp.Env, ExeFile: rp.ExeFile,
+		NS: event.NS{PID: int(rp.NS.PID), Net: int(rp.NS.Net), Mnt: int(rp.NS.Mnt)},
 	}
 	if p.AUID < 0 {
 		p.AUID = 0

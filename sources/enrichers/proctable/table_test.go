@@ -13,6 +13,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/ruled/ruled/sources/enrichers/procfs"
 	"github.com/ruled/ruled/sources/event"
 )
 
@@ -1067,5 +1068,59 @@ func TestOneReadPerExec(t *testing.T) {
 	tb.Observe(pc(301))
 	if p, _ := tb.Get(301); p.Partial || p.Exe != "/bin/a" || len(p.Env) != 1 || p.Env[0] != "A=2" {
 		t.Errorf("second exec's report: %+v; want the record's read kept", p)
+	}
+}
+
+// TestExeFileFields: the executable's stat is read only while a rule reads
+// one of its fields, and an event carries it with Falco's writability.
+func TestExeFileFields(t *testing.T) {
+	tb := newTable(t, base(), &clock{t: time.Unix(1000, 0)}, 0)
+	if tb.unread()&procfs.FieldExeStat != 0 {
+		t.Error("no field use: exe stat left out")
+	}
+	used := map[string]bool{}
+	tb.SetFieldUse(func(f string) bool { return used[f] })
+	if tb.unread()&procfs.FieldExeStat == 0 {
+		t.Error("nothing used: exe stat read")
+	}
+	for _, f := range []string{"proc.exe_ino", "proc.exe_ino_ctime", "proc.exe_ino_mtime", "proc.exe_writable"} {
+		clear(used)
+		used[f] = true
+		if tb.unread()&procfs.FieldExeStat != 0 {
+			t.Errorf("%s used: exe stat left out", f)
+		}
+	}
+
+	ctime, mtime := time.Unix(1700000000, 5), time.Unix(1600000000, 7)
+	tb.mu.Lock()
+	tb.procs[200].ExeFile = procfs.ExeFile{Ino: 4242, Ctime: ctime, Mtime: mtime, Mode: 0o755, UID: 0, GID: 0}
+	tb.mu.Unlock()
+	got := enriched(tb, event.TypeOpen, 200) // bash, uid 1000
+	if got.ExeIno != 4242 || !got.ExeInoCtime.Equal(ctime) || !got.ExeInoMtime.Equal(mtime) || got.ExeWritable {
+		t.Errorf("exe_ino %d ctime %v mtime %v writable %v", got.ExeIno, got.ExeInoCtime, got.ExeInoMtime, got.ExeWritable)
+	}
+	if got := enriched(tb, event.TypeOpen, 100); got.ExeIno != 0 || got.ExeWritable {
+		t.Errorf("exe not read: exe_ino %d writable %v", got.ExeIno, got.ExeWritable)
+	}
+
+	for _, c := range []struct {
+		mode      uint32
+		owner     int
+		euid, gid int
+		want      bool
+	}{
+		{0o755, 0, 0, 0, true},          // root writes anything
+		{0o555, 0, 0, 0, true},          // even without a write bit
+		{0o755, 0, 1000, 1000, false},   // another user's file
+		{0o757, 0, 1000, 1000, true},    // other-writable
+		{0o775, 0, 1000, 0, true},       // group-writable, its group
+		{0o755, 1000, 1000, 1000, true}, // its own file
+		{0o555, 1000, 1000, 1000, false},
+		{0o077, 1000, 1000, 1000, false}, // the owner's bits decide for the owner
+	} {
+		x := procfs.ExeFile{Mode: c.mode, UID: c.owner, GID: 0}
+		if got := exeWritable(&x, c.euid, c.gid); got != c.want {
+			t.Errorf("mode %o owner %d, euid %d gid %d: writable %v, want %v", c.mode, c.owner, c.euid, c.gid, got, c.want)
+		}
 	}
 }
