@@ -683,17 +683,8 @@ func (t *Table) Enrich(ev *event.Event) {
 	if user != "" {
 		e.User = t.userOf(e.UID, mnt)
 	}
-	if t.inHost(mnt) {
-		if e.HomeDir == "" && e.Shell == "" {
-			u := t.userEntry(e.UID)
-			e.HomeDir, e.Shell = u.Home, u.Shell
-		}
-		if e.LoginName == "" && e.AUID >= 0 && e.AUID != unsetAUID {
-			e.LoginName = t.userEntry(e.AUID).Name
-		}
-	}
-	if e.Group == "" {
-		e.Group = t.groupOf(e.GID, mnt)
+	if e.HomeDir == "" && e.Shell == "" && e.LoginName == "" && e.Group == "" {
+		t.names(e, mnt)
 	}
 	t.resolveStdio(e.PID, stdio, inodes)
 }

@@ -659,10 +659,35 @@ func (t *Table) inHost(mnt int) bool {
 	return t.hostMnt == 0 || mnt == 0 || mnt == t.hostMnt
 }
 
+// names sets e's home directory, shell, login name and group name from the
+// host's passwd and group files, under one lock: for a process in the host's
+// mount namespace; elsewhere only gid 0 is certain to be root.
+func (t *Table) names(e *event.Proc, mnt int) {
+	if !t.inHost(mnt) {
+		if e.GID == 0 {
+			e.Group = "root"
+		}
+		return
+	}
+	t.usersMu.Lock()
+	defer t.usersMu.Unlock()
+	u := t.userLocked(e.UID)
+	e.HomeDir, e.Shell = u.Home, u.Shell
+	if e.AUID >= 0 && e.AUID != unsetAUID {
+		e.LoginName = t.userLocked(e.AUID).Name
+	}
+	e.Group = t.groupLocked(e.GID)
+}
+
 // userEntry is uid's entry in the host passwd file (zero when none).
 func (t *Table) userEntry(uid int) pwEntry {
 	t.usersMu.Lock()
 	defer t.usersMu.Unlock()
+	return t.userLocked(uid)
+}
+
+// userLocked is userEntry with t.usersMu held.
+func (t *Table) userLocked(uid int) pwEntry {
 	if e, ok := t.users[uid]; ok {
 		return e
 	}
@@ -681,17 +706,8 @@ func (t *Table) userEntry(uid int) pwEntry {
 	return t.users[uid]
 }
 
-// groupOf names gid from the host group file, for processes in the host's
-// mount namespace; elsewhere only gid 0 is certain to be root.
-func (t *Table) groupOf(gid, mnt int) string {
-	if !t.inHost(mnt) {
-		if gid == 0 {
-			return "root"
-		}
-		return ""
-	}
-	t.usersMu.Lock()
-	defer t.usersMu.Unlock()
+// groupLocked names gid from the host group file; t.usersMu held.
+func (t *Table) groupLocked(gid int) string {
 	if name, ok := t.groups[gid]; ok {
 		return name
 	}
