@@ -47,6 +47,7 @@ type Rule struct {
 
 	prog *vm.Program // for the events the index sends it
 	full *vm.Program // for any event (tests compare it with prog)
+	node ast.Node    // the condition's own AST, for the read guide
 	tpl  *template
 
 	bucket bucket
@@ -124,6 +125,7 @@ type Engine struct {
 	replaced []string // rules of one language replaced by the other's
 	falco    FalcoCounts
 	fields   FieldSet
+	guide    *Guide
 
 	pool     sync.Pool
 	rate     RateLimit
@@ -285,6 +287,7 @@ func build(d *defs) (*Engine, []Problem) {
 	}
 	e.rules = all
 	e.fields = usedFields(all)
+	e.guide = buildGuide(all)
 	perType := map[string][]*Rule{}
 	for _, t := range event.Types {
 		perType[t] = nil
@@ -375,6 +378,9 @@ func (r *resolver) compileRule(def *ruleDef) *compiled {
 	}
 	rule := &Rule{Name: def.name, Desc: def.desc, Output: def.output, Priority: def.priority, Tags: def.tags,
 		Condition: text, File: def.file, Line: def.line, prog: prog, full: full, tpl: tpl, Lang: def.lang}
+	if own, _, ok := r.ruleAST(def, label); ok {
+		rule.node = own // a fresh tree: typeCheck may have rewritten node
+	}
 	if constrained {
 		rule.Types = sortedKeys(types)
 		if rule.Types == nil {

@@ -7,7 +7,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ruled/ruled/engine"
+	"github.com/ruled/ruled/sources/enrichers/procfs"
 	"github.com/ruled/ruled/sources/enrichers/proctable"
+	"github.com/ruled/ruled/sources/event"
 	"github.com/ruled/ruled/sources/sensors/audit"
 	"github.com/ruled/ruled/sources/sensors/procconn"
 )
@@ -52,6 +55,8 @@ func (l *Pipeline) newSensors(cfg Config) error {
 		// An exec reads from /proc only the optional parts the running
 		// rules use (without Rules the consumer may read any field).
 		l.table.SetFieldUse(func(f string) bool { return rules().Fields().Has(f) })
+		// And only for the processes a rule reading them can match.
+		l.table.SetReadGuide(func(c proctable.Clue) procfs.Fields { return guidedReads(rules().Guide(), c) })
 	}
 	l.newResolver(cfg)
 
@@ -109,4 +114,28 @@ func (l *Pipeline) add(name string, cfg Config) error {
 		l.srcs = append(l.srcs, s)
 	}
 	return nil
+}
+
+// guidedReads maps the engine's read guide onto the process table's
+// optional /proc parts for the process c describes.
+func guidedReads(g *engine.Guide, c proctable.Clue) procfs.Fields {
+	k := engine.Known{Name: c.Name, Exe: c.Exe, ContainerID: c.ContainerID}
+	var f procfs.Fields
+	if g.Needs(engine.GroupStdio, &k) {
+		f |= procfs.FieldStdio
+	}
+	if c.Dup {
+		k.Type = event.TypeDup
+		if g.Needs(engine.GroupDupFD, &k) {
+			f |= procfs.FieldStdio
+		}
+		return f
+	}
+	if g.Needs(engine.GroupEnv, &k) {
+		f |= procfs.FieldEnv
+	}
+	if g.Needs(engine.GroupCaps, &k) {
+		f |= procfs.FieldCaps
+	}
+	return f
 }

@@ -97,6 +97,17 @@ func (t *Table) observeDup(ev *event.Event, now time.Time) {
 	}
 	t.mu.RUnlock()
 	if !fromExec {
+		if g := t.guided(); g != nil {
+			t.mu.RLock()
+			var c Clue
+			if p := t.procs[pid]; p != nil {
+				c = Clue{Name: p.Name, Exe: p.Exe, ContainerID: p.ContainerID, Dup: true}
+			}
+			t.mu.RUnlock()
+			if g(c)&procfs.FieldStdio == 0 {
+				return
+			}
+		}
 		rs := t.reader.StdioFD(pid, fd)
 		if rs.Type == "" {
 			return
@@ -307,6 +318,17 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 		return
 	}
 	want := procfs.AllFields &^ carried(ev) &^ t.unread()
+	cid, resolved := "", false
+	if g := t.guided(); g != nil && want&guidedParts != 0 {
+		// The container id is a clue: read it before, not after, the
+		// rest (an exec the proc connector reports carries it).
+		c := Clue{Name: ev.Proc.Name, Exe: ev.Proc.Exe, ContainerID: ev.Container.ID}
+		if c.ContainerID == "" {
+			cid, resolved = t.resolveContainer(pid), true
+			c.ContainerID = cid
+		}
+		want &^= guidedParts &^ g(c)
+	}
 	lean := ev.Evt.Source == event.SourceProcconn && t.auditBrings(now)
 	if lean {
 		want &^= fromAudit
@@ -320,8 +342,7 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 		}
 	}
 	p, ok := t.read(pid, ev, want)
-	cid := ""
-	if ok && ev.Container.ID == "" {
+	if ok && ev.Container.ID == "" && !resolved {
 		// An exec the proc connector reports carries the container id
 		// read as it was received (overlay takes it): no second read of
 		// the same cgroup file.

@@ -138,6 +138,7 @@ type Table struct {
 	stdioOf     func(pid, fd int, inode uint64, s *event.Stdio)
 	auditCovers func() bool
 	fieldUse    func(field string) bool
+	readGuide   func(c Clue) procfs.Fields
 
 	// auditExecAt is when audit last reported an exec with its executable
 	// (unix ns); see SetAuditExecs.
@@ -300,6 +301,42 @@ func (t *Table) SetFieldUse(uses func(field string) bool) {
 	t.resolverMu.Lock()
 	t.fieldUse = uses
 	t.resolverMu.Unlock()
+}
+
+// Clue is what the table knows cheaply of a process when it decides on
+// an optional read: "" is unknown.
+type Clue struct {
+	Name        string // comm of the new image, as the exec event says
+	Exe         string // the executable, when the exec event carries it
+	ContainerID string // read at the exec ("host" or an id)
+	// Dup: the read is a dup record's descriptor, which serves the dup
+	// event itself (fd.*) and becomes the process's stdio.
+	Dup bool
+}
+
+// guidedParts are the parts SetReadGuide can leave out.
+const guidedParts = procfs.FieldStdio | procfs.FieldEnv | procfs.FieldCaps
+
+// SetReadGuide refines SetFieldUse per process: needs returns which of the
+// standard descriptors (procfs.FieldStdio), the environment and the
+// capability sets a process described by c may need, from the loaded
+// rules' conditions (engine.Guide); a part it leaves out stays empty in
+// that process's entry until its next exec. For a dup (c.Dup) only
+// FieldStdio counts: without it the dup's descriptor is not read. nil,
+// the default, reads them all. needs is called per exec and per dup onto
+// fds 0-2, concurrently with a rule reload.
+func (t *Table) SetReadGuide(needs func(c Clue) procfs.Fields) {
+	t.resolverMu.Lock()
+	t.readGuide = needs
+	t.resolverMu.Unlock()
+}
+
+// guided returns the guide, nil when there is none.
+func (t *Table) guided() func(c Clue) procfs.Fields {
+	t.resolverMu.RLock()
+	g := t.readGuide
+	t.resolverMu.RUnlock()
+	return g
 }
 
 // unread are the optional parts of an exec's /proc read that feed only

@@ -1,0 +1,300 @@
+package engine
+
+import (
+	"strings"
+
+	"github.com/expr-lang/expr/ast"
+)
+
+// A ReadGroup is an optional, costly part of the process table's /proc
+// read at exec (or at a dup onto a standard descriptor) that feeds only the
+// fields it lists.
+type ReadGroup int
+
+// The groups the process table can leave out.
+const (
+	// GroupStdio: the links of fds 0-2 and their sockets' ends.
+	GroupStdio ReadGroup = iota
+	// GroupEnv: the environment.
+	GroupEnv
+	// GroupCaps: the capability sets.
+	GroupCaps
+	// GroupDupFD: a dup record's descriptor (fd.*), read when the dup
+	// comes; what it reads also becomes the process's stdio, so the table
+	// asks for GroupStdio too.
+	GroupDupFD
+	nGroups
+)
+
+var groupFields = [nGroups][]string{
+	GroupStdio: {"proc.stdin", "proc.stdout", "proc.stderr"},
+	GroupEnv:   {"proc.env"},
+	GroupCaps:  {"proc.cap_effective", "proc.cap_permitted", "proc.cap_inheritable"},
+	GroupDupFD: {"fd"},
+}
+
+// Known is what the process table knows cheaply when it decides whether to
+// read a group: "" is unknown.
+type Known struct {
+	Name        string // proc.name (comm)
+	Exe         string // proc.exe
+	ContainerID string // container.id: "host" or an id
+	// Type is evt.type when the read serves only the event at hand (a
+	// dup's descriptor); "" for a read whose result the process's later
+	// events inherit.
+	Type string
+}
+
+// Guide tells which groups a process needs from the loaded rules: for
+// each group, the OR over the rules that read one of its fields (in the
+// condition or the output) of the rule's condition reduced to what Known
+// decides, every other term unknown (three-valued: an AND with a false
+// side is false, an OR needs both sides false, NOT of unknown is unknown).
+// A group is left out only when that is false: no loaded rule reading it
+// can match any event of the process.
+type Guide struct {
+	groups [nGroups]guideGroup
+}
+
+type guideGroup struct {
+	always bool               // a rule reading the group has no decidable restriction
+	conds  []func(*Known) tri // one per rule reading the group
+}
+
+type tri uint8
+
+const (
+	triUnknown tri = iota
+	triFalse
+	triTrue
+)
+
+// Needs reports whether the process (or event) k describes may need g.
+func (g *Guide) Needs(group ReadGroup, k *Known) bool {
+	if g == nil {
+		return true
+	}
+	gg := &g.groups[group]
+	if gg.always {
+		return true
+	}
+	for _, c := range gg.conds {
+		if c(k) != triFalse {
+			return true
+		}
+	}
+	return false
+}
+
+// Guide returns the read guide of the loaded rules.
+func (e *Engine) Guide() *Guide { return e.guide }
+
+func buildGuide(rules []*Rule) *Guide {
+	g := &Guide{}
+	for _, r := range rules {
+		s := usedFields([]*Rule{r})
+		var c func(*Known) tri
+		for grp := ReadGroup(0); grp < nGroups; grp++ {
+			reads := false
+			for _, f := range groupFields[grp] {
+				if s.Has(f) || s.under(f) {
+					reads = true
+				}
+			}
+			if !reads || g.groups[grp].always {
+				continue
+			}
+			if c == nil {
+				if r.node == nil {
+					g.groups[grp].always = true
+					continue
+				}
+				c = guideCond(r.node)
+			}
+			if c == nil {
+				g.groups[grp].always = true
+				continue
+			}
+			g.groups[grp].conds = append(g.groups[grp].conds, c)
+		}
+	}
+	return g
+}
+
+// under reports whether a field below name is read (proc.stdin.type for
+// proc.stdin).
+func (s FieldSet) under(name string) bool {
+	p := name + "."
+	for n := range s.names {
+		if strings.HasPrefix(n, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// guideCond compiles n to its three-valued reduction over Known; nil when
+// nothing in it is decidable (always unknown).
+func guideCond(n ast.Node) func(*Known) tri {
+	switch x := n.(type) {
+	case *ast.BoolNode:
+		v := tri(triFalse)
+		if x.Value {
+			v = triTrue
+		}
+		return func(*Known) tri { return v }
+	case *ast.UnaryNode:
+		if x.Operator != "not" && x.Operator != "!" {
+			return nil
+		}
+		c := guideCond(x.Node)
+		if c == nil {
+			return nil
+		}
+		return func(k *Known) tri {
+			switch c(k) {
+			case triTrue:
+				return triFalse
+			case triFalse:
+				return triTrue
+			}
+			return triUnknown
+		}
+	case *ast.BinaryNode:
+		switch x.Operator {
+		case "and", "&&":
+			l, r := guideCond(x.Left), guideCond(x.Right)
+			switch {
+			case l == nil && r == nil:
+				return nil
+			case l == nil:
+				return atMostUnknown(r)
+			case r == nil:
+				return atMostUnknown(l)
+			}
+			return func(k *Known) tri {
+				a := l(k)
+				if a == triFalse {
+					return triFalse
+				}
+				b := r(k)
+				if b == triFalse {
+					return triFalse
+				}
+				if a == triTrue && b == triTrue {
+					return triTrue
+				}
+				return triUnknown
+			}
+		case "or", "||":
+			l, r := guideCond(x.Left), guideCond(x.Right)
+			if l == nil || r == nil {
+				return nil
+			}
+			return func(k *Known) tri {
+				a := l(k)
+				if a == triTrue {
+					return triTrue
+				}
+				b := r(k)
+				if b == triTrue {
+					return triTrue
+				}
+				if a == triFalse && b == triFalse {
+					return triFalse
+				}
+				return triUnknown
+			}
+		}
+		return guideCompare(x)
+	}
+	return nil
+}
+
+// atMostUnknown is c AND an unknown term: false when c is, else unknown
+// (not true: a NOT above must not turn it false).
+func atMostUnknown(c func(*Known) tri) func(*Known) tri {
+	return func(k *Known) tri {
+		if c(k) == triFalse {
+			return triFalse
+		}
+		return triUnknown
+	}
+}
+
+// knownField returns the getter of a field Known decides.
+func knownField(n ast.Node) func(*Known) string {
+	name, ok := dotted(n)
+	if !ok {
+		return nil
+	}
+	switch name {
+	case "proc.name":
+		return func(k *Known) string { return k.Name }
+	case "proc.exe":
+		return func(k *Known) string { return k.Exe }
+	case "container.id":
+		return func(k *Known) string { return k.ContainerID }
+	case "evt.type":
+		return func(k *Known) string { return k.Type }
+	}
+	return nil
+}
+
+// guideCompare compiles a comparison of a known field with string
+// literals: ==, !=, in, startsWith, endsWith, contains.
+func guideCompare(x *ast.BinaryNode) func(*Known) tri {
+	get := knownField(x.Left)
+	lit, rhs := x.Right, true
+	if get == nil && (x.Operator == "==" || x.Operator == "!=") {
+		get, lit, rhs = knownField(x.Right), x.Left, false
+	}
+	if get == nil || !rhs && x.Operator != "==" && x.Operator != "!=" {
+		return nil
+	}
+	var test func(string) bool
+	if x.Operator == "in" {
+		arr, ok := lit.(*ast.ArrayNode)
+		if !ok {
+			return nil
+		}
+		set := make(map[string]bool, len(arr.Nodes))
+		for _, it := range arr.Nodes {
+			s, ok := it.(*ast.StringNode)
+			if !ok {
+				return nil
+			}
+			set[s.Value] = true
+		}
+		test = func(v string) bool { return set[v] }
+	} else {
+		s, ok := lit.(*ast.StringNode)
+		if !ok {
+			return nil
+		}
+		want := s.Value
+		switch x.Operator {
+		case "==", "!=":
+			test = func(v string) bool { return v == want }
+		case "startsWith":
+			test = func(v string) bool { return strings.HasPrefix(v, want) }
+		case "endsWith":
+			test = func(v string) bool { return strings.HasSuffix(v, want) }
+		case "contains":
+			test = func(v string) bool { return strings.Contains(v, want) }
+		default:
+			return nil
+		}
+	}
+	neg := x.Operator == "!="
+	return func(k *Known) tri {
+		v := get(k)
+		if v == "" {
+			return triUnknown
+		}
+		if test(v) != neg {
+			return triTrue
+		}
+		return triFalse
+	}
+}
