@@ -27,25 +27,43 @@ func TestReadGuide(t *testing.T) {
 		}
 		return 0
 	})
-	exec := func(pid int, comm string) Process {
+	exec := func(pid int, comm string, name bool) Process {
 		f.add(fp{pid: pid, ppid: 200, comm: comm, exe: "/bin/" + comm, args: []string{comm}, stdin: "socket:[77]"})
 		f.fs[strconv.Itoa(pid)+"/environ"] = &fstest.MapFile{Data: []byte("A=1\x00")}
 		f.fs[strconv.Itoa(pid)+"/status"].Data = append(f.fs[strconv.Itoa(pid)+"/status"].Data, "CapEff:\t0000000000000001\n"...)
 		tb.Observe(pcEv(event.TypeFork, pid, 200))
 		ev := pcEv(event.TypeExecve, pid, 0)
-		ev.Proc.Name = comm
+		if name {
+			ev.Proc.Name = comm
+		}
 		tb.Observe(ev)
 		p, _ := tb.Get(pid)
 		return p
 	}
-	if p := exec(300, "sh"); p.Stdio[0].Type != event.StdioSocket || len(p.Env) == 0 || len(p.CapEff) == 0 {
+	if p := exec(300, "sh", true); p.Stdio[0].Type != event.StdioSocket || len(p.Env) == 0 || len(p.CapEff) == 0 {
 		t.Errorf("guided sh: stdin %+v env %v caps %v; want all read", p.Stdio[0], p.Env, p.CapEff)
 	}
-	if p := exec(301, "true"); p.Stdio[0].Type != "" || len(p.Env) != 0 || len(p.CapEff) != 0 || p.Exe != "/bin/true" {
+	if p := exec(301, "true", true); p.Stdio[0].Type != "" || len(p.Env) != 0 || len(p.CapEff) != 0 || p.Exe != "/bin/true" {
 		t.Errorf("guided true: stdin %+v env %v caps %v exe %q; want none of the three, the rest read", p.Stdio[0], p.Env, p.CapEff, p.Exe)
 	}
 	if last := clues[len(clues)-1]; last != (Clue{Name: "true", ContainerID: event.HostID}) {
 		t.Errorf("clue of the exec: %+v", last)
+	}
+	// With audit bringing the executable, name and argv, the proc
+	// connector's exec has no comm: the lean read's stat brings it, then
+	// the guide decides.
+	tb.SetAuditExecs(func() bool { return true })
+	rec := pcEv(event.TypeExecve, 250, 200)
+	rec.Evt.Source, rec.Proc.Exe, rec.Proc.Args = event.SourceAudit, "/usr/bin/id", []string{"id"}
+	tb.Observe(rec)
+	if p := exec(302, "sh", false); p.Stdio[0].Type != event.StdioSocket || len(p.Env) == 0 || len(p.CapEff) == 0 {
+		t.Errorf("lean sh: stdin %+v env %v caps %v; want all read", p.Stdio[0], p.Env, p.CapEff)
+	}
+	if last := clues[len(clues)-1]; last.Name != "sh" || last.ContainerID != event.HostID {
+		t.Errorf("clue of the lean exec: %+v", last)
+	}
+	if p := exec(303, "true", false); p.Stdio[0].Type != "" || len(p.Env) != 0 || len(p.CapEff) != 0 || p.Name != "true" {
+		t.Errorf("lean true: stdin %+v env %v caps %v name %q; want none of the three", p.Stdio[0], p.Env, p.CapEff, p.Name)
 	}
 	dup := func(pid int) *event.Event {
 		f.fs[strconv.Itoa(pid)+"/fd/1"] = &fstest.MapFile{Data: []byte("/tmp/out"), Mode: fs.ModeSymlink}

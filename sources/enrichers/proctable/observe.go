@@ -319,15 +319,25 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 	}
 	want := procfs.AllFields &^ carried(ev) &^ t.unread()
 	cid, resolved := "", false
-	if g := t.guided(); g != nil && want&guidedParts != 0 {
+	g := t.guided()
+	var clue Clue
+	var late procfs.Fields // guided parts to decide from the read's comm
+	if g != nil && want&guidedParts != 0 {
 		// The container id is a clue: read it before, not after, the
 		// rest (an exec the proc connector reports carries it).
-		c := Clue{Name: ev.Proc.Name, Exe: ev.Proc.Exe, ContainerID: ev.Container.ID}
-		if c.ContainerID == "" {
+		clue = Clue{Name: ev.Proc.Name, Exe: ev.Proc.Exe, ContainerID: ev.Container.ID}
+		if clue.ContainerID == "" {
 			cid, resolved = t.resolveContainer(pid), true
-			c.ContainerID = cid
+			clue.ContainerID = cid
 		}
-		want &^= guidedParts &^ g(c)
+		if clue.Name == "" && want&procfs.FieldStat != 0 {
+			// A proc connector exec relying on audit has no comm yet:
+			// stat brings it, then the guided parts are read.
+			late = want & guidedParts
+			want &^= guidedParts
+		} else {
+			want &^= guidedParts &^ g(clue)
+		}
 	}
 	lean := ev.Evt.Source == event.SourceProcconn && t.auditBrings(now)
 	if lean {
@@ -342,6 +352,13 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 		}
 	}
 	p, ok := t.read(pid, ev, want)
+	if ok && late != 0 {
+		clue.Name = p.Name
+		if clue.Exe == "" {
+			clue.Exe = p.Exe
+		}
+		t.readParts(p, late&g(clue))
+	}
 	if ok && ev.Container.ID == "" && !resolved {
 		// An exec the proc connector reports carries the container id
 		// read as it was received (overlay takes it): no second read of

@@ -570,6 +570,31 @@ func (t *Table) read(pid int, exec *event.Event, want procfs.Fields) (*Process, 
 	return p, true
 }
 
+// readParts adds to p, just read, the guided parts in want (see
+// observeExec); a process gone since keeps them empty.
+func (t *Table) readParts(p *Process, want procfs.Fields) {
+	if want == 0 {
+		return
+	}
+	rp, err := t.reader.ProcessFields(p.PID, want)
+	if err != nil {
+		return
+	}
+	if want&procfs.FieldEnv != 0 {
+		p.Env = rp.Env
+	}
+	if want&procfs.FieldCaps != 0 {
+		p.CapEff, p.CapPrm, p.CapInh = procfs.CapNames(rp.CapEff), procfs.CapNames(rp.CapPrm), procfs.CapNames(rp.CapInh)
+	}
+	if want&procfs.FieldStdio != 0 {
+		for i, s := range rp.Stdio {
+			p.Stdio[i] = event.Stdio{Type: s.Type, Name: s.Name}
+			p.StdioInodes[i] = s.Inode
+		}
+		t.resolveStdio(p.PID, [3]*event.Stdio{&p.Stdio[0], &p.Stdio[1], &p.Stdio[2]}, p.StdioInodes)
+	}
+}
+
 // resolveStdio asks the stdio resolver for the ends of the socket
 // descriptors that do not have them yet.
 func (t *Table) resolveStdio(pid int, stdio [3]*event.Stdio, inodes [3]uint64) {
