@@ -22,7 +22,7 @@ func TestReadGuide(t *testing.T) {
 	var clues []Clue
 	tb.SetReadGuide(func(c Clue) procfs.Fields {
 		clues = append(clues, c)
-		if c.Name == "sh" && c.ContainerID == event.HostID {
+		if c.Name == "" || c.Name == "sh" && c.ContainerID == event.HostID {
 			return procfs.FieldStdio | procfs.FieldEnv | procfs.FieldCaps
 		}
 		return 0
@@ -84,5 +84,18 @@ func TestReadGuide(t *testing.T) {
 	}
 	if p, _ := tb.Get(300); p.Stdio[1].Name != "/tmp/out" {
 		t.Errorf("sh's stdout after its dup: %+v", p.Stdio[1])
+	}
+
+	// A process its exec found gone from /proc: its dup is not read.
+	tb.Observe(pcEv(event.TypeFork, 304, 200))
+	ev := pcEv(event.TypeExecve, 304, 0)
+	ev.Proc.Name = "sh"
+	tb.Observe(ev)
+	if p, _ := tb.Get(304); !p.Partial {
+		t.Fatalf("exec of a pid not in /proc: %+v; want partial", p)
+	}
+	f.fs["304/fd/1"] = &fstest.MapFile{Data: []byte("/tmp/out"), Mode: fs.ModeSymlink}
+	if d := dup(304); d.FD.Type != "" {
+		t.Errorf("dup of a process gone at its exec: fd %+v; want not read", d.FD)
 	}
 }

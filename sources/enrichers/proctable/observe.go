@@ -100,11 +100,15 @@ func (t *Table) observeDup(ev *event.Event, now time.Time) {
 		if g := t.guided(); g != nil {
 			t.mu.RLock()
 			var c Clue
+			gone := false
 			if p := t.procs[pid]; p != nil {
 				c = Clue{Name: p.Name, Exe: p.Exe, ContainerID: p.ContainerID, Dup: true}
+				// Its exec found it gone from /proc (a short process
+				// whose records come late): so would this read.
+				gone = p.Partial && !p.execAt.IsZero()
 			}
 			t.mu.RUnlock()
-			if g(c)&procfs.FieldStdio == 0 {
+			if gone || g(c)&procfs.FieldStdio == 0 {
 				return
 			}
 		}
