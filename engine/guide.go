@@ -57,8 +57,8 @@ type Guide struct {
 }
 
 type guideGroup struct {
-	always bool               // a rule reading the group has no decidable restriction
-	conds  []func(*Known) tri // one per rule reading the group
+	always bool              // a rule reading the group has no decidable restriction
+	conds  []func(Known) tri // one per rule reading the group
 }
 
 type tri uint8
@@ -70,7 +70,7 @@ const (
 )
 
 // Needs reports whether the process (or event) k describes may need g.
-func (g *Guide) Needs(group ReadGroup, k *Known) bool {
+func (g *Guide) Needs(group ReadGroup, k Known) bool {
 	if g == nil {
 		return true
 	}
@@ -93,7 +93,7 @@ func buildGuide(rules []*Rule) *Guide {
 	g := &Guide{}
 	for _, r := range rules {
 		s := usedFields([]*Rule{r})
-		var c func(*Known) tri
+		var c func(Known) tri
 		for grp := ReadGroup(0); grp < nGroups; grp++ {
 			reads := false
 			for _, f := range groupFields[grp] {
@@ -135,14 +135,14 @@ func (s FieldSet) under(name string) bool {
 
 // guideCond compiles n to its three-valued reduction over Known; nil when
 // nothing in it is decidable (always unknown).
-func guideCond(n ast.Node) func(*Known) tri {
+func guideCond(n ast.Node) func(Known) tri {
 	switch x := n.(type) {
 	case *ast.BoolNode:
 		v := tri(triFalse)
 		if x.Value {
 			v = triTrue
 		}
-		return func(*Known) tri { return v }
+		return func(Known) tri { return v }
 	case *ast.UnaryNode:
 		if x.Operator != "not" && x.Operator != "!" {
 			return nil
@@ -151,7 +151,7 @@ func guideCond(n ast.Node) func(*Known) tri {
 		if c == nil {
 			return nil
 		}
-		return func(k *Known) tri {
+		return func(k Known) tri {
 			switch c(k) {
 			case triTrue:
 				return triFalse
@@ -172,7 +172,7 @@ func guideCond(n ast.Node) func(*Known) tri {
 			case r == nil:
 				return atMostUnknown(l)
 			}
-			return func(k *Known) tri {
+			return func(k Known) tri {
 				a := l(k)
 				if a == triFalse {
 					return triFalse
@@ -191,7 +191,7 @@ func guideCond(n ast.Node) func(*Known) tri {
 			if l == nil || r == nil {
 				return nil
 			}
-			return func(k *Known) tri {
+			return func(k Known) tri {
 				a := l(k)
 				if a == triTrue {
 					return triTrue
@@ -213,8 +213,8 @@ func guideCond(n ast.Node) func(*Known) tri {
 
 // atMostUnknown is c AND an unknown term: false when c is, else unknown
 // (not true: a NOT above must not turn it false).
-func atMostUnknown(c func(*Known) tri) func(*Known) tri {
-	return func(k *Known) tri {
+func atMostUnknown(c func(Known) tri) func(Known) tri {
+	return func(k Known) tri {
 		if c(k) == triFalse {
 			return triFalse
 		}
@@ -223,27 +223,27 @@ func atMostUnknown(c func(*Known) tri) func(*Known) tri {
 }
 
 // knownField returns the getter of a field Known decides.
-func knownField(n ast.Node) func(*Known) string {
+func knownField(n ast.Node) func(Known) string {
 	name, ok := dotted(n)
 	if !ok {
 		return nil
 	}
 	switch name {
 	case "proc.name":
-		return func(k *Known) string { return k.Name }
+		return func(k Known) string { return k.Name }
 	case "proc.exe":
-		return func(k *Known) string { return k.Exe }
+		return func(k Known) string { return k.Exe }
 	case "container.id":
-		return func(k *Known) string { return k.ContainerID }
+		return func(k Known) string { return k.ContainerID }
 	case "evt.type":
-		return func(k *Known) string { return k.Type }
+		return func(k Known) string { return k.Type }
 	}
 	return nil
 }
 
 // guideCompare compiles a comparison of a known field with string
 // literals: ==, !=, in, startsWith, endsWith, contains.
-func guideCompare(x *ast.BinaryNode) func(*Known) tri {
+func guideCompare(x *ast.BinaryNode) func(Known) tri {
 	get := knownField(x.Left)
 	lit, rhs := x.Right, true
 	if get == nil && (x.Operator == "==" || x.Operator == "!=") {
@@ -287,7 +287,7 @@ func guideCompare(x *ast.BinaryNode) func(*Known) tri {
 		}
 	}
 	neg := x.Operator == "!="
-	return func(k *Known) tri {
+	return func(k Known) tri {
 		v := get(k)
 		if v == "" {
 			return triUnknown

@@ -17,7 +17,7 @@ func checkNeeds(t *testing.T, g *Guide, cases []needs) {
 	t.Helper()
 	for _, c := range cases {
 		k := c.k
-		if got := g.Needs(c.group, &k); got != c.want {
+		if got := g.Needs(c.group, k); got != c.want {
 			t.Errorf("group %d for %+v: %v, want %v", c.group, c.k, got, c.want)
 		}
 	}
@@ -90,7 +90,7 @@ func TestGuideDerivation(t *testing.T) {
 		{GroupDupFD, Known{Name: "true"}, true},
 	})
 	var nilGuide *Guide
-	if !nilGuide.Needs(GroupStdio, &Known{Name: "true"}) {
+	if !nilGuide.Needs(GroupStdio, Known{Name: "true"}) {
 		t.Error("a nil guide leaves a group out")
 	}
 }
@@ -200,8 +200,8 @@ func BenchmarkGuideExec(b *testing.B) {
 	g := e.Guide()
 	k := Known{Name: "true", ContainerID: "host"}
 	for b.Loop() {
-		g.Needs(GroupStdio, &k)
-		g.Needs(GroupEnv, &k)
-		g.Needs(GroupCaps, &k)
+		g.Needs(GroupStdio, k)
+		g.Needs(GroupEnv, k)
+		g.Needs(GroupCaps, k)
 	}
 }

@@ -121,20 +121,20 @@ func (l *Pipeline) add(name string, cfg Config) error {
 func guidedReads(g *engine.Guide, c proctable.Clue) procfs.Fields {
 	k := engine.Known{Name: c.Name, Exe: c.Exe, ContainerID: c.ContainerID}
 	var f procfs.Fields
-	if g.Needs(engine.GroupStdio, &k) {
+	if g.Needs(engine.GroupStdio, k) {
 		f |= procfs.FieldStdio
 	}
 	if c.Dup {
 		k.Type = event.TypeDup
-		if g.Needs(engine.GroupDupFD, &k) {
+		if g.Needs(engine.GroupDupFD, k) {
 			f |= procfs.FieldStdio
 		}
 		return f
 	}
-	if g.Needs(engine.GroupEnv, &k) {
+	if g.Needs(engine.GroupEnv, k) {
 		f |= procfs.FieldEnv
 	}
-	if g.Needs(engine.GroupCaps, &k) {
+	if g.Needs(engine.GroupCaps, k) {
 		f |= procfs.FieldCaps
 	}
 	return f
