@@ -163,14 +163,36 @@ func (t *Table) ensure(ev *event.Event) {
 	if ok {
 		return
 	}
+	// A process of which audit reports a system call but no exec runs its
+	// parent's image: a fork whose proc connector report has not come yet
+	// (that socket is read in batches, so audit's record of a short-lived
+	// child often comes first). It is where its parent is, as at fork,
+	// unless its cgroup says otherwise; its fork, when it comes, completes
+	// it.
+	var parent *Process
+	t.mu.RLock()
+	if pp := t.procs[ev.Proc.PPID]; pp != nil && ev.Proc.PPID != 0 {
+		cp := *pp
+		parent = &cp
+	}
+	t.mu.RUnlock()
+	parentID := ""
+	if parent != nil {
+		parentID = parent.ContainerID
+	}
 	p, ok := t.read(ev.Proc.PID, nil, procfs.AllFields)
 	if !ok {
 		// Gone already: keep what the event says so later events and the
 		// exit find the process and its parent.
 		p = &Process{PID: ev.Proc.PID, PPID: ev.Proc.PPID, Partial: true}
+		if parent != nil {
+			inherit(p, parent)
+		}
+		p.ContainerID = container.Decide(container.Clues{Parent: parentID})
 		t.overlay(p, ev)
 	} else {
-		p.ContainerID = container.Decide(container.Clues{Now: t.resolveContainer(p.PID)})
+		// Read, but its cgroup may not be (it exited since).
+		p.ContainerID = container.Decide(container.Clues{Now: t.resolveContainer(p.PID), Parent: parentID})
 	}
 	t.mu.Lock()
 	if _, raced := t.procs[p.PID]; !raced {

@@ -819,6 +819,35 @@ func TestGoneExecBeforeForkInheritsFromAuditsParent(t *testing.T) {
 	}
 }
 
+// A forked child of a container's shell that made one system call and
+// exited (busybox sh runs cp in a fork, without exec) and whose audit record
+// comes before the proc connector's report of its fork is where its parent
+// is: the open it made is the container's.
+func TestGoneForkReportedByAuditFirstTakesParentsContainer(t *testing.T) {
+	id := strings.Repeat("cd", 32)
+	c := &clock{t: time.Unix(1000, 0)}
+	f := base()
+	tb := newTable(t, f, c, 0)
+	tb.SetContainerResolver(func(int) string { return event.HostID })
+	f.add(fp{pid: 250, ppid: 1, comm: "sh", exe: "/bin/busybox", args: []string{"sh", "-c", "cp a b"}})
+	tb.Observe(pcEv(event.TypeFork, 250, 1))
+	ex := pcEv(event.TypeExecve, 250, 0)
+	ex.Container.ID = id
+	tb.Observe(ex)
+	op := pcEv(event.TypeOpen, 300, 250) // 300 never in /proc: gone
+	op.Evt.Source = event.SourceAudit
+	op.Proc.Exe, op.Proc.Name = "/bin/busybox", "cp"
+	tb.Observe(op)
+	tb.Enrich(op)
+	if op.Container.ID != id || op.Proc.Name != "cp" {
+		t.Errorf("open of the gone child: container %q name %q; want its parent's %q, cp", op.Container.ID, op.Proc.Name, id)
+	}
+	tb.Observe(pcEv(event.TypeFork, 300, 250)) // the late fork report
+	if p, _ := tb.Get(300); p.ContainerID != id {
+		t.Errorf("after the late fork: container %q, want %q", p.ContainerID, id)
+	}
+}
+
 // A process read from /proc whose cgroup could not be read (exited, not yet
 // reaped) and whose fork was not seen yet takes its parent's container.
 func TestExecWithoutCgroupTakesParentsContainer(t *testing.T) {
