@@ -169,30 +169,28 @@ func (t *Table) ensure(ev *event.Event) {
 	// child often comes first). It is where its parent is, as at fork,
 	// unless its cgroup says otherwise; its fork, when it comes, completes
 	// it.
-	var parent *Process
-	t.mu.RLock()
-	if pp := t.procs[ev.Proc.PPID]; pp != nil && ev.Proc.PPID != 0 {
-		cp := *pp
-		parent = &cp
-	}
-	t.mu.RUnlock()
-	parentID := ""
-	if parent != nil {
-		parentID = parent.ContainerID
-	}
 	p, ok := t.read(ev.Proc.PID, nil, procfs.AllFields)
-	if !ok {
+	now := ""
+	if ok {
+		// Read, but its cgroup may not be (it exited since).
+		now = t.resolveContainer(p.PID)
+	} else {
 		// Gone already: keep what the event says so later events and the
 		// exit find the process and its parent.
 		p = &Process{PID: ev.Proc.PID, PPID: ev.Proc.PPID, Partial: true}
-		if parent != nil {
-			inherit(p, parent)
+	}
+	t.mu.RLock()
+	parentID := ""
+	if pp := t.procs[ev.Proc.PPID]; pp != nil && ev.Proc.PPID != 0 {
+		parentID = pp.ContainerID
+		if !ok {
+			inherit(p, pp)
 		}
-		p.ContainerID = container.Decide(container.Clues{Parent: parentID})
+	}
+	t.mu.RUnlock()
+	p.ContainerID = container.Decide(container.Clues{Now: now, Parent: parentID})
+	if !ok {
 		t.overlay(p, ev)
-	} else {
-		// Read, but its cgroup may not be (it exited since).
-		p.ContainerID = container.Decide(container.Clues{Now: t.resolveContainer(p.PID), Parent: parentID})
 	}
 	t.mu.Lock()
 	if _, raced := t.procs[p.PID]; !raced {
