@@ -117,6 +117,11 @@ type Reader struct {
 	getsid func(pid int) (int, error)
 	// getpgid is getpgid(2), beside getsid.
 	getpgid func(pid int) (int, error)
+	// pidIDs reads a process's real and effective ids through a pidfd
+	// (PIDFD_GET_INFO), on the live /proc only, as capget; ownPidNS is
+	// the inode of our pid namespace, where a process's vpid is its pid.
+	pidIDs   func(pid int) (uid, euid, gid, egid int, err error)
+	ownPidNS uint64
 	// statExe: a stat of exe reaches the process's executable: on the
 	// live /proc only, as capget; a recorded tree's exe links name paths
 	// of another host.
@@ -143,6 +148,11 @@ func New(fsys fs.FS) *Reader {
 	if d, ok := fsys.(Dir); ok {
 		r.capget, r.getsid, r.getpgid = liveSyscalls(d)
 		r.statExe = r.getsid != nil
+		if r.getsid != nil {
+			if ns := bracketInode(r.link("self/ns/pid")); ns != 0 {
+				r.pidIDs, r.ownPidNS = pidIDs, ns
+			}
+		}
 	}
 	return r
 }
@@ -224,8 +234,25 @@ func (r *Reader) ProcessFields(pid int, want Fields) (Process, error) {
 		}
 		p.PPID, p.SID, p.PGID, p.Comm, p.StartTime, p.TTY = st.PPID, st.SID, st.PGRP, st.Comm, st.StartTime, st.TTYNr != 0
 	}
+	status := want&FieldStatus != 0
+	var nsRead Fields // namespaces read already
+	if status && r.pidIDs != nil {
+		// The ids through a pidfd, and status only for the pid inside
+		// another pid namespace than ours (its NSpid line).
+		uid, euid, gid, egid, err := r.pidIDs(pid)
+		switch {
+		case err == nil:
+			p.TGID, p.UID, p.EUID, p.GID, p.EGID = pid, uid, euid, gid, egid
+			p.NS.PID, nsRead = bracketInode(r.link(dir+"/ns/pid")), FieldNSPid
+			if p.NS.PID != 0 && p.NS.PID == r.ownPidNS {
+				p.VPID, status = pid, false
+			}
+		case errors.Is(err, syscall.ESRCH):
+			return p, fmt.Errorf("pidfd %d: %w", pid, ErrGone)
+		}
+	}
 	caps := want&FieldCaps != 0
-	if caps && want&FieldStatus == 0 && r.capget != nil {
+	if caps && !status && r.capget != nil {
 		// Capabilities alone are best effort, as the links are: a failed
 		// capget (the process is gone) leaves them empty.
 		if eff, prm, inh, err := r.capget(pid); err == nil {
@@ -233,18 +260,20 @@ func (r *Reader) ProcessFields(pid int, want Fields) (Process, error) {
 		}
 		caps = false
 	}
-	if want&FieldStatus != 0 || caps {
+	if status || caps {
 		ss, err := r.Status(pid)
-		if err != nil && want&FieldStatus != 0 {
+		if err != nil && status {
 			return p, err
 		}
-		// Read anyway: the pids cost nothing more.
-		p.TGID, p.VPID = ss.TGID, ss.VPID()
-		if want&FieldStatus != 0 {
-			p.UID, p.EUID, p.GID, p.EGID = ss.UID, ss.EUID, ss.GID, ss.EGID
-		}
-		if want&FieldCaps != 0 {
-			p.CapEff, p.CapPrm, p.CapInh = ss.CapEff, ss.CapPrm, ss.CapInh
+		if err == nil {
+			// Read anyway: the pids cost nothing more.
+			p.TGID, p.VPID = ss.TGID, ss.VPID()
+			if want&FieldStatus != 0 {
+				p.UID, p.EUID, p.GID, p.EGID = ss.UID, ss.EUID, ss.GID, ss.EGID
+			}
+			if want&FieldCaps != 0 {
+				p.CapEff, p.CapPrm, p.CapInh = ss.CapEff, ss.CapPrm, ss.CapInh
+			}
 		}
 	}
 	if want&FieldLoginUID != 0 {
@@ -279,8 +308,12 @@ func (r *Reader) ProcessFields(pid int, want Fields) (Process, error) {
 	if want&FieldStdio != 0 {
 		p.Stdio = r.StdioOf(pid)
 	}
-	if want&FieldNS != 0 {
-		p.NS = r.nsOf(pid, want)
+	if want&FieldNS&^nsRead != 0 {
+		ns := r.nsOf(pid, want&^nsRead)
+		if nsRead != 0 {
+			ns.PID = p.NS.PID
+		}
+		p.NS = ns
 	}
 	return p, nil
 }
