@@ -32,6 +32,9 @@ func ParseStat(r io.Reader) (Stat, error) {
 	return parseStat(b)
 }
 
+// ParseStatBytes is ParseStat over the file's bytes (one allocation: comm).
+func ParseStatBytes(b []byte) (Stat, error) { return parseStat(b) }
+
 // parseStat parses stat from bytes. comm is in parentheses and may itself
 // contain spaces and ')', so the fields resume after the last ')'.
 func parseStat(b []byte) (Stat, error) {

@@ -195,8 +195,12 @@ const (
 	FieldNSNet           // ns/net link
 	FieldNSMnt           // ns/mnt link
 	FieldExeStat         // stat of the exe link's target: ExeFile
-	FieldNS       = FieldNSPid | FieldNSNet | FieldNSMnt
-	AllFields     = FieldStat | FieldStatus | FieldLoginUID | FieldCmdline | FieldExe | FieldCwd | FieldStdio | FieldNS | FieldCaps | FieldEnv | FieldExeStat
+	// FieldComm is comm alone, for a read without FieldStat that needs
+	// the name (stat brings it otherwise): ~2-3 µs less than stat, whose
+	// kernel side also sums the times of every thread. Not in AllFields.
+	FieldComm
+	FieldNS   = FieldNSPid | FieldNSNet | FieldNSMnt
+	AllFields = FieldStat | FieldStatus | FieldLoginUID | FieldCmdline | FieldExe | FieldCwd | FieldStdio | FieldNS | FieldCaps | FieldEnv | FieldExeStat
 )
 
 // Process reads everything ruled uses about pid. stat and status are
@@ -276,6 +280,39 @@ func (r *Reader) ProcessFields(pid int, want Fields) (Process, error) {
 			}
 		}
 	}
+	if want&FieldComm != 0 && want&FieldStat == 0 {
+		if b, err := fs.ReadFile(r.fsys, dir+"/comm"); err == nil {
+			p.Comm = string(bytes.TrimSuffix(b, []byte("\n")))
+		}
+	}
+	r.parts(&p, dir, want&^nsRead)
+	return p, nil
+}
+
+// Parts reads the best-effort parts of pid in want (the environment, the
+// capability sets, the links, loginuid, cmdline, the executable's stat) and
+// not stat or status, with no check that pid still exists: for a caller that
+// read the rest a moment ago and decides on these from it. A process gone
+// since leaves them zero.
+func (r *Reader) Parts(pid int, want Fields) Process {
+	p := Process{PID: pid, AUID: -1}
+	if want&FieldCaps != 0 {
+		if r.capget != nil {
+			if eff, prm, inh, err := r.capget(pid); err == nil {
+				p.CapEff, p.CapPrm, p.CapInh = eff, prm, inh
+			}
+		} else if ss, err := r.Status(pid); err == nil {
+			p.CapEff, p.CapPrm, p.CapInh = ss.CapEff, ss.CapPrm, ss.CapInh
+		}
+	}
+	r.parts(&p, strconv.Itoa(pid), want)
+	return p
+}
+
+// parts reads into p the best-effort parts in want below dir ("PID"); the
+// namespaces want leaves out keep p's.
+func (r *Reader) parts(p *Process, dir string, want Fields) {
+	pid := p.PID
 	if want&FieldLoginUID != 0 {
 		if b, err := fs.ReadFile(r.fsys, dir+"/loginuid"); err == nil {
 			if v, err := strconv.ParseUint(string(bytes.TrimSpace(b)), 10, 32); err == nil {
@@ -308,14 +345,13 @@ func (r *Reader) ProcessFields(pid int, want Fields) (Process, error) {
 	if want&FieldStdio != 0 {
 		p.Stdio = r.StdioOf(pid)
 	}
-	if want&FieldNS&^nsRead != 0 {
-		ns := r.nsOf(pid, want&^nsRead)
-		if nsRead != 0 {
+	if want&FieldNS != 0 {
+		ns := r.nsOf(pid, want)
+		if want&FieldNSPid == 0 {
 			ns.PID = p.NS.PID
 		}
 		p.NS = ns
 	}
-	return p, nil
 }
 
 // Stat reads /proc/PID/stat.

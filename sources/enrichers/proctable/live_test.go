@@ -64,8 +64,8 @@ func BenchmarkObserveExecLive(b *testing.B) {
 // TestLeanExecWithoutStat reads a proc connector exec of a running process
 // whose fork the table saw (this one, seeded) while audit reports every
 // exec: no stat read (the start time stays the table's), the session from
-// getsid(2), and descriptors, namespaces and capabilities as a full read
-// gives them.
+// getsid(2), the name from the event or else comm, and descriptors,
+// namespaces and capabilities as a full read gives them.
 func TestLeanExecWithoutStat(t *testing.T) {
 	tb := New(Config{})
 	if err := tb.Seed(context.Background()); err != nil {
@@ -100,9 +100,59 @@ func TestLeanExecWithoutStat(t *testing.T) {
 		t.Errorf("lean read: ns %+v stdio %+v caps %v; full read: %+v %+v %v", p.NS, p.Stdio, p.CapEff, full.NS, full.Stdio, full.CapEff)
 	}
 
-	// Without the comm in the event, stat is read.
+	// Without the comm in the event, comm is read, still no stat.
 	tb.Observe(pcEv(event.TypeExecve, pid, 0))
-	if p, _ := tb.Get(pid); p.StartTime == marker || p.Name != full.Name {
-		t.Errorf("exec without comm: start %d name %q; want stat's", p.StartTime, p.Name)
+	if p, _ := tb.Get(pid); p.StartTime != marker || p.Name != full.Name || p.SID != full.SID {
+		t.Errorf("exec without comm: start %d name %q sid %d; want the table's start, comm's name %q, sid %d",
+			p.StartTime, p.Name, p.SID, full.Name, full.SID)
+	}
+
+	// A fork the table did not see: stat is read (the parent).
+	tb.mu.Lock()
+	tb.procs[pid].PPID = 0
+	tb.mu.Unlock()
+	tb.Observe(pcEv(event.TypeExecve, pid, 0))
+	if p, _ := tb.Get(pid); p.StartTime == marker || p.PPID != full.PPID {
+		t.Errorf("exec of a process of unknown parent: start %d ppid %d; want stat's, %d", p.StartTime, p.PPID, full.PPID)
+	}
+}
+
+// TestExecStatFromReceive: with the proc connector alone, an exec whose
+// event carries what its receive thread read from stat (name, session,
+// terminal) and whose fork the table saw is read without stat: the start
+// time stays the table's, the terminal is the event's, the rest as a full
+// read gives it. Without the session in the event, stat is read.
+func TestExecStatFromReceive(t *testing.T) {
+	tb := New(Config{})
+	if err := tb.Seed(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	pid := os.Getpid()
+	full, ok := tb.Get(pid)
+	if !ok {
+		t.Fatal("this process is not in the seeded table")
+	}
+	const marker = 12345
+	tb.mu.Lock()
+	tb.procs[pid].StartTime = marker
+	tb.mu.Unlock()
+	ev := pcEv(event.TypeExecve, pid, 0)
+	ev.Proc.Name, ev.Proc.SID, ev.Proc.TTY = "renamed", full.SID, !full.TTY
+	tb.Observe(ev)
+	p, _ := tb.Get(pid)
+	if p.StartTime != marker || p.Name != "renamed" || p.TTY == full.TTY || p.SID != full.SID || p.PPID != full.PPID {
+		t.Errorf("stat at receive: start %d name %q tty %v sid %d ppid %d; want %d renamed %v %d %d",
+			p.StartTime, p.Name, p.TTY, p.SID, p.PPID, marker, !full.TTY, full.SID, full.PPID)
+	}
+	if p.UID != full.UID || p.EUID != full.EUID || p.NS != full.NS || p.Cwd != full.Cwd || p.Exe != full.Exe {
+		t.Errorf("stat at receive: uid %d euid %d ns %+v cwd %q exe %q; full read %d %d %+v %q %q",
+			p.UID, p.EUID, p.NS, p.Cwd, p.Exe, full.UID, full.EUID, full.NS, full.Cwd, full.Exe)
+	}
+
+	ev = pcEv(event.TypeExecve, pid, 0)
+	ev.Proc.Name = "renamed"
+	tb.Observe(ev)
+	if p, _ := tb.Get(pid); p.StartTime == marker || p.TTY != full.TTY {
+		t.Errorf("no session in the event: start %d tty %v; want stat's, tty %v", p.StartTime, p.TTY, full.TTY)
 	}
 }

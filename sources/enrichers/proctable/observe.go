@@ -342,6 +342,29 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 		return
 	}
 	want := procfs.AllFields &^ carried(ev) &^ t.unread()
+	lean := ev.Evt.Source == event.SourceProcconn && t.auditBrings(now)
+	if lean {
+		want &^= fromAudit
+		if parentKnown {
+			// No stat either (its read is the dearest of a lean read):
+			// the parent is the fork's, the session comes from
+			// getsid(2), and the terminal is the fork copy's until
+			// audit's record says (its tty field is the controlling
+			// terminal, as stat's tty_nr). The name comes with the
+			// event, else from comm.
+			want &^= procfs.FieldStat
+			if ev.Proc.Name == "" {
+				want |= procfs.FieldComm
+			}
+		}
+	}
+	// The proc connector's receive thread read stat at the exec (its
+	// name, session and terminal came with the event): the parent being
+	// the fork's, no stat read here.
+	statAtExec := ev.Evt.Source == event.SourceProcconn && ev.Proc.Name != "" && ev.Proc.SID != 0
+	if statAtExec && parentKnown {
+		want &^= procfs.FieldStat
+	}
 	cid, resolved := "", false
 	g := t.guided()
 	var clue Clue
@@ -354,25 +377,13 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 			cid, resolved = t.resolveContainer(pid), true
 			clue.ContainerID = cid
 		}
-		if clue.Name == "" && want&procfs.FieldStat != 0 {
+		if clue.Name == "" && want&(procfs.FieldStat|procfs.FieldComm) != 0 {
 			// A proc connector exec relying on audit has no comm yet:
-			// stat brings it, then the guided parts are read.
+			// the read brings it, then the guided parts are read.
 			late = want & guidedParts
 			want &^= guidedParts
 		} else {
 			want &^= guidedParts &^ g(clue)
-		}
-	}
-	lean := ev.Evt.Source == event.SourceProcconn && t.auditBrings(now)
-	if lean {
-		want &^= fromAudit
-		if parentKnown && ev.Proc.Name != "" {
-			// No stat either (its read is the dearest of a lean read):
-			// the parent is the fork's, comm came with the event, the
-			// session comes from getsid(2), and the terminal is the
-			// fork copy's until audit's record says (its tty field is
-			// the controlling terminal, as stat's tty_nr).
-			want &^= procfs.FieldStat
 		}
 	}
 	p, ok := t.read(pid, ev, want)
@@ -441,7 +452,7 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 			if from != nil {
 				p.UID, p.GID, p.EUID, p.AUID, p.User = from.UID, from.GID, from.EUID, from.AUID, from.User
 			}
-			if want&procfs.FieldStat == 0 && old != nil {
+			if want&procfs.FieldStat == 0 && old != nil && !statAtExec {
 				// Exec keeps the start time; a fork copy has none.
 				p.TTY, p.StartTime = old.TTY, old.StartTime
 			}
@@ -454,6 +465,12 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 				p.Exe, p.Args, p.Cmdline, p.Cwd = old.Exe, old.Args, old.Cmdline, old.Cwd
 			} else {
 				p.twinDue = true
+			}
+		}
+		if statAtExec && want&procfs.FieldStat == 0 {
+			p.TTY = ev.Proc.TTY
+			if old != nil {
+				p.StartTime = old.StartTime // exec keeps it; a fork copy has none
 			}
 		}
 		adoptResolved(p, old, t.procs[p.PPID])

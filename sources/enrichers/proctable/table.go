@@ -576,10 +576,9 @@ func (t *Table) readParts(p *Process, want procfs.Fields) {
 	if want == 0 {
 		return
 	}
-	rp, err := t.reader.ProcessFields(p.PID, want)
-	if err != nil {
-		return
-	}
+	// No second check that the process exists (getsid): it did a moment
+	// ago, and a part of one gone since reads empty.
+	rp := t.reader.Parts(p.PID, want)
 	if want&procfs.FieldEnv != 0 {
 		p.Env = rp.Env
 	}

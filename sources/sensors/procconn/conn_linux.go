@@ -409,6 +409,7 @@ func (h *handler) message(data []byte) {
 		}
 		if in.readExec {
 			ev.Proc.Exe, ev.Proc.Name, ev.Proc.Args = in.exe, in.name, in.args
+			ev.Proc.SID, ev.Proc.TTY = in.sid, in.tty
 			if !in.complete {
 				s.execIncomplete.Add(1)
 			}
@@ -428,7 +429,11 @@ func (s *Source) readAtExec(r *execReader, pid int) execInfo {
 	var in execInfo
 	if s.cfg.ReadExec && (s.cfg.ExecFromAudit == nil || !s.cfg.ExecFromAudit()) {
 		in.readExec = true
-		in.exe, in.name = r.read(pid)
+		exe, st, ok := r.read(pid)
+		in.exe = exe
+		if ok {
+			in.name, in.sid, in.tty = st.Comm, st.SID, st.TTYNr != 0
+		}
 		in.complete = in.exe != "" && in.name != ""
 		in.args = r.args(pid)
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/ruled/ruled/sources/enrichers/procfs"
 )
 
-// execReader reads an exec'd process's executable and name straight from
+// execReader reads an exec'd process's executable, stat, argv and cgroup straight from
 // /proc as the proc connector's message is received: a quick process is
 // often gone by the time its event has waited in the pipeline's queue, and
 // the proc connector's exec event carries only pids. Used from the receive
@@ -28,10 +28,13 @@ type execReader struct {
 	buf  [4096]byte
 }
 
-// read returns the executable and name of pid, each empty when it could
-// no longer be read. The executable goes first: it disappears at exit,
-// while comm stays readable until the parent reaps the zombie.
-func (r *execReader) read(pid int) (exe, name string) {
+// read returns the executable of pid and its stat (name, session,
+// terminal), each empty when it could no longer be read. The executable
+// goes first: it disappears at exit, while stat stays readable until the
+// parent reaps the zombie. Stat rather than comm: one file that also
+// brings what the process table would read stat for (~1-2 µs more than
+// comm, one file less per exec in all).
+func (r *execReader) read(pid int) (exe string, st procfs.Stat, ok bool) {
 	r.path = append(r.path[:0], "/proc/"...)
 	r.path = strconv.AppendInt(r.path, int64(pid), 10)
 	dir := len(r.path)
@@ -44,10 +47,12 @@ func (r *execReader) read(pid int) (exe, name string) {
 		exe = string(bytes.TrimSuffix(r.buf[:n], []byte(" (deleted)")))
 	}
 	r.path = r.path[:dir]
-	if b := r.readFile("/comm", 64); len(b) > 0 {
-		name = string(bytes.TrimSuffix(b, []byte("\n")))
+	if b := r.readFile("/stat", len(r.buf)); len(b) > 0 {
+		if s, err := procfs.ParseStatBytes(b); err == nil {
+			st, ok = s, true
+		}
 	}
-	return exe, name
+	return exe, st, ok
 }
 
 // args returns the argv of pid, or nil when it is gone or longer than one

@@ -18,6 +18,10 @@ type execKey struct {
 type execInfo struct {
 	exe, name string
 	args      []string // nil when not read or too long for one read
+	// sid and tty are stat's session and controlling terminal, read
+	// with the name (sid 0: not read).
+	sid int
+	tty bool
 	// readExec: exe and comm were asked for; complete: both were read.
 	readExec, complete bool
 	// cid is the container id of the cgroup read at receive; hasCID says

@@ -33,10 +33,12 @@ type Config struct {
 	// id is a clue the process table weighs (container.Clues.Exec), not
 	// the decision. The read costs ~10 µs per exec.
 	ContainerOf func(cgroup []byte) string
-	// ReadExec reads each exec's /proc/PID/exe, comm and cmdline as it is
+	// ReadExec reads each exec's /proc/PID/exe, stat and cmdline as it is
 	// received (a few µs each), so proc.exe, proc.name and the argv
 	// survive a process that is gone before the event is enriched (the
-	// proc connector alone, or audit's records of the exec lost).
+	// proc connector alone, or audit's records of the exec lost). The
+	// event also carries stat's session and terminal (proc.sid, proc.tty),
+	// so the process table need not read stat again.
 	ReadExec bool
 	// ExecFromAudit, when set, is asked at each exec (with ReadExec):
 	// true means audit's record of the exec will carry its executable,
