@@ -156,3 +156,43 @@ func TestExecStatFromReceive(t *testing.T) {
 		t.Errorf("no session in the event: start %d tty %v; want stat's, tty %v", p.StartTime, p.TTY, full.TTY)
 	}
 }
+
+// TestAuditExecWithoutStat: audit's record of an exec, observed first,
+// names the parent, the name and the terminal; for a running process the
+// table knows, no stat is read (the start time stays the table's, the
+// session comes from getsid(2)). For a process it does not know, stat is
+// read.
+func TestAuditExecWithoutStat(t *testing.T) {
+	tb := New(Config{})
+	if err := tb.Seed(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	pid := os.Getpid()
+	full, ok := tb.Get(pid)
+	if !ok {
+		t.Fatal("this process is not in the seeded table")
+	}
+	const marker = 12345
+	tb.mu.Lock()
+	tb.procs[pid].StartTime = marker
+	tb.mu.Unlock()
+	audit := func() *event.Event {
+		ev := pcEv(event.TypeExecve, pid, full.PPID)
+		ev.Evt.Source = event.SourceAudit
+		ev.Proc.Name, ev.Proc.Exe, ev.Proc.Args, ev.Proc.TTY = "renamed", "/bin/renamed", []string{"renamed"}, !full.TTY
+		return ev
+	}
+	tb.Observe(audit())
+	p, _ := tb.Get(pid)
+	if p.StartTime != marker || p.Name != "renamed" || p.TTY == full.TTY || p.SID != full.SID || p.PPID != full.PPID || p.NS != full.NS {
+		t.Errorf("audit exec: start %d name %q tty %v sid %d ppid %d ns %+v; want %d renamed %v %d %d %+v",
+			p.StartTime, p.Name, p.TTY, p.SID, p.PPID, p.NS, marker, !full.TTY, full.SID, full.PPID, full.NS)
+	}
+	tb.mu.Lock()
+	delete(tb.procs, pid)
+	tb.mu.Unlock()
+	tb.Observe(audit())
+	if p, _ := tb.Get(pid); p.StartTime != full.StartTime || p.SID != full.SID {
+		t.Errorf("audit exec of an unknown process: start %d sid %d; want stat's %d %d", p.StartTime, p.SID, full.StartTime, full.SID)
+	}
+}

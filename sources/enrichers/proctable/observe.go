@@ -326,7 +326,8 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 	}
 	// The parent is known from the fork (or an earlier exec) of this
 	// running process: see the lean read below.
-	parentKnown := old != nil && old.Exited.IsZero() && old.PPID != 0
+	live := old != nil && old.Exited.IsZero()
+	parentKnown := live && old.PPID != 0
 	t.mu.RUnlock()
 	if skipRead {
 		// Only take what this report knows better: audit's argv, ids and
@@ -363,6 +364,13 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 	// the fork's, no stat read here.
 	statAtExec := ev.Evt.Source == event.SourceProcconn && ev.Proc.Name != "" && ev.Proc.SID != 0
 	if statAtExec && parentKnown {
+		want &^= procfs.FieldStat
+	}
+	// Audit's record came first: it names the parent, the name and the
+	// terminal (overlay takes them); the session comes from getsid(2) and
+	// the start time is the running entry's (its fork's, or an earlier
+	// exec's).
+	if ev.Evt.Source == event.SourceAudit && ev.Proc.Name != "" && ev.Proc.PPID != 0 && live {
 		want &^= procfs.FieldStat
 	}
 	cid, resolved := "", false
@@ -467,11 +475,12 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 				p.twinDue = true
 			}
 		}
+		if want&procfs.FieldStat == 0 && !lean && old != nil {
+			// Exec keeps the start time; a fork copy has none.
+			p.StartTime = old.StartTime
+		}
 		if statAtExec && want&procfs.FieldStat == 0 {
 			p.TTY = ev.Proc.TTY
-			if old != nil {
-				p.StartTime = old.StartTime // exec keeps it; a fork copy has none
-			}
 		}
 		adoptResolved(p, old, t.procs[p.PPID])
 		if old != nil && old.Exited.IsZero() && !old.Started.IsZero() {
