@@ -36,14 +36,12 @@ func TestDirMatchesDirFS(t *testing.T) {
 	}
 }
 
-// TestCapgetMatchesStatus reads every live process's capability sets with
-// capget(2) and from its status file: the two must agree. A reader of any
-// /proc but ours (a recorded tree) must not use capget.
-func TestCapgetMatchesStatus(t *testing.T) {
-	r := New(Dir("/proc"))
-	if r.capget == nil {
-		t.Skip("no capget reader on this system's /proc")
-	}
+// eachLiveStatus reads every live process with r's ProcessFields(want)
+// between two reads of its status and calls check with the three; check
+// reports whether it compared (false: the process changed meanwhile). A
+// process gone meanwhile is skipped; none compared fails the test.
+func eachLiveStatus(t *testing.T, r *Reader, want Fields, check func(pid int, p Process, ss, again Status) bool) {
+	t.Helper()
 	pids, err := r.PIDs()
 	if err != nil {
 		t.Fatal(err)
@@ -54,22 +52,41 @@ func TestCapgetMatchesStatus(t *testing.T) {
 		if err != nil {
 			continue // gone
 		}
-		p, err := r.ProcessFields(pid, FieldCaps)
+		p, err := r.ProcessFields(pid, want)
 		if err != nil {
 			continue
 		}
-		if again, err := r.Status(pid); err != nil || again.CapEff != ss.CapEff || again.CapPrm != ss.CapPrm {
-			continue // gone or changed meanwhile
+		again, err := r.Status(pid)
+		if err != nil {
+			continue
+		}
+		if check(pid, p, ss, again) {
+			compared++
+		}
+	}
+	if compared == 0 {
+		t.Fatal("no process compared")
+	}
+}
+
+// TestCapgetMatchesStatus reads every live process's capability sets with
+// capget(2) and from its status file: the two must agree. A reader of any
+// /proc but ours (a recorded tree) must not use capget.
+func TestCapgetMatchesStatus(t *testing.T) {
+	r := New(Dir("/proc"))
+	if r.capget == nil {
+		t.Skip("no capget reader on this system's /proc")
+	}
+	eachLiveStatus(t, r, FieldCaps, func(pid int, p Process, ss, again Status) bool {
+		if again.CapEff != ss.CapEff || again.CapPrm != ss.CapPrm {
+			return false // changed meanwhile
 		}
 		if p.CapEff != ss.CapEff || p.CapPrm != ss.CapPrm || p.CapInh != ss.CapInh {
 			t.Errorf("pid %d: capget eff %x prm %x inh %x, status %x %x %x",
 				pid, p.CapEff, p.CapPrm, p.CapInh, ss.CapEff, ss.CapPrm, ss.CapInh)
 		}
-		compared++
-	}
-	if compared == 0 {
-		t.Fatal("no process compared")
-	}
+		return true
+	})
 	if New(Dir("testdata/proc")).capget != nil {
 		t.Error("a recorded /proc tree reads capabilities with capget")
 	}

@@ -24,32 +24,16 @@ func TestPidIDsMatchStatus(t *testing.T) {
 	if _, _, _, _, err := pidIDs(os.Getpid()); err != nil {
 		t.Logf("PIDFD_GET_INFO not available (%v): the reader reads status", err)
 	}
-	pids, err := r.PIDs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	compared := 0
-	for _, pid := range pids {
-		ss, err := r.Status(pid)
-		if err != nil {
-			continue // gone
-		}
-		p, err := r.ProcessFields(pid, FieldStatus|FieldNSPid)
-		if err != nil {
-			continue
-		}
-		if again, err := r.Status(pid); err != nil || again.UID != ss.UID || again.EUID != ss.EUID || again.GID != ss.GID || again.EGID != ss.EGID {
-			continue // gone or changed meanwhile
+	eachLiveStatus(t, r, FieldStatus|FieldNSPid, func(pid int, p Process, ss, again Status) bool {
+		if again.UID != ss.UID || again.EUID != ss.EUID || again.GID != ss.GID || again.EGID != ss.EGID {
+			return false // changed meanwhile
 		}
 		if p.UID != ss.UID || p.EUID != ss.EUID || p.GID != ss.GID || p.EGID != ss.EGID || p.TGID != ss.TGID || p.VPID != ss.VPID() {
 			t.Errorf("pid %d: read uid %d euid %d gid %d egid %d tgid %d vpid %d; status %d %d %d %d %d %d",
 				pid, p.UID, p.EUID, p.GID, p.EGID, p.TGID, p.VPID, ss.UID, ss.EUID, ss.GID, ss.EGID, ss.TGID, ss.VPID())
 		}
-		compared++
-	}
-	if compared == 0 {
-		t.Fatal("no process compared")
-	}
+		return true
+	})
 	if rec := New(Dir("testdata/proc")); rec.pidIDs != nil {
 		t.Error("a recorded /proc tree reads ids through pidfds")
 	}

@@ -61,12 +61,14 @@ func BenchmarkObserveExecLive(b *testing.B) {
 	}
 }
 
-// TestLeanExecWithoutStat reads a proc connector exec of a running process
-// whose fork the table saw (this one, seeded) while audit reports every
-// exec: no stat read (the start time stays the table's), the session from
-// getsid(2), the name from the event or else comm, and descriptors,
-// namespaces and capabilities as a full read gives them.
-func TestLeanExecWithoutStat(t *testing.T) {
+// marker is a start time no stat gives: a test sets it on an entry and
+// finds it kept when no stat was read.
+const marker = 12345
+
+// seededSelf is a table seeded from the live /proc, this process and its
+// entry as the full read gave it.
+func seededSelf(t *testing.T) (*Table, int, Process) {
+	t.Helper()
 	tb := New(Config{})
 	if err := tb.Seed(context.Background()); err != nil {
 		t.Fatal(err)
@@ -76,15 +78,29 @@ func TestLeanExecWithoutStat(t *testing.T) {
 	if !ok {
 		t.Fatal("this process is not in the seeded table")
 	}
+	return tb, pid, full
+}
+
+// setStart sets the start time of pid's entry.
+func setStart(tb *Table, pid int, start uint64) {
+	tb.mu.Lock()
+	tb.procs[pid].StartTime = start
+	tb.mu.Unlock()
+}
+
+// TestLeanExecWithoutStat reads a proc connector exec of a running process
+// whose fork the table saw (this one, seeded) while audit reports every
+// exec: no stat read (the start time stays the table's), the session from
+// getsid(2), the name from the event or else comm, and descriptors,
+// namespaces and capabilities as a full read gives them.
+func TestLeanExecWithoutStat(t *testing.T) {
+	tb, pid, full := seededSelf(t)
 	tb.SetAuditExecs(func() bool { return true })
 	warm := pcEv(event.TypeExecve, 1, 0)
 	warm.Evt.Source, warm.Proc.Exe = event.SourceAudit, "/sbin/init"
 	tb.Observe(warm) // audit's exec records are coming
 
-	const marker = 12345
-	tb.mu.Lock()
-	tb.procs[pid].StartTime = marker
-	tb.mu.Unlock()
+	setStart(tb, pid, marker)
 	ev := pcEv(event.TypeExecve, pid, 0)
 	ev.Proc.Name = "renamed"
 	tb.Observe(ev)
@@ -123,19 +139,8 @@ func TestLeanExecWithoutStat(t *testing.T) {
 // time stays the table's, the terminal is the event's, the rest as a full
 // read gives it. Without the session in the event, stat is read.
 func TestExecStatFromReceive(t *testing.T) {
-	tb := New(Config{})
-	if err := tb.Seed(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	pid := os.Getpid()
-	full, ok := tb.Get(pid)
-	if !ok {
-		t.Fatal("this process is not in the seeded table")
-	}
-	const marker = 12345
-	tb.mu.Lock()
-	tb.procs[pid].StartTime = marker
-	tb.mu.Unlock()
+	tb, pid, full := seededSelf(t)
+	setStart(tb, pid, marker)
 	ev := pcEv(event.TypeExecve, pid, 0)
 	ev.Proc.Name, ev.Proc.SID, ev.Proc.TTY = "renamed", full.SID, !full.TTY
 	tb.Observe(ev)
@@ -163,19 +168,8 @@ func TestExecStatFromReceive(t *testing.T) {
 // session comes from getsid(2)). For a process it does not know, stat is
 // read.
 func TestAuditExecWithoutStat(t *testing.T) {
-	tb := New(Config{})
-	if err := tb.Seed(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	pid := os.Getpid()
-	full, ok := tb.Get(pid)
-	if !ok {
-		t.Fatal("this process is not in the seeded table")
-	}
-	const marker = 12345
-	tb.mu.Lock()
-	tb.procs[pid].StartTime = marker
-	tb.mu.Unlock()
+	tb, pid, full := seededSelf(t)
+	setStart(tb, pid, marker)
 	audit := func() *event.Event {
 		ev := pcEv(event.TypeExecve, pid, full.PPID)
 		ev.Evt.Source = event.SourceAudit
