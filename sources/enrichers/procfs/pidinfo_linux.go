@@ -51,9 +51,10 @@ func pidIDs(pid int) (uid, euid, gid, egid int, err error) {
 		if errors.Is(err, unix.ESRCH) {
 			return 0, 0, 0, 0, err
 		}
-		// EINVAL: pid names a thread, not a process; ENOSYS: no
-		// pidfd_open at all.
-		if errors.Is(err, unix.ENOSYS) {
+		// EINVAL: pid names a thread, not a process. ENOSYS: no
+		// pidfd_open at all; EPERM: a seccomp filter (a container's)
+		// refuses it: status from then on.
+		if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
 			pidfdUnsupported.Store(true)
 		}
 		return 0, 0, 0, 0, errNoPidInfo
