@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -39,6 +40,7 @@ type agentFlags struct {
 	statsEvery     time.Duration
 	metricsAddr    string
 	cpuProfile     string
+	memProfile     string
 }
 
 func (f *agentFlags) register(fs *flag.FlagSet) {
@@ -53,6 +55,7 @@ func (f *agentFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on HOST:PORT at /metrics (default: off)")
 	fs.DurationVar(&f.statsEvery, "stats-interval", 0, "log source and output counters this often (default 1m; 0 keeps the default)")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to FILE (for go tool pprof)")
+	fs.StringVar(&f.memProfile, "memprofile", "", "write an allocation profile of the whole run to FILE at exit (go tool pprof -sample_index=alloc_space)")
 }
 
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {
@@ -104,6 +107,9 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return exitError
 		}
 		defer stop()
+	}
+	if f.memProfile != "" {
+		defer writeAllocProfile(f.memProfile, stderr)
 	}
 
 	cfg := &fileConfig{}
@@ -324,6 +330,23 @@ func startCPUProfile(path string) (stop func(), err error) {
 		pprof.StopCPUProfile()
 		f.Close()
 	}, nil
+}
+
+// writeAllocProfile writes the allocations since start (the heap profile
+// holds them at the default sampling rate) after a collection, so the
+// in-use figures are those of the end.
+func writeAllocProfile(path string, stderr io.Writer) {
+	runtime.GC()
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.Lookup("allocs").WriteTo(f, 0)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "ruled: memory profile:", err)
+	}
 }
 
 // liveConfig fills the live sensors' part of the path's config.

@@ -61,6 +61,7 @@ type config struct {
 	ruled                     []ruledBin
 	agents, storms            []string
 	profile                   string
+	memProfile                bool
 	dir                       string
 	keep                      bool
 	drain                     time.Duration
@@ -135,6 +136,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&agents, "agents", "nothing,auditd,ruled,procconn", "agents to run, in this order")
 	fs.StringVar(&strm, "storms", "exec,connect,write,procs", "storms: exec (every agent), connect, write and open (reads: ruled must report none) (nothing and ruled), procs (ruled's RSS with -procs sleeping processes alive; ruled and procconn)")
 	fs.StringVar(&c.profile, "profile", "", "directory for CPU profiles of each ruled run (go tool pprof -top BIN FILE)")
+	fs.BoolVar(&c.memProfile, "memprofile", false, "with -profile, also an allocation profile of each ruled run (FILE.allocs; every -ruled build must have ruled's -memprofile flag)")
 	fs.StringVar(&c.dir, "dir", "", "working directory (default: a new temporary one, removed unless -keep)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the working directory (alerts, agent logs, audit.log)")
 	fs.DurationVar(&c.drain, "drain", 10*time.Second, "longest wait for an agent's reports after a storm ends (it ends sooner when nothing new comes for 2s)")
@@ -420,7 +422,11 @@ func (h *harness) runRuled(ctx context.Context, b ruledBin, procconnOnly bool) (
 		args = append(args, "-sources", "procconn")
 	}
 	if h.cfg.profile != "" {
-		args = append(args, "-cpuprofile", filepath.Join(h.cfg.profile, name+"-run"+strconv.Itoa(h.run)+"-streams"+strconv.Itoa(h.streams)+".pprof"))
+		prof := filepath.Join(h.cfg.profile, name+"-run"+strconv.Itoa(h.run)+"-streams"+strconv.Itoa(h.streams)+".pprof")
+		args = append(args, "-cpuprofile", prof)
+		if h.cfg.memProfile {
+			args = append(args, "-memprofile", prof+".allocs")
+		}
 	}
 	logf, err := os.Create(filepath.Join(dir, "ruled.log"))
 	if err != nil {
