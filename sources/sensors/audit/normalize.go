@@ -69,7 +69,7 @@ func Normalize(records []Record, source string) *event.Event {
 	if err != nil {
 		return nil
 	}
-	ev := &event.Event{}
+	ev := event.New()
 	ev.Evt.Time = ts
 	ev.Evt.Source = source
 

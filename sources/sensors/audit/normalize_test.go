@@ -407,6 +407,47 @@ func TestReassemblerWindow(t *testing.T) {
 	}
 }
 
+// TestReassemblerCopyData: with copyData the caller may reuse a record's
+// buffer as soon as Push returns (the live receiver's batches go back to
+// it), and groups reuse their buffers without mixing texts.
+func TestReassemblerCopyData(t *testing.T) {
+	re := &Reassembler{copyData: true}
+	buf := make([]byte, 0, 64)
+	var got []string
+	push := func(typ uint16, text string) {
+		buf = append(buf[:0], text...)
+		if err := re.Push(Record{Type: typ, Data: buf}, time.Unix(100, 0), func(g []Record) {
+			var texts []string
+			for _, r := range g {
+				texts = append(texts, string(r.Data))
+			}
+			got = append(got, strings.Join(texts, "|"))
+		}); err != nil {
+			t.Fatal(err)
+		}
+		// What a receiver does with its batch afterwards.
+		for i := range buf {
+			buf[i] = '#'
+		}
+	}
+	push(TypeSyscall, "audit(1.000:1): syscall=59")
+	push(TypeSyscall, "audit(1.000:2): syscall=33")
+	push(TypeCwd, "audit(1.000:1): cwd=\"/\"")
+	push(TypeEOE, "audit(1.000:1): ")
+	push(TypePath, "audit(1.000:2): name=\"/x\" "+strings.Repeat("y", 200))
+	push(TypeEOE, "audit(1.000:2): ")
+	push(TypeSyscall, "audit(1.000:3): syscall=42")
+	push(TypeEOE, "audit(1.000:3): ")
+	want := []string{
+		"audit(1.000:1): syscall=59|audit(1.000:1): cwd=\"/\"",
+		"audit(1.000:2): syscall=33|audit(1.000:2): name=\"/x\" " + strings.Repeat("y", 200),
+		"audit(1.000:3): syscall=42",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("completed groups (-want +got):\n%s", diff)
+	}
+}
+
 func TestParseRules(t *testing.T) {
 	tests := []struct {
 		name    string

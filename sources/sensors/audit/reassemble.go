@@ -23,6 +23,11 @@ type Reassembler struct {
 	// not write EOE, so log replay sets it.
 	Contiguous bool
 
+	// copyData keeps a copy of each record's text in its group's buffer
+	// (reused from group to group) instead of the caller's slice, which
+	// the caller may then reuse at once (the live receiver's batches).
+	copyData bool
+
 	pending []*group
 	free    []*group
 	// Evicted counts groups flushed without their EOE (window full or
@@ -41,6 +46,7 @@ type group struct {
 	seq     uint64
 	arrived time.Time
 	records []Record
+	buf     []byte // the records' text, with copyData
 }
 
 // Push adds one record. complete is called (synchronously) with the records
@@ -74,7 +80,7 @@ func (r *Reassembler) push(rec Record, seq uint64, now time.Time, complete func(
 		}
 		g = r.alloc()
 		g.seq, g.arrived = seq, now
-		g.records = append(g.records, rec)
+		g.records = append(g.records, r.keep(g, rec))
 		r.pending = append(r.pending, g)
 	case g == nil:
 		if rec.Type != TypeEOE {
@@ -92,8 +98,21 @@ func (r *Reassembler) push(rec Record, seq uint64, now time.Time, complete func(
 			}
 		}
 	default:
-		g.records = append(g.records, rec)
+		g.records = append(g.records, r.keep(g, rec))
 	}
+}
+
+// keep returns rec as the group holds it: with copyData, its text copied
+// into the group's buffer. When the buffer grows, the records before keep
+// the old one (still valid); the grown one serves the next groups.
+func (r *Reassembler) keep(g *group, rec Record) Record {
+	if !r.copyData {
+		return rec
+	}
+	off := len(g.buf)
+	g.buf = append(g.buf, rec.Data...)
+	rec.Data = g.buf[off:len(g.buf):len(g.buf)]
+	return rec
 }
 
 // Expire flushes groups that waited longer than Timeout.
@@ -145,6 +164,10 @@ func (r *Reassembler) finish(i int, complete func([]Record)) {
 	complete(g.records)
 	clear(g.records)
 	g.records = g.records[:0]
+	g.buf = g.buf[:0]
+	if cap(g.buf) > 64<<10 {
+		g.buf = nil // an exec with a huge argv: do not keep its copy
+	}
 	if len(r.free) < 64 {
 		r.free = append(r.free, g)
 	}

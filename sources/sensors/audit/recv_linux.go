@@ -84,23 +84,65 @@ func (r *batchReader) message(i int) (typ uint16, data []byte, err error) {
 	return nativeEndian.Uint16(b[4:6]), b[syscall.NLMSG_HDRLEN:], nil
 }
 
-// arena holds the copies of received records: one allocation per
-// arenaChunk of records instead of one per record. A chunk stays alive
-// while any record copied into it is.
-type arena struct {
-	buf []byte
+// rawBatch is a batch of received records on its way from the receiver
+// to the parser: their headers' fields and their text, copied one after
+// another into one buffer. Batches go back to the receiver once parsed
+// (batchPool), so in a steady stream neither the records' slice nor their
+// text is allocated again.
+type rawBatch struct {
+	recs []raw
+	buf  []byte
 }
 
-const arenaChunk = 64 << 10
+// maxBatch bounds the records of one batch.
+const maxBatch = 256
 
-// copyRecord returns a copy of a record's text without its trailing NULs
-// and newline, capped so that appending to it cannot reach the next copy.
-func (a *arena) copyRecord(data []byte) []byte {
+// add copies a record's text without its trailing NULs and newline.
+func (b *rawBatch) add(typ uint16, seq uint64, bad bool, data []byte) {
 	data = bytes.TrimRight(data, "\x00\n")
-	if cap(a.buf)-len(a.buf) < len(data) {
-		a.buf = make([]byte, 0, max(arenaChunk, len(data)))
+	off := len(b.buf)
+	b.buf = append(b.buf, data...)
+	b.recs = append(b.recs, raw{typ: typ, seq: seq, bad: bad, off: off, end: len(b.buf)})
+}
+
+// data is the text of the i-th record, valid until the batch is reused.
+// It is capped so that appending to it cannot reach the next record.
+func (b *rawBatch) data(i int) []byte {
+	r := &b.recs[i]
+	return b.buf[r.off:r.end:r.end]
+}
+
+func (b *rawBatch) reset() {
+	b.recs = b.recs[:0]
+	b.buf = b.buf[:0]
+}
+
+// batchPool hands parsed batches back to the receiver. It keeps a few:
+// more wait only in a burst, and the collector may have those.
+type batchPool struct {
+	free chan *rawBatch
+}
+
+func newBatchPool() *batchPool { return &batchPool{free: make(chan *rawBatch, 8)} }
+
+func (p *batchPool) get() *rawBatch {
+	select {
+	case b := <-p.free:
+		return b
+	default:
+		return &rawBatch{recs: make([]raw, 0, maxBatch), buf: make([]byte, 0, 32<<10)}
 	}
-	off := len(a.buf)
-	a.buf = append(a.buf, data...)
-	return a.buf[off:len(a.buf):len(a.buf)]
+}
+
+// put returns a batch the parser is done with: its records' text must no
+// longer be referenced (the reassembler keeps copies).
+func (p *batchPool) put(b *rawBatch) {
+	if cap(b.buf) > 1<<20 {
+		return // a batch of huge records: do not keep its buffer
+	}
+	b.reset()
+	select {
+	case p.free <- b:
+	default:
+	}
 }

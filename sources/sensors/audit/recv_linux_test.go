@@ -85,33 +85,43 @@ func TestBatchReaderRejectsNonKernel(t *testing.T) {
 	}
 }
 
-func TestArenaCopyRecord(t *testing.T) {
-	var a arena
-	first := a.copyRecord([]byte("audit(1.000:1): a=1\n\x00\x00"))
-	second := a.copyRecord([]byte("audit(1.000:2): b=2"))
-	if string(first) != "audit(1.000:1): a=1" || string(second) != "audit(1.000:2): b=2" {
-		t.Fatalf("copies %q %q", first, second)
+func TestRawBatch(t *testing.T) {
+	p := newBatchPool()
+	b := p.get()
+	b.add(1300, 1, false, []byte("audit(1.000:1): a=1\n\x00\x00"))
+	b.add(1307, 1, true, []byte("audit(1.000:1): b=2"))
+	if len(b.recs) != 2 || string(b.data(0)) != "audit(1.000:1): a=1" || string(b.data(1)) != "audit(1.000:1): b=2" {
+		t.Fatalf("records %+v %q %q", b.recs, b.data(0), b.data(1))
 	}
-	// A caller appending to one copy must not write over the next.
-	_ = append(first, "XXXX"...)
-	if string(second) != "audit(1.000:2): b=2" {
-		t.Fatalf("append to a copy reached the next: %q", second)
+	if r := b.recs[1]; r.typ != 1307 || r.seq != 1 || !r.bad {
+		t.Fatalf("second record's header fields: %+v", r)
 	}
-	big := bytes.Repeat([]byte("x"), arenaChunk+10)
-	if got := a.copyRecord(big); !bytes.Equal(got, big) {
-		t.Fatal("a record larger than a chunk was not copied whole")
+	// A caller appending to one record's text must not write over the next.
+	_ = append(b.data(0), "XXXX"...)
+	if string(b.data(1)) != "audit(1.000:1): b=2" {
+		t.Fatalf("append to a record reached the next: %q", b.data(1))
 	}
 	src := []byte("audit(1.000:3): c=3")
-	got := a.copyRecord(src)
+	b.add(1302, 3, false, src)
 	src[0] = 'X'
-	if string(got) != "audit(1.000:3): c=3" {
-		t.Fatalf("copy shares the source: %q", got)
+	if string(b.data(2)) != "audit(1.000:3): c=3" {
+		t.Fatalf("the batch shares the source: %q", b.data(2))
+	}
+	p.put(b)
+	if again := p.get(); again != b || len(again.recs) != 0 || len(again.buf) != 0 {
+		t.Fatalf("a batch put back comes back empty: %p %p %d %d", again, b, len(again.recs), len(again.buf))
+	}
+	huge := p.get()
+	huge.add(1309, 4, false, bytes.Repeat([]byte("x"), 2<<20))
+	p.put(huge)
+	if again := p.get(); again == huge {
+		t.Fatal("a batch with a huge buffer was kept")
 	}
 }
 
 // BenchmarkRecvDatagrams drains 32 queued datagrams of an exec record's
 // size one recvfrom each (go-libaudit's receive, a clone per record) or
-// with the batch reader and the arena (ruled's). Sending is the same in
+// with the batch reader into a reused batch (ruled's). Sending is the same in
 // both.
 func BenchmarkRecvDatagrams(b *testing.B) {
 	rec := append([]byte("audit(1700000000.123:42): "), bytes.Repeat([]byte("k=v "), 70)...)
@@ -126,7 +136,7 @@ func BenchmarkRecvDatagrams(b *testing.B) {
 			_ = unix.SetsockoptInt(fds[1], unix.SOL_SOCKET, unix.SO_RCVBUF, 1<<20)
 			r := newBatchReader(fds[1])
 			buf := make([]byte, len(r.bufs[0]))
-			var a arena
+			batch := newBatchPool().get()
 			var kept [][]byte
 			b.ReportAllocs()
 			for b.Loop() {
@@ -136,6 +146,7 @@ func BenchmarkRecvDatagrams(b *testing.B) {
 					}
 				}
 				kept = kept[:0]
+				batch.reset()
 				got := 0
 				for got < recvBatch {
 					if mode == "recvfrom" {
@@ -152,7 +163,7 @@ func BenchmarkRecvDatagrams(b *testing.B) {
 						b.Fatal(err)
 					}
 					for i := range n {
-						kept = append(kept, a.copyRecord(r.bufs[i][:r.hdrs[i].n]))
+						batch.add(1300, 0, false, r.bufs[i][:r.hdrs[i].n])
 					}
 					got += n
 				}

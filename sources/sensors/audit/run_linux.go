@@ -303,11 +303,13 @@ func alive(pid int) bool {
 	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
+// raw is one received record in a rawBatch: its text is the batch's
+// buf[off:end].
 type raw struct {
-	typ  uint16
-	seq  uint64
-	bad  bool // the header did not parse
-	data []byte
+	typ      uint16
+	seq      uint64
+	bad      bool // the header did not parse
+	off, end int
 }
 
 // loop runs the receiver, the parser and the status poller until ctx ends or
@@ -315,18 +317,19 @@ type raw struct {
 func (s *Source) loop(ctx context.Context, sock *socket, ctl *control, state *found, emit func(*event.Event)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	queue := make(chan []raw, max(s.cfg.QueueSize/64, 16))
+	queue := make(chan *rawBatch, max(s.cfg.QueueSize/64, 16))
+	pool := newBatchPool()
 	var wg sync.WaitGroup
 	var recvErr error
 	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		defer cancel()
-		recvErr = s.receive(ctx, sock, queue)
+		recvErr = s.receive(ctx, sock, queue, pool)
 	}()
 	go func() {
 		defer wg.Done()
-		s.parse(ctx, queue, emit)
+		s.parse(ctx, queue, pool, emit)
 	}()
 	go func() {
 		defer wg.Done()
@@ -355,23 +358,22 @@ func (s *Source) loop(ctx context.Context, sock *socket, ctl *control, state *fo
 // waits coalesceDelay for more to arrive, then drains the socket in one go:
 // at most ~1,000 wake-ups a second under load, 10 when idle, at the price of
 // a millisecond of latency. The socket buffer absorbs the wait.
-func (s *Source) receive(ctx context.Context, sock *socket, queue chan<- []raw) error {
-	const maxBatch = 256
-	batch := make([]raw, 0, maxBatch)
+func (s *Source) receive(ctx context.Context, sock *socket, queue chan<- *rawBatch, pool *batchPool) error {
+	batch := pool.get()
 	// Every record counts toward the serials seen, whatever its type.
 	var gaps seqGaps
-	var copies arena
 	rd := newBatchReader(sock.fd)
 	send := func() {
-		if len(batch) == 0 {
+		if len(batch.recs) == 0 {
 			return
 		}
 		select {
 		case queue <- batch:
+			batch = pool.get()
 		default:
-			s.queueDrops.Add(uint64(len(batch)))
+			s.queueDrops.Add(uint64(len(batch.recs)))
+			batch.reset()
 		}
-		batch = make([]raw, 0, maxBatch)
 	}
 	for {
 		if ctx.Err() != nil {
@@ -420,8 +422,8 @@ func (s *Source) receive(ctx context.Context, sock *socket, queue chan<- []raw) 
 				continue
 			}
 			s.records.Add(1)
-			batch = append(batch, raw{typ: typ, seq: seq, bad: herr != nil, data: copies.copyRecord(data)})
-			if len(batch) == maxBatch {
+			batch.add(typ, seq, herr != nil, data)
+			if len(batch.recs) == maxBatch {
 				send()
 			}
 		}
@@ -432,8 +434,10 @@ func (s *Source) receive(ctx context.Context, sock *socket, queue chan<- []raw) 
 // wake-up (see receive).
 const coalesceDelay = time.Millisecond
 
-func (s *Source) parse(ctx context.Context, queue <-chan []raw, emit func(*event.Event)) {
-	re := &Reassembler{MaxInFlight: s.cfg.MaxInFlight, Timeout: s.cfg.ReassemblyTimeout}
+func (s *Source) parse(ctx context.Context, queue <-chan *rawBatch, pool *batchPool, emit func(*event.Event)) {
+	// The reassembler copies what it keeps, so a batch goes back to the
+	// receiver as soon as it is parsed.
+	re := &Reassembler{MaxInFlight: s.cfg.MaxInFlight, Timeout: s.cfg.ReassemblyTimeout, copyData: true}
 	self := os.Getpid()
 	complete := func(recs []Record) {
 		ev := Normalize(recs, event.SourceAudit)
@@ -446,6 +450,7 @@ func (s *Source) parse(ctx context.Context, queue <-chan []raw, emit func(*event
 			// restore) make the kernel log CONFIG_CHANGE with the sendto
 			// that carried them; the rules' pid filter does not apply to
 			// those. They are not activity to evaluate.
+			event.Release(ev)
 			return
 		}
 		s.events.Add(1)
@@ -462,16 +467,18 @@ func (s *Source) parse(ctx context.Context, queue <-chan []raw, emit func(*event
 			return
 		case batch := <-queue:
 			now := time.Now()
-			for _, r := range batch {
+			for i, r := range batch.recs {
+				data := batch.data(i)
 				if s.tap != nil {
-					s.tap(r.typ, r.data)
+					s.tap(r.typ, data)
 				}
 				if r.bad {
 					s.parseErrors.Add(1)
 					continue
 				}
-				re.push(Record{Type: r.typ, Data: r.data}, r.seq, now, complete)
+				re.push(Record{Type: r.typ, Data: data}, r.seq, now, complete)
 			}
+			pool.put(batch)
 		case now := <-tick.C:
 			re.Expire(now, complete)
 			s.reassemblyLost.Store(re.Evicted)
