@@ -183,3 +183,28 @@ func TestFieldUnknown(t *testing.T) {
 		})
 	}
 }
+
+func TestNewAfterRelease(t *testing.T) {
+	ev := New()
+	if !reflect.DeepEqual(*ev, Event{}) {
+		t.Fatalf("New: not zero: %+v", ev)
+	}
+	ev.Evt.Type = TypeExecve
+	ev.Proc.PID = 42
+	args := []string{"/bin/true"}
+	ev.Proc.Args = args
+	ev.Container.ID = "abc"
+	Release(ev)
+	if !reflect.DeepEqual(*ev, Event{}) {
+		t.Fatalf("Release left fields set: %+v", ev)
+	}
+	if args[0] != "/bin/true" {
+		t.Fatal("Release changed what the event pointed to")
+	}
+	Release(nil) // no-op
+	for range 100 {
+		if got := New(); !reflect.DeepEqual(*got, Event{}) {
+			t.Fatalf("New after Release: not zero: %+v", got)
+		}
+	}
+}

@@ -224,6 +224,11 @@ func (p *Pipeline) evaluate(ev *event.Event) {
 	for _, a := range alerts {
 		p.cfg.Alert(a)
 	}
+	if len(alerts) == 0 {
+		// The path was ev's last holder (an alert would hold it): the
+		// sensors reuse the struct.
+		event.Release(ev)
+	}
 }
 
 // Source returns the whole path as one sources.Source whose events are the

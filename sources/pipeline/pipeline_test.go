@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"strconv"
 	"testing"
 
 	"github.com/ruled/ruled/engine"
@@ -44,6 +45,59 @@ func TestOfflineToEngine(t *testing.T) {
 	if s.Sensors != nil || s.EvalTime <= 0 {
 		t.Errorf("offline stats: sensors %v, eval time %v", s.Sensors, s.EvalTime)
 	}
+}
+
+// Events that raise no alert go back to the sensors' pool (event.Release)
+// once the engine has seen them; an alerted event stays its alert's.
+func TestReleaseAfterEngine(t *testing.T) {
+	eng, err := engine.New([]engine.File{{Name: "odd.yaml", Data: []byte(oddRule)}}, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var alerts []event.Alert
+	src := &pooledSource{n: 200}
+	// A queue of one keeps the source from emitting everything before the
+	// engine has released anything.
+	p, err := New(Config{Offline: []sources.Source{src}, Rules: func() *engine.Engine { return eng },
+		Alert: func(a event.Alert) { alerts = append(alerts, a) }, Queue: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(alerts) != 100 {
+		t.Fatalf("%d alerts, want 100", len(alerts))
+	}
+	for _, a := range alerts {
+		if a.Event.Proc.PID%2 != 1 || a.Output != "odd "+strconv.Itoa(a.Event.Proc.PID) || a.Event.Evt.Type != event.TypeExecve {
+			t.Fatalf("alert %q holds a reused event: pid %d type %q", a.Output, a.Event.Proc.PID, a.Event.Evt.Type)
+		}
+	}
+	if len(src.seen) == 200 {
+		t.Error("no event struct was reused")
+	}
+}
+
+// pooledSource emits execs of pids 0..n-1 in structs from event.New, as
+// the live sensors do.
+type pooledSource struct {
+	n    int
+	seen map[*event.Event]bool
+}
+
+func (*pooledSource) Name() string { return "pooled" }
+
+func (s *pooledSource) Run(_ context.Context, emit func(*event.Event)) error {
+	s.seen = map[*event.Event]bool{}
+	for i := range s.n {
+		ev := event.New()
+		s.seen[ev] = true
+		ev.Evt.Type, ev.Evt.Source, ev.Evt.Success = event.TypeExecve, event.SourceReplay, true
+		ev.Proc.PID = i
+		emit(ev)
+	}
+	return nil
 }
 
 // Without Rules the path ends at the sink, in order for one source.

@@ -49,7 +49,7 @@ func toEvent(p *procEvent, bootWall time.Time) *event.Event {
 	default:
 		return nil
 	}
-	ev := &event.Event{}
+	ev := event.New()
 	ev.Evt.Type = typ
 	ev.Evt.Source = event.SourceProcconn
 	ev.Evt.Success = true
