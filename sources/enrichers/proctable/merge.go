@@ -125,7 +125,9 @@ func (m *Merger) Stats() MergeStats {
 
 // Push takes one event from any source. It returns once its events (and
 // any released before them) are handed to emit, unless another caller is
-// handing them out: then that caller does.
+// handing them out: then that caller does. The event is the merger's: a
+// twin folded into the other report of its exec is released
+// (event.Release), so the caller must not read it after Push.
 func (m *Merger) Push(ev *event.Event) {
 	m.mu.Lock()
 	m.push(ev)
@@ -143,6 +145,7 @@ func (m *Merger) push(ev *event.Event) {
 		if ok, _ := m.takeRecent(pid, event.SourceAudit, now); ok {
 			// Audit's report of this exec came first and went out.
 			m.stats.Merged++
+			event.Release(ev)
 			return
 		}
 		if m.held >= m.max && len(m.order) > 0 {
@@ -158,7 +161,9 @@ func (m *Merger) push(ev *event.Event) {
 	case isExec && ev.Evt.Source == event.SourceAudit && ev.Evt.Success:
 		if q := m.pending[pid]; len(q) > 0 {
 			h := q[0]
-			h.ev = mergeExec(h.ev, ev)
+			pc := h.ev
+			h.ev = mergeExec(pc, ev)
+			event.Release(pc) // folded into audit's: nothing holds it
 			m.stats.Merged++
 			m.release(h)
 			return
@@ -166,6 +171,7 @@ func (m *Merger) push(ev *event.Event) {
 		if ok, unnamed := m.takeRecent(pid, event.SourceProcconn, now); ok {
 			if !unnamed {
 				m.stats.LateAudit++
+				event.Release(ev)
 				return
 			}
 			// The twin told nothing rules could match on: audit's
@@ -221,10 +227,10 @@ func (m *Merger) handOut() {
 	m.mu.Unlock()
 }
 
-// mergeExec returns audit's event with the proc connector's earlier time
-// and anything audit left empty.
+// mergeExec returns audit's event, filled in place, with the proc
+// connector's earlier time and anything audit left empty.
 func mergeExec(pc, au *event.Event) *event.Event {
-	out := *au
+	out := au
 	if !pc.Evt.Time.IsZero() && (out.Evt.Time.IsZero() || pc.Evt.Time.Before(out.Evt.Time)) {
 		out.Evt.Time = pc.Evt.Time
 	}
@@ -241,7 +247,7 @@ func mergeExec(pc, au *event.Event) *event.Event {
 		// the event carries it as Table.Enrich would copy it.
 		out.Container.ID = pc.Container.ID
 	}
-	return &out
+	return out
 }
 
 // release queues a held event and its followers for emit, after the pid's

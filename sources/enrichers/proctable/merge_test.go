@@ -186,13 +186,13 @@ func TestMergerKeepsEarlierTime(t *testing.T) {
 	au := auEv(event.TypeExecve, 5, "a")
 	au.Evt.Time = time.Unix(100, 5000)
 	au.Evt.Keys = []string{"exec"}
-	m.Push(pc)
+	m.Push(pc) // Push takes the event: the merge releases the twin it folds
 	m.Push(au)
 	if len(r.evs) != 1 {
 		t.Fatalf("%d events", len(r.evs))
 	}
 	got := r.evs[0]
-	if !got.Evt.Time.Equal(pc.Evt.Time) || got.Proc.PPID != 4 || !reflect.DeepEqual(got.Evt.Keys, []string{"exec"}) {
+	if !got.Evt.Time.Equal(time.Unix(100, 0)) || got.Proc.PPID != 4 || !reflect.DeepEqual(got.Evt.Keys, []string{"exec"}) {
 		t.Errorf("merged %+v", got)
 	}
 }
