@@ -375,6 +375,21 @@ func (s *Source) receive(ctx context.Context, sock *socket, queue chan<- *rawBat
 			batch.reset()
 		}
 	}
+	// idle hands the batch over and waits for records to come, then lets
+	// them gather.
+	idle := func() error {
+		send()
+		// A blocking receive cannot be interrupted by closing the
+		// socket, so wait in poll with a timeout.
+		ready, err := sock.wait(100 * time.Millisecond)
+		if err != nil && !errors.Is(err, syscall.EINTR) {
+			return fmt.Errorf("poll audit socket: %w", err)
+		}
+		if ready {
+			time.Sleep(coalesceDelay)
+		}
+		return nil
+	}
 	for {
 		if ctx.Err() != nil {
 			return nil
@@ -383,15 +398,8 @@ func (s *Source) receive(ctx context.Context, sock *socket, queue chan<- *rawBat
 		switch {
 		case err == nil:
 		case errors.Is(err, syscall.EAGAIN):
-			send()
-			// A blocking receive cannot be interrupted by closing the
-			// socket, so wait in poll with a timeout.
-			ready, err := sock.wait(100 * time.Millisecond)
-			if err != nil && !errors.Is(err, syscall.EINTR) {
-				return fmt.Errorf("poll audit socket: %w", err)
-			}
-			if ready {
-				time.Sleep(coalesceDelay)
+			if err := idle(); err != nil {
+				return err
 			}
 			continue
 		case errors.Is(err, syscall.EINTR):
@@ -425,6 +433,15 @@ func (s *Source) receive(ctx context.Context, sock *socket, queue chan<- *rawBat
 			batch.add(typ, seq, herr != nil, data)
 			if len(batch.recs) == maxBatch {
 				send()
+			}
+		}
+		if n < recvBatch {
+			// A short read took all the socket held: asking again would
+			// only return EAGAIN (one system call per wake-up saved). An
+			// error the kernel keeps for the next read (ENOBUFS) wakes
+			// the poll.
+			if err := idle(); err != nil {
+				return err
 			}
 		}
 	}
