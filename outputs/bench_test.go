@@ -73,3 +73,16 @@ func BenchmarkWebhook(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAppendJSON is the file and json outputs' encoding of one alert.
+func BenchmarkAppendJSON(b *testing.B) {
+	a := testAlert()
+	var buf []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		var err error
+		if buf, err = AppendJSON(buf[:0], &a); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

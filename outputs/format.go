@@ -1,7 +1,6 @@
 package outputs
 
 import (
-	"encoding/json"
 	"strconv"
 	"time"
 
@@ -90,10 +89,7 @@ func falcoOutput(a *event.Alert) string {
 
 // AppendJSON appends a as one line of Falco alert JSON (no newline); the
 // json and file outputs write these lines. Suppressed appears when non-zero.
+// The bytes are those of encoding/json on toFalco(a, true).
 func AppendJSON(dst []byte, a *event.Alert) ([]byte, error) {
-	b, err := json.Marshal(toFalco(a, true))
-	if err != nil {
-		return dst, err
-	}
-	return append(dst, b...), nil
+	return appendFalcoJSON(dst, a)
 }
