@@ -18,23 +18,30 @@ const oddRule = `
   priority: WARNING
 `
 
-// An offline path (a replay) goes from intake straight to the engine; its
-// stages count what went through.
-func TestOfflineToEngine(t *testing.T) {
+// runOddRule runs src offline through oddRule and returns the path and
+// its alerts.
+func runOddRule(t *testing.T, src sources.Source, queue int) (*Pipeline, []event.Alert) {
+	t.Helper()
 	eng, err := engine.New([]engine.File{{Name: "odd.yaml", Data: []byte(oddRule)}}, engine.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var alerts []event.Alert
-	src := &execSource{n: 100}
 	p, err := New(Config{Offline: []sources.Source{src}, Rules: func() *engine.Engine { return eng },
-		Alert: func(a event.Alert) { alerts = append(alerts, a) }})
+		Alert: func(a event.Alert) { alerts = append(alerts, a) }, Queue: queue})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Run(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
+	return p, alerts
+}
+
+// An offline path (a replay) goes from intake straight to the engine; its
+// stages count what went through.
+func TestOfflineToEngine(t *testing.T) {
+	p, alerts := runOddRule(t, &execSource{n: 100}, 0)
 	if len(alerts) != 50 {
 		t.Fatalf("%d alerts, want 50", len(alerts))
 	}
@@ -50,22 +57,10 @@ func TestOfflineToEngine(t *testing.T) {
 // Events that raise no alert go back to the sensors' pool (event.Release)
 // once the engine has seen them; an alerted event stays its alert's.
 func TestReleaseAfterEngine(t *testing.T) {
-	eng, err := engine.New([]engine.File{{Name: "odd.yaml", Data: []byte(oddRule)}}, engine.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var alerts []event.Alert
 	src := &pooledSource{n: 200}
 	// A queue of one keeps the source from emitting everything before the
 	// engine has released anything.
-	p, err := New(Config{Offline: []sources.Source{src}, Rules: func() *engine.Engine { return eng },
-		Alert: func(a event.Alert) { alerts = append(alerts, a) }, Queue: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Run(context.Background(), nil); err != nil {
-		t.Fatal(err)
-	}
+	_, alerts := runOddRule(t, src, 1)
 	if len(alerts) != 100 {
 		t.Fatalf("%d alerts, want 100", len(alerts))
 	}
