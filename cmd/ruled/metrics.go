@@ -41,7 +41,7 @@ var (
 	mKernelLost     = desc("kernel_lost_total", "Events the kernel dropped: audit's lost counter (since boot, all readers) and the proc connector's sequence gaps.", "source")
 	mOverruns       = desc("socket_overruns_total", "Netlink socket receive buffer overflows (ENOBUFS).", "source")
 	mBacklog        = desc("audit_backlog", "Kernel audit backlog at the last status read.")
-	mStage          = desc("stage_events_total", "Events through each stage of the event path (intake, merge, enrich, late, engine), by outcome: received, passed on (for the engine: alerts produced), dropped.", "stage", "outcome")
+	mStage          = desc("stage_events_total", "Events through each stage of the event path (intake, order, merge, enrich, late, engine), by outcome: received, passed on (for the engine: alerts produced), dropped.", "stage", "outcome")
 	mQueueDrops     = desc("queue_drops_total", "Items dropped because a bounded queue was full, per stage.", "stage")
 	mAuditUnseen    = desc("audit_events_lost_total", "Audit events ruled could not tell, by how it knows: serials that never came (socket overrun) or events whose SYSCALL record the kernel lost.", "reason")
 	mUnnamed        = desc("exec_unnamed_total", "Proc connector execs emitted alone with no name (process gone, audit's record lost or late): rules on proc.name cannot match them.")
@@ -51,6 +51,7 @@ var (
 	mLookups        = desc("container_lookups_total", "Container runtime metadata lookups.")
 	mLookupFailures = desc("container_lookup_failures_total", "Container runtime lookups that failed (runtime down or erroring).")
 	mLate           = desc("late_evaluations_total", "Events of new containers held until the runtime answered, by outcome.", "outcome")
+	mOrder          = desc("order_events_total", "Audit events of a process the table had not met, held until the proc connector drained its socket (its fork first), by outcome: held, fallback (no fork came: read from /proc), timeout, overflow.", "outcome")
 	mEvaluated      = desc("rule_events_evaluated_total", "Events evaluated against the rules.")
 	mRuleErrors     = desc("rule_errors_total", "Rule condition runtime errors (the rule is treated as not matching).")
 	mAlerts         = desc("alerts_total", "Alerts emitted per rule.", "rule", "priority")
@@ -70,7 +71,7 @@ type agentCollector struct{ stats func() agentStats }
 
 func (agentCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{mStage, mEvents, mAuditRecords, mKernelLost, mOverruns, mBacklog, mQueueDrops, mMerge, mUnnamed, mAuditUnseen,
-		mProcs, mContainers, mLookups, mLookupFailures, mLate, mEvaluated, mRuleErrors, mAlerts, mSuppressed, mEvalTime,
+		mProcs, mContainers, mLookups, mLookupFailures, mLate, mOrder, mEvaluated, mRuleErrors, mAlerts, mSuppressed, mEvalTime,
 		mOutSent, mOutFailed, mOutRetried, mOutDropped, mOutQueued, mRespMatched, mRespActions} {
 		ch <- d
 	}
@@ -129,6 +130,12 @@ func (c agentCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(mLate, s.pipe.Late.Deferred, "deferred")
 		counter(mLate, s.pipe.Late.Unresolved, "unresolved")
 		counter(mQueueDrops, s.pipe.Late.Overflow, "late_evaluation")
+	}
+	if o := s.pipe.Order; o != nil {
+		counter(mOrder, o.Held, "held")
+		counter(mOrder, o.Fallback, "fallback")
+		counter(mOrder, o.Timeouts, "timeout")
+		counter(mOrder, o.Overflow, "overflow")
 	}
 	counter(mEvaluated, s.engine.Events)
 	counter(mRuleErrors, s.engine.Errors)

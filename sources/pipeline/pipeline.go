@@ -78,6 +78,8 @@ type Pipeline struct {
 	nc      *netns.Cache
 	workers []func(context.Context) error
 	late    *lateEval
+	gate    *orderGate // both sensors: a process's fork before audit's reports of it
+	in      *intake
 
 	sink   func(*event.Event)
 	sinkMu sync.Mutex // the path and the metadata wait both deliver
@@ -151,7 +153,16 @@ func (p *Pipeline) Run(ctx context.Context, sink func(*event.Event)) error {
 	var lateDone sync.WaitGroup
 	lateDone.Go(func() { p.late.run(lateCtx) })
 
-	err := fanIn(ctx, p.srcs, p.queue, p.log, &p.intake, p.observe)
+	p.in = newIntake(p.queue, &p.intake)
+	h := handlers{event: p.observe}
+	if g := p.gate; g != nil {
+		h = handlers{event: g.event, drained: g.drained, timer: g.timerC, expire: g.expire}
+	}
+	err := runIntake(ctx, p.srcs, p.in, p.log, h)
+	if p.gate != nil {
+		// What still waits for a barrier goes on with what is known.
+		p.gate.flush()
+	}
 	stopWork()
 	workers.Wait()
 	if p.merger != nil {
@@ -165,7 +176,11 @@ func (p *Pipeline) Run(ctx context.Context, sink func(*event.Event)) error {
 	return err
 }
 
-// observe is the path's first stage, on fanIn's goroutine: the process table
+// markDrained is the proc connector's answer to a barrier request (its
+// Config.Drained), queued behind the events it emitted before.
+func (p *Pipeline) markDrained(gen uint64) { p.in.mark(gen) }
+
+// observe is the path's stage after the order gate, on fanIn's goroutine: the process table
 // sees every event in arrival order (an exec before that process's later
 // events), then the merge pairs the two reports of one exec.
 func (p *Pipeline) observe(ev *event.Event) {
@@ -272,10 +287,12 @@ type LateStats struct {
 
 // Stats are the path's counters at one moment.
 type Stats struct {
-	// Stages in path order: intake, merge (both sensors only), enrich,
-	// late, engine (live); intake, engine (offline).
+	// Stages in path order: intake, order and merge (both sensors only),
+	// enrich, late, engine (live); intake, engine (offline).
 	Stages []StageStats
 	Late   LateStats
+	// Order is the order stage's own counters (nil without it).
+	Order *OrderStats
 	// EvalTime is the time spent in the engine (zero without Rules).
 	EvalTime time.Duration
 	// Sensors are the kernel sensors' and enrichers' counters; nil offline.
@@ -320,6 +337,11 @@ func (p *Pipeline) Stats() Stats {
 		c := p.conn.Stats()
 		ss.Procconn = &c
 	}
+	if p.gate != nil {
+		o := p.gate.stats()
+		s.Order = &o
+		s.Stages = append(s.Stages, p.gate.c.stats("order"))
+	}
 	if p.merger != nil {
 		m := p.merger.Stats()
 		ss.Merge = &m
@@ -347,6 +369,9 @@ func (p *Pipeline) LogStats() {
 		return
 	}
 	p.log.Info("late evaluation stats", "deferred", s.Late.Deferred, "unresolved", s.Late.Unresolved, "overflow", s.Late.Overflow)
+	if o := s.Order; o != nil {
+		p.log.Info("order stats", "held", o.Held, "syncs", o.Syncs, "fallback", o.Fallback, "timeouts", o.Timeouts, "overflow", o.Overflow)
+	}
 	ss := s.Sensors
 	if a := ss.Audit; a != nil {
 		p.log.Info("audit stats", "mode", a.Mode, "records", a.Records, "events", a.Events,
@@ -358,7 +383,7 @@ func (p *Pipeline) LogStats() {
 	if c := ss.Procconn; c != nil {
 		p.log.Info("procconn stats", "received", c.Received, "lost", c.Lost, "overruns", c.Overruns,
 			"emitted", c.Emitted, "resyncs", c.Resyncs, "exec_incomplete", c.ExecIncomplete,
-			"exec_read_late", c.ExecReadLate, "prefetch_overruns", c.PrefetchOverruns)
+			"exec_read_late", c.ExecReadLate, "prefetch_overruns", c.PrefetchOverruns, "syncs", c.Syncs)
 	}
 	if m := ss.Merge; m != nil {
 		p.log.Info("exec merge stats", "held", m.Held, "merged", m.Merged, "alone", m.Alone,

@@ -86,6 +86,7 @@ func (l *Pipeline) newSensors(cfg Config) error {
 	if l.audit != nil && l.conn != nil {
 		// Created here, not in Run, so the workers may start in either order.
 		l.merger = proctable.NewMerger(l.relyOnAuditExecs(), 0, l.merged)
+		l.gate = newOrderGate(l.table.Knows, l.conn.Sync, l.observe)
 	}
 	return nil
 }
@@ -109,7 +110,8 @@ func (l *Pipeline) add(name string, cfg Config) error {
 		// them for a quick process; beside audit they are left to its
 		// record while its exec records keep coming.
 		s := procconn.New(procconn.Config{Logger: l.log.With("source", Procconn), Resync: l.table.Resync,
-			ContainerOf: l.res.ContainerIDOf, ReadExec: true, ExecFromAudit: l.table.AuditBringsExecs})
+			ContainerOf: l.res.ContainerIDOf, ReadExec: true, ExecFromAudit: l.table.AuditBringsExecs,
+			Drained: l.markDrained})
 		l.conn = s
 		l.srcs = append(l.srcs, s)
 	}

@@ -155,6 +155,15 @@ func (t *Table) observeDup(ev *event.Event, now time.Time) {
 // /proc.
 const twinWait = time.Second
 
+// Knows reports whether the table has pid (running, or exited and not
+// yet evicted).
+func (t *Table) Knows(pid int) bool {
+	t.mu.RLock()
+	_, ok := t.procs[pid]
+	t.mu.RUnlock()
+	return ok
+}
+
 // ensure makes sure pid is in the table, reading /proc once if not.
 func (t *Table) ensure(ev *event.Event) {
 	t.mu.RLock()
@@ -164,11 +173,12 @@ func (t *Table) ensure(ev *event.Event) {
 		return
 	}
 	// A process of which audit reports a system call but no exec runs its
-	// parent's image: a fork whose proc connector report has not come yet
-	// (that socket is read in batches, so audit's record of a short-lived
-	// child often comes first). It is where its parent is, as at fork,
-	// unless its cgroup says otherwise; its fork, when it comes, completes
-	// it.
+	// parent's image. With the proc connector running, the pipeline's
+	// order stage has already waited for its fork (a barrier on that
+	// socket): it never had one to come (an overflow, a process older than
+	// the seed). Without it, its fork may still be due. Either way it is
+	// where its parent is, as at fork, unless its cgroup says otherwise;
+	// a fork that comes later completes it.
 	p, ok := t.read(ev.Proc.PID, nil, procfs.AllFields)
 	now := ""
 	if ok {

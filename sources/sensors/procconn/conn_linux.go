@@ -269,13 +269,17 @@ func (s *Source) raisePriority() {
 
 // coalesceDelay is how long the batched reader lets messages accumulate
 // after a wake-up: a fork+exec+exit is three messages, and waking for each
-// costs more than reading them.
+// costs more than reading them. A barrier asked for (Sync) ends it early.
 const coalesceDelay = time.Millisecond
 
 // receive reads the main socket until ctx ends. With cache (an exec-only
 // socket's thread reads at exec), it is an ordinary goroutine that parks
 // in the runtime poller and reads in batches; without, it runs on the
 // real-time thread, wakes for every message and reads at exec itself.
+//
+// After each drain of the socket it answers the newest barrier request
+// (Sync) taken before the drain began: everything the socket held when
+// the request came has then been handed to emit.
 func (s *Source) receive(ctx context.Context, conn *netlink.Conn, resync chan<- struct{}, emit func(*event.Event), cache *prefetchCache) error {
 	rc, err := conn.SyscallConn()
 	if err != nil {
@@ -283,11 +287,26 @@ func (s *Source) receive(ctx context.Context, conn *netlink.Conn, resync chan<- 
 	}
 	h := handler{s: s, bootWall: bootTime(), emit: emit, cache: cache, resync: resync}
 	buf := make([]byte, 64<<10)
+	var served uint64 // the newest barrier answered
+	if s.cfg.Drained != nil {
+		if cache != nil {
+			// A past read deadline ends the wait in the poller at once
+			// (the real-time thread's ppoll ends within its timeout).
+			wake := func() { _ = conn.SetReadDeadline(time.Now()) }
+			s.wakeRead.Store(&wake)
+			defer s.wakeRead.Store(nil)
+		}
+		s.syncable.Store(true)
+		defer s.syncable.Store(false)
+	}
+	pause := time.NewTimer(coalesceDelay)
+	pause.Stop()
 	for {
 		if cache == nil {
 			if err := waitReadable(rc, 100*time.Millisecond); err != nil && ctx.Err() == nil {
 				return fmt.Errorf("wait for proc connector: %w", err)
 			}
+			s.wakePending.Store(false)
 		} else {
 			var n int
 			var rerr error
@@ -295,17 +314,24 @@ func (s *Source) receive(ctx context.Context, conn *netlink.Conn, resync chan<- 
 				n, rerr = recvFD(fd, buf)
 				return !errors.Is(rerr, unix.EAGAIN)
 			})
-			if err != nil {
-				if ctx.Err() != nil {
-					return nil
+			switch {
+			case err == nil:
+				if err := h.datagram(ctx, buf, n, rerr); err != nil {
+					return err
 				}
+				s.coalesce(ctx, pause)
+			case ctx.Err() != nil:
+				return nil
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				// Sync's wake-up. Clear it before reading the request, so
+				// a request made after the read wakes the next wait.
+				_ = conn.SetReadDeadline(time.Time{})
+				s.wakePending.Store(false)
+			default:
 				return fmt.Errorf("wait for proc connector: %w", err)
 			}
-			if err := h.datagram(ctx, buf, n, rerr); err != nil {
-				return err
-			}
-			time.Sleep(coalesceDelay)
 		}
+		req := s.syncReq.Load()
 		// Drain what is queued before waiting again; one datagram per
 		// read, read directly (netlink.Conn.Receive allocates and peeks
 		// per message, which an exec storm cannot afford here).
@@ -321,7 +347,24 @@ func (s *Source) receive(ctx context.Context, conn *netlink.Conn, resync chan<- 
 		if ctx.Err() != nil {
 			return nil
 		}
+		if req > served {
+			served = req
+			s.syncs.Add(1)
+			s.cfg.Drained(req)
+		}
 	}
+}
+
+// coalesce waits coalesceDelay, or less when a barrier is asked for.
+func (s *Source) coalesce(ctx context.Context, t *time.Timer) {
+	t.Reset(coalesceDelay)
+	select {
+	case <-t.C:
+		return
+	case <-s.wakePause:
+	case <-ctx.Done():
+	}
+	t.Stop()
 }
 
 // datagram handles the result of one receive into buf: its messages, or a

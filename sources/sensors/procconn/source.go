@@ -47,6 +47,11 @@ type Config struct {
 	// record the kernel then drops has no executable; audit counts the
 	// loss.
 	ExecFromAudit func() bool
+	// Drained, when set, lets the event path ask for a barrier (Sync): it
+	// is called with the generation Sync was given, on the goroutine that
+	// calls emit, after emit was called for every message the main socket
+	// held when the request was taken up. Like emit, it may block.
+	Drained func(gen uint64)
 }
 
 // Stats are the source's counters.
@@ -65,7 +70,10 @@ type Stats struct {
 	// thread had not done when the main reader came to them (it read them
 	// itself, later); PrefetchOverruns the exec-only socket's overflows.
 	ExecReadLate, PrefetchOverruns uint64
-	ByType                         map[string]uint64 // messages received by proc_event kind
+	// Syncs counts the drains the event path asked for (Sync) and the main
+	// reader answered with a Drained call.
+	Syncs  uint64
+	ByType map[string]uint64 // messages received by proc_event kind
 }
 
 // Source reads the proc connector. Create it with New; Run it once.
@@ -74,8 +82,19 @@ type Source struct {
 	log *slog.Logger
 
 	received, lost, overruns, emitted, threads, malformed, resyncs, execIncomplete atomic.Uint64
-	execReadLate, prefetchOverruns                                                 atomic.Uint64
+	execReadLate, prefetchOverruns, syncs                                          atomic.Uint64
 	byType                                                                         [12]atomic.Uint64
+
+	// The barrier (Sync): the newest generation asked for; whether the
+	// main reader runs and can answer; whether a wake-up is on its way
+	// (so a burst of requests wakes the reader once); the wake-up itself
+	// (ends the reader's wait in the socket, set by the reader) and the
+	// token that ends its coalescing pause.
+	syncReq     atomic.Uint64
+	syncable    atomic.Bool
+	wakePending atomic.Bool
+	wakeRead    atomic.Pointer[func()]
+	wakePause   chan struct{}
 }
 
 // New returns a proc connector source.
@@ -90,7 +109,41 @@ func New(cfg Config) *Source {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Source{cfg: cfg, log: log}
+	return &Source{cfg: cfg, log: log, wakePause: make(chan struct{}, 1)}
+}
+
+// Sync asks the main reader for a barrier: to read, without waiting, every
+// message its socket holds now, hand their events to emit, and then call
+// Config.Drained(gen). gen must grow with each call; requests made before
+// the reader takes them up are answered by one drain, with the newest gen.
+// Sync never blocks. It reports false when no answer will come: the
+// source has no Drained, or its main reader is not running.
+//
+// The kernel queues a process's fork message on every listening socket
+// inside fork itself, before the child can run, so once anything the child
+// did was seen elsewhere (in an audit record), its fork is in this socket,
+// already read, or lost to an overflow (counted): after the barrier the
+// event path has it, or never will.
+func (s *Source) Sync(gen uint64) bool {
+	if s.cfg.Drained == nil || !s.syncable.Load() {
+		return false
+	}
+	for {
+		old := s.syncReq.Load()
+		if old >= gen || s.syncReq.CompareAndSwap(old, gen) {
+			break
+		}
+	}
+	if !s.wakePending.Swap(true) {
+		select {
+		case s.wakePause <- struct{}{}:
+		default:
+		}
+		if w := s.wakeRead.Load(); w != nil {
+			(*w)()
+		}
+	}
+	return true
 }
 
 // Name is the evt.source value of the events.
@@ -123,6 +176,7 @@ func (s *Source) Stats() Stats {
 		ExecIncomplete:   s.execIncomplete.Load(),
 		ExecReadLate:     s.execReadLate.Load(),
 		PrefetchOverruns: s.prefetchOverruns.Load(),
+		Syncs:            s.syncs.Load(),
 		ByType:           map[string]uint64{},
 	}
 	for i := range s.byType {
