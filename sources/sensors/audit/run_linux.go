@@ -436,13 +436,13 @@ func (s *Source) receive(ctx context.Context, sock *socket, queue chan<- *rawBat
 			}
 		}
 		if n < recvBatch {
-			// A short read took all the socket held: asking again would
-			// only return EAGAIN (one system call per wake-up saved). An
-			// error the kernel keeps for the next read (ENOBUFS) wakes
-			// the poll.
-			if err := idle(); err != nil {
-				return err
-			}
+			// A short read took all the socket held. Records came, so
+			// more are likely coming: let them gather, then read again
+			// without asking poll first (one system call and one wake-up
+			// from a blocking one per round under load). The read that
+			// finds nothing goes back to poll.
+			send()
+			time.Sleep(coalesceDelay)
 		}
 	}
 }
