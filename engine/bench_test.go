@@ -79,11 +79,11 @@ func BenchmarkEvalExecNoMatch(b *testing.B) {
 func BenchmarkEvalAllRules(b *testing.B) {
 	e := mustNew(b, Options{RateLimit: RateLimit{Rate: -1}}, packFiles(b)...)
 	st := newEvalState()
-	*st.ev = *execEvent("ls", "bash", "3f1c")
+	env := boxEvent(execEvent("ls", "bash", "3f1c"))
 	b.ReportAllocs()
 	for b.Loop() {
 		for _, r := range e.rules {
-			if _, err := st.vm.Run(r.full, st.env); err != nil {
+			if _, err := st.vm.Run(r.full, env); err != nil {
 				b.Fatal(err)
 			}
 		}

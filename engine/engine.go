@@ -417,16 +417,10 @@ func (e *Engine) Summary() (rules, disabled, macros, lists int) {
 // evalState is one worker's reusable evaluation scratch.
 type evalState struct {
 	vm      vm.VM
-	ev      *event.Event
-	env     any // boxes ev without copying: see boxEvent
 	matched []*Rule
 }
 
-func newEvalState() *evalState {
-	s := &evalState{ev: new(event.Event)}
-	s.env = boxEvent(s.ev)
-	return s
-}
+func newEvalState() *evalState { return &evalState{} }
 
 // match runs the rules for ev's type and leaves the matching ones in
 // st.matched.
@@ -443,9 +437,9 @@ func (e *Engine) match(st *evalState, ev *event.Event) {
 	if len(b.rules) == 0 {
 		return
 	}
-	*st.ev = *ev
+	env := boxEvent(ev)
 	for _, r := range b.rules {
-		out, err := st.vm.Run(r.prog, st.env)
+		out, err := st.vm.Run(r.prog, env)
 		if err != nil {
 			r.errors.Add(1)
 			e.runtimeError(r, err)
@@ -456,8 +450,6 @@ func (e *Engine) match(st *evalState, ev *event.Event) {
 			st.matched = append(st.matched, r)
 		}
 	}
-	// Drop references to the event's slices and maps.
-	*st.ev = event.Event{}
 }
 
 func (e *Engine) runtimeError(r *Rule, err error) {

@@ -66,9 +66,7 @@ func filterError(cond string, err error) error {
 // Match reports whether ev satisfies the filter; a runtime error is false.
 func (f *Filter) Match(ev *event.Event) bool {
 	st := f.pool.Get().(*evalState)
-	*st.ev = *ev
-	out, err := st.vm.Run(f.prog, st.env)
-	*st.ev = event.Event{}
+	out, err := st.vm.Run(f.prog, boxEvent(ev))
 	f.pool.Put(st)
 	if err != nil {
 		return false

@@ -87,10 +87,10 @@ func randomEvent(r *rand.Rand) *event.Event {
 // evalAll evaluates every enabled rule, ignoring the index.
 func evalAll(e *Engine, ev *event.Event) []string {
 	st := newEvalState()
-	*st.ev = *ev
+	env := boxEvent(ev)
 	out := []string{}
 	for _, r := range e.rules {
-		v, err := st.vm.Run(r.full, st.env)
+		v, err := st.vm.Run(r.full, env)
 		if err == nil && v.(bool) {
 			out = append(out, r.Name)
 		}

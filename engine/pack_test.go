@@ -43,8 +43,8 @@ func TestPackZeroEvents(t *testing.T) {
 	st := newEvalState()
 	for _, r := range e.rules {
 		for _, typ := range event.Types {
-			*st.ev = event.Event{Evt: event.Evt{Type: typ}}
-			if _, err := st.vm.Run(r.full, st.env); err != nil {
+			env := boxEvent(&event.Event{Evt: event.Evt{Type: typ}})
+			if _, err := st.vm.Run(r.full, env); err != nil {
 				t.Errorf("%s on zero %s event: %v", r.Name, typ, err)
 			}
 		}
@@ -88,11 +88,11 @@ func BenchmarkPackEvalMix(b *testing.B) {
 func BenchmarkPackEvalAllRules(b *testing.B) {
 	e := defaultPack(b)
 	st := newEvalState()
-	*st.ev = *execEvent("ls", "bash", "3f1c")
+	env := boxEvent(execEvent("ls", "bash", "3f1c"))
 	b.ReportAllocs()
 	for b.Loop() {
 		for _, r := range e.rules {
-			if _, err := st.vm.Run(r.full, st.env); err != nil {
+			if _, err := st.vm.Run(r.full, env); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -146,8 +146,7 @@ func TestFalcoUpstreamLoad(t *testing.T) {
 	st := newEvalState()
 	for _, r := range all.rules {
 		for _, typ := range append([]string{""}, r.Types...) {
-			*st.ev = event.Event{Evt: event.Evt{Type: typ}}
-			if _, err := st.vm.Run(r.full, st.env); err != nil {
+			if _, err := st.vm.Run(r.full, boxEvent(&event.Event{Evt: event.Evt{Type: typ}})); err != nil {
 				t.Errorf("%s on zero %s event: %v", r.Name, typ, err)
 			}
 		}
