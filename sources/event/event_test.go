@@ -208,3 +208,47 @@ func TestNewAfterRelease(t *testing.T) {
 		}
 	}
 }
+
+// Value reads at the field's offset; it must give what reflect finds at the
+// field's index, for every field, set and unset.
+func TestValueMatchesReflect(t *testing.T) {
+	var ev Event
+	check := func(what string) {
+		for _, f := range Fields() {
+			want := reflect.ValueOf(&ev).Elem().FieldByIndex(f.index).Interface()
+			if got := f.Value(&ev); !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s: %s = %#v, reflect says %#v", what, f.Name, got, want)
+			}
+			var zero bool
+			switch v := reflect.ValueOf(want); v.Kind() {
+			case reflect.Slice, reflect.Map:
+				zero = v.Len() == 0
+			default:
+				zero = v.IsZero()
+			}
+			if f.Kind != KindBool && f.Kind != KindInt && f.Unknown(&ev) != zero {
+				t.Fatalf("%s: %s unknown %v with value %#v", what, f.Name, f.Unknown(&ev), want)
+			}
+		}
+	}
+	check("zero event")
+	n := 0
+	for _, f := range Fields() {
+		n++
+		switch p := f.Ptr(&ev).(type) {
+		case *string:
+			*p = f.Name
+		case *int:
+			*p = n
+		case *bool:
+			*p = n%2 == 0
+		case *time.Time:
+			*p = time.Unix(int64(n), 0)
+		case *[]string:
+			*p = []string{f.Name, "x"}
+		case *map[string]string:
+			*p = map[string]string{f.Name: "x"}
+		}
+	}
+	check("every field set")
+}

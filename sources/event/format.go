@@ -75,22 +75,22 @@ func (f *Field) Unknown(ev *Event) bool {
 	case KindBool:
 		return false
 	case KindInt:
-		v := f.Value(ev).(int)
+		if *f.Ptr(ev).(*int) != 0 {
+			return false
+		}
 		switch f.Name {
 		case "proc.uid", "proc.gid", "proc.euid":
-			return v == 0 && ev.Proc.User == ""
+			return ev.Proc.User == ""
 		}
-		return v == 0 && zeroUnknownInts[f.Name]
-	}
-	switch x := f.Value(ev).(type) {
-	case string:
-		return x == ""
-	case []string:
-		return len(x) == 0
-	case map[string]string:
-		return len(x) == 0
-	case time.Time:
-		return x.IsZero()
+		return zeroUnknownInts[f.Name]
+	case KindString:
+		return *f.Ptr(ev).(*string) == ""
+	case KindStrings:
+		return len(*f.Ptr(ev).(*[]string)) == 0
+	case KindMap:
+		return len(*f.Ptr(ev).(*map[string]string)) == 0
+	case KindTime:
+		return f.Ptr(ev).(*time.Time).IsZero()
 	}
 	return false
 }
