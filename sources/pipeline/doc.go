@@ -1,5 +1,6 @@
 // Package pipeline owns ruled's event path, from the kernel sensors (the
 // audit source and the proc connector) or an offline replay, through the
+// order barrier (a process's fork before audit's reports of it), the
 // shared process table and the exec merge, enrichment (containers,
 // network-namespace sockets) and the wait for a new container's runtime
 // metadata, to the engine and the alerts. The agent, `ruled events` and the

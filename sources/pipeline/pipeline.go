@@ -55,7 +55,7 @@ type Config struct {
 
 // Pipeline is the one owner of the event path:
 //
-//	sensors ─► intake queue ─► process table + exec merge ─► enrichment
+//	sensors ─► intake queue ─► order barrier ─► process table + exec merge ─► enrichment
 //	        ─► metadata wait (beside the path) ─► engine ─► alerts
 //
 // New builds it from a Config; Run runs every stage until its context ends
