@@ -110,8 +110,8 @@ func (l *Pipeline) add(name string, cfg Config) error {
 		// them for a quick process; beside audit they are left to its
 		// record while its exec records keep coming.
 		s := procconn.New(procconn.Config{Logger: l.log.With("source", Procconn), Resync: l.table.Resync,
-			ContainerOf: l.res.ContainerIDOf, ReadExec: true, ExecFromAudit: l.table.AuditBringsExecs,
-			Drained: l.markDrained})
+			ContainerOf: l.res.ContainerIDOf, HostMountNS: l.table.InitMountNS(), ReadExec: true,
+			ExecFromAudit: l.table.AuditBringsExecs, Drained: l.markDrained})
 		l.conn = s
 		l.srcs = append(l.srcs, s)
 	}

@@ -24,6 +24,15 @@ func TestDecide(t *testing.T) {
 		{"a container id it had beats the runtime's naming", Clues{Before: c2, ParentRuntime: c1}, c2},
 		{"recorded last", Clues{Recorded: c1}, c1},
 		{"recorded does not beat the table", Clues{Before: c2, Recorded: c1}, c2},
+		{"host mount namespace, nothing known: host", Clues{HostMount: true}, event.HostID},
+		{"host mount namespace, host kin: host", Clues{HostMount: true, Before: event.HostID, Parent: event.HostID}, event.HostID},
+		{"host mount namespace, escaped: what it had", Clues{HostMount: true, Before: c1, Parent: c2}, c1},
+		{"host mount namespace, escaped: its parent's", Clues{HostMount: true, Before: event.HostID, Parent: c2}, c2},
+		{"host mount namespace, escaped, no entry: its parent's", Clues{HostMount: true, Parent: c2}, c2},
+		{"host mount namespace: a runtime's child is on the host", Clues{HostMount: true, Before: event.HostID, Parent: event.HostID, ParentRuntime: c1}, event.HostID},
+		{"host mount namespace: a recording does not count", Clues{HostMount: true, Recorded: c1}, event.HostID},
+		{"a cgroup read beats the host mount namespace", Clues{HostMount: true, Exec: c3, Before: c1, Parent: c2}, c3},
+		{"a cgroup read now beats the host mount namespace", Clues{HostMount: true, Now: event.HostID, Before: c1}, event.HostID},
 	}
 	for _, tt := range tests {
 		if got := Decide(tt.clues); got != tt.want {

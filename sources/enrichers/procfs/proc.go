@@ -36,9 +36,9 @@ type Stdio struct {
 func ClassifyFD(target string) Stdio {
 	switch {
 	case strings.HasPrefix(target, "socket:["):
-		return Stdio{Type: event.StdioSocket, Name: target, Inode: bracketInode(target)}
+		return Stdio{Type: event.StdioSocket, Name: target, Inode: NSInode(target)}
 	case strings.HasPrefix(target, "pipe:["):
-		return Stdio{Type: event.StdioPipe, Name: target, Inode: bracketInode(target)}
+		return Stdio{Type: event.StdioPipe, Name: target, Inode: NSInode(target)}
 	case target == "/dev/null":
 		return Stdio{Type: event.StdioNone, Name: target}
 	case strings.HasPrefix(target, "/dev/pts/"), strings.HasPrefix(target, "/dev/tty"),
@@ -50,7 +50,9 @@ func ClassifyFD(target string) Stdio {
 	}
 }
 
-func bracketInode(s string) uint64 {
+// NSInode parses a namespace link's target ("mnt:[4026531841]"); 0 when it
+// is not one.
+func NSInode(s string) uint64 {
 	i := strings.IndexByte(s, '[')
 	j := strings.LastIndexByte(s, ']')
 	if i < 0 || j <= i {
@@ -149,7 +151,7 @@ func New(fsys fs.FS) *Reader {
 		r.capget, r.getsid, r.getpgid = liveSyscalls(d)
 		r.statExe = r.getsid != nil
 		if r.getsid != nil {
-			if ns := bracketInode(r.link("self/ns/pid")); ns != 0 {
+			if ns := NSInode(r.link("self/ns/pid")); ns != 0 {
 				r.pidIDs, r.ownPidNS = pidIDs, ns
 			}
 		}
@@ -247,7 +249,7 @@ func (r *Reader) ProcessFields(pid int, want Fields) (Process, error) {
 		switch {
 		case err == nil:
 			p.TGID, p.UID, p.EUID, p.GID, p.EGID = pid, uid, euid, gid, egid
-			p.NS.PID, nsRead = bracketInode(r.link(dir+"/ns/pid")), FieldNSPid
+			p.NS.PID, nsRead = NSInode(r.link(dir+"/ns/pid")), FieldNSPid
 			if p.NS.PID != 0 && p.NS.PID == r.ownPidNS {
 				p.VPID, status = pid, false
 			}
@@ -417,13 +419,13 @@ func (r *Reader) nsOf(pid int, want Fields) NS {
 	dir := strconv.Itoa(pid) + "/ns/"
 	var ns NS
 	if want&FieldNSPid != 0 {
-		ns.PID = bracketInode(r.link(dir + "pid"))
+		ns.PID = NSInode(r.link(dir + "pid"))
 	}
 	if want&FieldNSNet != 0 {
-		ns.Net = bracketInode(r.link(dir + "net"))
+		ns.Net = NSInode(r.link(dir + "net"))
 	}
 	if want&FieldNSMnt != 0 {
-		ns.Mnt = bracketInode(r.link(dir + "mnt"))
+		ns.Mnt = NSInode(r.link(dir + "mnt"))
 	}
 	return ns
 }

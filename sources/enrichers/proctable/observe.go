@@ -220,9 +220,14 @@ func (t *Table) observeFork(ev *event.Event) {
 		if c.PPID == 0 {
 			c.PPID = parent
 		}
-		if c.Partial && pp != nil {
-			inherit(c, pp)
-			c.ContainerID = container.Decide(container.Clues{Before: c.ContainerID, Parent: pp.ContainerID})
+		if pp != nil && (c.Partial || c.mntHost) {
+			if c.Partial {
+				inherit(c, pp)
+			}
+			// An exec in the host's mount namespace (its cgroup unread)
+			// met before its fork had no parent to take an escape's
+			// container from: the parent completes the decision.
+			c.ContainerID = container.Decide(container.Clues{HostMount: c.mntHost, Before: c.ContainerID, Parent: pp.ContainerID})
 		}
 		t.mu.Unlock()
 		return
@@ -235,7 +240,7 @@ func (t *Table) observeFork(ev *event.Event) {
 		c.ContainerID = container.Decide(container.Clues{Parent: pp.ContainerID})
 		c.Exited, c.StartTime, c.execAt, c.Partial = time.Time{}, 0, time.Time{}, pp.Partial
 		c.Started = ev.Evt.Time
-		c.twinDue, c.pcRead, c.auditFirst = false, false, false
+		c.twinDue, c.pcRead, c.auditFirst, c.mntHost = false, false, false, false
 		if ev.Proc.SID != 0 {
 			c.SID = ev.Proc.SID
 		}
@@ -338,6 +343,15 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 	// running process: see the lean read below.
 	live := old != nil && old.Exited.IsZero()
 	parentKnown := live && old.PPID != 0
+	// The proc connector's exec thread found the process in the host's
+	// mount namespace and so read no cgroup (procconn.Config.HostMountNS):
+	// neither does this read; its id comes from its kin.
+	hostMount := ev.Evt.Source == event.SourceProcconn && ev.Container.ID == "" &&
+		t.initMnt != 0 && ev.NS.Mnt == t.initMnt
+	kin := ""
+	if hostMount {
+		kin = container.Decide(t.kinClues(old, ev.Proc.PPID))
+	}
 	t.mu.RUnlock()
 	if skipRead {
 		// Only take what this report knows better: audit's argv, ids and
@@ -391,7 +405,9 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 		// The container id is a clue: read it before, not after, the
 		// rest (an exec the proc connector reports carries it).
 		clue = Clue{Name: ev.Proc.Name, Exe: ev.Proc.Exe, ContainerID: ev.Container.ID}
-		if clue.ContainerID == "" {
+		if hostMount {
+			clue.ContainerID = kin
+		} else if clue.ContainerID == "" {
 			cid, resolved = t.resolveContainer(pid), true
 			clue.ContainerID = cid
 		}
@@ -412,7 +428,7 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 		}
 		t.readParts(p, late&g(clue))
 	}
-	if ok && ev.Container.ID == "" && !resolved {
+	if ok && ev.Container.ID == "" && !resolved && !hostMount {
 		// An exec the proc connector reports carries the container id
 		// read as it was received (overlay takes it): no second read of
 		// the same cgroup file.
@@ -444,6 +460,9 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 		if pp := t.procs[p.PPID]; pp != nil {
 			inherit(p, pp)
 		}
+		if ev.Evt.Source == event.SourceProcconn && ev.NS.Mnt != 0 {
+			p.NS.Mnt = ev.NS.Mnt // read at the exec
+		}
 	} else if old != nil && p.PPID == 0 {
 		p.PPID = old.PPID
 	}
@@ -451,13 +470,18 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 	// exited process not yet reaped still has a stat): what it had, or
 	// its parent's, as Decide weighs them.
 	clues := container.Clues{Exec: ev.Container.ID, Now: cid}
-	if old != nil {
-		clues.Before = old.ContainerID
-	}
-	if pp := t.procs[p.PPID]; pp != nil {
-		clues.Parent, clues.ParentRuntime = pp.ContainerID, runtimeChildID(pp)
+	if hostMount {
+		clues = t.kinClues(old, p.PPID)
+	} else {
+		if old != nil {
+			clues.Before = old.ContainerID
+		}
+		if pp := t.procs[p.PPID]; pp != nil {
+			clues.Parent, clues.ParentRuntime = pp.ContainerID, runtimeChildID(pp)
+		}
 	}
 	p.ContainerID = container.Decide(clues)
+	p.mntHost = hostMount
 	if ok {
 		if lean {
 			// Until audit's record: the ids it had before the exec (its
@@ -517,6 +541,24 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 	t.put(p)
 }
 
+// kinClues are the clues of a process whose exec found it in the host's
+// mount namespace (no cgroup read): the id of its running entry (its fork
+// copy, or its previous image: not an exited one whose pid it reuses) and
+// its parent's. t.mu held.
+func (t *Table) kinClues(old *Process, ppid int) container.Clues {
+	c := container.Clues{HostMount: true}
+	if old != nil && old.Exited.IsZero() {
+		c.Before = old.ContainerID
+		if ppid == 0 {
+			ppid = old.PPID
+		}
+	}
+	if pp := t.procs[ppid]; pp != nil && ppid != 0 {
+		c.Parent = pp.ContainerID
+	}
+	return c
+}
+
 // stampStdio gives an exec event the standard descriptors the table has
 // for its process now, at the exec, where the event has none: the exec
 // merge releases an exec only when its twin comes, and by then a dup2 the
@@ -549,6 +591,9 @@ func carried(ev *event.Event) procfs.Fields {
 	}
 	if ev.Evt.Source == event.SourceAudit || ev.Evt.Source == event.SourceReplay {
 		f |= procfs.FieldStatus | procfs.FieldLoginUID
+	}
+	if ev.Evt.Source == event.SourceProcconn && ev.NS.Mnt != 0 {
+		f |= procfs.FieldNSMnt // read by the exec thread
 	}
 	return f
 }
@@ -727,8 +772,16 @@ func (t *Table) Enrich(ev *event.Event) {
 	} else if e.User == "" {
 		user = "?" // resolve outside the lock
 	}
-	if ev.NS == (event.NS{}) {
-		ev.NS = p.NS
+	// Each namespace apart: a proc connector exec carries the mount
+	// namespace its exec thread read.
+	if ev.NS.PID == 0 {
+		ev.NS.PID = p.NS.PID
+	}
+	if ev.NS.Net == 0 {
+		ev.NS.Net = p.NS.Net
+	}
+	if ev.NS.Mnt == 0 {
+		ev.NS.Mnt = p.NS.Mnt
 	}
 	if ev.Container.ID == "" {
 		ev.Container.ID = p.ContainerID

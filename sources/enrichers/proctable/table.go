@@ -80,6 +80,10 @@ type Process struct {
 	// from /proc then, unless Partial) and the proc connector's report of
 	// that exec has not been observed yet: the report needs no read.
 	auditFirst bool
+	// mntHost: the last exec was in the host's mount namespace and its
+	// container id came from its kin, its cgroup unread (kinClues); a fork
+	// seen after that exec completes it from the parent.
+	mntHost bool
 }
 
 // Config configures a Table. The zero value reads the live /proc.
@@ -152,6 +156,9 @@ type Table struct {
 	bootTime   time.Time // the wall clock at StartTime 0, from /proc/stat's btime
 	hostMnt    int
 	hostPidNS  int // ours: a process in it has vpid == pid
+	// initMnt is init's mount namespace, the host's (ours is a
+	// container's when ruled runs in one): see InitMountNS.
+	initMnt int
 }
 
 type exitRec struct {
@@ -210,8 +217,18 @@ func New(cfg Config) *Table {
 		ns := t.reader.NSOf(pid)
 		t.hostMnt, t.hostPidNS = int(ns.Mnt), int(ns.PID)
 	}
+	if l, err := fs.ReadLink(cfg.Proc, "1/ns/mnt"); err == nil {
+		t.initMnt = int(procfs.NSInode(l))
+	}
 	return t
 }
+
+// InitMountNS is the inode of init's mount namespace, the host's, or 0 when
+// it could not be read: for procconn.Config.HostMountNS. A proc connector
+// exec that carries it (ns.mnt) and no container id is of a process whose
+// cgroup was not read; observeExec decides its id from its kin
+// (container.Clues.HostMount) and reads no cgroup either.
+func (t *Table) InitMountNS() uint64 { return uint64(t.initMnt) }
 
 // clkTck is USER_HZ, the unit of /proc/PID/stat's start time: 100 on every
 // Linux architecture ruled builds for.
@@ -538,6 +555,9 @@ func (t *Table) read(pid int, exec *event.Event, want procfs.Fields) (*Process, 
 	}
 	if p.AUID < 0 {
 		p.AUID = 0
+	}
+	if want&procfs.FieldNSMnt == 0 && exec != nil && p.NS.Mnt == 0 {
+		p.NS.Mnt = exec.NS.Mnt // read at the exec (carried)
 	}
 	if want&procfs.FieldStatus == 0 {
 		// An audit exec's ids are the truth (overlay copies them too);

@@ -460,6 +460,7 @@ func (h *handler) message(data []byte) {
 		if in.hasCID {
 			ev.Container.ID = in.cid
 		}
+		ev.NS.Mnt = int(in.mnt)
 	}
 	s.emitted.Add(1)
 	h.emit(ev)
@@ -467,7 +468,8 @@ func (h *handler) message(data []byte) {
 
 // readAtExec reads what the event of an exec needs while the process
 // lives: its executable, name and argv (ReadExec, unless audit's record
-// brings them) and its cgroup's container id (ContainerOf).
+// brings them) and its cgroup's container id (ContainerOf), unless its
+// mount namespace is the host's (HostMountNS).
 func (s *Source) readAtExec(r *execReader, pid int) execInfo {
 	var in execInfo
 	if s.cfg.ReadExec && (s.cfg.ExecFromAudit == nil || !s.cfg.ExecFromAudit()) {
@@ -480,7 +482,10 @@ func (s *Source) readAtExec(r *execReader, pid int) execInfo {
 		in.complete = in.exe != "" && in.name != ""
 		in.args = r.args(pid)
 	}
-	if s.cfg.ContainerOf != nil {
+	if s.cfg.HostMountNS != 0 {
+		in.mnt = r.mountNS(pid)
+	}
+	if s.cfg.ContainerOf != nil && (in.mnt == 0 || in.mnt != s.cfg.HostMountNS) {
 		if b := r.cgroup(pid); b != nil {
 			in.cid, in.hasCID = s.cfg.ContainerOf(b), true
 		}

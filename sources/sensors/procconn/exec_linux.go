@@ -10,7 +10,8 @@ import (
 	"github.com/ruled/ruled/sources/enrichers/procfs"
 )
 
-// execReader reads an exec'd process's executable, stat, argv and cgroup straight from
+// execReader reads an exec'd process's executable, stat, argv, mount
+// namespace and cgroup straight from
 // /proc as the proc connector's message is received: a quick process is
 // often gone by the time its event has waited in the pipeline's queue, and
 // the proc connector's exec event carries only pids. Used from the receive
@@ -65,6 +66,19 @@ func (r *execReader) args(pid int) []string {
 		return nil
 	}
 	return procfs.ParseCmdline(b)
+}
+
+// mountNS returns the inode of pid's mount namespace, or 0 when it is gone.
+func (r *execReader) mountNS(pid int) uint64 {
+	r.path = append(r.path[:0], "/proc/"...)
+	r.path = strconv.AppendInt(r.path, int64(pid), 10)
+	r.path = append(r.path, "/ns/mnt\x00"...)
+	n, _, errno := unix.RawSyscall6(unix.SYS_READLINKAT, atFDCWD, uintptr(unsafe.Pointer(&r.path[0])),
+		uintptr(unsafe.Pointer(&r.buf[0])), uintptr(len(r.buf)), 0, 0)
+	if errno != 0 || int(n) >= len(r.buf) {
+		return 0
+	}
+	return procfs.NSInode(string(r.buf[:n]))
 }
 
 // cgroup returns the content of /proc/PID/cgroup (valid until the next

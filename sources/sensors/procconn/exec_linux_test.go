@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ruled/ruled/sources/enrichers/procfs"
 )
 
 // TestExecReaderRead reads this process as the receive thread reads an
@@ -36,5 +38,49 @@ func TestExecReaderRead(t *testing.T) {
 	}
 	if exe, st, ok := r.read(1 << 30); ok || exe != "" || st.Comm != "" {
 		t.Errorf("pid that does not exist: exe %q stat %+v ok %v", exe, st, ok)
+	}
+}
+
+// TestReadAtExecMountNamespace: the exec thread reads the mount namespace
+// and skips the cgroup of a process in the host's (HostMountNS); another
+// namespace, or none configured, reads the cgroup as before.
+func TestReadAtExecMountNamespace(t *testing.T) {
+	l, err := os.Readlink("/proc/self/ns/mnt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := procfs.NSInode(l)
+	if own == 0 {
+		t.Fatalf("mount namespace link %q", l)
+	}
+	for _, tt := range []struct {
+		name   string
+		host   uint64
+		mnt    uint64
+		cgroup bool
+	}{
+		{"ours is the host's: no cgroup read", own, own, false},
+		{"another namespace than the host's: cgroup read", own + 1, own, true},
+		{"host namespace unknown: cgroup read, namespace not read", 0, 0, true},
+	} {
+		var got []byte
+		s := New(Config{HostMountNS: tt.host, ContainerOf: func(b []byte) string {
+			got = append([]byte(nil), b...)
+			return "c1"
+		}})
+		var r execReader
+		in := s.readAtExec(&r, os.Getpid())
+		if in.mnt != tt.mnt || in.hasCID != tt.cgroup || (got != nil) != tt.cgroup {
+			t.Errorf("%s: mnt %d hasCID %v cgroup read %v; want %d %v", tt.name, in.mnt, in.hasCID, got != nil, tt.mnt, tt.cgroup)
+		}
+		if tt.cgroup && (in.cid != "c1" || !strings.Contains(string(got), ":/")) {
+			t.Errorf("%s: cid %q from %q", tt.name, in.cid, got)
+		}
+	}
+	// Gone: no namespace, and the cgroup read finds nothing either.
+	s := New(Config{HostMountNS: own, ContainerOf: func([]byte) string { return "c1" }})
+	var r execReader
+	if in := s.readAtExec(&r, 1<<30); in.mnt != 0 || in.hasCID {
+		t.Errorf("pid that does not exist: %+v", in)
 	}
 }

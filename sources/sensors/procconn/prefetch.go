@@ -28,6 +28,9 @@ type execInfo struct {
 	// a cgroup was read (the process still existed).
 	cid    string
 	hasCID bool
+	// mnt is the process's mount namespace (0: not read, or gone); the
+	// cgroup is not read when it is the host's (Config.HostMountNS).
+	mnt uint64
 }
 
 // prefetchKeep bounds the execs read ahead and not yet taken: entries the

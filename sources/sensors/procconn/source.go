@@ -31,8 +31,19 @@ type Config struct {
 	// waits in any queue: a docker exec'd command that is gone by the time
 	// its events are enriched would otherwise inherit runc's "host". The
 	// id is a clue the process table weighs (container.Clues.Exec), not
-	// the decision. The read costs ~10 µs per exec.
+	// the decision. The read costs ~10 µs per exec (20-27 µs during an
+	// exec storm on a cgroup v1 host), so it is skipped for a process in
+	// the host's mount namespace (HostMountNS).
 	ContainerOf func(cgroup []byte) string
+	// HostMountNS, when not 0, is the inode of the host's mount namespace
+	// (init's, /proc/1/ns/mnt; proctable.Table.InitMountNS). Each exec's
+	// /proc/PID/ns/mnt is then read at receive (~3 µs) and carried on the
+	// event (ns.mnt), and its cgroup is read only when the namespace is
+	// another (or could not be read): every container runtime gives a
+	// container's processes a mount namespace of their own, and the
+	// process table decides the id of one in the host's from its kin
+	// (container.Clues.HostMount).
+	HostMountNS uint64
 	// ReadExec reads each exec's /proc/PID/exe, stat and cmdline as it is
 	// received (a few µs each), so proc.exe, proc.name and the argv
 	// survive a process that is gone before the event is enriched (the
