@@ -112,6 +112,7 @@ func (l *Pipeline) add(name string, cfg Config) error {
 		s := procconn.New(procconn.Config{Logger: l.log.With("source", Procconn), Resync: l.table.Resync,
 			ContainerOf: l.res.ContainerIDOf, HostMountNS: l.table.InitMountNS(), ReadExec: true,
 			ExecFromAudit: l.table.AuditBringsExecs, Drained: l.markDrained})
+		l.table.SetHostMountRule(true)
 		l.conn = s
 		l.srcs = append(l.srcs, s)
 	}

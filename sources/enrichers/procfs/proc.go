@@ -414,6 +414,9 @@ func (r *Reader) fd(dir string, n int) Stdio {
 // NSOf reads the pid, net and mnt namespace inodes of pid.
 func (r *Reader) NSOf(pid int) NS { return r.nsOf(pid, FieldNS) }
 
+// MountNS reads the mount namespace inode of pid; 0 when it is gone.
+func (r *Reader) MountNS(pid int) uint64 { return r.nsOf(pid, FieldNSMnt).Mnt }
+
 // nsOf reads the namespaces of pid that want names.
 func (r *Reader) nsOf(pid int, want Fields) NS {
 	dir := strconv.Itoa(pid) + "/ns/"

@@ -161,3 +161,41 @@ func TestHostMountExecIgnoresExitedEntry(t *testing.T) {
 		t.Errorf("reused pid: container %q, want host (its parent, bash)", p.ContainerID)
 	}
 }
+
+// auditExec is audit's record of an exec of pid, child of ppid.
+func auditExec(pid, ppid int, exe string, args ...string) *event.Event {
+	ev := &event.Event{}
+	ev.Evt.Type, ev.Evt.Source, ev.Evt.Success = event.TypeExecve, event.SourceAudit, true
+	ev.Proc.PID, ev.Proc.PPID, ev.Proc.Exe, ev.Proc.Args = pid, ppid, exe, args
+	ev.Proc.Name = args[0]
+	return ev
+}
+
+// Audit's record of an exec observed before the proc connector's report:
+// with the proc connector running (SetHostMountRule) the table reads its
+// mount namespace first and no cgroup in the host's, the same rule as the
+// exec thread's; with audit alone the cgroup is read, as before.
+func TestAuditFirstHostMountRule(t *testing.T) {
+	tb, f, reads := hostMountTable(t)
+	tb.SetHostMountRule(true)
+	f.add(fp{pid: 800, ppid: 500, comm: "cat", exe: "/bin/cat", args: []string{"cat"}})
+	tb.Observe(pcEv(event.TypeFork, 800, 500))
+	tb.Observe(auditExec(800, 500, "/bin/cat", "cat"))
+	if p, _ := tb.Get(800); p.ContainerID != "c1" || reads[800] != 0 || p.NS.Mnt != hostMntNS {
+		t.Errorf("escaped, audit first: container %q, %d cgroup reads, mnt %d; want c1, 0, %d", p.ContainerID, reads[800], p.NS.Mnt, hostMntNS)
+	}
+	f.add(fp{pid: 810, ppid: 500, comm: "ls", exe: "/bin/ls", args: []string{"ls"}, mnt: ctrMntNS})
+	tb.Observe(pcEv(event.TypeFork, 810, 500))
+	tb.Observe(auditExec(810, 500, "/bin/ls", "ls"))
+	if p, _ := tb.Get(810); p.ContainerID != event.HostID || reads[810] != 1 {
+		t.Errorf("container's mount namespace, audit first: container %q, %d cgroup reads; want the cgroup's host, 1", p.ContainerID, reads[810])
+	}
+	tb.SetHostMountRule(false)
+	f.add(fp{pid: 820, ppid: 200, comm: "id", exe: "/usr/bin/id", args: []string{"id"}})
+	tb.Observe(pcEv(event.TypeFork, 820, 200))
+	ex := auditExec(820, 200, "/usr/bin/id", "id")
+	tb.Observe(ex)
+	if p, _ := tb.Get(820); p.ContainerID != event.HostID || reads[820] != 1 || ex.NS.Mnt != 0 {
+		t.Errorf("audit alone: container %q, %d cgroup reads, event mnt %d; want host, 1, 0", p.ContainerID, reads[820], ex.NS.Mnt)
+	}
+}

@@ -343,15 +343,6 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 	// running process: see the lean read below.
 	live := old != nil && old.Exited.IsZero()
 	parentKnown := live && old.PPID != 0
-	// The proc connector's exec thread found the process in the host's
-	// mount namespace and so read no cgroup (procconn.Config.HostMountNS):
-	// neither does this read; its id comes from its kin.
-	hostMount := ev.Evt.Source == event.SourceProcconn && ev.Container.ID == "" &&
-		t.initMnt != 0 && ev.NS.Mnt == t.initMnt
-	kin := ""
-	if hostMount {
-		kin = container.Decide(t.kinClues(old, ev.Proc.PPID))
-	}
 	t.mu.RUnlock()
 	if skipRead {
 		// Only take what this report knows better: audit's argv, ids and
@@ -365,6 +356,23 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 		}
 		t.mu.Unlock()
 		return
+	}
+	if ev.Evt.Source == event.SourceAudit && ev.NS.Mnt == 0 && t.hostMountRule.Load() {
+		// Audit's record came first: the same rule as the proc
+		// connector's exec thread, the mount namespace before the cgroup.
+		ev.NS.Mnt = int(t.reader.MountNS(pid))
+	}
+	// The process is in the host's mount namespace, read by the proc
+	// connector's exec thread (which then read no cgroup,
+	// procconn.Config.HostMountNS) or just above: no cgroup read here
+	// either; its id comes from its kin.
+	hostMount := (ev.Evt.Source == event.SourceProcconn || ev.Evt.Source == event.SourceAudit) &&
+		ev.Container.ID == "" && t.initMnt != 0 && ev.NS.Mnt == t.initMnt
+	kin := ""
+	if hostMount {
+		t.mu.RLock()
+		kin = container.Decide(t.kinClues(old, ev.Proc.PPID))
+		t.mu.RUnlock()
 	}
 	want := procfs.AllFields &^ carried(ev) &^ t.unread()
 	lean := ev.Evt.Source == event.SourceProcconn && t.auditBrings(now)
@@ -460,7 +468,7 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 		if pp := t.procs[p.PPID]; pp != nil {
 			inherit(p, pp)
 		}
-		if ev.Evt.Source == event.SourceProcconn && ev.NS.Mnt != 0 {
+		if ev.NS.Mnt != 0 && ev.Evt.Source != event.SourceReplay {
 			p.NS.Mnt = ev.NS.Mnt // read at the exec
 		}
 	} else if old != nil && p.PPID == 0 {
@@ -592,8 +600,8 @@ func carried(ev *event.Event) procfs.Fields {
 	if ev.Evt.Source == event.SourceAudit || ev.Evt.Source == event.SourceReplay {
 		f |= procfs.FieldStatus | procfs.FieldLoginUID
 	}
-	if ev.Evt.Source == event.SourceProcconn && ev.NS.Mnt != 0 {
-		f |= procfs.FieldNSMnt // read by the exec thread
+	if (ev.Evt.Source == event.SourceProcconn || ev.Evt.Source == event.SourceAudit) && ev.NS.Mnt != 0 {
+		f |= procfs.FieldNSMnt // read at the exec (see observeExec)
 	}
 	return f
 }

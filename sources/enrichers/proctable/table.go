@@ -159,6 +159,8 @@ type Table struct {
 	// initMnt is init's mount namespace, the host's (ours is a
 	// container's when ruled runs in one): see InitMountNS.
 	initMnt int
+	// hostMountRule: see SetHostMountRule.
+	hostMountRule atomic.Bool
 }
 
 type exitRec struct {
@@ -229,6 +231,13 @@ func New(cfg Config) *Table {
 // cgroup was not read; observeExec decides its id from its kin
 // (container.Clues.HostMount) and reads no cgroup either.
 func (t *Table) InitMountNS() uint64 { return uint64(t.initMnt) }
+
+// SetHostMountRule applies the proc connector's rule (procconn.Config.
+// HostMountNS) to the execs audit reports before it does: their mount
+// namespace is read first and their cgroup only outside the host's. Set
+// when the proc connector runs; with audit alone every exec's cgroup is
+// read.
+func (t *Table) SetHostMountRule(on bool) { t.hostMountRule.Store(on) }
 
 // clkTck is USER_HZ, the unit of /proc/PID/stat's start time: 100 on every
 // Linux architecture ruled builds for.
