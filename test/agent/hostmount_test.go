@@ -66,11 +66,10 @@ func findExec(a *e2e.Agent, d time.Duration, match func(execEvent) bool) (execEv
 func TestHostMountNamespaceContainerID(t *testing.T) {
 	e2e.RequireDocker(t)
 	bin := e2e.RuledBinary(t)
-	l, err := os.Readlink("/proc/1/ns/mnt")
-	if err != nil {
-		t.Fatal(err)
+	hostMnt := procfs.HostMountNS(procfs.Dir("/proc"))
+	if hostMnt == 0 {
+		t.Fatal("the host's mount namespace could not be read")
 	}
-	hostMnt := procfs.NSInode(l)
 
 	a := e2e.StartAgent(t, bin, nil, "events", "-sources", "procconn", "-filter", "evt.type = execve")
 	// Ready once it reports an exec.

@@ -414,6 +414,21 @@ func (r *Reader) fd(dir string, n int) Stdio {
 // NSOf reads the pid, net and mnt namespace inodes of pid.
 func (r *Reader) NSOf(pid int) NS { return r.nsOf(pid, FieldNS) }
 
+// HostMountNS returns the inode of the host's mount namespace: init's
+// (pid 1), else, where init's links may not be read (a VM whose init
+// refuses ptrace access), kthreadd's (pid 2): kernel threads stay in the
+// initial mount namespace, where init starts. 0 when neither is readable.
+func HostMountNS(proc fs.FS) uint64 {
+	for _, name := range []string{"1/ns/mnt", "2/ns/mnt"} {
+		if l, err := fs.ReadLink(proc, name); err == nil {
+			if ino := NSInode(l); ino != 0 {
+				return ino
+			}
+		}
+	}
+	return 0
+}
+
 // MountNS reads the mount namespace inode of pid; 0 when it is gone.
 func (r *Reader) MountNS(pid int) uint64 { return r.nsOf(pid, FieldNSMnt).Mnt }
 

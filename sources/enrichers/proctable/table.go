@@ -219,14 +219,12 @@ func New(cfg Config) *Table {
 		ns := t.reader.NSOf(pid)
 		t.hostMnt, t.hostPidNS = int(ns.Mnt), int(ns.PID)
 	}
-	if l, err := fs.ReadLink(cfg.Proc, "1/ns/mnt"); err == nil {
-		t.initMnt = int(procfs.NSInode(l))
-	}
+	t.initMnt = int(procfs.HostMountNS(cfg.Proc))
 	return t
 }
 
-// InitMountNS is the inode of init's mount namespace, the host's, or 0 when
-// it could not be read: for procconn.Config.HostMountNS. A proc connector
+// InitMountNS is the inode of init's mount namespace, the host's
+// (procfs.HostMountNS), or 0 when it could not be read: for procconn.Config.HostMountNS. A proc connector
 // exec that carries it (ns.mnt) and no container id is of a process whose
 // cgroup was not read; observeExec decides its id from its kin
 // (container.Clues.HostMount) and reads no cgroup either.

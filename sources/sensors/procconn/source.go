@@ -36,7 +36,7 @@ type Config struct {
 	// the host's mount namespace (HostMountNS).
 	ContainerOf func(cgroup []byte) string
 	// HostMountNS, when not 0, is the inode of the host's mount namespace
-	// (init's, /proc/1/ns/mnt; proctable.Table.InitMountNS). Each exec's
+	// (init's; procfs.HostMountNS, proctable.Table.InitMountNS). Each exec's
 	// /proc/PID/ns/mnt is then read at receive (~3 µs) and carried on the
 	// event (ns.mnt), and its cgroup is read only when the namespace is
 	// another (or could not be read): every container runtime gives a
