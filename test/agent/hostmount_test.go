@@ -86,7 +86,9 @@ func TestHostMountNamespaceContainerID(t *testing.T) {
 
 	name := fmt.Sprintf("ruled-cgroup-hostmnt-%d", os.Getpid())
 	t.Cleanup(func() { _ = exec.Command("docker", "rm", "-f", name).Run() })
-	id := e2e.Docker(t, "run", "-d", "--name", name, "--privileged", "--pid=host", "--network", "none",
+	// test/setup.sh's runc wrapper: a privileged container asks for every
+	// capability, and a VM's init may withhold some.
+	id := e2e.Docker(t, "run", "-d", "--name", name, "--runtime=ruled-test-runc", "--privileged", "--pid=host", "--network", "none",
 		e2e.TestImage, "sleep", "60")
 
 	// The escape: the host's /bin/sh and cat, in the host's mount
