@@ -178,17 +178,31 @@ func auditExec(pid, ppid int, exe string, args ...string) *event.Event {
 func TestAuditFirstHostMountRule(t *testing.T) {
 	tb, f, reads := hostMountTable(t)
 	tb.SetHostMountRule(true)
-	f.add(fp{pid: 800, ppid: 500, comm: "cat", exe: "/bin/cat", args: []string{"cat"}})
+	// The escaped shell (its exec reported by the proc connector), then
+	// its child's exec reported by audit first.
+	f.add(fp{pid: 800, ppid: 500, comm: "sh", exe: "/bin/sh", args: []string{"sh"}})
 	tb.Observe(pcEv(event.TypeFork, 800, 500))
-	tb.Observe(auditExec(800, 500, "/bin/cat", "cat"))
-	if p, _ := tb.Get(800); p.ContainerID != "c1" || reads[800] != 0 || p.NS.Mnt != hostMntNS {
-		t.Errorf("escaped, audit first: container %q, %d cgroup reads, mnt %d; want c1, 0, %d", p.ContainerID, reads[800], p.NS.Mnt, hostMntNS)
+	tb.Observe(pcExecIn(800, hostMntNS))
+	f.add(fp{pid: 801, ppid: 800, comm: "cat", exe: "/bin/cat", args: []string{"cat"}})
+	tb.Observe(pcEv(event.TypeFork, 801, 800))
+	tb.Observe(auditExec(801, 800, "/bin/cat", "cat"))
+	if p, _ := tb.Get(801); p.ContainerID != "c1" || reads[801] != 0 || p.NS.Mnt != hostMntNS {
+		t.Errorf("escaped, audit first: container %q, %d cgroup reads, mnt %d; want c1, 0, %d", p.ContainerID, reads[801], p.NS.Mnt, hostMntNS)
+	}
+	// A host process's child, audit first.
+	f.add(fp{pid: 805, ppid: 200, comm: "id", exe: "/usr/bin/id", args: []string{"id"}})
+	tb.Observe(pcEv(event.TypeFork, 805, 200))
+	tb.Observe(auditExec(805, 200, "/usr/bin/id", "id"))
+	if p, _ := tb.Get(805); p.ContainerID != event.HostID || reads[805] != 0 {
+		t.Errorf("host, audit first: container %q, %d cgroup reads; want host, 0", p.ContainerID, reads[805])
 	}
 	f.add(fp{pid: 810, ppid: 500, comm: "ls", exe: "/bin/ls", args: []string{"ls"}, mnt: ctrMntNS})
 	tb.Observe(pcEv(event.TypeFork, 810, 500))
-	tb.Observe(auditExec(810, 500, "/bin/ls", "ls"))
-	if p, _ := tb.Get(810); p.ContainerID != event.HostID || reads[810] != 1 {
-		t.Errorf("container's mount namespace, audit first: container %q, %d cgroup reads; want the cgroup's host, 1", p.ContainerID, reads[810])
+	lx := auditExec(810, 500, "/bin/ls", "ls")
+	tb.Observe(lx)
+	if p, _ := tb.Get(810); p.ContainerID != event.HostID || reads[810] != 1 || p.NS.Mnt != ctrMntNS || lx.NS.Mnt != 0 {
+		t.Errorf("container's mount namespace, audit first: container %q, %d cgroup reads, mnt %d, event mnt %d; want the cgroup's host, 1, %d, 0 (no readlink before the read)",
+			p.ContainerID, reads[810], p.NS.Mnt, lx.NS.Mnt, ctrMntNS)
 	}
 	tb.SetHostMountRule(false)
 	f.add(fp{pid: 820, ppid: 200, comm: "id", exe: "/usr/bin/id", args: []string{"id"}})

@@ -343,6 +343,10 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 	// running process: see the lean read below.
 	live := old != nil && old.Exited.IsZero()
 	parentKnown := live && old.PPID != 0
+	oldMnt := 0
+	if live {
+		oldMnt = old.NS.Mnt
+	}
 	t.mu.RUnlock()
 	if skipRead {
 		// Only take what this report knows better: audit's argv, ids and
@@ -357,9 +361,13 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 		t.mu.Unlock()
 		return
 	}
-	if ev.Evt.Source == event.SourceAudit && ev.NS.Mnt == 0 && t.hostMountRule.Load() {
+	if ev.Evt.Source == event.SourceAudit && ev.NS.Mnt == 0 && t.hostMountRule.Load() &&
+		(oldMnt == 0 || oldMnt == t.initMnt) {
 		// Audit's record came first: the same rule as the proc
 		// connector's exec thread, the mount namespace before the cgroup.
+		// Not for a process whose fork copy is in another mount
+		// namespace (a container's): its cgroup is read anyway, and the
+		// readlink would only delay the read of its descriptors.
 		ev.NS.Mnt = int(t.reader.MountNS(pid))
 	}
 	// The process is in the host's mount namespace, read by the proc
