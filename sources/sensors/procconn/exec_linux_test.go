@@ -77,6 +77,17 @@ func TestReadAtExecMountNamespace(t *testing.T) {
 			t.Errorf("%s: cid %q from %q", tt.name, in.cid, got)
 		}
 	}
+	// Both ways to the namespace agree.
+	var viaLink execReader
+	viaLink.nsLink = true
+	if got := viaLink.mountNS(os.Getpid()); got != own {
+		t.Errorf("mount namespace through the link: %d, want %d", got, own)
+	}
+	var viaPidfd execReader
+	// (A kernel before 6.11 has no PIDFD_GET_MNT_NAMESPACE: the link.)
+	if got := viaPidfd.mountNS(os.Getpid()); got != own {
+		t.Errorf("mount namespace through a pidfd: %d (fell back to the link: %v), want %d", got, viaPidfd.nsLink, own)
+	}
 	// Gone: no namespace, and the cgroup read finds nothing either.
 	s := New(Config{HostMountNS: own, ContainerOf: func([]byte) string { return "c1" }})
 	var r execReader
