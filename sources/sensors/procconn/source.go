@@ -36,9 +36,10 @@ type Config struct {
 	// the host's mount namespace (HostMountNS).
 	ContainerOf func(cgroup []byte) string
 	// HostMountNS, when not 0, is the inode of the host's mount namespace
-	// (init's; procfs.HostMountNS, proctable.Table.InitMountNS). Each exec's
-	// /proc/PID/ns/mnt is then read at receive (~3 µs) and carried on the
-	// event (ns.mnt), and its cgroup is read only when the namespace is
+	// (init's; procfs.HostMountNS, proctable.Table.InitMountNS). Each
+	// exec's mount namespace is then read at receive (~10 µs through a
+	// pidfd) and carried on the event (ns.mnt), and its cgroup is read
+	// only when the namespace is
 	// another (or could not be read): every container runtime gives a
 	// container's processes a mount namespace of their own, and the
 	// process table decides the id of one in the host's from its kin
