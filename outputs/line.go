@@ -122,17 +122,21 @@ func (s *fileSink) write(_ context.Context, batch []event.Alert) (int, error) {
 	var encErr error
 	s.buf, n, encErr = encodeLines(s.buf[:0], batch, true)
 	if len(s.buf) > 0 {
-		st, err := s.f.Stat()
-		if err != nil {
-			return 0, fmt.Errorf("write %s: %w", s.path, err)
-		}
 		if w, err := s.f.Write(s.buf); err != nil {
 			// A full disk takes part of a write: keep the whole lines it
 			// took, cut the torn one, so the file stays JSON lines and a
-			// retry does not follow half an alert.
+			// retry does not follow half an alert. The file is opened for
+			// appending, so the torn part is its last w-keep bytes; the
+			// size is asked only now, not before every write.
 			done, keep := wholeLines(s.buf[:w])
-			if terr := s.f.Truncate(st.Size() + int64(keep)); terr != nil {
-				err = errors.Join(err, fmt.Errorf("cut a partial line: %w", terr))
+			if w > keep {
+				st, serr := s.f.Stat()
+				if serr == nil {
+					serr = s.f.Truncate(st.Size() - int64(w-keep))
+				}
+				if serr != nil {
+					err = errors.Join(err, fmt.Errorf("cut a partial line: %w", serr))
+				}
 			}
 			return done, fmt.Errorf("write %s: %w", s.path, err)
 		}
