@@ -213,3 +213,34 @@ func TestAuditFirstHostMountRule(t *testing.T) {
 		t.Errorf("audit alone: container %q, %d cgroup reads, event mnt %d; want host, 1, 0", p.ContainerID, reads[820], ex.NS.Mnt)
 	}
 }
+
+// A container process's standard descriptors read by the exec thread as
+// it received the exec are the exec's: /proc now shows the socket the new
+// program dup2'd onto fd 0 since (busybox nc -e), the exec keeps its pipe,
+// and a socket carried is resolved like one read.
+func TestExecCarriesStdioAtExec(t *testing.T) {
+	tb, f, _ := hostMountTable(t)
+	var asked []uint64
+	tb.SetStdioResolver(func(pid, fd int, inode uint64, s *event.Stdio) {
+		asked = append(asked, inode)
+		s.L4Proto = "tcp"
+	})
+	f.add(fp{pid: 330, ppid: 500, comm: "nc", exe: "/bin/nc", args: []string{"nc", "-e", "/bin/sh"}, mnt: ctrMntNS, stdin: "socket:[4242]"})
+	tb.Observe(pcEv(event.TypeFork, 330, 500))
+	ev := pcExecIn(330, ctrMntNS)
+	ev.Container.ID = "c1"
+	ev.Proc.Stdin = event.Stdio{Type: event.StdioPipe, Name: "pipe:[77]"}
+	ev.Proc.Stdout = event.Stdio{Type: event.StdioSocket, Name: "socket:[88]"}
+	ev.Proc.Stderr = event.Stdio{Type: event.StdioNone}
+	tb.Observe(ev)
+	p, _ := tb.Get(330)
+	if p.Stdio[0].Type != event.StdioPipe || p.StdioInodes[0] != 77 || p.Stdio[1].L4Proto != "tcp" || p.StdioInodes[1] != 88 || p.Stdio[2].Type != event.StdioNone {
+		t.Errorf("stdio %+v inodes %v: want the exec's pipe, its resolved socket 88 and none", p.Stdio, p.StdioInodes)
+	}
+	if len(asked) != 1 || asked[0] != 88 {
+		t.Errorf("resolver asked about %v, want [88] (the carried socket, not /proc's 4242)", asked)
+	}
+	if ev.Proc.Stdin.Type != event.StdioPipe || ev.Proc.Stdout.L4Proto != "tcp" {
+		t.Errorf("the exec event's stdio %+v / %+v: want the table's, resolved", ev.Proc.Stdin, ev.Proc.Stdout)
+	}
+}

@@ -325,6 +325,17 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 	if ev.Evt.Source == event.SourceAudit && ev.Proc.Exe != "" {
 		t.auditExecAt.Store(now.UnixNano())
 	}
+	// The proc connector's exec thread read the standard descriptors of a
+	// container's process as it received the exec (procconn: before the
+	// new program could dup2 onto them): they are the process's, without
+	// their sockets' ends yet; the event gets them resolved, from the
+	// table, like any exec.
+	var atExec [3]event.Stdio
+	hasAtExec := ev.Evt.Source == event.SourceProcconn && ev.Proc.Stdin.Type != ""
+	if hasAtExec {
+		atExec = [3]event.Stdio{ev.Proc.Stdin, ev.Proc.Stdout, ev.Proc.Stderr}
+		ev.Proc.Stdin, ev.Proc.Stdout, ev.Proc.Stderr = event.Stdio{}, event.Stdio{}, event.Stdio{}
+	}
 	t.mu.RLock()
 	old := t.procs[pid]
 	recent := old != nil && !old.Partial && now.Sub(old.execAt) < time.Second
@@ -383,6 +394,9 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 		t.mu.RUnlock()
 	}
 	want := procfs.AllFields &^ carried(ev) &^ t.unread()
+	if hasAtExec {
+		want &^= procfs.FieldStdio
+	}
 	lean := ev.Evt.Source == event.SourceProcconn && t.auditBrings(now)
 	if lean {
 		want &^= fromAudit
@@ -443,6 +457,15 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 			clue.Exe = p.Exe
 		}
 		t.readParts(p, late&g(clue))
+	}
+	if ok && hasAtExec {
+		for i, s := range atExec {
+			p.Stdio[i] = s
+			if s.Type == event.StdioSocket || s.Type == event.StdioPipe {
+				p.StdioInodes[i] = procfs.NSInode(s.Name)
+			}
+		}
+		t.resolveStdio(pid, [3]*event.Stdio{&p.Stdio[0], &p.Stdio[1], &p.Stdio[2]}, p.StdioInodes)
 	}
 	if ok && ev.Container.ID == "" && !resolved && !hostMount {
 		// An exec the proc connector reports carries the container id

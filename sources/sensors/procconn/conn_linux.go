@@ -461,6 +461,11 @@ func (h *handler) message(data []byte) {
 			ev.Container.ID = in.cid
 		}
 		ev.NS.Mnt = int(in.mnt)
+		if in.hasStdio {
+			for i, p := range [3]*event.Stdio{&ev.Proc.Stdin, &ev.Proc.Stdout, &ev.Proc.Stderr} {
+				*p = event.Stdio{Type: in.stdio[i].Type, Name: in.stdio[i].Name}
+			}
+		}
 	}
 	s.emitted.Add(1)
 	h.emit(ev)
@@ -488,6 +493,12 @@ func (s *Source) readAtExec(r *execReader, pid int) execInfo {
 	if s.cfg.ContainerOf != nil && (in.mnt == 0 || in.mnt != s.cfg.HostMountNS) {
 		if b := r.cgroup(pid); b != nil {
 			in.cid, in.hasCID = s.cfg.ContainerOf(b), true
+			// A container's process: its standard descriptors as they
+			// are at the exec, before the new program can move a socket
+			// onto them (busybox nc -e dup2s its connection onto 0 and 1
+			// and execs the shell); the table's read comes a pipeline
+			// later and would show the program's own dup2 in its exec.
+			in.stdio, in.hasStdio = r.stdio(pid), true
 		}
 	}
 	return in

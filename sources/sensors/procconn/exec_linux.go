@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ruled/ruled/sources/enrichers/procfs"
+	"github.com/ruled/ruled/sources/event"
 )
 
 // execReader reads an exec'd process's executable, stat, argv, mount
@@ -117,6 +118,33 @@ func (r *execReader) mountNS(pid int) uint64 {
 		return 0
 	}
 	return procfs.NSInode(string(r.buf[:n]))
+}
+
+// stdio classifies the links of pid's descriptors 0-2: type "none" for a
+// closed one, zero when the process is gone.
+func (r *execReader) stdio(pid int) [3]procfs.Stdio {
+	var out [3]procfs.Stdio
+	for fd := range out {
+		r.path = append(r.path[:0], "/proc/"...)
+		r.path = strconv.AppendInt(r.path, int64(pid), 10)
+		r.path = append(r.path, "/fd/"...)
+		r.path = strconv.AppendInt(r.path, int64(fd), 10)
+		r.path = append(r.path, 0)
+		n, _, errno := unix.RawSyscall6(unix.SYS_READLINKAT, atFDCWD, uintptr(unsafe.Pointer(&r.path[0])),
+			uintptr(unsafe.Pointer(&r.buf[0])), uintptr(len(r.buf)), 0, 0)
+		switch {
+		case errno == 0 && int(n) < len(r.buf):
+			out[fd] = procfs.ClassifyFD(string(r.buf[:n]))
+		case errno == unix.ENOENT:
+			out[fd] = procfs.Stdio{Type: event.StdioNone}
+		}
+	}
+	if out[0].Type == event.StdioNone && out[1].Type == event.StdioNone && out[2].Type == event.StdioNone {
+		// All three missing: more likely the process is gone than that
+		// it closed them all.
+		return [3]procfs.Stdio{}
+	}
+	return out
 }
 
 // cgroup returns the content of /proc/PID/cgroup (valid until the next

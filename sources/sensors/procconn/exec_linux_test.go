@@ -1,6 +1,7 @@
 package procconn
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -93,5 +94,25 @@ func TestReadAtExecMountNamespace(t *testing.T) {
 	var r execReader
 	if in := s.readAtExec(&r, 1<<30); in.mnt != 0 || in.hasCID {
 		t.Errorf("pid that does not exist: %+v", in)
+	}
+}
+
+// TestExecReaderStdio: the exec thread's read of fds 0-2 classifies each
+// as the process table's reader does, and a gone process reads as none.
+func TestExecReaderStdio(t *testing.T) {
+	var r execReader
+	got := r.stdio(os.Getpid())
+	for fd, s := range got {
+		l, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
+		want := procfs.Stdio{Type: "none"}
+		if err == nil {
+			want = procfs.ClassifyFD(l)
+		}
+		if s != want {
+			t.Errorf("fd %d: %+v, want %+v", fd, s, want)
+		}
+	}
+	if gone := r.stdio(1 << 30); gone != ([3]procfs.Stdio{}) {
+		t.Errorf("pid that does not exist: %+v", gone)
 	}
 }
