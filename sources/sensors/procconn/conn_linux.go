@@ -461,10 +461,8 @@ func (h *handler) message(data []byte) {
 			ev.Container.ID = in.cid
 		}
 		ev.NS.Mnt = int(in.mnt)
-		if in.hasStdio {
-			for i, p := range [3]*event.Stdio{&ev.Proc.Stdin, &ev.Proc.Stdout, &ev.Proc.Stderr} {
-				*p = event.Stdio{Type: in.stdio[i].Type, Name: in.stdio[i].Name}
-			}
+		for i, p := range [3]*event.Stdio{&ev.Proc.Stdin, &ev.Proc.Stdout, &ev.Proc.Stderr} {
+			*p = event.Stdio{Type: in.stdio[i].Type, Name: in.stdio[i].Name}
 		}
 	}
 	s.emitted.Add(1)
@@ -498,7 +496,7 @@ func (s *Source) readAtExec(r *execReader, pid int) execInfo {
 			// onto them (busybox nc -e dup2s its connection onto 0 and 1
 			// and execs the shell); the table's read comes a pipeline
 			// later and would show the program's own dup2 in its exec.
-			in.stdio, in.hasStdio = r.stdio(pid), true
+			in.stdio = r.stdio(pid)
 		}
 	}
 	return in

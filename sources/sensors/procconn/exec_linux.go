@@ -40,18 +40,12 @@ type execReader struct {
 // brings what the process table would read stat for (~1-2 µs more than
 // comm, one file less per exec in all).
 func (r *execReader) read(pid int) (exe string, st procfs.Stat, ok bool) {
-	r.path = append(r.path[:0], "/proc/"...)
-	r.path = strconv.AppendInt(r.path, int64(pid), 10)
-	dir := len(r.path)
-	r.path = append(r.path, "/exe\x00"...)
-	n, _, errno := unix.RawSyscall6(unix.SYS_READLINKAT, atFDCWD, uintptr(unsafe.Pointer(&r.path[0])),
-		uintptr(unsafe.Pointer(&r.buf[0])), uintptr(len(r.buf)), 0, 0)
-	if errno == 0 && n > 0 && int(n) < len(r.buf) {
+	r.dir(pid)
+	if b, errno := r.readLink("/exe"); errno == 0 && len(b) > 0 {
 		// A deleted executable reads "/path (deleted)"; rules match the
 		// path (as procfs.Reader does).
-		exe = string(bytes.TrimSuffix(r.buf[:n], []byte(" (deleted)")))
+		exe = string(bytes.TrimSuffix(b, []byte(" (deleted)")))
 	}
-	r.path = r.path[:dir]
 	if b := r.readFile("/stat", len(r.buf)); len(b) > 0 {
 		if s, err := procfs.ParseStatBytes(b); err == nil {
 			st, ok = s, true
@@ -63,8 +57,7 @@ func (r *execReader) read(pid int) (exe string, st procfs.Stat, ok bool) {
 // args returns the argv of pid, or nil when it is gone or longer than one
 // read (the process table then reads it whole while the process lives).
 func (r *execReader) args(pid int) []string {
-	r.path = append(r.path[:0], "/proc/"...)
-	r.path = strconv.AppendInt(r.path, int64(pid), 10)
+	r.dir(pid)
 	b := r.readFile("/cmdline", len(r.buf))
 	if len(b) == 0 || len(b) == len(r.buf) {
 		return nil
@@ -109,33 +102,25 @@ func (r *execReader) mountNS(pid int) uint64 {
 			return 0
 		}
 	}
-	r.path = append(r.path[:0], "/proc/"...)
-	r.path = strconv.AppendInt(r.path, int64(pid), 10)
-	r.path = append(r.path, "/ns/mnt\x00"...)
-	n, _, errno := unix.RawSyscall6(unix.SYS_READLINKAT, atFDCWD, uintptr(unsafe.Pointer(&r.path[0])),
-		uintptr(unsafe.Pointer(&r.buf[0])), uintptr(len(r.buf)), 0, 0)
-	if errno != 0 || int(n) >= len(r.buf) {
+	r.dir(pid)
+	b, errno := r.readLink("/ns/mnt")
+	if errno != 0 {
 		return 0
 	}
-	return procfs.NSInode(string(r.buf[:n]))
+	return procfs.NSInode(string(b))
 }
 
 // stdio classifies the links of pid's descriptors 0-2: type "none" for a
 // closed one, zero when the process is gone.
 func (r *execReader) stdio(pid int) [3]procfs.Stdio {
 	var out [3]procfs.Stdio
-	for fd := range out {
-		r.path = append(r.path[:0], "/proc/"...)
-		r.path = strconv.AppendInt(r.path, int64(pid), 10)
-		r.path = append(r.path, "/fd/"...)
-		r.path = strconv.AppendInt(r.path, int64(fd), 10)
-		r.path = append(r.path, 0)
-		n, _, errno := unix.RawSyscall6(unix.SYS_READLINKAT, atFDCWD, uintptr(unsafe.Pointer(&r.path[0])),
-			uintptr(unsafe.Pointer(&r.buf[0])), uintptr(len(r.buf)), 0, 0)
-		switch {
-		case errno == 0 && int(n) < len(r.buf):
-			out[fd] = procfs.ClassifyFD(string(r.buf[:n]))
-		case errno == unix.ENOENT:
+	r.dir(pid)
+	for fd, name := range [3]string{"/fd/0", "/fd/1", "/fd/2"} {
+		b, errno := r.readLink(name)
+		switch errno {
+		case 0:
+			out[fd] = procfs.ClassifyFD(string(b))
+		case unix.ENOENT:
 			out[fd] = procfs.Stdio{Type: event.StdioNone}
 		}
 	}
@@ -150,9 +135,33 @@ func (r *execReader) stdio(pid int) [3]procfs.Stdio {
 // cgroup returns the content of /proc/PID/cgroup (valid until the next
 // call), or nil when the process is gone.
 func (r *execReader) cgroup(pid int) []byte {
+	r.dir(pid)
+	return r.readFile("/cgroup", len(r.buf))
+}
+
+// dir sets r.path to the process directory of pid, which readFile and
+// readLink take their names under.
+func (r *execReader) dir(pid int) {
 	r.path = append(r.path[:0], "/proc/"...)
 	r.path = strconv.AppendInt(r.path, int64(pid), 10)
-	return r.readFile("/cgroup", len(r.buf))
+}
+
+// readLink returns the target of the link name under the process
+// directory in r.path (valid until the next read), or the error;
+// ENAMETOOLONG for a target that does not fit r.buf.
+func (r *execReader) readLink(name string) ([]byte, unix.Errno) {
+	dir := len(r.path)
+	r.path = append(append(r.path, name...), 0)
+	n, _, errno := unix.RawSyscall6(unix.SYS_READLINKAT, atFDCWD, uintptr(unsafe.Pointer(&r.path[0])),
+		uintptr(unsafe.Pointer(&r.buf[0])), uintptr(len(r.buf)), 0, 0)
+	r.path = r.path[:dir]
+	switch {
+	case errno != 0:
+		return nil, errno
+	case int(n) >= len(r.buf):
+		return nil, unix.ENAMETOOLONG
+	}
+	return r.buf[:n], 0
 }
 
 // readFile reads up to max bytes of the file name under the process

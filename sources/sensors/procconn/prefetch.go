@@ -1,10 +1,11 @@
 package procconn
 
 import (
-	"github.com/ruled/ruled/sources/enrichers/procfs"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ruled/ruled/sources/enrichers/procfs"
 )
 
 // execKey names one exec: the kernel sends the same message (pid and
@@ -32,10 +33,9 @@ type execInfo struct {
 	// mnt is the process's mount namespace (0: not read, or gone); the
 	// cgroup is not read when it is the host's (Config.HostMountNS).
 	mnt uint64
-	// stdio are the links of fds 0-2 read with the cgroup (a process
-	// outside the host's mount namespace); hasStdio says they were read.
-	stdio    [3]procfs.Stdio
-	hasStdio bool
+	// stdio are the links of fds 0-2, read with the cgroup (a process
+	// outside the host's mount namespace); zero when not read.
+	stdio [3]procfs.Stdio
 }
 
 // prefetchKeep bounds the execs read ahead and not yet taken: entries the
