@@ -5,15 +5,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"runtime"
 	"sync"
-	"syscall"
 	"time"
 	"unsafe"
 
-	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/ruled/ruled/sources"
@@ -27,32 +26,19 @@ var _ sources.Source = (*Source)(nil)
 // before the socket closes, so the kernel stops building events for a
 // listener that is gone.
 func (s *Source) Run(ctx context.Context, emit func(*event.Event)) error {
-	conn, err := netlink.Dial(unix.NETLINK_CONNECTOR, &netlink.Config{Groups: cnIdxProc})
+	conn, err := openSocket(s.cfg.ReadBuffer, 0, s.log)
 	if err != nil {
-		return fmt.Errorf("dial proc connector: %w", err)
+		return fmt.Errorf("proc connector socket: %w", err)
 	}
-	got, err := setReadBuffer(conn, s.cfg.ReadBuffer)
-	if err != nil {
-		s.log.Warn("proc connector receive buffer", "want_bytes", s.cfg.ReadBuffer, "error", err)
-	} else {
-		s.log.Debug("proc connector receive buffer", "bytes", got)
-	}
-	if err := send(conn, mcastListen); err != nil {
-		conn.Close()
+	if err := conn.send(subscribeMsg(mcastListen)); err != nil {
+		unix.Close(conn.fd)
 		return fmt.Errorf("subscribe proc connector: %w", err)
 	}
+	// Unsubscribed and closed once every reader is done with it (the
+	// deferred waits below run first).
+	defer conn.close()
 	var wg sync.WaitGroup
 	done := make(chan struct{})
-	wg.Go(func() {
-		select {
-		case <-ctx.Done():
-		case <-done:
-		}
-		if err := send(conn, mcastIgnore); err != nil {
-			s.log.Debug("unsubscribe proc connector", "error", err)
-		}
-		conn.Close()
-	})
 	resync := make(chan struct{}, 1)
 	if s.cfg.Resync != nil {
 		wg.Go(func() { s.resyncLoop(ctx, done, resync) })
@@ -62,9 +48,9 @@ func (s *Source) Run(ctx context.Context, emit func(*event.Event)) error {
 		wg.Wait()
 	}()
 
-	var pre *execSocket
+	var pre *rawSocket
 	if s.cfg.ReadExec || s.cfg.ContainerOf != nil {
-		if pre, err = openExecSocket(s.cfg.ReadBuffer); err != nil {
+		if pre, err = openExecSocket(s.cfg.ReadBuffer, s.log); err != nil {
 			s.log.Info("proc connector: no exec-only subscription (per-socket event filter, Linux 6.6); /proc reads stay on the receive thread", "error", err)
 			pre = nil
 		}
@@ -102,35 +88,59 @@ func (s *Source) Run(ctx context.Context, emit func(*event.Event)) error {
 	return s.receive(ctx, conn, resync, emit, cache)
 }
 
-// execSocket is a proc connector socket subscribed to exec events only,
-// read with blocking raw receives on the prefetch thread.
-type execSocket struct{ fd int }
+// rawSocket is a proc connector socket read with raw system calls and
+// waited on in poll(2), never registered in the runtime's poller. The
+// poller's epoll is edge-triggered: every message the kernel queues on a
+// registered socket wakes the thread sleeping in epoll_wait, even while
+// no goroutine is waiting to read (the batched reader's pause). Under an
+// exec storm that was three wake-ups and context switches per exec (a
+// fork, an exec, an exit), most of the agent's (issue 15, BENCHMARKS.md).
+type rawSocket struct{ fd int }
 
 // execRecvTimeout bounds a blocking receive, so the prefetch thread sees
 // its context end.
 const execRecvTimeout = 100 * time.Millisecond
 
-// openExecSocket subscribes a socket to exec events only. It fails on a
-// kernel without per-socket filters, which ignores the request without
-// acknowledging it.
-func openExecSocket(rcvbuf int) (*execSocket, error) {
+// openSocket opens and binds a proc connector socket with a receive
+// buffer of rcvbuf bytes (SO_RCVBUFFORCE, which root may use beyond
+// net.core.rmem_max, else SO_RCVBUF; what the kernel granted is logged)
+// and, unless 0, a receive timeout.
+func openSocket(rcvbuf int, recvTimeout time.Duration, log *slog.Logger) (*rawSocket, error) {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.NETLINK_CONNECTOR)
 	if err != nil {
 		return nil, fmt.Errorf("socket: %w", err)
 	}
-	sock := &execSocket{fd: fd}
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, rcvbuf); err != nil {
-		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, rcvbuf)
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, rcvbuf); err != nil {
+			log.Warn("proc connector receive buffer", "want_bytes", rcvbuf, "error", fmt.Errorf("setsockopt SO_RCVBUF: %w", err))
+		}
 	}
-	tv := unix.NsecToTimeval(int64(execRecvTimeout))
-	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("SO_RCVTIMEO: %w", err)
+	if got, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF); err == nil {
+		log.Debug("proc connector receive buffer", "bytes", got)
+	}
+	if recvTimeout > 0 {
+		tv := unix.NsecToTimeval(int64(recvTimeout))
+		if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+			unix.Close(fd)
+			return nil, fmt.Errorf("SO_RCVTIMEO: %w", err)
+		}
 	}
 	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: cnIdxProc}); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("bind: %w", err)
 	}
+	return &rawSocket{fd: fd}, nil
+}
+
+// openExecSocket subscribes a socket to exec events only. It fails on a
+// kernel without per-socket filters, which ignores the request without
+// acknowledging it.
+func openExecSocket(rcvbuf int, log *slog.Logger) (*rawSocket, error) {
+	sock, err := openSocket(rcvbuf, execRecvTimeout, log)
+	if err != nil {
+		return nil, err
+	}
+	fd := sock.fd
 	// The kernel acknowledges a request by an event that passes only an
 	// unfiltered socket's filter: subscribe to every kind first (an older
 	// kernel ignores the 8-byte form and does not answer), then narrow
@@ -154,7 +164,7 @@ func openExecSocket(rcvbuf int) (*execSocket, error) {
 // awaitAck reads until the acknowledgement of the request numbered ack.
 // The kernel answers while handling the request, so it is queued by the
 // time the request was sent; the wait bounds a kernel that does not answer.
-func (c *execSocket) awaitAck(ack uint32) error {
+func (c *rawSocket) awaitAck(ack uint32) error {
 	buf := make([]byte, 64<<10)
 	for deadline := time.Now().Add(500 * time.Millisecond); time.Now().Before(deadline); {
 		n, _, err := unix.Recvfrom(c.fd, buf, 0)
@@ -180,7 +190,7 @@ func (c *execSocket) awaitAck(ack uint32) error {
 	return errors.New("no acknowledgement of the filtered subscription (kernel before 6.6)")
 }
 
-func (c *execSocket) send(data []byte) error {
+func (c *rawSocket) send(data []byte) error {
 	b := make([]byte, unix.NLMSG_HDRLEN+len(data))
 	ne := binary.NativeEndian
 	ne.PutUint32(b[0:4], uint32(len(b)))
@@ -190,7 +200,7 @@ func (c *execSocket) send(data []byte) error {
 }
 
 // close unsubscribes (so the kernel stops counting a listener) and closes.
-func (c *execSocket) close() {
+func (c *rawSocket) close() {
 	_ = c.send(subscribeMsg(mcastIgnore))
 	unix.Close(c.fd)
 }
@@ -198,7 +208,7 @@ func (c *execSocket) close() {
 // prefetch reads, for each exec the exec-only socket reports, what must be
 // read while the process lives, and leaves it in cache for the main
 // reader. It returns when ctx ends or the socket fails.
-func (s *Source) prefetch(ctx context.Context, sock *execSocket, cache *prefetchCache) {
+func (s *Source) prefetch(ctx context.Context, sock *rawSocket, cache *prefetchCache) {
 	var r execReader
 	buf := make([]byte, 64<<10)
 	for ctx.Err() == nil {
@@ -230,29 +240,23 @@ func (s *Source) prefetch(ctx context.Context, sock *execSocket, cache *prefetch
 	}
 }
 
-// waitReadable blocks this thread in poll(2) until conn has a message or
+// waitReadable blocks this thread in poll(2) until fd has a message or
 // timeout passes. Blocking here, not in the runtime's netpoller, lets the
 // kernel wake the high-priority receive thread itself.
-func waitReadable(rc syscall.RawConn, timeout time.Duration) error {
-	var perr error
+func waitReadable(fd int, timeout time.Duration) error {
 	ts := unix.NsecToTimespec(int64(timeout))
-	cerr := rc.Control(func(fd uintptr) {
-		fds := [1]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		// A raw syscall keeps this goroutine's P while it sleeps: with an
-		// ordinary one the runtime hands the P to another thread, and
-		// on waking this thread waits for a P behind the threads the
-		// storm preempts. Signals (the runtime's preemption included)
-		// end ppoll with EINTR, so it does not hold up a stop-the-world.
-		_, _, errno := unix.RawSyscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&fds[0])), 1,
-			uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
-		if errno != 0 && errno != unix.EINTR {
-			perr = errno
-		}
-	})
-	if cerr != nil {
-		return cerr
+	fds := [1]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	// A raw syscall keeps this goroutine's P while it sleeps: with an
+	// ordinary one the runtime hands the P to another thread, and on
+	// waking this thread waits for a P behind the threads the storm
+	// preempts. Signals (the runtime's preemption included) end ppoll
+	// with EINTR, so it does not hold up a stop-the-world.
+	_, _, errno := unix.RawSyscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&fds[0])), 1,
+		uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
+	if errno != 0 && errno != unix.EINTR {
+		return errno
 	}
-	return perr
+	return nil
 }
 
 // raisePriority puts the calling thread in SCHED_FIFO at the lowest
@@ -273,77 +277,92 @@ func (s *Source) raisePriority() {
 const coalesceDelay = time.Millisecond
 
 // receive reads the main socket until ctx ends. With cache (an exec-only
-// socket's thread reads at exec), it is an ordinary goroutine that parks
-// in the runtime poller and reads in batches; without, it runs on the
-// real-time thread, wakes for every message and reads at exec itself.
+// socket's thread reads at exec), it is an ordinary goroutine that waits
+// in poll(2) (not the runtime's poller: see rawSocket) and reads in
+// batches; without, it runs on the real-time thread, wakes for every
+// message and reads at exec itself.
 //
 // After each drain of the socket it answers the newest barrier request
 // (Sync) taken before the drain began: everything the socket held when
 // the request came has then been handed to emit.
-func (s *Source) receive(ctx context.Context, conn *netlink.Conn, resync chan<- struct{}, emit func(*event.Event), cache *prefetchCache) error {
-	rc, err := conn.SyscallConn()
-	if err != nil {
-		return fmt.Errorf("proc connector socket: %w", err)
-	}
+func (s *Source) receive(ctx context.Context, conn *rawSocket, resync chan<- struct{}, emit func(*event.Event), cache *prefetchCache) error {
 	h := handler{s: s, bootWall: bootTime(), emit: emit, cache: cache, resync: resync}
 	buf := make([]byte, 64<<10)
 	var served uint64 // the newest barrier answered
-	if s.cfg.Drained != nil {
-		if cache != nil {
-			// A past read deadline ends the wait in the poller at once
-			// (the real-time thread's ppoll ends within its timeout).
-			wake := func() { _ = conn.SetReadDeadline(time.Now()) }
+	var wk *waker
+	if cache != nil {
+		var err error
+		if wk, err = newWaker(); err != nil {
+			return err
+		}
+		defer wk.close()
+		// A barrier (Sync) and the end of ctx end the wait in poll at
+		// once; the real-time thread's ppoll ends within its timeout.
+		stop := context.AfterFunc(ctx, wk.wake)
+		defer stop()
+		if s.cfg.Drained != nil {
+			wake := wk.wake
 			s.wakeRead.Store(&wake)
 			defer s.wakeRead.Store(nil)
 		}
+	}
+	if s.cfg.Drained != nil {
 		s.syncable.Store(true)
 		defer s.syncable.Store(false)
 	}
+	// woken clears a barrier's wake-up; before the request is read, so a
+	// request made after it wakes the next wait.
+	woken := func() {
+		wk.clear()
+		s.wakePending.Store(false)
+	}
 	pause := time.NewTimer(coalesceDelay)
 	pause.Stop()
+	// busy: the last drain read something, so more is likely coming. The
+	// batched reader then pauses and drains again without waiting in poll
+	// first: under load, one timer wake-up per round. A drain that finds
+	// nothing goes back to poll.
+	busy := false
 	for {
-		if cache == nil {
-			if err := waitReadable(rc, 100*time.Millisecond); err != nil && ctx.Err() == nil {
+		switch {
+		case cache == nil:
+			if err := waitReadable(conn.fd, 100*time.Millisecond); err != nil && ctx.Err() == nil {
 				return fmt.Errorf("wait for proc connector: %w", err)
 			}
 			s.wakePending.Store(false)
-		} else {
-			var n int
-			var rerr error
-			err := rc.Read(func(fd uintptr) bool {
-				n, rerr = recvFD(fd, buf)
-				return !errors.Is(rerr, unix.EAGAIN)
-			})
+		case busy:
+			s.coalesce(ctx, pause)
+			if s.wakePending.Load() {
+				woken()
+			}
+		default:
+			ready, wake, err := conn.wait(wk, 100*time.Millisecond)
 			switch {
-			case err == nil:
-				if err := h.datagram(ctx, buf, n, rerr); err != nil {
-					return err
-				}
-				s.coalesce(ctx, pause)
 			case ctx.Err() != nil:
 				return nil
-			case errors.Is(err, os.ErrDeadlineExceeded):
-				// Sync's wake-up. Clear it before reading the request, so
-				// a request made after the read wakes the next wait.
-				_ = conn.SetReadDeadline(time.Time{})
-				s.wakePending.Store(false)
-			default:
+			case err != nil:
 				return fmt.Errorf("wait for proc connector: %w", err)
+			case wake:
+				woken() // a barrier: drain and answer now
+			case ready:
+				s.coalesce(ctx, pause) // let more gather
 			}
 		}
 		req := s.syncReq.Load()
 		// Drain what is queued before waiting again; one datagram per
-		// read, read directly (netlink.Conn.Receive allocates and peeks
-		// per message, which an exec storm cannot afford here).
+		// read, read directly.
+		read := 0
 		for ctx.Err() == nil {
-			n, err := recvDontWait(rc, buf)
+			n, err := recvFD(uintptr(conn.fd), buf)
 			if errors.Is(err, unix.EAGAIN) {
 				break
 			}
+			read++
 			if err := h.datagram(ctx, buf, n, err); err != nil {
 				return err
 			}
 		}
+		busy = cache != nil && read > 0
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -353,6 +372,65 @@ func (s *Source) receive(ctx context.Context, conn *netlink.Conn, resync chan<- 
 			s.cfg.Drained(req)
 		}
 	}
+}
+
+// wait blocks in poll(2) until the socket has a message (ready), wk was
+// woken (wake) or timeout passes. A blocking system call: the runtime
+// gives this goroutine's P to others meanwhile.
+func (c *rawSocket) wait(wk *waker, timeout time.Duration) (ready, wake bool, err error) {
+	fds := [2]unix.PollFd{{Fd: int32(c.fd), Events: unix.POLLIN}, {Fd: int32(wk.fd), Events: unix.POLLIN}}
+	_, err = unix.Poll(fds[:], int(timeout.Milliseconds()))
+	if err != nil {
+		if errors.Is(err, unix.EINTR) {
+			return false, false, nil
+		}
+		return false, false, fmt.Errorf("poll: %w", err)
+	}
+	return fds[0].Revents&unix.POLLIN != 0, fds[1].Revents&unix.POLLIN != 0, nil
+}
+
+// waker ends a wait in poll(2) from another goroutine: an eventfd, closed
+// under its lock so that a late wake never writes to a reused descriptor.
+type waker struct {
+	mu sync.Mutex
+	fd int
+}
+
+func newWaker() (*waker, error) {
+	fd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		return nil, fmt.Errorf("proc connector wake eventfd: %w", err)
+	}
+	return &waker{fd: fd}, nil
+}
+
+func (w *waker) wake() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.fd >= 0 {
+		one := [8]byte{1}
+		_, _ = unix.Write(w.fd, one[:]) // EAGAIN: already woken
+	}
+}
+
+// clear takes a wake-up back; a nil waker has none.
+func (w *waker) clear() {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.fd >= 0 {
+		var b [8]byte
+		_, _ = unix.Read(w.fd, b[:]) // EAGAIN: not woken
+	}
+}
+
+func (w *waker) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	unix.Close(w.fd)
+	w.fd = -1
 }
 
 // coalesce waits coalesceDelay, or less when a barrier is asked for.
@@ -502,16 +580,6 @@ func (s *Source) readAtExec(r *execReader, pid int) execInfo {
 	return in
 }
 
-// recvDontWait reads one datagram without blocking.
-func recvDontWait(rc syscall.RawConn, buf []byte) (int, error) {
-	var n int
-	var rerr error
-	if err := rc.Control(func(fd uintptr) { n, rerr = recvFD(fd, buf) }); err != nil {
-		return 0, err
-	}
-	return n, rerr
-}
-
 // recvFD reads one datagram from fd without blocking. Raw, as the /proc
 // reads (see execReader): it never blocks.
 func recvFD(fd uintptr, buf []byte) (int, error) {
@@ -549,40 +617,6 @@ func (s *Source) resyncLoop(ctx context.Context, done <-chan struct{}, req <-cha
 		s.resyncs.Add(1)
 		s.cfg.Resync()
 	}
-}
-
-func send(conn *netlink.Conn, op uint32) error {
-	_, err := conn.Send(netlink.Message{
-		Header: netlink.Header{Type: netlink.Done, PID: uint32(os.Getpid())},
-		Data:   subscribeMsg(op),
-	})
-	return err
-}
-
-// setReadBuffer asks for n bytes with SO_RCVBUFFORCE, which root may use
-// beyond net.core.rmem_max, and falls back to SO_RCVBUF. It returns what the
-// kernel granted.
-func setReadBuffer(conn *netlink.Conn, n int) (int, error) {
-	rc, err := conn.SyscallConn()
-	if err != nil {
-		return 0, fmt.Errorf("syscall conn: %w", err)
-	}
-	var serr error
-	got := 0
-	cerr := rc.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, n)
-		if serr != nil {
-			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, n)
-		}
-		got, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF)
-	})
-	if cerr != nil {
-		return 0, fmt.Errorf("control: %w", cerr)
-	}
-	if serr != nil {
-		return got, fmt.Errorf("setsockopt SO_RCVBUF: %w", serr)
-	}
-	return got, nil
 }
 
 // monotonicNow is CLOCK_MONOTONIC in nanoseconds, the clock of

@@ -72,3 +72,11 @@ func TestRecordCapture(t *testing.T) {
 	}
 	t.Logf("wrote %d messages to %s", len(lines), out)
 }
+
+func send(conn *netlink.Conn, op uint32) error {
+	_, err := conn.Send(netlink.Message{
+		Header: netlink.Header{Type: netlink.Done, PID: uint32(os.Getpid())},
+		Data:   subscribeMsg(op),
+	})
+	return err
+}
