@@ -8,14 +8,112 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ruled/ruled/rules"
 )
 
 // auditKey marks the harness's own audit rule and its records.
 const auditKey = "ruled-load"
+
+// harnessRule is the one execve rule auditd runs with (auditctl arguments).
+var harnessRule = []string{"-a", "always,exit", "-F", "arch=b64", "-S", "execve", "-k", auditKey}
+
+// packExecKey is the key of the default pack's execve rule.
+const packExecKey = "exec"
+
+// packRules returns the default pack's kernel audit rules (rules/audit.rules)
+// as auditctl argument lists, as ruled installs them on the host: without the
+// per-container templates (ruled instantiates those per running container;
+// the storm has none), and without a rule on a path whose directory isDir
+// says this host does not have (the kernel refuses those; ruled skips them).
+func packRules(isDir func(string) bool) ([][]string, error) {
+	var out [][]string
+	sc := bufio.NewScanner(strings.NewReader(rules.AuditRules))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "container ") {
+			continue
+		}
+		r := strings.Fields(line)
+		if dir, ok := watchedDir(r); ok && !isDir(dir) {
+			continue
+		}
+		out = append(out, r)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("default pack audit rules: %w", err)
+	}
+	exec := false
+	for _, r := range out {
+		exec = exec || (slices.Contains(r, "execve,execveat") && slices.Contains(r, packExecKey))
+	}
+	if !exec {
+		return nil, fmt.Errorf("default pack audit rules: no execve rule keyed %q (the harness counts its records)", packExecKey)
+	}
+	return out, nil
+}
+
+// watchedDir is the directory a path or dir rule needs: the file's, or the
+// directory itself.
+func watchedDir(r []string) (string, bool) {
+	for i := 0; i+1 < len(r); i++ {
+		if r[i] != "-F" {
+			continue
+		}
+		if p, ok := strings.CutPrefix(r[i+1], "path="); ok {
+			return filepath.Dir(p), true
+		}
+		if p, ok := strings.CutPrefix(r[i+1], "dir="); ok {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+// isDir reports whether path is a directory on this host.
+func isDir(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.IsDir()
+}
+
+// deleteArgs turns a rule's add arguments into its delete arguments.
+func deleteArgs(add []string) []string {
+	del := slices.Clone(add)
+	if len(del) > 0 && del[0] == "-a" {
+		del[0] = "-d"
+	}
+	return del
+}
+
+// addedRules returns the rules of the auditctl -l listing now that the
+// listing before did not have, as auditctl add arguments (auditctl -l prints
+// rules in the syntax it reads).
+func addedRules(before, now string) [][]string {
+	had := map[string]bool{}
+	for _, l := range strings.Split(before, "\n") {
+		had[strings.TrimSpace(l)] = true
+	}
+	var out [][]string
+	for _, l := range strings.Split(now, "\n") {
+		l = strings.TrimSpace(l)
+		if strings.HasPrefix(l, "-a ") && !had[l] {
+			out = append(out, strings.Fields(l))
+		}
+	}
+	return out
+}
+
+// deleteRules removes rules, ignoring those already gone.
+func deleteRules(rules [][]string) {
+	for _, r := range rules {
+		_ = exec.Command("auditctl", deleteArgs(r)...).Run()
+	}
+}
 
 // auditStatus is what `auditctl -s` reports and the harness puts back.
 type auditStatus struct {
@@ -85,10 +183,13 @@ func (s auditState) checkFree() error {
 	return nil
 }
 
-// restore puts back the flags found at start and removes the harness's own
-// rule if it is still there. It reports what differs afterwards.
+// restore puts back the flags found at start and removes the rules added
+// since (the harness's own, if a run left them). It reports what differs
+// afterwards.
 func (s auditState) restore() error {
-	_ = exec.Command("auditctl", "-d", "always,exit", "-F", "arch=b64", "-S", "execve", "-k", auditKey).Run()
+	if now, err := readAuditState(); err == nil {
+		deleteRules(addedRules(s.rules, now.rules))
+	}
 	st := s.status
 	args := [][]string{
 		{"-e", strconv.Itoa(st.Enabled)},
@@ -119,13 +220,15 @@ func (s auditState) restore() error {
 // auditd is a Debian auditd run in the foreground with its own
 // configuration directory, writing to a log in the harness's directory.
 type auditd struct {
-	cmd *exec.Cmd
-	log string
+	cmd   *exec.Cmd
+	log   string
+	rules [][]string // installed; removed by stop
 }
 
 // startAuditd starts auditd with the host's auditd.conf, pointed at a log
-// file and an empty plugin directory in dir, and installs one execve rule.
-func startAuditd(dir string) (*auditd, error) {
+// file and an empty plugin directory in dir, and installs rules (auditctl
+// add arguments).
+func startAuditd(dir string, rules [][]string) (*auditd, error) {
 	conf, err := os.ReadFile("/etc/audit/auditd.conf")
 	if err != nil {
 		return nil, fmt.Errorf("auditd config: %w", err)
@@ -151,7 +254,7 @@ func startAuditd(dir string) (*auditd, error) {
 	if err := os.WriteFile(filepath.Join(cdir, "auditd.conf"), []byte(b.String()), 0o640); err != nil {
 		return nil, err
 	}
-	a := &auditd{log: log, cmd: exec.Command("auditd", "-n", "-c", cdir)}
+	a := &auditd{log: log, rules: rules, cmd: exec.Command("auditd", "-n", "-c", cdir)}
 	a.cmd.Stderr = os.Stderr
 	if err := a.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start auditd: %w", err)
@@ -171,12 +274,8 @@ func startAuditd(dir string) (*auditd, error) {
 	}
 	// The backlog settings of Debian's /etc/audit/rules.d/audit.rules
 	// (the kernel's default backlog of 64 loses records under a storm),
-	// then the one rule.
-	for _, args := range [][]string{
-		{"-b", "8192"},
-		{"--backlog_wait_time", "60000"},
-		{"-a", "always,exit", "-F", "arch=b64", "-S", "execve", "-k", auditKey},
-	} {
+	// then the rules.
+	for _, args := range append([][]string{{"-b", "8192"}, {"--backlog_wait_time", "60000"}}, rules...) {
 		if out, err := exec.Command("auditctl", args...).CombinedOutput(); err != nil {
 			a.stop()
 			return nil, fmt.Errorf("auditctl %s: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
@@ -187,9 +286,9 @@ func startAuditd(dir string) (*auditd, error) {
 
 func (a *auditd) pid() int { return a.cmd.Process.Pid }
 
-// stop removes the rule and ends auditd (SIGTERM, then SIGKILL after 10 s).
+// stop removes the rules and ends auditd (SIGTERM, then SIGKILL after 10 s).
 func (a *auditd) stop() {
-	_ = exec.Command("auditctl", "-d", "always,exit", "-F", "arch=b64", "-S", "execve", "-k", auditKey).Run()
+	deleteRules(a.rules)
 	stopProcess(a.cmd, 10*time.Second)
 }
 

@@ -3,10 +3,15 @@ package main
 import (
 	"bytes"
 	"math"
+	"os"
+	"os/exec"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ruled/ruled/rules"
 )
 
 func TestResultRoundTrip(t *testing.T) {
@@ -161,5 +166,108 @@ func TestSpawn(t *testing.T) {
 	}
 	if _, err := spawn(spawnConfig{kind: stormConnect, count: 1, streams: 1, addr: "10.0.0.1:80"}); err == nil {
 		t.Error("a connect storm to a non-loopback address started")
+	}
+}
+
+// The auditd-pack agent installs the default pack's rules: every line of
+// rules/audit.rules but the per-container templates, each an auditctl add,
+// with the execve rule whose records the harness counts.
+func TestPackRules(t *testing.T) {
+	got, err := packRules(func(string) bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 0
+	for _, l := range strings.Split(rules.AuditRules, "\n") {
+		l = strings.TrimSpace(l)
+		if l != "" && !strings.HasPrefix(l, "#") && !strings.HasPrefix(l, "container ") {
+			want++
+		}
+	}
+	if len(got) != want || want < 10 {
+		t.Fatalf("%d rules, want %d (the pack's non-template lines)", len(got), want)
+	}
+	for _, r := range got {
+		if r[0] != "-a" {
+			t.Errorf("rule %q is not an add", r)
+		}
+		if d := deleteArgs(r); d[0] != "-d" || !slices.Equal(d[1:], r[1:]) || r[0] != "-a" {
+			t.Errorf("delete of %q is %q", r, d)
+		}
+	}
+}
+
+// A rule on a path whose directory this host lacks is left out, as ruled
+// leaves it out (the kernel refuses it).
+func TestPackRulesSkipMissingDirectories(t *testing.T) {
+	all, err := packRules(func(string) bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	some, err := packRules(func(dir string) bool { return dir != "/root/.ssh" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ssh int
+	for _, r := range all {
+		if d, ok := watchedDir(r); ok && d == "/root/.ssh" {
+			ssh++
+		}
+	}
+	if ssh == 0 || len(some) != len(all)-ssh {
+		t.Errorf("%d rules with /root/.ssh missing, want %d of %d minus its %d", len(some), len(all)-ssh, len(all), ssh)
+	}
+}
+
+func TestAddedRules(t *testing.T) {
+	before := "-a always,exit -F arch=b64 -S mount -F key=host\n"
+	now := before + "-a always,exit -F arch=b64 -S execve,execveat -F key=exec\n-w /etc -p wa\n"
+	got := addedRules(before, now)
+	want := [][]string{{"-a", "always,exit", "-F", "arch=b64", "-S", "execve,execveat", "-F", "key=exec"}}
+	if !slices.EqualFunc(got, want, slices.Equal[[]string]) {
+		t.Errorf("added rules %q, want %q", got, want)
+	}
+	if got := addedRules("No rules\n", "No rules\n"); len(got) != 0 {
+		t.Errorf("no change: %q", got)
+	}
+}
+
+// spawnEnv makes the test binary run the spawner subcommand (TestMain).
+const spawnEnv = "RULED_LOAD_TEST_SPAWN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(spawnEnv) != "" {
+		os.Exit(runSpawn(os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+// The spawner subcommand's exec storm: with either stdio mode the children
+// write to /dev/null, not into the result the harness reads from the
+// spawner's stdout (/bin/echo prints its argument).
+func TestSpawnSubcommandStdio(t *testing.T) {
+	for _, mode := range []string{stdioInherit, stdioDup} {
+		t.Run(mode, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-kind", stormExec, "-count", "5", "-streams", "1", "-target", "/bin/echo", "-stdio", mode)
+			cmd.Env = append(os.Environ(), spawnEnv+"=1")
+			var out, errb bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &errb
+			if err := cmd.Run(); err != nil {
+				t.Fatalf("spawner: %v: %s", err, errb.Bytes())
+			}
+			res, err := parseResult(&out)
+			if err != nil {
+				t.Fatalf("result %q: %v", out.Bytes(), err)
+			}
+			if len(res.ops) != 5 || res.errors != 0 {
+				t.Errorf("%d operations, %d errors; want 5, 0", len(res.ops), res.errors)
+			}
+			if errb.Len() != 0 {
+				t.Errorf("stderr %q", errb.Bytes())
+			}
+		})
+	}
+	if _, err := spawn(spawnConfig{kind: stormExec, count: 1, streams: 1, target: "/bin/true", stdio: "tty"}); err == nil {
+		t.Error("an unknown stdio mode was accepted")
 	}
 }

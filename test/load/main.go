@@ -48,16 +48,22 @@ func main() {
 
 // Agents the harness compares.
 const (
-	agentNothing  = "nothing"
-	agentAuditd   = "auditd"
-	agentRuled    = "ruled"
-	agentProcconn = "procconn"
+	agentNothing = "nothing"
+	agentAuditd  = "auditd"
+	// auditd with the kernel audit rules the default pack installs
+	// (rules/audit.rules) instead of one execve rule: the kernel's share
+	// of ruled's cost (rule checks at every audited system call, records)
+	// without ruled.
+	agentAuditdPack = "auditd-pack"
+	agentRuled      = "ruled"
+	agentProcconn   = "procconn"
 )
 
 type config struct {
 	count, ops, repeat, procs int
 	streams                   []int
 	target                    string
+	stdio                     string // the exec storm's children's 0-2 (spawner -stdio)
 	ruled                     []ruledBin
 	agents, storms            []string
 	profile                   string
@@ -131,6 +137,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&streams, "streams", "1,2", "concurrent loops per storm: a comma list runs the whole sequence at each")
 	fs.IntVar(&c.procs, "procs", 10000, "live processes of the procs row (RSS of ruled while they live)")
 	fs.StringVar(&c.target, "target", "/bin/true", "binary the exec storm runs")
+	fs.StringVar(&c.stdio, "stdio", stdioInherit, "the exec storm's children's descriptors 0-2: inherit (/dev/null, set once in the spawner: no system call between fork and exec, as a plain C fork+exec loop) or dup (each child dup2s /dev/null onto 0-2: three dup_stdio audit events per exec with the default pack)")
 	fs.IntVar(&c.repeat, "repeat", 1, "run the whole sequence this many times (spread on a noisy machine)")
 	fs.StringVar(&ruledList, "ruled", "bin/ruled", "ruled binary, or a comma list of LABEL=PATH to compare builds side by side")
 	fs.StringVar(&agents, "agents", "nothing,auditd,ruled,procconn", "agents to run, in this order")
@@ -144,7 +151,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	var err error
-	if c.agents, err = splitList(agents, agentNothing, agentAuditd, agentRuled, agentProcconn); err != nil {
+	if c.agents, err = splitList(agents, agentNothing, agentAuditd, agentAuditdPack, agentRuled, agentProcconn); err != nil {
 		fmt.Fprintln(stderr, "load: -agents:", err)
 		return 2
 	}
@@ -214,7 +221,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	restoreErr := found.restore()
 
 	fmt.Fprintf(stdout, "\ncommand: load %s\n", strings.Join(args, " "))
-	fmt.Fprintf(stdout, "exec target %s, %d execs and %d connect/write operations per storm, %s streams, %d live processes in the procs row, %d CPUs\n\n", c.target, c.count, c.ops, streams, c.procs, cpus())
+	fmt.Fprintf(stdout, "exec target %s (children's stdio: %s), %d execs and %d connect/write operations per storm, %s streams, %d live processes in the procs row, %d CPUs\n\n", c.target, c.stdio, c.count, c.ops, streams, c.procs, cpus())
 	printTable(stdout, rows)
 	if c.keep {
 		fmt.Fprintln(stdout, "\nworking directory kept:", c.dir)
@@ -285,8 +292,8 @@ func (h *harness) runPass(ctx context.Context, r, streams int) ([]row, error) {
 		switch a {
 		case agentNothing:
 			got, err = h.runNothing(ctx)
-		case agentAuditd:
-			got, err = h.runAuditd(ctx)
+		case agentAuditd, agentAuditdPack:
+			got, err = h.runAuditd(ctx, a)
 		case agentRuled, agentProcconn:
 			for _, b := range h.cfg.ruled {
 				var g []row
@@ -335,17 +342,25 @@ func (h *harness) runNothing(ctx context.Context) ([]row, error) {
 	return rows, nil
 }
 
-func (h *harness) runAuditd(ctx context.Context) ([]row, error) {
+func (h *harness) runAuditd(ctx context.Context, agent string) ([]row, error) {
 	if !slices.Contains(h.cfg.storms, stormExec) {
 		return nil, nil
 	}
-	h.progress("auditd: starting")
-	a, err := startAuditd(h.passDir())
+	rules, key := [][]string{harnessRule}, auditKey
+	if agent == agentAuditdPack {
+		var err error
+		if rules, err = packRules(isDir); err != nil {
+			return nil, err
+		}
+		key = packExecKey
+	}
+	h.progress("%s: starting", agent)
+	a, err := startAuditd(filepath.Join(h.passDir(), agent), rules)
 	if err != nil {
 		return nil, err
 	}
 	defer a.stop()
-	r, err := h.measure(ctx, agentAuditd, stormExec, a.pid(), newTailer(a.log, auditdParser(auditKey)))
+	r, err := h.measure(ctx, agent, stormExec, a.pid(), newTailer(a.log, auditdParser(key)))
 	if err != nil {
 		return nil, err
 	}

@@ -30,7 +30,7 @@ func (h *harness) spawn(ctx context.Context, storm string) (spawnResult, error) 
 		n = h.cfg.ops
 	}
 	cmd := exec.CommandContext(ctx, self, "spawn", "-kind", storm, "-count", strconv.Itoa(n),
-		"-streams", strconv.Itoa(h.streams), "-target", h.cfg.target, "-addr", h.connectAddr, "-dir", h.writeDir)
+		"-streams", strconv.Itoa(h.streams), "-target", h.cfg.target, "-stdio", h.cfg.stdio, "-addr", h.connectAddr, "-dir", h.writeDir)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, h.log
 	if err := cmd.Run(); err != nil {

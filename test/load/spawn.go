@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Storm kinds the spawner runs.
@@ -38,7 +40,20 @@ type spawnConfig struct {
 	target  string // exec: the binary
 	addr    string // connect: loopback address of the listener the spawner opens
 	dir     string // write: directory the files are written in
+	stdio   string // exec: stdioInherit or stdioDup
 }
+
+// How an exec storm's children get their standard descriptors.
+const (
+	// stdioInherit: the children inherit the spawner's 0-2, which the
+	// spawner subcommand points at /dev/null once at start; a child makes
+	// no system call between fork and exec, as the C loop.
+	stdioInherit = "inherit"
+	// stdioDup: each child dup2s /dev/null onto 0-2 before its exec
+	// (three dup2 per exec, which the default pack's dup_stdio audit rule
+	// reports: four audit events per exec instead of one).
+	stdioDup = "dup"
+)
 
 // op is one operation of a storm: the exec'd pid (0 for other kinds) and
 // when the operation started (wall clock, ns).
@@ -67,21 +82,60 @@ func runSpawn(args []string) int {
 	fs.StringVar(&c.target, "target", "/bin/true", "exec: binary to run")
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:0", "connect: loopback address to listen on and connect to")
 	fs.StringVar(&c.dir, "dir", "", "write: directory to write files in")
+	fs.StringVar(&c.stdio, "stdio", stdioInherit, "exec: inherit (children inherit /dev/null as 0-2) or dup (each child dup2s /dev/null onto 0-2)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	stdout, stderr := os.Stdout, os.Stderr
+	if c.kind == stormExec && c.stdio == stdioInherit {
+		var err error
+		if stdout, stderr, err = nullStdio(); err != nil {
+			fmt.Fprintln(os.Stderr, "spawn:", err)
+			return 1
+		}
+	}
 	res, err := spawn(c)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "spawn:", err)
+		fmt.Fprintln(stderr, "spawn:", err)
 		return 1
 	}
-	w := bufio.NewWriter(os.Stdout)
+	w := bufio.NewWriter(stdout)
 	writeResult(w, res)
 	if err := w.Flush(); err != nil {
-		fmt.Fprintln(os.Stderr, "spawn:", err)
+		fmt.Fprintln(stderr, "spawn:", err)
 		return 1
 	}
 	return 0
+}
+
+// nullStdio points this process's descriptors 0-2 at /dev/null, for its
+// children to inherit, and returns its former stdout and stderr on new
+// close-on-exec descriptors (the result and errors still go there).
+func nullStdio() (stdout, stderr *os.File, err error) {
+	keep := func(fd int, name string) (*os.File, error) {
+		nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 3)
+		if err != nil {
+			return nil, fmt.Errorf("keep %s: %w", name, err)
+		}
+		return os.NewFile(uintptr(nfd), name), nil
+	}
+	if stdout, err = keep(1, "stdout"); err != nil {
+		return nil, nil, err
+	}
+	if stderr, err = keep(2, "stderr"); err != nil {
+		return nil, nil, err
+	}
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer null.Close()
+	for fd := 0; fd <= 2; fd++ {
+		if err := unix.Dup3(int(null.Fd()), fd, 0); err != nil {
+			return nil, nil, fmt.Errorf("point %d at %s: %w", fd, os.DevNull, err)
+		}
+	}
+	return stdout, stderr, nil
 }
 
 func spawn(c spawnConfig) (spawnResult, error) {
@@ -94,13 +148,22 @@ func spawn(c spawnConfig) (spawnResult, error) {
 	)
 	switch c.kind {
 	case stormExec:
-		null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-		if err != nil {
-			return spawnResult{}, err
+		// Inherited descriptors equal to their number are not duplicated
+		// in the child (only their close-on-exec flag is cleared).
+		attr := &syscall.ProcAttr{Files: []uintptr{0, 1, 2}}
+		switch c.stdio {
+		case stdioInherit, "":
+		case stdioDup:
+			null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+			if err != nil {
+				return spawnResult{}, err
+			}
+			defer null.Close()
+			fd := null.Fd()
+			attr.Files = []uintptr{fd, fd, fd}
+		default:
+			return spawnResult{}, fmt.Errorf("stdio %q: want %s or %s", c.stdio, stdioInherit, stdioDup)
 		}
-		defer null.Close()
-		fd := null.Fd()
-		attr := &syscall.ProcAttr{Files: []uintptr{fd, fd, fd}}
 		argv := []string{c.target, targetArg}
 		do = func(int, int) (int, error) {
 			pid, err := syscall.ForkExec(c.target, argv, attr)
