@@ -46,6 +46,7 @@ type Rule struct {
 	Lang Lang
 
 	prog *vm.Program // for the events the index sends it
+	pre  prefilter   // false: prog would be false (nil: always run prog)
 	full *vm.Program // for any event (tests compare it with prog)
 	node ast.Node    // the condition's own AST, for the read guide
 	tpl  *template
@@ -362,13 +363,18 @@ func (r *resolver) compileRule(def *ruleDef) *compiled {
 		return nil
 	}
 	prog := full
+	var pre prefilter
 	if constrained && len(types) == 1 {
 		// The rule only ever runs on events of its one type: fold the
 		// evt.type tests to constants so it does not re-check them.
 		folded, _, _ := r.ruleAST(def, label)
 		foldType(&folded, sortedKeys(types)[0])
+		// Built before typeCheck, which may rewrite the tree.
+		pre = newPrefilter(folded)
 		if p, ce := typeCheck(folded, text); ce == nil {
 			prog = p
+		} else {
+			pre = nil
 		}
 	}
 	tpl, err := parseTemplate(def.output, def.lang)
@@ -380,6 +386,12 @@ func (r *resolver) compileRule(def *ruleDef) *compiled {
 		Condition: text, File: def.file, Line: def.line, prog: prog, full: full, tpl: tpl, Lang: def.lang}
 	if own, _, ok := r.ruleAST(def, label); ok {
 		rule.node = own // a fresh tree: typeCheck may have rewritten node
+		if prog == full {
+			rule.pre = newPrefilter(own)
+		}
+	}
+	if prog != full {
+		rule.pre = pre
 	}
 	if constrained {
 		rule.Types = sortedKeys(types)
@@ -439,6 +451,9 @@ func (e *Engine) match(st *evalState, ev *event.Event) {
 	}
 	env := boxEvent(ev)
 	for _, r := range b.rules {
+		if r.pre != nil && r.pre(ev) == triFalse {
+			continue
+		}
 		out, err := st.vm.Run(r.prog, env)
 		if err != nil {
 			r.errors.Add(1)

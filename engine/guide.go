@@ -136,22 +136,36 @@ func (s FieldSet) under(name string) bool {
 // guideCond compiles n to its three-valued reduction over Known; nil when
 // nothing in it is decidable (always unknown).
 func guideCond(n ast.Node) func(Known) tri {
+	return reduce(n, func(n ast.Node) func(Known) tri {
+		if x, ok := n.(*ast.BinaryNode); ok {
+			return guideCompare(x)
+		}
+		return nil
+	})
+}
+
+// reduce compiles n to its three-valued reduction over K: leaf compiles
+// the terms it can decide (nil for the others, which are unknown), and
+// reduce combines them through not, and and or (an AND with a false side
+// is false, an OR needs both sides false, NOT of unknown is unknown). nil
+// when nothing in n is decidable.
+func reduce[K any](n ast.Node, leaf func(ast.Node) func(K) tri) func(K) tri {
 	switch x := n.(type) {
 	case *ast.BoolNode:
 		v := tri(triFalse)
 		if x.Value {
 			v = triTrue
 		}
-		return func(Known) tri { return v }
+		return func(K) tri { return v }
 	case *ast.UnaryNode:
 		if x.Operator != "not" && x.Operator != "!" {
 			return nil
 		}
-		c := guideCond(x.Node)
+		c := reduce(x.Node, leaf)
 		if c == nil {
 			return nil
 		}
-		return func(k Known) tri {
+		return func(k K) tri {
 			switch c(k) {
 			case triTrue:
 				return triFalse
@@ -163,7 +177,7 @@ func guideCond(n ast.Node) func(Known) tri {
 	case *ast.BinaryNode:
 		switch x.Operator {
 		case "and", "&&":
-			l, r := guideCond(x.Left), guideCond(x.Right)
+			l, r := reduce(x.Left, leaf), reduce(x.Right, leaf)
 			switch {
 			case l == nil && r == nil:
 				return nil
@@ -172,7 +186,7 @@ func guideCond(n ast.Node) func(Known) tri {
 			case r == nil:
 				return atMostUnknown(l)
 			}
-			return func(k Known) tri {
+			return func(k K) tri {
 				a := l(k)
 				if a == triFalse {
 					return triFalse
@@ -187,11 +201,11 @@ func guideCond(n ast.Node) func(Known) tri {
 				return triUnknown
 			}
 		case "or", "||":
-			l, r := guideCond(x.Left), guideCond(x.Right)
+			l, r := reduce(x.Left, leaf), reduce(x.Right, leaf)
 			if l == nil || r == nil {
 				return nil
 			}
-			return func(k Known) tri {
+			return func(k K) tri {
 				a := l(k)
 				if a == triTrue {
 					return triTrue
@@ -206,15 +220,14 @@ func guideCond(n ast.Node) func(Known) tri {
 				return triUnknown
 			}
 		}
-		return guideCompare(x)
 	}
-	return nil
+	return leaf(n)
 }
 
 // atMostUnknown is c AND an unknown term: false when c is, else unknown
 // (not true: a NOT above must not turn it false).
-func atMostUnknown(c func(Known) tri) func(Known) tri {
-	return func(k Known) tri {
+func atMostUnknown[K any](c func(K) tri) func(K) tri {
+	return func(k K) tri {
 		if c(k) == triFalse {
 			return triFalse
 		}
@@ -244,49 +257,14 @@ func knownField(n ast.Node) func(Known) string {
 // guideCompare compiles a comparison of a known field with string
 // literals: ==, !=, in, startsWith, endsWith, contains.
 func guideCompare(x *ast.BinaryNode) func(Known) tri {
-	get := knownField(x.Left)
-	lit, rhs := x.Right, true
-	if get == nil && (x.Operator == "==" || x.Operator == "!=") {
-		get, lit, rhs = knownField(x.Right), x.Left, false
-	}
-	if get == nil || !rhs && x.Operator != "==" && x.Operator != "!=" {
+	field, test, neg, ok := stringTest(x)
+	if !ok {
 		return nil
 	}
-	var test func(string) bool
-	if x.Operator == "in" {
-		arr, ok := lit.(*ast.ArrayNode)
-		if !ok {
-			return nil
-		}
-		set := make(map[string]bool, len(arr.Nodes))
-		for _, it := range arr.Nodes {
-			s, ok := it.(*ast.StringNode)
-			if !ok {
-				return nil
-			}
-			set[s.Value] = true
-		}
-		test = func(v string) bool { return set[v] }
-	} else {
-		s, ok := lit.(*ast.StringNode)
-		if !ok {
-			return nil
-		}
-		want := s.Value
-		switch x.Operator {
-		case "==", "!=":
-			test = func(v string) bool { return v == want }
-		case "startsWith":
-			test = func(v string) bool { return strings.HasPrefix(v, want) }
-		case "endsWith":
-			test = func(v string) bool { return strings.HasSuffix(v, want) }
-		case "contains":
-			test = func(v string) bool { return strings.Contains(v, want) }
-		default:
-			return nil
-		}
+	get := knownField(field)
+	if get == nil {
+		return nil
 	}
-	neg := x.Operator == "!="
 	return func(k Known) tri {
 		v := get(k)
 		if v == "" {
@@ -297,4 +275,51 @@ func guideCompare(x *ast.BinaryNode) func(Known) tri {
 		}
 		return triFalse
 	}
+}
+
+// stringTest splits a comparison of a field with string literals (==, !=,
+// in, startsWith, endsWith, contains; the literal on either side of == and
+// !=) into the field's node and the test of its value; neg: the outcome is
+// the test's negation (!=). ok is false for any other node.
+func stringTest(x *ast.BinaryNode) (field ast.Node, test func(string) bool, neg, ok bool) {
+	field, lit := x.Left, x.Right
+	if _, isDotted := dotted(field); !isDotted && (x.Operator == "==" || x.Operator == "!=") {
+		field, lit = x.Right, x.Left
+	}
+	if _, isDotted := dotted(field); !isDotted {
+		return nil, nil, false, false
+	}
+	if x.Operator == "in" {
+		arr, ok := lit.(*ast.ArrayNode)
+		if !ok {
+			return nil, nil, false, false
+		}
+		set := make(map[string]bool, len(arr.Nodes))
+		for _, it := range arr.Nodes {
+			s, ok := it.(*ast.StringNode)
+			if !ok {
+				return nil, nil, false, false
+			}
+			set[s.Value] = true
+		}
+		return field, func(v string) bool { return set[v] }, false, true
+	}
+	s, ok := lit.(*ast.StringNode)
+	if !ok {
+		return nil, nil, false, false
+	}
+	want := s.Value
+	switch x.Operator {
+	case "==", "!=":
+		test = func(v string) bool { return v == want }
+	case "startsWith":
+		test = func(v string) bool { return strings.HasPrefix(v, want) }
+	case "endsWith":
+		test = func(v string) bool { return strings.HasSuffix(v, want) }
+	case "contains":
+		test = func(v string) bool { return strings.Contains(v, want) }
+	default:
+		return nil, nil, false, false
+	}
+	return field, test, x.Operator == "!=", true
 }

@@ -1,0 +1,191 @@
+package engine
+
+import (
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"testing"
+
+	"github.com/expr-lang/expr/ast"
+
+	"github.com/ruled/ruled/rules"
+	"github.com/ruled/ruled/sources/event"
+)
+
+// literalPool collects, for every plain field the rules compare with a
+// literal, values around those literals: the literal, a longer and a
+// shorter string, a neighbour integer. Events drawn from it make the
+// prefilters' tests both true and false.
+func literalPool(rs []*Rule) map[*event.Field][]any {
+	pool := map[*event.Field][]any{}
+	add := func(f *event.Field, lit ast.Node) {
+		switch l := lit.(type) {
+		case *ast.StringNode:
+			if f.Kind == event.KindString {
+				s := l.Value
+				pool[f] = append(pool[f], s, s+"x", "/x"+s, s[:len(s)/2], "")
+			}
+		case *ast.IntegerNode:
+			if f.Kind == event.KindInt {
+				pool[f] = append(pool[f], l.Value-1, l.Value, l.Value+1)
+			}
+		case *ast.ArrayNode:
+			for _, it := range l.Nodes {
+				if s, ok := it.(*ast.StringNode); ok && f.Kind == event.KindString {
+					pool[f] = append(pool[f], s.Value, s.Value+"x")
+				}
+			}
+		}
+	}
+	for _, r := range rs {
+		ast.Find(r.node, func(n ast.Node) bool {
+			if x, ok := n.(*ast.BinaryNode); ok {
+				for _, side := range [][2]ast.Node{{x.Left, x.Right}, {x.Right, x.Left}} {
+					if name, ok := dotted(side[0]); ok {
+						if f, ok := event.Lookup(name); ok {
+							add(f, side[1])
+						}
+					}
+				}
+			}
+			return false
+		})
+	}
+	for _, f := range event.Fields() {
+		if f.Kind == event.KindBool {
+			pool[f] = []any{true, false}
+		}
+	}
+	return pool
+}
+
+// poolEvent is a random event whose plain fields are each, half the time,
+// one of the pool's values.
+func poolEvent(rng *rand.Rand, pool map[*event.Field][]any, fields []*event.Field) *event.Event {
+	ev := randomEvent(rng)
+	for _, f := range fields {
+		if rng.IntN(2) == 0 {
+			continue
+		}
+		vals := pool[f]
+		switch v := vals[rng.IntN(len(vals))].(type) {
+		case string:
+			*f.Ptr(ev).(*string) = v
+		case int:
+			*f.Ptr(ev).(*int) = v
+		case bool:
+			*f.Ptr(ev).(*bool) = v
+		}
+	}
+	return ev
+}
+
+// TestPrefilterAgreesWithPrograms: for every rule of the builtin pack, the
+// load harness's rules, the fixture pack and Falco's upstream rules, on
+// events drawn from the literals their conditions test, a false prefilter
+// means the rule's program is false and a true one means it is true; and
+// the engine's matches (index and prefilters) are every rule's full
+// program's.
+func TestPrefilterAgreesWithPrograms(t *testing.T) {
+	builtin, err := ReadPaths([]string{Builtin}, rules.Pack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	packs := map[string][]File{
+		"builtin":  append(builtin, yamlFile("load.yaml", stormRule)),
+		"fixtures": packFiles(t),
+		"falco":    upstreamRules(t, "falco_rules.yaml", "falco-incubating_rules.yaml", "falco-sandbox_rules.yaml"),
+	}
+	for name, files := range packs {
+		t.Run(name, func(t *testing.T) {
+			e := mustNew(t, Options{RateLimit: RateLimit{Rate: -1}}, files...)
+			pool := literalPool(e.rules)
+			var fields []*event.Field
+			for f := range pool {
+				fields = append(fields, f)
+			}
+			sort.Slice(fields, func(i, j int) bool { return fields[i].Name < fields[j].Name })
+			withPre, skipped, decided := 0, map[string]bool{}, 0
+			for _, r := range e.rules {
+				if r.pre != nil {
+					withPre++
+				}
+			}
+			rng := rand.New(rand.NewPCG(15, 4))
+			st := newEvalState()
+			for i := range 20000 {
+				ev := poolEvent(rng, pool, fields)
+				if i%3 == 0 && len(e.rules) > 0 {
+					// The types the rules name, so the typed buckets run.
+					r := e.rules[rng.IntN(len(e.rules))]
+					if len(r.Types) > 0 {
+						ev.Evt.Type = r.Types[rng.IntN(len(r.Types))]
+					}
+				}
+				env := boxEvent(ev)
+				for _, r := range e.rules {
+					if r.pre == nil {
+						continue
+					}
+					prog := r.prog
+					if r.Types != nil && !slices.Contains(r.Types, ev.Evt.Type) {
+						prog = r.full // the index never sends it this event
+						if len(r.Types) == 1 {
+							continue // a folded prefilter: only for its type
+						}
+					}
+					v := r.pre(ev)
+					out, err := st.vm.Run(prog, env)
+					m, _ := out.(bool)
+					switch {
+					case v == triFalse && err == nil && m:
+						t.Fatalf("rule %q: prefilter false, program true on %+v", r.Name, ev)
+					case v == triTrue && (err != nil || !m):
+						t.Fatalf("rule %q: prefilter true, program %v (%v) on %+v", r.Name, m, err, ev)
+					}
+					if v == triFalse {
+						skipped[r.Name] = true
+					}
+					if v != triUnknown {
+						decided++
+					}
+				}
+				if got, want := names(e.Match(ev)), evalAll(e, ev); !slices.Equal(got, want) {
+					t.Fatalf("event %d (%s): engine %v, every rule's program %v", i, ev.Evt.Type, got, want)
+				}
+			}
+			t.Logf("%d rules, %d with a prefilter, %d of them false at least once; %d decided verdicts", len(e.rules), withPre, len(skipped), decided)
+			if len(skipped) < withPre/2 {
+				t.Fatalf("only %d of %d prefilters were ever false: the property is not exercised", len(skipped), withPre)
+			}
+		})
+	}
+}
+
+// TestPrefilterStormExec: an exec of a benign program in the host runs the
+// programs of only the rules whose plain fields cannot rule it out (the
+// environment rule, the load harness's own), not all 15 execve rules that
+// name no program.
+func TestPrefilterStormExec(t *testing.T) {
+	files, err := ReadPaths([]string{Builtin}, rules.Pack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := mustNew(t, Options{RateLimit: RateLimit{Rate: -1}}, append(files, yamlFile("load.yaml", stormRule))...)
+	ex := stormEvents(4242)[4]
+	tb := e.byType[ex.Evt.Type]
+	b := tb.byName[ex.Proc.Name]
+	if b == nil {
+		b = tb.rest
+	}
+	var run []string
+	for _, r := range b.rules {
+		if r.pre == nil || r.pre(ex) != triFalse {
+			run = append(run, r.Name)
+		}
+	}
+	want := []string{"Potential Local Privilege Escalation via Environment Variables Misuse", "ruled-load exec"}
+	if len(b.rules) < 10 || !slices.Equal(run, want) {
+		t.Fatalf("of %d rules for the exec, programs run for %q, want %q", len(b.rules), run, want)
+	}
+}
