@@ -27,3 +27,21 @@ func boxEvent(p *event.Event) any {
 	words[1] = unsafe.Pointer(p)
 	return env
 }
+
+// stringType is the type word of an interface holding a string.
+var stringType = func() unsafe.Pointer {
+	proto := any("x")
+	return (*[2]unsafe.Pointer)(unsafe.Pointer(&proto))[0]
+}()
+
+// boxString returns an interface holding the string *p, pointing at *p
+// instead of a copy: an alert's output_fields hold several strings, and
+// converting each to `any` allocated it a box; their headers now share one
+// slice. *p must not change while the interface lives.
+func boxString(p *string) any {
+	var v any
+	words := (*[2]unsafe.Pointer)(unsafe.Pointer(&v))
+	words[0] = stringType
+	words[1] = unsafe.Pointer(p)
+	return v
+}

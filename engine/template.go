@@ -20,6 +20,9 @@ type template struct {
 	parts  []tplPart
 	fields []*event.Field // template fields then alwaysFields, no duplicates
 	falco  []*falcoField  // a Falco-language rule's fields, Falco-named
+	size   int            // the text's literals and room for its values
+	// nStrings counts the string fields of fields.
+	nStrings int
 }
 
 func isFieldChar(c byte) bool {
@@ -95,39 +98,60 @@ func parseTemplate(s string, lang Lang) (*template, error) {
 	if len(bad) > 0 {
 		return nil, fmt.Errorf("output: unknown field %s", strings.Join(bad, ", "))
 	}
+	for _, p := range t.parts {
+		t.size += len(p.lit)
+		if p.lit == "" {
+			t.size += 24
+		}
+	}
 	for _, n := range alwaysFields {
 		if !seen[n] {
 			f, _ := event.Lookup(n)
 			t.fields = append(t.fields, f)
 		}
 	}
+	for _, f := range t.fields {
+		if f.Kind == event.KindString {
+			t.nStrings++
+		}
+	}
 	return t, nil
 }
 
 func (t *template) render(ev *event.Event) (string, map[string]any) {
-	var b strings.Builder
-	for _, p := range t.parts {
-		switch {
-		case p.falco != nil:
-			v := p.falco.value(ev)
-			if v == nil {
-				b.WriteString("<NA>")
-			} else {
-				b.WriteString(event.FormatValue(v))
-			}
-		case p.field == nil:
-			b.WriteString(p.lit)
-		default:
-			b.WriteString(p.field.String(ev))
-		}
-	}
+	// Each field's value is read once, for output_fields, and the text
+	// formats that value: reading it again per part boxed it again (and ran
+	// a Falco field's program again).
 	m := make(map[string]any, len(t.fields)+len(t.falco))
 	for _, f := range t.falco {
 		m[f.name] = f.value(ev)
 	}
+	var strs []string // the string values' headers, boxed in place
+	if t.nStrings > 0 {
+		strs = make([]string, 0, t.nStrings)
+	}
 	for _, f := range t.fields {
-		if _, ok := m[f.Name]; !ok {
+		if _, ok := m[f.Name]; ok {
+			continue
+		}
+		if f.Kind != event.KindString || f.Unknown(ev) || len(strs) == cap(strs) {
 			m[f.Name] = f.OutputValue(ev)
+			continue
+		}
+		strs = append(strs, *f.Ptr(ev).(*string))
+		m[f.Name] = boxString(&strs[len(strs)-1])
+	}
+	var b strings.Builder
+	b.Grow(t.size)
+	for _, p := range t.parts {
+		switch {
+		case p.falco != nil:
+			// nil (no value) and "" both print <NA>.
+			b.WriteString(event.FormatValue(m[p.falco.name]))
+		case p.field == nil:
+			b.WriteString(p.lit)
+		default:
+			b.WriteString(event.FormatValue(m[p.field.Name]))
 		}
 	}
 	return b.String(), m
