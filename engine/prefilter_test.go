@@ -12,11 +12,16 @@ import (
 	"github.com/ruled/ruled/sources/event"
 )
 
-// literalPool collects, for every plain field the rules compare with a
+// literalPool holds, for every plain field the rules compare with a
 // literal, values around those literals: the literal, a longer and a
 // shorter string, a neighbour integer. Events drawn from it make the
 // prefilters' tests both true and false.
-func literalPool(rs []*Rule) map[*event.Field][]any {
+type literalPool struct {
+	vals   map[*event.Field][]any
+	fields []*event.Field // the keys of vals, by name
+}
+
+func newLiteralPool(rs []*Rule) *literalPool {
 	pool := map[*event.Field][]any{}
 	add := func(f *event.Field, lit ast.Node) {
 		switch l := lit.(type) {
@@ -56,18 +61,23 @@ func literalPool(rs []*Rule) map[*event.Field][]any {
 			pool[f] = []any{true, false}
 		}
 	}
-	return pool
+	lp := &literalPool{vals: pool}
+	for f := range pool {
+		lp.fields = append(lp.fields, f)
+	}
+	sort.Slice(lp.fields, func(i, j int) bool { return lp.fields[i].Name < lp.fields[j].Name })
+	return lp
 }
 
-// poolEvent is a random event whose plain fields are each, half the time,
-// one of the pool's values.
-func poolEvent(rng *rand.Rand, pool map[*event.Field][]any, fields []*event.Field) *event.Event {
+// event is a random event whose plain fields are each, half the time, one
+// of the pool's values.
+func (p *literalPool) event(rng *rand.Rand) *event.Event {
 	ev := randomEvent(rng)
-	for _, f := range fields {
+	for _, f := range p.fields {
 		if rng.IntN(2) == 0 {
 			continue
 		}
-		vals := pool[f]
+		vals := p.vals[f]
 		switch v := vals[rng.IntN(len(vals))].(type) {
 		case string:
 			*f.Ptr(ev).(*string) = v
@@ -99,12 +109,7 @@ func TestPrefilterAgreesWithPrograms(t *testing.T) {
 	for name, files := range packs {
 		t.Run(name, func(t *testing.T) {
 			e := mustNew(t, Options{RateLimit: RateLimit{Rate: -1}}, files...)
-			pool := literalPool(e.rules)
-			var fields []*event.Field
-			for f := range pool {
-				fields = append(fields, f)
-			}
-			sort.Slice(fields, func(i, j int) bool { return fields[i].Name < fields[j].Name })
+			pool := newLiteralPool(e.rules)
 			withPre, skipped, decided := 0, map[string]bool{}, 0
 			for _, r := range e.rules {
 				if r.pre != nil {
@@ -114,7 +119,7 @@ func TestPrefilterAgreesWithPrograms(t *testing.T) {
 			rng := rand.New(rand.NewPCG(15, 4))
 			st := newEvalState()
 			for i := range 20000 {
-				ev := poolEvent(rng, pool, fields)
+				ev := pool.event(rng)
 				if i%3 == 0 && len(e.rules) > 0 {
 					// The types the rules name, so the typed buckets run.
 					r := e.rules[rng.IntN(len(e.rules))]

@@ -3,7 +3,6 @@ package engine
 import (
 	"math/rand/v2"
 	"reflect"
-	"sort"
 	"strings"
 	"testing"
 
@@ -110,16 +109,11 @@ func TestRenderAsEachField(t *testing.T) {
 	files = append(files, yamlFile("load.yaml", stormRule), yamlFile("falco.yaml", stormFalcoRule))
 	files = append(files, upstreamRules(t, "falco_rules.yaml", "falco-incubating_rules.yaml", "falco-sandbox_rules.yaml")...)
 	e := mustNew(t, Options{RateLimit: RateLimit{Rate: -1}}, files...)
-	pool := literalPool(e.rules)
-	var fields []*event.Field
-	for f := range pool {
-		fields = append(fields, f)
-	}
-	sort.Slice(fields, func(i, j int) bool { return fields[i].Name < fields[j].Name })
+	pool := newLiteralPool(e.rules)
 	rng := rand.New(rand.NewPCG(15, 5))
 	nas, vals := 0, 0
 	for i := range 100 {
-		ev := poolEvent(rng, pool, fields)
+		ev := pool.event(rng)
 		if i == 0 {
 			ev = stormEvents(4242)[4]
 		}
