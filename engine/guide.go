@@ -235,6 +235,11 @@ func atMostUnknown[K any](c func(K) tri) func(K) tri {
 	}
 }
 
+func isDotted(n ast.Node) bool {
+	_, ok := dotted(n)
+	return ok
+}
+
 // knownField returns the getter of a field Known decides.
 func knownField(n ast.Node) func(Known) string {
 	name, ok := dotted(n)
@@ -257,7 +262,7 @@ func knownField(n ast.Node) func(Known) string {
 // guideCompare compiles a comparison of a known field with string
 // literals: ==, !=, in, startsWith, endsWith, contains.
 func guideCompare(x *ast.BinaryNode) func(Known) tri {
-	field, test, neg, ok := stringTest(x)
+	field, test, neg, ok := stringTest(x, isDotted)
 	if !ok {
 		return nil
 	}
@@ -277,16 +282,17 @@ func guideCompare(x *ast.BinaryNode) func(Known) tri {
 	}
 }
 
-// stringTest splits a comparison of a field with string literals (==, !=,
-// in, startsWith, endsWith, contains; the literal on either side of == and
-// !=) into the field's node and the test of its value; neg: the outcome is
+// stringTest splits a comparison of a subject (a field, or # in a
+// predicate: what isSubject accepts) with string literals (==, !=, in,
+// startsWith, endsWith, contains; the literal on either side of == and !=)
+// into the subject's node and the test of its value; neg: the outcome is
 // the test's negation (!=). ok is false for any other node.
-func stringTest(x *ast.BinaryNode) (field ast.Node, test func(string) bool, neg, ok bool) {
+func stringTest(x *ast.BinaryNode, isSubject func(ast.Node) bool) (field ast.Node, test func(string) bool, neg, ok bool) {
 	field, lit := x.Left, x.Right
-	if _, isDotted := dotted(field); !isDotted && (x.Operator == "==" || x.Operator == "!=") {
+	if !isSubject(field) && (x.Operator == "==" || x.Operator == "!=") {
 		field, lit = x.Right, x.Left
 	}
-	if _, isDotted := dotted(field); !isDotted {
+	if !isSubject(field) {
 		return nil, nil, false, false
 	}
 	if x.Operator == "in" {

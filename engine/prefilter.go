@@ -39,11 +39,14 @@ func prefilterLeaf(n ast.Node) func(*event.Event) tri {
 		}
 		return func(ev *event.Event) tri { return triOf(*f.Ptr(ev).(*bool)) }
 	}
+	if x, ok := n.(*ast.BuiltinNode); ok {
+		return quantifier(x)
+	}
 	x, ok := n.(*ast.BinaryNode)
 	if !ok {
 		return nil
 	}
-	if field, test, neg, ok := stringTest(x); ok {
+	if field, test, neg, ok := stringTest(x, isDotted); ok {
 		f := plainField(field, event.KindString)
 		if f == nil {
 			return nil
@@ -51,6 +54,65 @@ func prefilterLeaf(n ast.Node) func(*event.Event) tri {
 		return func(ev *event.Event) tri { return triOf(test(*f.Ptr(ev).(*string)) != neg) }
 	}
 	return intCompare(x)
+}
+
+// quantifier compiles any, all or none over a list field whose predicate
+// tests # against string literals (any(proc.env, # startsWith "G" and
+// ...)): the predicate is reduced per element the same way, and the
+// quantifier is decided when the elements decide it (any: one true, or all
+// false, an empty list included).
+func quantifier(x *ast.BuiltinNode) func(*event.Event) tri {
+	if x.Name != "any" && x.Name != "all" && x.Name != "none" || len(x.Arguments) != 2 {
+		return nil
+	}
+	f := plainField(x.Arguments[0], event.KindStrings)
+	pred, ok := x.Arguments[1].(*ast.PredicateNode)
+	if f == nil || !ok {
+		return nil
+	}
+	p := reduce(pred.Node, elementLeaf)
+	if p == nil {
+		return nil
+	}
+	// all(l, p) is not any(l, not p); none(l, p) is not any(l, p).
+	want, found, rest := triTrue, triTrue, triFalse
+	switch x.Name {
+	case "all":
+		want, found, rest = triFalse, triFalse, triTrue
+	case "none":
+		found, rest = triFalse, triTrue
+	}
+	return func(ev *event.Event) tri {
+		v := rest
+		for _, s := range *f.Ptr(ev).(*[]string) {
+			switch p(s) {
+			case want:
+				return found
+			case triUnknown:
+				v = triUnknown
+			}
+		}
+		return v
+	}
+}
+
+// elementLeaf compiles a predicate's test of # (the element) against
+// string literals; anything else in the predicate is unknown.
+func elementLeaf(n ast.Node) func(string) tri {
+	x, ok := n.(*ast.BinaryNode)
+	if !ok {
+		return nil
+	}
+	_, test, neg, ok := stringTest(x, isElement)
+	if !ok {
+		return nil
+	}
+	return func(s string) tri { return triOf(test(s) != neg) }
+}
+
+func isElement(n ast.Node) bool {
+	p, ok := n.(*ast.PointerNode)
+	return ok && p.Name == ""
 }
 
 // intCompare compiles an int field compared with an integer literal (the

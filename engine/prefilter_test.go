@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/expr-lang/expr/ast"
@@ -40,6 +41,43 @@ func newLiteralPool(rs []*Rule) *literalPool {
 					pool[f] = append(pool[f], s.Value, s.Value+"x")
 				}
 			}
+		}
+	}
+	// Lists: elements around the literals predicates compare # with.
+	var elems []string
+	var lists []*event.Field
+	for _, r := range rs {
+		ast.Find(r.node, func(n ast.Node) bool {
+			if x, ok := n.(*ast.BuiltinNode); ok && len(x.Arguments) > 0 {
+				if f := plainField(x.Arguments[0], event.KindStrings); f != nil && !slices.Contains(lists, f) {
+					lists = append(lists, f)
+				}
+			}
+			if x, ok := n.(*ast.BinaryNode); ok {
+				for _, side := range [][2]ast.Node{{x.Left, x.Right}, {x.Right, x.Left}} {
+					if !isElement(side[0]) {
+						continue
+					}
+					ast.Find(side[1], func(l ast.Node) bool {
+						if s, ok := l.(*ast.StringNode); ok {
+							v := s.Value
+							elems = append(elems, v, v+"x", strings.ToLower(v), v[:len(v)/2])
+						}
+						return false
+					})
+				}
+			}
+			return false
+		})
+	}
+	for _, f := range lists {
+		pool[f] = append(pool[f], []string(nil), []string{"PATH=/usr/bin", "HOME=/root"})
+		for range 30 {
+			var l []string
+			for j := range 1 + len(pool[f])%4 {
+				l = append(l, elems[(len(pool[f])*7+j*13)%len(elems)])
+			}
+			pool[f] = append(pool[f], l)
 		}
 	}
 	for _, r := range rs {
@@ -85,6 +123,8 @@ func (p *literalPool) event(rng *rand.Rand) *event.Event {
 			*f.Ptr(ev).(*int) = v
 		case bool:
 			*f.Ptr(ev).(*bool) = v
+		case []string:
+			*f.Ptr(ev).(*[]string) = v
 		}
 	}
 	return ev
@@ -104,7 +144,29 @@ func TestPrefilterAgreesWithPrograms(t *testing.T) {
 	packs := map[string][]File{
 		"builtin":  append(builtin, yamlFile("load.yaml", stormRule)),
 		"fixtures": packFiles(t),
-		"falco":    upstreamRules(t, "falco_rules.yaml", "falco-incubating_rules.yaml", "falco-sandbox_rules.yaml"),
+		"quantifiers": {yamlFile("q.yaml", `
+- rule: any args
+  desc: d
+  condition: 'evt.type == "execve" and any(proc.args, # in ["-c", "-i"] or (# startsWith "/tmp/" and len(#) > 6))'
+  output: o
+  priority: NOTICE
+- rule: all env
+  desc: d
+  condition: 'all(proc.env, # startsWith "PATH=" or # contains "LANG" and upper(#) endsWith "=C") and proc.name != "sh"'
+  output: o
+  priority: NOTICE
+- rule: none args
+  desc: d
+  condition: 'evt.type == "execve" and none(proc.args, # == "-c" or # endsWith "x" and lower(#) != #)'
+  output: o
+  priority: NOTICE
+- rule: not any env
+  desc: d
+  condition: 'not any(proc.env, # startsWith "LD_PRELOAD=" and len(#) > 12) and container.id != "host"'
+  output: o
+  priority: NOTICE
+`)},
+		"falco": upstreamRules(t, "falco_rules.yaml", "falco-incubating_rules.yaml", "falco-sandbox_rules.yaml"),
 	}
 	for name, files := range packs {
 		t.Run(name, func(t *testing.T) {
@@ -183,14 +245,25 @@ func TestPrefilterStormExec(t *testing.T) {
 	if b == nil {
 		b = tb.rest
 	}
-	var run []string
-	for _, r := range b.rules {
-		if r.pre == nil || r.pre(ex) != triFalse {
-			run = append(run, r.Name)
+	const envRule = "Potential Local Privilege Escalation via Environment Variables Misuse"
+	for _, c := range []struct {
+		env  []string
+		want []string
+	}{
+		{nil, []string{"ruled-load exec"}},
+		{[]string{"PATH=/usr/bin:/bin", "HOME=/root", "LANG=C.UTF-8", "TERM=xterm"}, []string{"ruled-load exec"}},
+		// Starts with G: the predicate's upper() decides, in the program.
+		{[]string{"PATH=/usr/bin:/bin", "glibc_tunables=glibc.malloc.x=1"}, []string{envRule, "ruled-load exec"}},
+	} {
+		ex.Proc.Env = c.env
+		var run []string
+		for _, r := range b.rules {
+			if r.pre == nil || r.pre(ex) != triFalse {
+				run = append(run, r.Name)
+			}
 		}
-	}
-	want := []string{"Potential Local Privilege Escalation via Environment Variables Misuse", "ruled-load exec"}
-	if len(b.rules) < 10 || !slices.Equal(run, want) {
-		t.Fatalf("of %d rules for the exec, programs run for %q, want %q", len(b.rules), run, want)
+		if len(b.rules) < 10 || !slices.Equal(run, c.want) {
+			t.Fatalf("env %q: of %d rules for the exec, programs run for %q, want %q", c.env, len(b.rules), run, c.want)
+		}
 	}
 }

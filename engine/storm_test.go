@@ -43,6 +43,11 @@ func stormEvents(pid int) []*event.Event {
 	ex := base(event.TypeExecve)
 	ex.Evt.Syscall = "execve"
 	ex.Proc.Name, ex.Proc.Exe, ex.Proc.Args, ex.Proc.Cmdline = "true", "/usr/bin/true", []string{"/bin/true", "ruled-load"}, "/bin/true ruled-load"
+	// The harness's environment, which its children inherit (the
+	// GLIBC_TUNABLES rule reads it).
+	ex.Proc.Env = []string{"SHELL=/bin/bash", "PWD=/work/wt/engine", "LOGNAME=root", "HOME=/root", "LANG=C.UTF-8",
+		"TERM=xterm", "USER=root", "SHLVL=1", "PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"OLDPWD=/work", "_=/work/bin/load"}
 	ex.Proc.Stdin = event.Stdio{Type: event.StdioFile, Name: "/dev/null"}
 	ex.Proc.Stdout, ex.Proc.Stderr = ex.Proc.Stdin, ex.Proc.Stdin
 	exit := *ex
