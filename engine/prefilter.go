@@ -1,6 +1,9 @@
 package engine
 
 import (
+	"unicode"
+	"unicode/utf8"
+
 	"github.com/expr-lang/expr/ast"
 
 	"github.com/ruled/ruled/sources/event"
@@ -46,7 +49,11 @@ func prefilterLeaf(n ast.Node) func(*event.Event) tri {
 	if !ok {
 		return nil
 	}
-	if field, test, neg, ok := stringTest(x, isDotted); ok {
+	field, test, neg, ok := stringTest(x, isDotted)
+	if !ok {
+		field, test, ok = caseTest(x, isDotted)
+	}
+	if ok {
 		f := plainField(field, event.KindString)
 		if f == nil {
 			return nil
@@ -105,9 +112,55 @@ func elementLeaf(n ast.Node) func(string) tri {
 	}
 	_, test, neg, ok := stringTest(x, isElement)
 	if !ok {
+		_, test, ok = caseTest(x, isElement)
+	}
+	if !ok {
 		return nil
 	}
 	return func(s string) tri { return triOf(test(s) != neg) }
+}
+
+// caseTest compiles upper(S) or lower(S) (S a subject isSubject accepts)
+// == or startsWith an ASCII literal: the test of S's value, comparing its
+// runes mapped one by one as strings.ToUpper and ToLower map them, without
+// building the mapped copy (the GLIBC_TUNABLES rule's upper(#) over every
+// environment variable starting with G).
+func caseTest(x *ast.BinaryNode, isSubject func(ast.Node) bool) (subject ast.Node, test func(string) bool, ok bool) {
+	if x.Operator != "==" && x.Operator != "startsWith" {
+		return nil, nil, false
+	}
+	call, lit := x.Left, x.Right
+	if _, isCall := call.(*ast.BuiltinNode); !isCall && x.Operator == "==" {
+		call, lit = x.Right, x.Left
+	}
+	b, isCall := call.(*ast.BuiltinNode)
+	s, isLit := lit.(*ast.StringNode)
+	if !isCall || !isLit || b.Name != "upper" && b.Name != "lower" || len(b.Arguments) != 1 || !isSubject(b.Arguments[0]) {
+		return nil, nil, false
+	}
+	want := s.Value
+	for i := range len(want) {
+		if want[i] >= utf8.RuneSelf {
+			return nil, nil, false
+		}
+	}
+	mapRune, whole := unicode.ToUpper, x.Operator == "=="
+	if b.Name == "lower" {
+		mapRune = unicode.ToLower
+	}
+	return b.Arguments[0], func(v string) bool {
+		i := 0
+		for _, r := range v { // an invalid byte is RuneError, as for strings.Map
+			if i == len(want) {
+				return !whole
+			}
+			if m := mapRune(r); m >= utf8.RuneSelf || byte(m) != want[i] {
+				return false
+			}
+			i++
+		}
+		return i == len(want)
+	}, true
 }
 
 func isElement(n ast.Node) bool {

@@ -61,7 +61,7 @@ func newLiteralPool(rs []*Rule) *literalPool {
 					ast.Find(side[1], func(l ast.Node) bool {
 						if s, ok := l.(*ast.StringNode); ok {
 							v := s.Value
-							elems = append(elems, v, v+"x", strings.ToLower(v), v[:len(v)/2])
+							elems = append(elems, v, v+"x", strings.ToLower(v), strings.ToUpper(v), v[:len(v)/2])
 						}
 						return false
 					})
@@ -160,6 +160,11 @@ func TestPrefilterAgreesWithPrograms(t *testing.T) {
   condition: 'evt.type == "execve" and none(proc.args, # == "-c" or # endsWith "x" and lower(#) != #)'
   output: o
   priority: NOTICE
+- rule: upper env
+  desc: d
+  condition: 'any(proc.env, upper(#) startsWith "LD_" or lower(#) == "path=/bin") and not (lower(proc.name) startsWith "ls")'
+  output: o
+  priority: NOTICE
 - rule: not any env
   desc: d
   condition: 'not any(proc.env, # startsWith "LD_PRELOAD=" and len(#) > 12) and container.id != "host"'
@@ -252,7 +257,8 @@ func TestPrefilterStormExec(t *testing.T) {
 	}{
 		{nil, []string{"ruled-load exec"}},
 		{[]string{"PATH=/usr/bin:/bin", "HOME=/root", "LANG=C.UTF-8", "TERM=xterm"}, []string{"ruled-load exec"}},
-		// Starts with G: the predicate's upper() decides, in the program.
+		// Variables starting with G: upper(#) decides, in Go too.
+		{[]string{"PATH=/usr/bin:/bin", "GIT_SSL_CAINFO=/etc/ssl/ca.pem", "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH=/etc/ssl/ca.pem"}, []string{"ruled-load exec"}},
 		{[]string{"PATH=/usr/bin:/bin", "glibc_tunables=glibc.malloc.x=1"}, []string{envRule, "ruled-load exec"}},
 	} {
 		ex.Proc.Env = c.env
@@ -265,5 +271,52 @@ func TestPrefilterStormExec(t *testing.T) {
 		if len(b.rules) < 10 || !slices.Equal(run, c.want) {
 			t.Fatalf("env %q: of %d rules for the exec, programs run for %q, want %q", c.env, len(b.rules), run, c.want)
 		}
+	}
+}
+
+// TestCaseTest: upper(#) and lower(#) against a literal, decided without
+// the mapped copy, agree with strings.ToUpper and ToLower, on strings with
+// runes whose case mapping is not ASCII's (the long s, the Kelvin sign, the
+// dotless i), invalid UTF-8 and random bytes.
+func TestCaseTest(t *testing.T) {
+	pointer := &ast.PointerNode{}
+	inputs := []string{"", "g", "G", "glibc_tunables=x", "GLIBC_TUNABLES=", "GLIBC_TUNABLES", "\u017flibc", "ſ", "\u212a", "K", "k",
+		"ıd", "ID", "\xffG", "G\xff", "gLiBc_TuNaBlEs=1", "straße", "STRASSE", "path=/bin", "PATH=/BIN", "Path=/bin/x"}
+	rng := rand.New(rand.NewPCG(9, 9))
+	alphabet := []string{"g", "G", "l", "L", "i", "I", "ı", "ſ", "s", "S", "K", "\u212a", "k", "=", "_", "\xff", "é", "É", "/", "b"}
+	for range 3000 {
+		var b strings.Builder
+		for range rng.IntN(8) {
+			b.WriteString(alphabet[rng.IntN(len(alphabet))])
+		}
+		inputs = append(inputs, b.String())
+	}
+	for _, fn := range []string{"upper", "lower"} {
+		mapped := strings.ToUpper
+		if fn == "lower" {
+			mapped = strings.ToLower
+		}
+		for _, lit := range []string{"", "G", "GLIBC_TUNABLES=", "K", "k", "I", "id", "ss", "SS", "path=/bin", "s"} {
+			for _, op := range []string{"startsWith", "=="} {
+				x := &ast.BinaryNode{Operator: op, Left: &ast.BuiltinNode{Name: fn, Arguments: []ast.Node{pointer}}, Right: &ast.StringNode{Value: lit}}
+				_, test, ok := caseTest(x, isElement)
+				if !ok {
+					t.Fatalf("%s(#) %s %q: not compiled", fn, op, lit)
+				}
+				for _, in := range inputs {
+					want := strings.HasPrefix(mapped(in), lit)
+					if op == "==" {
+						want = mapped(in) == lit
+					}
+					if got := test(in); got != want {
+						t.Fatalf("%s(%q) %s %q: %v, want %v", fn, in, op, lit, got, want)
+					}
+				}
+			}
+		}
+	}
+	if _, _, ok := caseTest(&ast.BinaryNode{Operator: "startsWith", Left: &ast.BuiltinNode{Name: "upper", Arguments: []ast.Node{pointer}},
+		Right: &ast.StringNode{Value: "É"}}, isElement); ok {
+		t.Fatal("a non-ASCII literal compiled")
 	}
 }
