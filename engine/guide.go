@@ -148,91 +148,140 @@ func guideCond(n ast.Node) func(Known) tri {
 // the terms it can decide (nil for the others, which are unknown), and
 // reduce combines them through not, and and or (an AND with a false side
 // is false, an OR needs both sides false, NOT of unknown is unknown). nil
-// when nothing in n is decidable.
+// when nothing in n is decidable, or when n reduces to true.
+//
+// Constants fold away (a single-type rule's evt.type tests, folded to true,
+// leave nothing to call) and a chain of ANDs or of ORs is one call over its
+// terms: a prefilter runs for every rule an event's bucket holds, and under
+// an exec storm each closure it calls is a cache miss.
 func reduce[K any](n ast.Node, leaf func(ast.Node) func(K) tri) func(K) tri {
+	t := reduceTerm(n, leaf)
+	if t.isConst {
+		if t.konst == triTrue {
+			return nil
+		}
+		return func(K) tri { return triFalse }
+	}
+	return t.fn()
+}
+
+// term is a reduced subexpression: a constant, a function, a chain of
+// ANDs or of ORs over functions, or (zero) undecidable.
+type term[K any] struct {
+	isConst bool
+	konst   tri
+	f       func(K) tri
+	op      byte          // 'a' or 'o': f is kids joined by AND or OR
+	kids    []func(K) tri // op's terms, in the condition's order
+	capped  bool          // an AND with an undecidable term: never true
+}
+
+func (t term[K]) undecidable() bool { return !t.isConst && t.f == nil && t.op == 0 }
+
+// fn returns t as a function (t neither constant nor undecidable).
+func (t term[K]) fn() func(K) tri {
+	if t.op == 0 {
+		return t.f
+	}
+	kids, capped := t.kids, t.capped
+	if len(kids) == 1 && !capped {
+		return kids[0]
+	}
+	// AND: a false term decides, else true unless a term (or the cap) is
+	// unknown; OR: a true term decides, else false unless one is unknown.
+	decisive, start := tri(triTrue), tri(triFalse)
+	if t.op == 'a' {
+		decisive, start = triFalse, triTrue
+		if capped {
+			start = triUnknown
+		}
+	}
+	return func(k K) tri {
+		v := start
+		for _, c := range kids {
+			switch c(k) {
+			case decisive:
+				return decisive
+			case triUnknown:
+				v = triUnknown
+			}
+		}
+		return v
+	}
+}
+
+// terms returns t's terms for a chain of op.
+func (t term[K]) terms(op byte) []func(K) tri {
+	if t.op == op {
+		return t.kids
+	}
+	return []func(K) tri{t.fn()}
+}
+
+func constTerm[K any](v bool) term[K] { return term[K]{isConst: true, konst: triOf(v)} }
+
+func reduceTerm[K any](n ast.Node, leaf func(ast.Node) func(K) tri) term[K] {
 	switch x := n.(type) {
 	case *ast.BoolNode:
-		v := tri(triFalse)
-		if x.Value {
-			v = triTrue
-		}
-		return func(K) tri { return v }
+		return constTerm[K](x.Value)
 	case *ast.UnaryNode:
 		if x.Operator != "not" && x.Operator != "!" {
-			return nil
+			return term[K]{}
 		}
-		c := reduce(x.Node, leaf)
-		if c == nil {
-			return nil
+		c := reduceTerm(x.Node, leaf)
+		switch {
+		case c.isConst:
+			return constTerm[K](c.konst == triFalse)
+		case c.undecidable():
+			return c
 		}
-		return func(k K) tri {
-			switch c(k) {
+		f := c.fn()
+		return term[K]{f: func(k K) tri {
+			switch f(k) {
 			case triTrue:
 				return triFalse
 			case triFalse:
 				return triTrue
 			}
 			return triUnknown
-		}
+		}}
 	case *ast.BinaryNode:
 		switch x.Operator {
 		case "and", "&&":
-			l, r := reduce(x.Left, leaf), reduce(x.Right, leaf)
+			l, r := reduceTerm(x.Left, leaf), reduceTerm(x.Right, leaf)
 			switch {
-			case l == nil && r == nil:
-				return nil
-			case l == nil:
-				return atMostUnknown(r)
-			case r == nil:
-				return atMostUnknown(l)
+			case l.isConst && l.konst == triFalse, r.isConst && r.konst == triFalse:
+				return constTerm[K](false)
+			case l.isConst:
+				return r
+			case r.isConst:
+				return l
+			case l.undecidable() && r.undecidable():
+				return term[K]{}
+			case l.undecidable():
+				return term[K]{op: 'a', kids: r.terms('a'), capped: true}
+			case r.undecidable():
+				return term[K]{op: 'a', kids: l.terms('a'), capped: true}
 			}
-			return func(k K) tri {
-				a := l(k)
-				if a == triFalse {
-					return triFalse
-				}
-				b := r(k)
-				if b == triFalse {
-					return triFalse
-				}
-				if a == triTrue && b == triTrue {
-					return triTrue
-				}
-				return triUnknown
-			}
+			kids := append(append([]func(K) tri(nil), l.terms('a')...), r.terms('a')...)
+			return term[K]{op: 'a', kids: kids, capped: l.op == 'a' && l.capped || r.op == 'a' && r.capped}
 		case "or", "||":
-			l, r := reduce(x.Left, leaf), reduce(x.Right, leaf)
-			if l == nil || r == nil {
-				return nil
+			l, r := reduceTerm(x.Left, leaf), reduceTerm(x.Right, leaf)
+			switch {
+			case l.isConst && l.konst == triTrue, r.isConst && r.konst == triTrue:
+				return constTerm[K](true)
+			case l.undecidable() || r.undecidable():
+				return term[K]{}
+			case l.isConst:
+				return r
+			case r.isConst:
+				return l
 			}
-			return func(k K) tri {
-				a := l(k)
-				if a == triTrue {
-					return triTrue
-				}
-				b := r(k)
-				if b == triTrue {
-					return triTrue
-				}
-				if a == triFalse && b == triFalse {
-					return triFalse
-				}
-				return triUnknown
-			}
+			kids := append(append([]func(K) tri(nil), l.terms('o')...), r.terms('o')...)
+			return term[K]{op: 'o', kids: kids}
 		}
 	}
-	return leaf(n)
-}
-
-// atMostUnknown is c AND an unknown term: false when c is, else unknown
-// (not true: a NOT above must not turn it false).
-func atMostUnknown[K any](c func(K) tri) func(K) tri {
-	return func(k K) tri {
-		if c(k) == triFalse {
-			return triFalse
-		}
-		return triUnknown
-	}
+	return term[K]{f: leaf(n)}
 }
 
 func isDotted(n ast.Node) bool {
