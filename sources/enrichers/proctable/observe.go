@@ -240,7 +240,7 @@ func (t *Table) observeFork(ev *event.Event) {
 		c.ContainerID = container.Decide(container.Clues{Parent: pp.ContainerID})
 		c.Exited, c.StartTime, c.execAt, c.Partial = time.Time{}, 0, time.Time{}, pp.Partial
 		c.Started = ev.Evt.Time
-		c.twinDue, c.pcRead, c.auditFirst, c.mntHost = false, false, false, false
+		c.twinDue, c.pcRead, c.auditFirst, c.mntHost, c.readGone = false, false, false, false, false
 		if ev.Proc.SID != 0 {
 			c.SID = ev.Proc.SID
 		}
@@ -358,6 +358,13 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 	if live {
 		oldMnt = old.NS.Mnt
 	}
+	// A read at an exec of this process found it gone a moment ago (the
+	// other report of this exec, usually: a /bin/true has exited before
+	// the first of its two reports is observed): it still is, so no read,
+	// no mount namespace and no cgroup either; the entry is completed as
+	// for a failed read. (Within twinWait: a pid is not reused that soon,
+	// and a reused one brings its fork first, which starts a new entry.)
+	knownGone := old != nil && old.readGone && now.Sub(old.execAt) < twinWait
 	t.mu.RUnlock()
 	if skipRead {
 		// Only take what this report knows better: audit's argv, ids and
@@ -373,7 +380,7 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 		return
 	}
 	if ev.Evt.Source == event.SourceAudit && ev.NS.Mnt == 0 && t.hostMountRule.Load() &&
-		(oldMnt == 0 || oldMnt == t.initMnt) {
+		(oldMnt == 0 || oldMnt == t.initMnt) && !knownGone {
 		// Audit's record came first: the same rule as the proc
 		// connector's exec thread, the mount namespace before the cgroup.
 		// Not for a process whose fork copy is in another mount
@@ -430,31 +437,47 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 	cid, resolved := "", false
 	g := t.guided()
 	var clue Clue
-	var late procfs.Fields // guided parts to decide from the read's comm
+	// guided parts to decide after the read, from its comm or the cgroup
+	// read after it
+	var late procfs.Fields
+	nameLate := false
 	if g != nil && want&guidedParts != 0 {
-		// The container id is a clue: read it before, not after, the
-		// rest (an exec the proc connector reports carries it).
+		// The container id is a clue (an exec the proc connector reports
+		// carries it).
 		clue = Clue{Name: ev.Proc.Name, Exe: ev.Proc.Exe, ContainerID: ev.Container.ID}
 		if hostMount {
 			clue.ContainerID = kin
-		} else if clue.ContainerID == "" {
-			cid, resolved = t.resolveContainer(pid), true
-			clue.ContainerID = cid
 		}
-		if clue.Name == "" && want&(procfs.FieldStat|procfs.FieldComm) != 0 {
+		nameLate = clue.Name == "" && want&(procfs.FieldStat|procfs.FieldComm) != 0
+		if nameLate || clue.ContainerID == "" {
 			// A proc connector exec relying on audit has no comm yet:
-			// the read brings it, then the guided parts are read.
+			// the read brings it. A cgroup to read is read after the
+			// read, whose first system call (getsid, or stat's open)
+			// says whether the process still exists: under an exec
+			// storm about half are gone by the time of the table's
+			// read, and their cgroup read failed too. Then the guided
+			// parts are read.
 			late = want & guidedParts
 			want &^= guidedParts
 		} else {
 			want &^= guidedParts &^ g(clue)
 		}
 	}
-	p, ok := t.read(pid, ev, want)
+	var p *Process
+	ok := false
+	if !knownGone {
+		p, ok = t.read(pid, ev, want)
+	}
 	if ok && late != 0 {
-		clue.Name = p.Name
-		if clue.Exe == "" {
-			clue.Exe = p.Exe
+		if nameLate {
+			clue.Name = p.Name
+			if clue.Exe == "" {
+				clue.Exe = p.Exe
+			}
+		}
+		if clue.ContainerID == "" {
+			cid, resolved = t.resolveContainer(pid), true
+			clue.ContainerID = cid
 		}
 		t.readParts(p, late&g(clue))
 	}
@@ -562,6 +585,7 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 		}
 	}
 	p.execAt = now
+	p.readGone = !ok
 	t.overlay(p, ev)
 	if ev.Evt.Source == event.SourceProcconn {
 		p.pcRead = ok && (old == nil || !old.auditFirst || now.Sub(old.execAt) >= time.Second)

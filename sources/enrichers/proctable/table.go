@@ -84,6 +84,10 @@ type Process struct {
 	// container id came from its kin, its cgroup unread (kinClues); a fork
 	// seen after that exec completes it from the parent.
 	mntHost bool
+	// readGone: the last exec's read found the process gone from /proc
+	// (or was skipped because an earlier one had): a report of that exec
+	// observed later reads nothing (see observeExec).
+	readGone bool
 }
 
 // Config configures a Table. The zero value reads the live /proc.
@@ -136,6 +140,8 @@ type Table struct {
 	lastSweep time.Time
 	stats     Stats
 	misses    atomic.Uint64
+	procReads atomic.Uint64 // Stats.ProcReads
+	procGone  atomic.Uint64 // Stats.ProcGone
 
 	resolverMu  sync.RWMutex
 	containerOf func(pid int) string
@@ -415,6 +421,7 @@ func (t *Table) Stats() Stats {
 	defer t.mu.RUnlock()
 	s := t.stats
 	s.Misses = t.misses.Load()
+	s.ProcReads, s.ProcGone = t.procReads.Load(), t.procGone.Load()
 	s.Exited = len(t.exited)
 	s.Live = len(t.procs) - s.Exited
 	return s
@@ -539,12 +546,12 @@ func (t *Table) Ancestors(pid int) []string {
 // observeExec). exec is that exec's event, nil for other reads.
 func (t *Table) read(pid int, exec *event.Event, want procfs.Fields) (*Process, bool) {
 	rp, err := t.reader.ProcessFields(pid, want)
-	t.mu.Lock()
-	t.stats.ProcReads++
+	// Counted without t.mu: a write lock per read waited for every
+	// Enrich holding the read lock.
+	t.procReads.Add(1)
 	if err != nil {
-		t.stats.ProcGone++
+		t.procGone.Add(1)
 	}
-	t.mu.Unlock()
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			t.log.Debug("read process", "pid", pid, "error", err)
