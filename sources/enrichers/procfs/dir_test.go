@@ -269,7 +269,14 @@ func TestEnvInterned(t *testing.T) {
 	write("2", "A=1\x00B=2\x00")
 	write("3", "A=1\x00B=3\x00")
 	r := New(Dir(dir))
-	a, b, c := r.env("1/environ", 4096), r.env("2/environ", 4096), r.env("3/environ", 4096)
+	env := func(name string) []string {
+		e, err := r.env(name, 4096)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	a, b, c := env("1/environ"), env("2/environ"), env("3/environ")
 	if !reflect.DeepEqual(a, []string{"A=1", "B=2"}) || !reflect.DeepEqual(c, []string{"A=1", "B=3"}) {
 		t.Fatalf("env: %q, %q", a, c)
 	}
@@ -278,7 +285,7 @@ func TestEnvInterned(t *testing.T) {
 	}
 	for i := range envCacheMax + 10 {
 		write("4", fmt.Sprintf("N=%d\x00", i))
-		if got := r.env("4/environ", 4096); len(got) != 1 || got[0] != fmt.Sprintf("N=%d", i) {
+		if got := env("4/environ"); len(got) != 1 || got[0] != fmt.Sprintf("N=%d", i) {
 			t.Fatalf("environment %d: %q", i, got)
 		}
 	}

@@ -302,12 +302,38 @@ func (r *Reader) ProcessFields(pid int, want Fields) (Process, error) {
 		}
 	}
 	if want&FieldComm != 0 && want&FieldStat == 0 {
-		if b, err := fs.ReadFile(r.fsys, dir+"/comm"); err == nil {
+		b, err := fs.ReadFile(r.fsys, dir+"/comm")
+		if err == nil {
 			p.Comm = string(bytes.TrimSuffix(b, []byte("\n")))
+		} else if r.reaped(err) {
+			// Gone since getsid: so would every part be.
+			return p, &goneError{op: "read", pid: pid, file: "comm"}
 		}
 	}
 	r.parts(&p, dir, want&^nsRead)
 	return p, nil
+}
+
+// reaped reports that err, from reading a file of a process's /proc
+// directory that is there as long as the process is in the kernel's
+// process table, zombie or not (comm, loginuid, cmdline, environ, ns/pid),
+// says that directory is gone: the process was reaped, and every further
+// read of it would fail. On the live /proc only: a recorded tree may lack
+// any file.
+func (r *Reader) reaped(err error) bool {
+	return r.getsid != nil && errors.Is(err, fs.ErrNotExist)
+}
+
+// alive reports whether pid, whose descriptor dir ("PID/fd/") just lacked
+// a link, still exists (a zombie does): then the descriptor is closed.
+// getsid(2) on the live /proc, a system call without a path walk; a stat
+// of the directory elsewhere.
+func (r *Reader) alive(pid int, dir string) bool {
+	if r.getsid != nil {
+		_, err := r.getsid(pid)
+		return err == nil
+	}
+	return r.exists(dir)
 }
 
 // Parts reads the best-effort parts of pid in want (the environment, the
@@ -332,22 +358,45 @@ func (r *Reader) Parts(pid int, want Fields) Process {
 
 // parts reads into p the best-effort parts in want below dir ("PID"); the
 // namespaces want leaves out keep p's.
+//
+// A process can go at any point of the read (under an exec storm most of
+// the table's reads are of processes a few hundred µs old that exit at
+// once): on the live /proc a read that shows the process reaped ends the
+// read (each further one would be a failed system call), and one that
+// shows it exited (its environment, ESRCH: a zombie) skips what an exited
+// process no longer has (executable, cwd, descriptors, net and mount
+// namespaces) and keeps what it has (pid namespace).
 func (r *Reader) parts(p *Process, dir string, want Fields) {
 	pid := p.PID
 	if want&FieldLoginUID != 0 {
-		if b, err := fs.ReadFile(r.fsys, dir+"/loginuid"); err == nil {
+		b, err := fs.ReadFile(r.fsys, dir+"/loginuid")
+		if err == nil {
 			if v, err := strconv.ParseUint(string(bytes.TrimSpace(b)), 10, 32); err == nil {
 				p.AUID = int(v)
 			}
+		} else if r.reaped(err) {
+			return
 		}
 	}
 	if want&FieldCmdline != 0 {
-		if b, err := fs.ReadFile(r.fsys, dir+"/cmdline"); err == nil {
+		b, err := fs.ReadFile(r.fsys, dir+"/cmdline")
+		if err == nil {
 			p.Args = ParseCmdline(b)
+		} else if r.reaped(err) {
+			return
 		}
 	}
 	if want&FieldEnv != 0 && r.EnvMax > 0 {
-		p.Env = r.env(dir+"/environ", r.EnvMax)
+		env, err := r.env(dir+"/environ", r.EnvMax)
+		p.Env = env
+		switch {
+		case err == nil:
+		case r.reaped(err):
+			return
+		case r.getsid != nil && errors.Is(err, syscall.ESRCH):
+			// Exited (its memory is gone): a zombie until reaped.
+			want &^= FieldExe | FieldCwd | FieldExeStat | FieldStdio | FieldNSNet | FieldNSMnt
+		}
 	}
 	if want&FieldExe != 0 {
 		p.Exe = r.link(dir + "/exe")
@@ -364,7 +413,10 @@ func (r *Reader) parts(p *Process, dir string, want Fields) {
 		}
 	}
 	if want&FieldStdio != 0 {
-		p.Stdio = r.StdioOf(pid)
+		var gone bool
+		if p.Stdio, gone = r.stdioOf(pid); gone {
+			return
+		}
 	}
 	if want&FieldNS != 0 {
 		ns := r.nsOf(pid, want)
@@ -403,31 +455,43 @@ func (r *Reader) Status(pid int) (Status, error) {
 
 // StdioOf classifies fds 0, 1 and 2 of pid.
 func (r *Reader) StdioOf(pid int) [3]Stdio {
-	var out [3]Stdio
+	out, _ := r.stdioOf(pid)
+	return out
+}
+
+// stdioOf is StdioOf, and whether it found pid gone from the live /proc:
+// then the descriptors after the one that showed it are not read (zero).
+func (r *Reader) stdioOf(pid int) (out [3]Stdio, gone bool) {
 	dir := strconv.Itoa(pid) + "/fd/"
 	for i := range out {
-		out[i] = r.fd(dir, i)
+		var ok bool
+		if out[i], ok = r.fd(pid, dir, i); !ok && r.getsid != nil {
+			return out, true
+		}
 	}
-	return out
+	return out, false
 }
 
 // StdioFD classifies descriptor fd of pid alone: what a dup2 onto it put
 // there. Zero when pid is gone.
 func (r *Reader) StdioFD(pid, fd int) Stdio {
-	return r.fd(strconv.Itoa(pid)+"/fd/", fd)
+	s, _ := r.fd(pid, strconv.Itoa(pid)+"/fd/", fd)
+	return s
 }
 
-// fd classifies descriptor n below dir ("PID/fd/"): type "none" when it is
-// closed, zero when the process is gone.
-func (r *Reader) fd(dir string, n int) Stdio {
+// fd classifies descriptor n of pid below dir ("PID/fd/"): type "none"
+// when it is closed; zero, and false, when the process is gone.
+func (r *Reader) fd(pid int, dir string, n int) (Stdio, bool) {
 	target, err := fs.ReadLink(r.fsys, dir+strconv.Itoa(n))
 	switch {
 	case err == nil:
-		return ClassifyFD(target)
-	case errors.Is(err, fs.ErrNotExist) && r.exists(dir):
-		return Stdio{Type: event.StdioNone} // closed descriptor
+		return ClassifyFD(target), true
+	case !errors.Is(err, fs.ErrNotExist):
+		return Stdio{}, true // unreadable (permission): unknown
+	case r.alive(pid, dir):
+		return Stdio{Type: event.StdioNone}, true // closed descriptor
 	}
-	return Stdio{}
+	return Stdio{}, false
 }
 
 // NSOf reads the pid, net and mnt namespace inodes of pid.
@@ -493,7 +557,8 @@ func (r *Reader) link(name string) string {
 }
 
 // env reads up to max bytes of an environ file: NUL-separated NAME=value.
-func (r *Reader) env(name string, max int) []string {
+// The error is the open's or read's, for parts to tell a process gone.
+func (r *Reader) env(name string, max int) ([]string, error) {
 	bp := envBufs.Get().(*[]byte)
 	defer envBufs.Put(bp)
 	if cap(*bp) < max+1 {
@@ -506,20 +571,20 @@ func (r *Reader) env(name string, max int) []string {
 		// is read at every exec.
 		p, err := d.path("open", name)
 		if err != nil {
-			return nil
+			return nil, err
 		}
 		if n, err = ReadInto(p, buf); err != nil {
-			return nil
+			return nil, err
 		}
 	} else {
 		f, err := r.fsys.Open(name)
 		if err != nil {
-			return nil
+			return nil, err
 		}
 		defer f.Close()
 		n, _ = io.ReadFull(f, buf)
 	}
-	return r.internEnv(buf[:n], max)
+	return r.internEnv(buf[:n], max), nil
 }
 
 // internEnv returns the parsed environment b, shared with every process
