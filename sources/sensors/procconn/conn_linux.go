@@ -210,11 +210,12 @@ func (c *rawSocket) close() {
 // reader. It returns when ctx ends or the socket fails.
 func (s *Source) prefetch(ctx context.Context, sock *rawSocket, cache *prefetchCache) {
 	var r execReader
-	buf := make([]byte, 64<<10)
+	br := newBatchReader(sock.fd)
 	for ctx.Err() == nil {
 		// Raw, as the /proc reads: the thread keeps its P while it waits
 		// (see waitReadable). The receive timeout and signals end it.
-		n, _, errno := unix.RawSyscall6(unix.SYS_RECVFROM, uintptr(sock.fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, 0, 0)
+		// Blocks for one exec and takes the others already queued.
+		n, errno := br.read(unix.MSG_WAITFORONE)
 		switch errno {
 		case 0:
 		case unix.EAGAIN, unix.EINTR:
@@ -230,13 +231,16 @@ func (s *Source) prefetch(ctx context.Context, sock *rawSocket, cache *prefetchC
 			}
 			return
 		}
-		eachMessage(buf[:n], func(b []byte) {
-			p, err := parseProcEvent(b)
-			if err != nil || p.What != WhatExec {
-				return
-			}
-			cache.put(execKey{pid: p.TGID, ts: p.TimestampNS}, s.readAtExec(&r, int(p.TGID)))
-		}, func() {})
+		for i := range n {
+			b, _ := br.datagram(i) // a cut one fails to parse
+			eachMessage(b, func(b []byte) {
+				p, err := parseProcEvent(b)
+				if err != nil || p.What != WhatExec {
+					return
+				}
+				cache.put(execKey{pid: p.TGID, ts: p.TimestampNS}, s.readAtExec(&r, int(p.TGID)))
+			}, func() {})
+		}
 	}
 }
 
@@ -287,7 +291,7 @@ const coalesceDelay = time.Millisecond
 // the request came has then been handed to emit.
 func (s *Source) receive(ctx context.Context, conn *rawSocket, resync chan<- struct{}, emit func(*event.Event), cache *prefetchCache) error {
 	h := handler{s: s, bootWall: bootTime(), emit: emit, cache: cache, resync: resync}
-	buf := make([]byte, 64<<10)
+	br := newBatchReader(conn.fd)
 	var served uint64 // the newest barrier answered
 	var wk *waker
 	if cache != nil {
@@ -349,18 +353,9 @@ func (s *Source) receive(ctx context.Context, conn *rawSocket, resync chan<- str
 			}
 		}
 		req := s.syncReq.Load()
-		// Drain what is queued before waiting again; one datagram per
-		// read, read directly.
-		read := 0
-		for ctx.Err() == nil {
-			n, err := recvFD(uintptr(conn.fd), buf)
-			if errors.Is(err, unix.EAGAIN) {
-				break
-			}
-			read++
-			if err := h.datagram(ctx, buf, n, err); err != nil {
-				return err
-			}
+		read, err := h.drain(ctx, br, req > served)
+		if err != nil {
+			return err
 		}
 		busy = cache != nil && read > 0
 		if ctx.Err() != nil {
@@ -445,14 +440,50 @@ func (s *Source) coalesce(ctx context.Context, t *time.Timer) {
 	t.Stop()
 }
 
-// datagram handles the result of one receive into buf: its messages, or a
-// loss, or the error that ends the receiver (nil when ctx ended).
-func (h *handler) datagram(ctx context.Context, buf []byte, n int, err error) error {
+// drain reads what the socket holds, in batches, and hands it to emit. It
+// returns how many datagrams and losses it read, or the error that ends
+// the receiver (nil when ctx ended). A batch short of recvBatch ended on
+// an error, almost always EAGAIN: unless strict, the drain stops there
+// without the call that would say so. Strict (a barrier waits on this
+// drain) reads on until a call reports EAGAIN, so that an overrun the
+// kernel kept for the next call is read before the barrier is answered.
+func (h *handler) drain(ctx context.Context, br *batchReader, strict bool) (int, error) {
+	read := 0
+	for ctx.Err() == nil {
+		n, errno := br.read(unix.MSG_DONTWAIT)
+		switch errno {
+		case 0:
+		case unix.EAGAIN:
+			return read, nil
+		default:
+			read++
+			if err := h.failed(ctx, errno); err != nil {
+				return read, err
+			}
+			continue
+		}
+		for i := range n {
+			b, cut := br.datagram(i)
+			if cut {
+				h.s.malformed.Add(1)
+				continue
+			}
+			eachMessage(b, h.message, func() { h.s.malformed.Add(1) })
+		}
+		read += n
+		if n < recvBatch && !strict {
+			return read, nil
+		}
+	}
+	return read, nil
+}
+
+// failed handles a receive that returned an error: a loss (the socket
+// overran), or the error that ends the receiver (nil when ctx ended).
+func (h *handler) failed(ctx context.Context, err unix.Errno) error {
 	s := h.s
-	switch {
-	case err == nil:
-		eachMessage(buf[:n], h.message, func() { s.malformed.Add(1) })
-	case errors.Is(err, unix.ENOBUFS):
+	switch err {
+	case unix.ENOBUFS:
 		s.overruns.Add(1)
 		if time.Since(h.lastLossLog) > 10*time.Second {
 			h.lastLossLog = time.Now()
@@ -463,7 +494,7 @@ func (h *handler) datagram(ctx context.Context, buf []byte, n int, err error) er
 		case h.resync <- struct{}{}:
 		default:
 		}
-	case errors.Is(err, unix.EINTR):
+	case unix.EINTR:
 	default:
 		if ctx.Err() != nil {
 			return nil
@@ -578,17 +609,6 @@ func (s *Source) readAtExec(r *execReader, pid int) execInfo {
 		}
 	}
 	return in
-}
-
-// recvFD reads one datagram from fd without blocking. Raw, as the /proc
-// reads (see execReader): it never blocks.
-func recvFD(fd uintptr, buf []byte) (int, error) {
-	r, _, errno := unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)),
-		unix.MSG_DONTWAIT, 0, 0)
-	if errno != 0 {
-		return 0, errno
-	}
-	return int(r), nil
 }
 
 func (s *Source) resyncLoop(ctx context.Context, done <-chan struct{}, req <-chan struct{}) {
