@@ -48,6 +48,11 @@ func (s *Source) Run(ctx context.Context, emit func(*event.Event)) error {
 		wg.Wait()
 	}()
 
+	if s.cfg.HostMountNS != 0 {
+		if fd := holdMountNS(s.cfg.HostMountNS); fd >= 0 {
+			defer unix.Close(fd)
+		}
+	}
 	var pre *rawSocket
 	if s.cfg.ReadExec || s.cfg.ContainerOf != nil {
 		if pre, err = openExecSocket(s.cfg.ReadBuffer, s.log); err != nil {
@@ -86,6 +91,27 @@ func (s *Source) Run(ctx context.Context, emit func(*event.Event)) error {
 	})
 	defer pwg.Wait()
 	return s.receive(ctx, conn, resync, emit, cache)
+}
+
+// holdMountNS opens the host's mount namespace (init's, else this
+// process's, if its inode is host) and returns the descriptor, or -1. While
+// it is open, the kernel keeps the namespace's nsfs dentry: each exec's
+// PIDFD_GET_MNT_NAMESPACE of a host process (execReader.mountNS) reuses it
+// instead of building one that its close frees again, ~2.5 µs of the ~10
+// per exec (BENCHMARKS.md, issue 15, fourth pass).
+func holdMountNS(host uint64) int {
+	for _, p := range []string{"/proc/1/ns/mnt", "/proc/self/ns/mnt"} {
+		fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Fstat(fd, &st) == nil && st.Ino == host {
+			return fd
+		}
+		unix.Close(fd)
+	}
+	return -1
 }
 
 // rawSocket is a proc connector socket read with raw system calls and

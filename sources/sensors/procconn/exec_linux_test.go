@@ -116,3 +116,26 @@ func TestExecReaderStdio(t *testing.T) {
 		t.Errorf("pid that does not exist: %+v", gone)
 	}
 }
+
+// TestHoldMountNS: the host's mount namespace is held open when init's or
+// this process's is it, and not when the inode named is another.
+func TestHoldMountNS(t *testing.T) {
+	l, err := os.Readlink("/proc/self/ns/mnt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := procfs.NSInode(l)
+	fd := holdMountNS(own)
+	if fd < 0 {
+		t.Fatalf("own mount namespace %d not held", own)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Ino != own {
+		t.Errorf("held descriptor: inode %d, %v; want %d", st.Ino, err, own)
+	}
+	unix.Close(fd)
+	if fd := holdMountNS(own + 1); fd >= 0 {
+		unix.Close(fd)
+		t.Errorf("a namespace that is neither init's nor ours was held")
+	}
+}
