@@ -236,12 +236,14 @@ func (c *rawSocket) close() {
 // reader. It returns when ctx ends or the socket fails.
 func (s *Source) prefetch(ctx context.Context, sock *rawSocket, cache *prefetchCache) {
 	var r execReader
-	br := newBatchReader(sock.fd)
+	buf := make([]byte, 64<<10)
 	for ctx.Err() == nil {
 		// Raw, as the /proc reads: the thread keeps its P while it waits
 		// (see waitReadable). The receive timeout and signals end it.
-		// Blocks for one exec and takes the others already queued.
-		n, errno := br.read(unix.MSG_WAITFORONE)
+		// One datagram a call: execs seldom queue up behind the one that
+		// woke this thread, and recvmmsg costs more for one
+		// (BenchmarkDrain/*/1).
+		n, _, errno := unix.RawSyscall6(unix.SYS_RECVFROM, uintptr(sock.fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, 0, 0)
 		switch errno {
 		case 0:
 		case unix.EAGAIN, unix.EINTR:
@@ -257,16 +259,13 @@ func (s *Source) prefetch(ctx context.Context, sock *rawSocket, cache *prefetchC
 			}
 			return
 		}
-		for i := range n {
-			b, _ := br.datagram(i) // a cut one fails to parse
-			eachMessage(b, func(b []byte) {
-				p, err := parseProcEvent(b)
-				if err != nil || p.What != WhatExec {
-					return
-				}
-				cache.put(execKey{pid: p.TGID, ts: p.TimestampNS}, s.readAtExec(&r, int(p.TGID)))
-			}, func() {})
-		}
+		eachMessage(buf[:n], func(b []byte) {
+			p, err := parseProcEvent(b)
+			if err != nil || p.What != WhatExec {
+				return
+			}
+			cache.put(execKey{pid: p.TGID, ts: p.TimestampNS}, s.readAtExec(&r, int(p.TGID)))
+		}, func() {})
 	}
 }
 

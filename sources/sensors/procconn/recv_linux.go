@@ -24,8 +24,9 @@ type mmsghdr struct {
 }
 
 // batchReader receives a socket's datagrams many at a time into buffers
-// it reuses. Raw system calls, as the /proc reads at exec (see
-// execReader): the real-time thread keeps its P.
+// it reuses. A raw system call, as the /proc reads at exec (see
+// execReader): it does not block, and the real-time thread (when the main
+// reader runs on it) keeps its P.
 type batchReader struct {
 	fd   int
 	buf  []byte
@@ -44,12 +45,12 @@ func newBatchReader(fd int) *batchReader {
 	return r
 }
 
-// read receives up to recvBatch datagrams and returns how many. flags:
-// MSG_DONTWAIT never blocks; MSG_WAITFORONE blocks for the first (up to
-// the socket's receive timeout) and takes the rest only if queued. An
-// error (EAGAIN: nothing queued, ENOBUFS: an overrun) comes back only
-// when no datagram was received: the kernel keeps one met after the
-// first for the next call. So fewer than recvBatch datagrams means the
+// read receives up to recvBatch datagrams and returns how many. With
+// MSG_DONTWAIT it never blocks (the main reader's drain); with
+// MSG_WAITFORONE it blocks for the first and takes the rest only if
+// queued. An error (EAGAIN: nothing queued, ENOBUFS: an overrun) comes
+// back only when no datagram was received: the kernel keeps one met after
+// the first for the next call. So fewer than recvBatch datagrams means the
 // call met an error: the socket was empty, or the next call reports it.
 func (r *batchReader) read(flags int) (int, unix.Errno) {
 	for i := range r.hdrs {

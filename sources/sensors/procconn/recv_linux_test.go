@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -74,30 +76,6 @@ func TestBatchReader(t *testing.T) {
 	}
 	if n, errno := r.read(unix.MSG_DONTWAIT); errno != unix.EAGAIN {
 		t.Errorf("empty socket: %d datagrams, error %v; want EAGAIN", n, errno)
-	}
-	// MSG_WAITFORONE waits for the first (here up to the receive
-	// timeout) and then takes only what is queued.
-	tv := unix.NsecToTimeval(int64(20 * time.Millisecond))
-	if err := unix.SetsockoptTimeval(rfd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-		t.Fatal(err)
-	}
-	// (The runtime's signals end a wait early: EINTR.)
-	readBlocking := func() (int, unix.Errno) {
-		for {
-			if n, errno := r.read(unix.MSG_WAITFORONE); errno != unix.EINTR {
-				return n, errno
-			}
-		}
-	}
-	if n, errno := readBlocking(); errno != unix.EAGAIN {
-		t.Errorf("blocking read of an empty socket: %d datagrams, error %v; want EAGAIN after the timeout", n, errno)
-	}
-	go func() {
-		time.Sleep(5 * time.Millisecond)
-		unix.Write(w, []byte("late"))
-	}()
-	if n, errno := readBlocking(); errno != 0 || n != 1 {
-		t.Errorf("blocking read: %d datagrams, error %v; want the one sent", n, errno)
 	}
 }
 
@@ -180,5 +158,74 @@ func TestDrainErrors(t *testing.T) {
 	// A socket that fails ends the drain with its error.
 	if _, err := h.drain(context.Background(), newBatchReader(-1), false); !errors.Is(err, unix.EBADF) {
 		t.Errorf("drain of a bad descriptor: %v", err)
+	}
+}
+
+// BenchmarkDrain drains k queued datagrams of a proc connector event's
+// size as the main reader did before (one recvfrom each and one more for
+// EAGAIN) and as it does now (recvmmsg batches, stopping at a short one).
+// k is one exec on the exec-only socket (1; recvmmsg then waits for the
+// first, as the exec thread does), a fork+exec+exit (3) or a coalescing pause's worth under an exec
+// storm (6 to 12).
+func BenchmarkDrain(b *testing.B) {
+	msg := nlDatagram(make([]byte, 60))
+	for _, k := range []int{1, 3, 6, 12} {
+		for _, mode := range []string{"recvfrom", "recvmmsg"} {
+			b.Run(fmt.Sprintf("%s/%d", mode, k), func(b *testing.B) {
+				fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer unix.Close(fds[0])
+				defer unix.Close(fds[1])
+				r := newBatchReader(fds[1])
+				buf := make([]byte, 64<<10)
+				// One datagram: as the exec thread waits for one.
+				flags := unix.MSG_DONTWAIT
+				if k == 1 {
+					flags = unix.MSG_WAITFORONE
+				}
+				for b.Loop() {
+					b.StopTimer()
+					for range k {
+						if _, err := unix.Write(fds[0], msg); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.StartTimer()
+					got := 0
+					if mode == "recvfrom" {
+						for {
+							n, _, errno := unix.RawSyscall6(unix.SYS_RECVFROM, uintptr(fds[1]), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), unix.MSG_DONTWAIT, 0, 0)
+							if errno == unix.EAGAIN {
+								break
+							}
+							if errno != 0 || n == 0 {
+								b.Fatal(errno)
+							}
+							got++
+							if k == 1 {
+								break // the exec thread's one blocking read
+							}
+						}
+					} else {
+						for {
+							n, errno := r.read(flags)
+							if errno != 0 {
+								b.Fatal(errno)
+							}
+							got += n
+							if n < recvBatch {
+								break
+							}
+						}
+					}
+					if got != k {
+						b.Fatalf("read %d of %d", got, k)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*k), "ns/datagram")
+			})
+		}
 	}
 }
