@@ -302,8 +302,13 @@ func (s *Source) raisePriority() {
 
 // coalesceDelay is how long the batched reader lets messages accumulate
 // after a wake-up: a fork+exec+exit is three messages, and waking for each
-// costs more than reading them. A barrier asked for (Sync) ends it early.
-const coalesceDelay = time.Millisecond
+// costs more than reading them. A barrier asked for (Sync) ends it early,
+// so only events nobody waits on wait this long. Under an exec storm each
+// round is a timer wake-up of this reader and a batch handed downstream:
+// 4 ms instead of 1 took the agent's context switches from ~2.8 to ~1.8
+// and its CPU from ~135 to ~110 µs per exec with -sources procconn (exec
+// to report p50 1.8 -> 3.5 ms; BENCHMARKS.md, issue 15, fourth pass).
+const coalesceDelay = 4 * time.Millisecond
 
 // receive reads the main socket until ctx ends. With cache (an exec-only
 // socket's thread reads at exec), it is an ordinary goroutine that waits
