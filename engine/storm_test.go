@@ -19,9 +19,10 @@ const stormRule = `
 `
 
 // stormEvents are what the agent evaluates for one exec of the load
-// harness's exec storm (a Go spawner's fork+exec of /bin/true with its
-// stdio on /dev/null): the fork, three dup3 onto 0-2 before the exec, the
-// exec, the exit.
+// harness's exec storm with -stdio dup (a Go spawner's fork+exec of
+// /bin/true with its stdio on /dev/null): the fork, three dup3 onto 0-2
+// before the exec, the exec, the exit. (The default storm's children
+// inherit their stdio: no dup3.)
 func stormEvents(pid int) []*event.Event {
 	t0 := time.Unix(1700000000, 0)
 	parent := event.Proc{PID: pid, PPID: 500, Name: "load", Exe: "/work/bin/load", Args: []string{"load", "spawn"}, Cmdline: "load spawn",
