@@ -308,7 +308,18 @@ func (s *Source) raisePriority() {
 // 4 ms instead of 1 took the agent's context switches from ~2.8 to ~1.8
 // and its CPU from ~135 to ~110 µs per exec with -sources procconn (exec
 // to report p50 1.8 -> 3.5 ms; BENCHMARKS.md, issue 15, fourth pass).
-const coalesceDelay = 4 * time.Millisecond
+//
+// While barriers keep coming (one answered in the last barrierRecent),
+// the pause is racingDelay: beside audit the order stage asks for one
+// whenever audit's record of a process comes before its fork was read,
+// and a long pause makes that the rule (a 6,000-exec storm: barriers
+// 1,037 -> 1,775, audit events held 7,075 -> 14,401 with 4 ms), each
+// costing more than the timer round it saves.
+const (
+	coalesceDelay = 4 * time.Millisecond
+	racingDelay   = time.Millisecond
+	barrierRecent = 100 * time.Millisecond
+)
 
 // receive reads the main socket until ctx ends. With cache (an exec-only
 // socket's thread reads at exec), it is an ordinary goroutine that waits
@@ -323,6 +334,7 @@ func (s *Source) receive(ctx context.Context, conn *rawSocket, resync chan<- str
 	h := handler{s: s, bootWall: bootTime(), emit: emit, cache: cache, resync: resync}
 	br := newBatchReader(conn.fd)
 	var served uint64 // the newest barrier answered
+	var pace pacer
 	var wk *waker
 	if cache != nil {
 		var err error
@@ -350,7 +362,7 @@ func (s *Source) receive(ctx context.Context, conn *rawSocket, resync chan<- str
 		wk.clear()
 		s.wakePending.Store(false)
 	}
-	pause := time.NewTimer(coalesceDelay)
+	pause := time.NewTimer(time.Hour)
 	pause.Stop()
 	// busy: the last drain read something, so more is likely coming. The
 	// batched reader then pauses and drains again without waiting in poll
@@ -365,7 +377,7 @@ func (s *Source) receive(ctx context.Context, conn *rawSocket, resync chan<- str
 			}
 			s.wakePending.Store(false)
 		case busy:
-			s.coalesce(ctx, pause)
+			s.coalesce(ctx, pause, pace.delay(time.Now()))
 			if s.wakePending.Load() {
 				woken()
 			}
@@ -379,7 +391,7 @@ func (s *Source) receive(ctx context.Context, conn *rawSocket, resync chan<- str
 			case wake:
 				woken() // a barrier: drain and answer now
 			case ready:
-				s.coalesce(ctx, pause) // let more gather
+				s.coalesce(ctx, pause, pace.delay(time.Now())) // let more gather
 			}
 		}
 		req := s.syncReq.Load()
@@ -393,6 +405,7 @@ func (s *Source) receive(ctx context.Context, conn *rawSocket, resync chan<- str
 		}
 		if req > served {
 			served = req
+			pace.barrier = time.Now()
 			s.syncs.Add(1)
 			s.cfg.Drained(req)
 		}
@@ -458,9 +471,20 @@ func (w *waker) close() {
 	w.fd = -1
 }
 
-// coalesce waits coalesceDelay, or less when a barrier is asked for.
-func (s *Source) coalesce(ctx context.Context, t *time.Timer) {
-	t.Reset(coalesceDelay)
+// pacer chooses the reader's pause: racingDelay while barriers keep
+// coming, else coalesceDelay.
+type pacer struct{ barrier time.Time } // the last barrier answered
+
+func (p *pacer) delay(now time.Time) time.Duration {
+	if !p.barrier.IsZero() && now.Sub(p.barrier) < barrierRecent {
+		return racingDelay
+	}
+	return coalesceDelay
+}
+
+// coalesce waits d, or less when a barrier is asked for.
+func (s *Source) coalesce(ctx context.Context, t *time.Timer, d time.Duration) {
+	t.Reset(d)
 	select {
 	case <-t.C:
 		return
