@@ -665,3 +665,75 @@ func TestWholeLines(t *testing.T) {
 		}
 	}
 }
+
+// countingWriter counts the writes of a stdout output.
+type countingWriter struct {
+	mu     sync.Mutex
+	writes int
+	lines  int
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.writes++
+	w.lines += bytes.Count(p, []byte("\n"))
+	return len(p), nil
+}
+
+func (w *countingWriter) counts() (writes, lines int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.writes, w.lines
+}
+
+// TestLocalOutputPausesAfterWrite: a stdout worker that wrote pauses
+// before taking again, so the alerts sent meanwhile go out in one write;
+// a full take does not pause.
+func TestLocalOutputPausesAfterWrite(t *testing.T) {
+	w := &countingWriter{}
+	s := newTestStage(t, []string{"stdout"}, StageOptions{Stdout: w})
+	r := s.runners[0]
+	if r.pause <= 0 {
+		t.Fatal("stdout output has no pause")
+	}
+	paused, release := make(chan struct{}), make(chan struct{})
+	r.wait = func(ctx context.Context) bool {
+		paused <- struct{}{}
+		<-release
+		return true
+	}
+	runStage(t, s)
+	awaitPause := func() {
+		t.Helper()
+		select {
+		case <-paused:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the worker did not pause after a write")
+		}
+	}
+	s.Send(testAlert())
+	awaitPause() // after writing the first alert
+	for range 9 {
+		s.Send(testAlert())
+	}
+	if writes, _ := w.counts(); writes != 1 {
+		t.Fatalf("%d writes while the worker pauses, want 1", writes)
+	}
+	release <- struct{}{}
+	awaitPause()
+	if writes, lines := w.counts(); writes != 2 || lines != 10 {
+		t.Fatalf("%d writes of %d alerts, want the nine sent during the pause in one", writes, lines)
+	}
+	// More than a take while paused: the full take is written without a
+	// pause, the rest after it, then the pause.
+	for range r.maxTake + 5 {
+		s.Send(testAlert())
+	}
+	release <- struct{}{}
+	awaitPause()
+	if writes, lines := w.counts(); writes != 4 || lines != 10+r.maxTake+5 {
+		t.Fatalf("%d writes of %d alerts, want a full take and the rest: 4 of %d", writes, lines, 10+r.maxTake+5)
+	}
+	close(release)
+}
