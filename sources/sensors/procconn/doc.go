@@ -9,5 +9,6 @@
 // thread exit are folded into their process: a clone of a thread is not a
 // process fork.
 //
-// parse.go is pure and builds anywhere; the socket lives in conn_linux.go.
+// parse.go is pure and builds anywhere; the sockets live in conn_linux.go,
+// their batched reads (recvmmsg) in recv_linux.go.
 package procconn
