@@ -112,6 +112,17 @@ func TestGoneProcessReadOnce(t *testing.T) {
 		t.Errorf("gone process, record first: %+v; want partial with audit's executable", p)
 	}
 
+	// A read that failed otherwise (an unparsable stat) is not "gone":
+	// the other report reads again.
+	f.fs["302/stat"] = &fstest.MapFile{Data: []byte("garbage")}
+	tb.Observe(pcEv(event.TypeFork, 302, 200))
+	tb.Observe(pcEv(event.TypeExecve, 302, 0))
+	cf.of("302")
+	tb.Observe(audit(302, "/bin/true"))
+	if got := cf.of("302"); len(got) == 0 {
+		t.Errorf("record after a read that failed but did not find the process gone read nothing; want a read")
+	}
+
 	// Past twinWait (a reused pid without its fork) the pid is read again.
 	c.advance(2 * twinWait)
 	f.add(fp{pid: 301, ppid: 200, comm: "sleep", exe: "/bin/sleep", args: []string{"sleep"}})

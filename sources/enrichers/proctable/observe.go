@@ -464,9 +464,11 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 		}
 	}
 	var p *Process
-	ok := false
+	ok, gone := false, knownGone
 	if !knownGone {
-		p, ok = t.read(pid, ev, want)
+		var err error
+		p, err = t.readErr(pid, ev, want)
+		ok, gone = err == nil, errGone(err)
 	}
 	if ok && late != 0 {
 		if nameLate {
@@ -585,7 +587,7 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 		}
 	}
 	p.execAt = now
-	p.readGone = !ok
+	p.readGone = gone // not another error: the other report reads again
 	t.overlay(p, ev)
 	if ev.Evt.Source == event.SourceProcconn {
 		p.pcRead = ok && (old == nil || !old.auditFirst || now.Sub(old.execAt) >= time.Second)

@@ -545,6 +545,13 @@ func (t *Table) Ancestors(pid int) []string {
 // parts in want (with stat), procfs.AllFields but for an exec (see
 // observeExec). exec is that exec's event, nil for other reads.
 func (t *Table) read(pid int, exec *event.Event, want procfs.Fields) (*Process, bool) {
+	p, err := t.readErr(pid, exec, want)
+	return p, err == nil
+}
+
+// readErr is read with the read's error (matching fs.ErrNotExist when the
+// process is gone).
+func (t *Table) readErr(pid int, exec *event.Event, want procfs.Fields) (*Process, error) {
 	rp, err := t.reader.ProcessFields(pid, want)
 	// Counted without t.mu: a write lock per read waited for every
 	// Enrich holding the read lock.
@@ -556,7 +563,7 @@ func (t *Table) read(pid int, exec *event.Event, want procfs.Fields) (*Process, 
 		if !errors.Is(err, fs.ErrNotExist) {
 			t.log.Debug("read process", "pid", pid, "error", err)
 		}
-		return nil, false
+		return nil, err
 	}
 	p := &Process{
 		PID: rp.PID, PPID: rp.PPID, SID: rp.SID, VPID: rp.VPID, PGID: rp.PGID,
@@ -601,7 +608,7 @@ func (t *Table) read(pid int, exec *event.Event, want procfs.Fields) (*Process, 
 	// its events may be enriched later (the exec merge window) when a
 	// short-lived process and its connection are gone.
 	t.resolveStdio(pid, [3]*event.Stdio{&p.Stdio[0], &p.Stdio[1], &p.Stdio[2]}, p.StdioInodes)
-	return p, true
+	return p, nil
 }
 
 // readParts adds to p, just read, the guided parts in want (see
