@@ -49,10 +49,7 @@ func prefilterLeaf(n ast.Node) func(*event.Event) tri {
 	if !ok {
 		return nil
 	}
-	field, test, neg, ok := stringTest(x, isDotted)
-	if !ok {
-		field, test, ok = caseTest(x, isDotted)
-	}
+	field, test, neg, ok := literalTest(x, isDotted)
 	if ok {
 		f := plainField(field, event.KindString)
 		if f == nil {
@@ -110,10 +107,7 @@ func elementLeaf(n ast.Node) func(string) tri {
 	if !ok {
 		return nil
 	}
-	_, test, neg, ok := stringTest(x, isElement)
-	if !ok {
-		_, test, ok = caseTest(x, isElement)
-	}
+	_, test, neg, ok := literalTest(x, isElement)
 	if !ok {
 		return nil
 	}
@@ -124,6 +118,16 @@ func elementLeaf(n ast.Node) func(string) tri {
 // == or startsWith an ASCII literal: the test of S's value, comparing its
 // runes mapped one by one as strings.ToUpper and ToLower map them, without
 // building the mapped copy (the GLIBC_TUNABLES rule's upper(#) over every
+// literalTest is a string test of a subject against literals, plain
+// (stringTest) or through upper/lower (caseTest).
+func literalTest(x *ast.BinaryNode, isSubject func(ast.Node) bool) (subject ast.Node, test func(string) bool, neg, ok bool) {
+	if subject, test, neg, ok = stringTest(x, isSubject); ok {
+		return subject, test, neg, true
+	}
+	subject, test, ok = caseTest(x, isSubject)
+	return subject, test, false, ok
+}
+
 // environment variable starting with G).
 func caseTest(x *ast.BinaryNode, isSubject func(ast.Node) bool) (subject ast.Node, test func(string) bool, ok bool) {
 	if x.Operator != "==" && x.Operator != "startsWith" {
