@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ruled/ruled/rules"
+	"github.com/ruled/ruled/sources/sensors/audit"
 )
 
 // auditKey marks the harness's own audit rule and its records.
@@ -27,52 +28,33 @@ var harnessRule = []string{"-a", "always,exit", "-F", "arch=b64", "-S", "execve"
 const packExecKey = "exec"
 
 // packRules returns the default pack's kernel audit rules (rules/audit.rules)
-// as auditctl argument lists, as ruled installs them on the host: without the
-// per-container templates (ruled instantiates those per running container;
-// the storm has none), and without a rule on a path whose directory isDir
-// says this host does not have (the kernel refuses those; ruled skips them).
+// as auditctl argument lists, as ruled installs them on the host (parsed by
+// its own parser, audit.ParseRules): without the per-container templates
+// (ruled instantiates those per running container; the storm has none), and
+// without a rule whose directory isDir says this host does not have
+// (Rule.HostDir: the kernel refuses those; ruled skips them).
 func packRules(isDir func(string) bool) ([][]string, error) {
-	var out [][]string
-	sc := bufio.NewScanner(strings.NewReader(rules.AuditRules))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "container ") {
-			continue
-		}
-		r := strings.Fields(line)
-		if dir, ok := watchedDir(r); ok && !isDir(dir) {
-			continue
-		}
-		out = append(out, r)
-	}
-	if err := sc.Err(); err != nil {
+	parsed, err := audit.ParseRules(rules.AuditRules, 0, isDir)
+	if err != nil {
 		return nil, fmt.Errorf("default pack audit rules: %w", err)
 	}
+	var out [][]string
 	exec := false
-	for _, r := range out {
-		exec = exec || (slices.Contains(r, "execve,execveat") && slices.Contains(r, packExecKey))
+	for _, r := range parsed {
+		if r.Container {
+			continue
+		}
+		if d := r.HostDir(); d != "" && !isDir(d) {
+			continue
+		}
+		args := strings.Fields(r.Text)
+		exec = exec || (slices.Contains(args, "execve,execveat") && slices.Contains(args, packExecKey))
+		out = append(out, args)
 	}
 	if !exec {
 		return nil, fmt.Errorf("default pack audit rules: no execve rule keyed %q (the harness counts its records)", packExecKey)
 	}
 	return out, nil
-}
-
-// watchedDir is the directory a path or dir rule needs: the file's, or the
-// directory itself.
-func watchedDir(r []string) (string, bool) {
-	for i := 0; i+1 < len(r); i++ {
-		if r[i] != "-F" {
-			continue
-		}
-		if p, ok := strings.CutPrefix(r[i+1], "path="); ok {
-			return filepath.Dir(p), true
-		}
-		if p, ok := strings.CutPrefix(r[i+1], "dir="); ok {
-			return p, true
-		}
-	}
-	return "", false
 }
 
 // isDir reports whether path is a directory on this host.

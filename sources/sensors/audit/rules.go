@@ -25,6 +25,21 @@ type Rule struct {
 	Container bool
 }
 
+// HostDir is the directory the rule's dir= or path= filter needs on this
+// host (the directory itself, or the file's), "" without such a filter:
+// the kernel watches a file through its directory and refuses a rule whose
+// directory does not exist.
+func (r Rule) HostDir() string {
+	switch {
+	case r.Path == "":
+		return ""
+	case r.Dir:
+		return r.Path
+	default:
+		return filepath.Dir(r.Path)
+	}
+}
+
 // ParseRules turns auditctl-syntax rules (one per line, '#' comments) into
 // kernel rules. Only -a/-A syscall rules and -w watches are accepted; control
 // commands (-D, -b, -e, -f) are refused, since ruled owns those settings and

@@ -203,14 +203,14 @@ func (s *Source) install(ctl *libaudit.AuditClient, state *found) error {
 		if r.Container {
 			continue // copied into each container (watchContainers)
 		}
-		if r.Dir && !isDir(r.Path) {
-			s.logger.Info("audit rule skipped: its directory does not exist on this host", "line", r.Line, "path", r.Path)
-			continue
-		}
-		if !r.Dir && r.Path != "" && !isDir(filepath.Dir(r.Path)) {
-			// The kernel watches a file through its directory. Containers
-			// still get their copy when they have the directory.
-			s.logger.Debug("audit rule skipped on the host: directory does not exist", "line", r.Line, "path", r.Path)
+		if d := r.HostDir(); d != "" && !isDir(d) {
+			if r.Dir {
+				s.logger.Info("audit rule skipped: its directory does not exist on this host", "line", r.Line, "path", r.Path)
+			} else {
+				// The kernel watches a file through its directory.
+				// Containers still get their copy when they have it.
+				s.logger.Debug("audit rule skipped on the host: directory does not exist", "line", r.Line, "path", r.Path)
+			}
 			continue
 		}
 		if containsRule(existing, r.Wire) {
