@@ -135,7 +135,7 @@ func BenchmarkRecvDatagrams(b *testing.B) {
 			defer unix.Close(fds[1])
 			_ = unix.SetsockoptInt(fds[1], unix.SOL_SOCKET, unix.SO_RCVBUF, 1<<20)
 			r := newBatchReader(fds[1])
-			buf := make([]byte, len(r.bufs[0]))
+			buf := make([]byte, r.BufLen())
 			batch := newBatchPool().get()
 			var kept [][]byte
 			b.ReportAllocs()
@@ -163,7 +163,8 @@ func BenchmarkRecvDatagrams(b *testing.B) {
 						b.Fatal(err)
 					}
 					for i := range n {
-						batch.add(1300, 0, false, r.bufs[i][:r.hdrs[i].n])
+						d, _ := r.Datagram(i)
+						batch.add(1300, 0, false, d)
 					}
 					got += n
 				}

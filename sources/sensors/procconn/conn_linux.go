@@ -17,6 +17,7 @@ import (
 
 	"github.com/ruled/ruled/sources"
 	"github.com/ruled/ruled/sources/event"
+	"github.com/ruled/ruled/sources/sensors/internal/mmsg"
 )
 
 var _ sources.Source = (*Source)(nil)
@@ -501,10 +502,10 @@ func (s *Source) coalesce(ctx context.Context, t *time.Timer, d time.Duration) {
 // without the call that would say so. Strict (a barrier waits on this
 // drain) reads on until a call reports EAGAIN, so that an overrun the
 // kernel kept for the next call is read before the barrier is answered.
-func (h *handler) drain(ctx context.Context, br *batchReader, strict bool) (int, error) {
+func (h *handler) drain(ctx context.Context, br *mmsg.Reader, strict bool) (int, error) {
 	read := 0
 	for ctx.Err() == nil {
-		n, errno := br.read(unix.MSG_DONTWAIT)
+		n, errno := br.Read(unix.MSG_DONTWAIT)
 		switch errno {
 		case 0:
 		case unix.EAGAIN:
@@ -517,7 +518,7 @@ func (h *handler) drain(ctx context.Context, br *batchReader, strict bool) (int,
 			continue
 		}
 		for i := range n {
-			b, cut := br.datagram(i)
+			b, cut := br.Datagram(i)
 			if cut {
 				h.s.malformed.Add(1)
 				continue

@@ -56,12 +56,12 @@ func TestBatchReader(t *testing.T) {
 	r := newBatchReader(rfd)
 	seen := 0
 	for _, want := range []int{recvBatch, queued - recvBatch + 1} {
-		n, errno := r.read(unix.MSG_DONTWAIT)
+		n, errno := r.Read(unix.MSG_DONTWAIT)
 		if errno != 0 || n != want {
 			t.Fatalf("read: %d datagrams, error %v; want %d", n, errno, want)
 		}
 		for i := range n {
-			b, cut := r.datagram(i)
+			b, cut := r.Datagram(i)
 			if seen == queued {
 				if !cut || len(b) != recvBufLen {
 					t.Errorf("datagram longer than its buffer: %d bytes, cut %v", len(b), cut)
@@ -74,7 +74,7 @@ func TestBatchReader(t *testing.T) {
 			seen++
 		}
 	}
-	if n, errno := r.read(unix.MSG_DONTWAIT); errno != unix.EAGAIN {
+	if n, errno := r.Read(unix.MSG_DONTWAIT); errno != unix.EAGAIN {
 		t.Errorf("empty socket: %d datagrams, error %v; want EAGAIN", n, errno)
 	}
 }
@@ -210,7 +210,7 @@ func BenchmarkDrain(b *testing.B) {
 						}
 					} else {
 						for {
-							n, errno := r.read(flags)
+							n, errno := r.Read(flags)
 							if errno != 0 {
 								b.Fatal(errno)
 							}
