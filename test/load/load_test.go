@@ -90,11 +90,12 @@ func TestParseAuditStatus(t *testing.T) {
 }
 
 func TestParseStatCPU(t *testing.T) {
-	// comm with a space and a parenthesis; utime 250, stime 75.
-	line := "1234 (a (b) c) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 3 0 100 0 0\n"
+	// comm with a space and a parenthesis; utime 250, stime 75, and of
+	// reaped children cutime 30, cstime 5.
+	line := "1234 (a (b) c) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 75 30 5 20 0 3 0 100 0 0\n"
 	got, err := parseStatCPU([]byte(line))
-	if err != nil || got != 325 {
-		t.Errorf("got %d, %v; want 325", got, err)
+	if err != nil || got != 360 {
+		t.Errorf("got %d, %v; want 360", got, err)
 	}
 	if _, err := parseStatCPU([]byte("1234 (x) S 1")); err == nil {
 		t.Error("a short stat line parsed")
@@ -274,5 +275,28 @@ func TestSpawnSubcommandStdio(t *testing.T) {
 	}
 	if _, err := spawn(spawnConfig{kind: stormExec, count: 1, streams: 1, target: "/bin/true", stdio: "tty"}); err == nil {
 		t.Error("an unknown stdio mode was accepted")
+	}
+}
+
+// TestDescendantsCountTowardTheAgent: a process the agent started (ruled's
+// exec readers) is found below it, so its CPU and memory count as the
+// agent's.
+func TestDescendantsCountTowardTheAgent(t *testing.T) {
+	cmd := exec.Command("sleep", "5")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}()
+	if d := descendants(os.Getpid()); !slices.Contains(d, cmd.Process.Pid) {
+		t.Errorf("descendants %v lack the child %d", d, cmd.Process.Pid)
+	}
+	if own, err := cpuTicks(os.Getpid()); err != nil || own < 0 {
+		t.Errorf("cpuTicks: %d, %v", own, err)
+	}
+	if m := peakRSS(os.Getpid()); math.IsNaN(m) || m <= 0 {
+		t.Errorf("peakRSS: %v", m)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -155,41 +156,96 @@ func percentile(xs []float64, p float64) float64 {
 	return xs[max(0, min(i, len(xs)-1))]
 }
 
-// cpuTicks is utime+stime of pid (every thread, live and exited) from
-// /proc/PID/stat.
+// cpuTicks is the CPU used by pid and the processes it started (ruled's
+// exec readers and audit guardian), every thread, live and exited, in
+// clock ticks: utime+stime of pid and of each live descendant, and the
+// cutime+cstime each has of the children it reaped.
 func cpuTicks(pid int) (int64, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return 0, err
 	}
-	return parseStatCPU(b)
+	total, err := parseStatCPU(b)
+	if err != nil {
+		return 0, err
+	}
+	for _, c := range descendants(pid) {
+		// One gone since the scan has its ticks in its parent's
+		// cutime once reaped.
+		if b, err := os.ReadFile("/proc/" + strconv.Itoa(c) + "/stat"); err == nil {
+			if n, err := parseStatCPU(b); err == nil {
+				total += n
+			}
+		}
+	}
+	return total, nil
 }
 
-// parseStatCPU reads fields 14 (utime) and 15 (stime) of a /proc/PID/stat
-// line; the command name (field 2) may hold spaces and parentheses, so the
-// fields are counted from the last ')'.
+// parseStatCPU reads fields 14-17 (utime, stime, cutime, cstime) of a
+// /proc/PID/stat line and returns their sum; the command name (field 2)
+// may hold spaces and parentheses, so the fields are counted from the
+// last ')'.
 func parseStatCPU(b []byte) (int64, error) {
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("stat: no ')' in %q", b)
+	f, err := statFields(b)
+	if err != nil {
+		return 0, err
 	}
-	f := strings.Fields(string(b[i+1:]))
 	// f[0] is field 3 (state): utime is field 14, f[11].
-	if len(f) < 13 {
+	if len(f) < 15 {
 		return 0, fmt.Errorf("stat: %d fields after the command", len(f))
 	}
-	u, err := strconv.ParseInt(f[11], 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("stat utime: %w", err)
+	var sum int64
+	for i, name := range []string{"utime", "stime", "cutime", "cstime"} {
+		v, err := strconv.ParseInt(f[11+i], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("stat %s: %w", name, err)
+		}
+		sum += v
 	}
-	s, err := strconv.ParseInt(f[12], 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("stat stime: %w", err)
-	}
-	return u + s, nil
+	return sum, nil
 }
 
-// peakRSS is VmHWM of pid in MiB, NaN when unreadable.
+// statFields returns the fields of a /proc/PID/stat line after the
+// command name, from field 3 (state) on.
+func statFields(b []byte) ([]string, error) {
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return nil, fmt.Errorf("stat: no ')' in %q", b)
+	}
+	return strings.Fields(string(b[i+1:])), nil
+}
+
+// descendants returns the live processes below pid.
+func descendants(pid int) []int {
+	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	children := map[int][]int{}
+	for _, d := range dirs {
+		b, err := os.ReadFile(d)
+		if err != nil {
+			continue
+		}
+		f, err := statFields(b)
+		if err != nil || len(f) < 2 {
+			continue
+		}
+		c, err1 := strconv.Atoi(filepath.Base(filepath.Dir(d)))
+		pp, err2 := strconv.Atoi(f[1])
+		if err1 == nil && err2 == nil {
+			children[pp] = append(children[pp], c)
+		}
+	}
+	var out []int
+	for queue := children[pid]; len(queue) > 0; queue = queue[1:] {
+		out = append(out, queue[0])
+		queue = append(queue, children[queue[0]]...)
+	}
+	return out
+}
+
+// peakRSS is the memory of pid and the processes it started, in MiB:
+// the VmHWM of pid, plus what each live descendant has of its own
+// (Private_Clean + Private_Dirty; the pages of ruled's binary an exec
+// reader shares with the agent are counted once). NaN when unreadable.
 func peakRSS(pid int) float64 {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
@@ -198,6 +254,15 @@ func peakRSS(pid int) float64 {
 	kb, ok := statusKB(b, "VmHWM")
 	if !ok {
 		return math.NaN()
+	}
+	for _, c := range descendants(pid) {
+		if b, err := os.ReadFile("/proc/" + strconv.Itoa(c) + "/smaps_rollup"); err == nil {
+			for _, name := range []string{"Private_Clean", "Private_Dirty"} {
+				if n, ok := statusKB(b, name); ok {
+					kb += n
+				}
+			}
+		}
 	}
 	return float64(kb) / 1024
 }
