@@ -380,6 +380,7 @@ func liveConfig(f agentFlags, cfg *fileConfig, pc *pipeline.Config) error {
 		ac.RulesText = text
 	}
 	pc.Sources, pc.Audit, pc.DockerSocket, pc.CRISocket = srcs, ac, cfg.Docker.Socket, cfg.CRI.Socket
+	pc.ExecReader = execReader
 	if cfg.ProcEnv != nil && !*cfg.ProcEnv {
 		pc.EnvMax = -1
 	}

@@ -74,7 +74,7 @@ func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			fmt.Fprintln(stderr, "ruled events: -sources:", err)
 			return exitUsage
 		}
-		pc.Sources = list
+		pc.Sources, pc.ExecReader = list, execReader
 	} else {
 		replaySrc = replay.New(replayFile, log)
 		pc.Offline = []sources.Source{replaySrc}

@@ -1,6 +1,9 @@
 package main
 
-import "runtime/debug"
+import (
+	"runtime"
+	"runtime/debug"
+)
 
 // Collector settings unless the environment sets GOGC / GOMEMLIMIT.
 //
@@ -32,4 +35,22 @@ func tuneGC(getenv func(string) string) (percent, limit bool) {
 		limit = true
 	}
 	return percent, limit
+}
+
+// tuneProcs runs the agent's Go code on one CPU fewer than the machine
+// has (at least one), unless the environment sets GOMAXPROCS; it reports
+// the setting it applied, 0 for none. Measured on 2 CPUs in a 6,000-exec
+// storm with both sources (BENCHMARKS.md, issue 15, fifth pass): the event
+// path on 2 Ps cost 30-45 µs more CPU per exec than on 1, the Go
+// scheduler waking an idle P for each hand-off between its stages, for an
+// exec->alert p99 of 4-5 ms instead of 10-15 (the target is 20). Before
+// the exec readers moved into processes of their own, the reader thread
+// held one of the two Ps this way.
+func tuneProcs(getenv func(string) string) int {
+	if getenv("GOMAXPROCS") != "" {
+		return 0
+	}
+	n := max(1, runtime.NumCPU()-1)
+	runtime.GOMAXPROCS(n)
+	return n
 }

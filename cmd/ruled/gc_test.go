@@ -1,6 +1,7 @@
 package main
 
 import (
+	"runtime"
 	"runtime/debug"
 	"testing"
 )
@@ -30,5 +31,17 @@ func TestTuneGCLeavesTheEnvironmentsChoice(t *testing.T) {
 	}
 	if got := debug.SetMemoryLimit(-1); got != 1<<30 {
 		t.Errorf("memory limit %d after GOMEMLIMIT in the environment", got)
+	}
+}
+
+func TestTuneProcsLeavesTheEnvironmentsChoice(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	runtime.GOMAXPROCS(7)
+	if n := tuneProcs(func(k string) string { return map[string]string{"GOMAXPROCS": "7"}[k] }); n != 0 || runtime.GOMAXPROCS(0) != 7 {
+		t.Errorf("GOMAXPROCS set: applied %d, now %d; want 0, 7", n, runtime.GOMAXPROCS(0))
+	}
+	want := max(1, runtime.NumCPU()-1)
+	if n := tuneProcs(func(string) string { return "" }); n != want || runtime.GOMAXPROCS(0) != want {
+		t.Errorf("applied %d, now %d; want %d (one CPU fewer than %d)", n, runtime.GOMAXPROCS(0), want, runtime.NumCPU())
 	}
 }

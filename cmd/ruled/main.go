@@ -15,6 +15,8 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
+
+	"github.com/ruled/ruled/sources/sensors/procconn"
 )
 
 // version is set by the Makefile (-ldflags -X main.version=...).
@@ -43,8 +45,17 @@ func register(name, summary string, run func(ctx context.Context, args []string,
 	commands[name] = command{summary: summary, run: run}
 }
 
+// execReader is how the proc connector's exec reader processes are
+// started: this binary again (procconn.Config.ExecReader), even if the
+// file was replaced since.
+const execReader = "/proc/self/exe"
+
 func main() {
+	// An exec reader process is this binary started again; it never
+	// returns from here.
+	procconn.ServeExecReader()
 	tuneGC(os.Getenv)
+	tuneProcs(os.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

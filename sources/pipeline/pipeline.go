@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +36,11 @@ type Config struct {
 	// EnvMax bounds proc.env (bytes of /proc/PID/environ); see
 	// proctable.Config.EnvMax (negative: no environment).
 	EnvMax int
+	// ExecReader is the program the proc connector's exec readers run
+	// as (procconn.Config.ExecReader): the agent's own binary, whose main
+	// calls procconn.ServeExecReader. Empty (the Falco plugin, which
+	// cannot start one) reads execs in threads of this process.
+	ExecReader string
 
 	// Offline, when set, runs these sources (a replay) instead of the
 	// kernel sensors. Their events carry what was recorded: they skip the
@@ -86,6 +93,11 @@ type Pipeline struct {
 
 	intake, merge, enriched, engineC stageCounters
 	evalNanos                        atomic.Uint64
+	// self and selfExe name this process and its executable: the
+	// parent and program of its own helpers (ownHelper).
+	self    int
+	selfExe string
+	own     atomic.Uint64
 }
 
 // New builds the path. For live sensors it needs root; see Config.Sources
@@ -95,7 +107,10 @@ func New(cfg Config) (*Pipeline, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p := &Pipeline{log: log, cfg: cfg, queue: cfg.Queue}
+	p := &Pipeline{log: log, cfg: cfg, queue: cfg.Queue, self: os.Getpid()}
+	if exe, err := os.Readlink("/proc/self/exe"); err == nil {
+		p.selfExe = strings.TrimSuffix(exe, " (deleted)")
+	}
 	if p.queue <= 0 {
 		p.queue = DefaultQueue
 	}
@@ -232,6 +247,11 @@ func (p *Pipeline) evaluate(ev *event.Event) {
 		return
 	}
 	p.engineC.received.Add(1)
+	if p.ownHelper(ev) {
+		p.own.Add(1)
+		event.Release(ev)
+		return
+	}
 	start := time.Now()
 	alerts := p.cfg.Rules().Eval(ev)
 	p.evalNanos.Add(uint64(time.Since(start)))
@@ -244,6 +264,14 @@ func (p *Pipeline) evaluate(ev *event.Event) {
 		// sensors reuse the struct.
 		event.Release(ev)
 	}
+}
+
+// ownHelper says whether ev is of a process ruled started from its own
+// binary (the proc connector's exec readers, Config.ExecReader): its
+// machinery, not the host's activity, so no rule sees it. A process can
+// only be this process's child by this process starting it.
+func (p *Pipeline) ownHelper(ev *event.Event) bool {
+	return p.live() && p.selfExe != "" && ev.Proc.PPID == p.self && ev.Proc.Exe == p.selfExe
 }
 
 // Source returns the whole path as one sources.Source whose events are the
@@ -295,6 +323,9 @@ type Stats struct {
 	Order *OrderStats
 	// EvalTime is the time spent in the engine (zero without Rules).
 	EvalTime time.Duration
+	// Own counts the events of ruled's own helper processes, which the
+	// engine does not see (Pipeline.ownHelper).
+	Own uint64
 	// Sensors are the kernel sensors' and enrichers' counters; nil offline.
 	Sensors *SensorStats
 }
@@ -322,7 +353,7 @@ type SensorStats struct {
 
 // Stats returns the counters (for metrics; LogStats logs the same).
 func (p *Pipeline) Stats() Stats {
-	s := Stats{EvalTime: time.Duration(p.evalNanos.Load())}
+	s := Stats{EvalTime: time.Duration(p.evalNanos.Load()), Own: p.own.Load()}
 	s.Stages = append(s.Stages, p.intake.stats("intake"))
 	if !p.live() {
 		s.Stages = append(s.Stages, p.engineC.stats("engine"))

@@ -111,7 +111,7 @@ func (l *Pipeline) add(name string, cfg Config) error {
 		// record while its exec records keep coming.
 		s := procconn.New(procconn.Config{Logger: l.log.With("source", Procconn), Resync: l.table.Resync,
 			ContainerOf: l.res.ContainerIDOf, HostMountNS: l.table.InitMountNS(), ReadExec: true,
-			ExecFromAudit: l.table.AuditBringsExecs, Drained: l.markDrained})
+			ExecFromAudit: l.table.AuditBringsExecs, Drained: l.markDrained, ExecReader: cfg.ExecReader})
 		l.table.SetHostMountRule(true)
 		l.conn = s
 		l.srcs = append(l.srcs, s)

@@ -28,7 +28,7 @@ func TestExecStormCarriesExeAndName(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", storm, "github.com/ruled/ruled/test/execstorm").CombinedOutput(); err != nil {
 		t.Fatalf("build execstorm: %v\n%s", err, out)
 	}
-	src := procconn.New(procconn.Config{ReadExec: true})
+	src := procconn.New(procconn.Config{ReadExec: true, ExecReader: "/proc/self/exe"})
 	type seen struct{ exe, name string }
 	var mu sync.Mutex
 	execs := map[int]seen{}

@@ -67,20 +67,37 @@ func (s *Source) Run(ctx context.Context, emit func(*event.Event)) error {
 		// process's exit, and under an exec storm an ordinary thread
 		// waits behind the spawners. The goroutine never unlocks its
 		// thread, so the thread (and its priority) ends with it.
+		defer readerP()()
 		errc := make(chan error, 1)
 		go func() {
 			runtime.LockOSThread()
 			s.raisePriority()
-			errc <- s.receive(ctx, conn, resync, emit, nil)
+			errc <- s.receive(ctx, conn, resync, emit, nil, nil)
 		}()
 		return <-errc
 	}
 	// Only execs need reading at once, before the process is gone: a
-	// second socket that the kernel sends execs only wakes the real-time
+	// second socket that the kernel sends execs only wakes a real-time
 	// thread once per exec (not for every fork and exit too) and hands
 	// its reads over in a cache; every event, in order, comes through the
 	// main socket, read in batches by an ordinary goroutine.
 	cache := newPrefetchCache()
+	if s.cfg.ExecReader != "" {
+		procs, err := s.startExecProcs(pre, readerCPUs(), cache)
+		if err == nil {
+			cache.running.Store(true)
+			defer func() {
+				procs.stop()
+				pre.close()
+			}()
+			return s.receive(ctx, conn, resync, emit, cache, procs)
+		}
+		s.log.Warn("proc connector exec reader processes not started; reading execs in this process", "error", err)
+	}
+	// The reader is a thread of this process (the Falco plugin): the
+	// Go runtime's stops and preemptions hold it up now and then (see
+	// execproc_linux.go).
+	defer readerP()()
 	var pwg sync.WaitGroup
 	cache.running.Store(true)
 	pwg.Go(func() {
@@ -91,7 +108,18 @@ func (s *Source) Run(ctx context.Context, emit func(*event.Event)) error {
 		pre.close()
 	})
 	defer pwg.Wait()
-	return s.receive(ctx, conn, resync, emit, cache)
+	return s.receive(ctx, conn, resync, emit, cache, nil)
+}
+
+// readerP gives a real-time reader thread of this process a P of its
+// own for as long as it runs, and returns what gives it back. The thread
+// waits in raw system calls, which the Go runtime counts as running: it
+// holds its P throughout, and the rest of the process would have one
+// fewer (with GOMAXPROCS 1, none but when the runtime preempts it).
+func readerP() (restore func()) {
+	n := runtime.GOMAXPROCS(0)
+	runtime.GOMAXPROCS(n + 1)
+	return func() { runtime.GOMAXPROCS(n) }
 }
 
 // holdMountNS opens the host's mount namespace (init's, else this
@@ -237,6 +265,7 @@ func (c *rawSocket) close() {
 // reader. It returns when ctx ends or the socket fails.
 func (s *Source) prefetch(ctx context.Context, sock *rawSocket, cache *prefetchCache) {
 	var r execReader
+	var w recordBuilder
 	buf := make([]byte, 64<<10)
 	for ctx.Err() == nil {
 		// Raw, as the /proc reads: the thread keeps its P while it waits
@@ -265,7 +294,8 @@ func (s *Source) prefetch(ctx context.Context, sock *rawSocket, cache *prefetchC
 			if err != nil || p.What != WhatExec {
 				return
 			}
-			cache.put(execKey{pid: p.TGID, ts: p.TimestampNS}, s.readAtExec(&r, int(p.TGID)))
+			k := execKey{pid: p.TGID, ts: p.TimestampNS}
+			cache.put(k, s.readAtExec(&r, &w, k))
 		}, func() {})
 	}
 }
@@ -331,8 +361,8 @@ const (
 // After each drain of the socket it answers the newest barrier request
 // (Sync) taken before the drain began: everything the socket held when
 // the request came has then been handed to emit.
-func (s *Source) receive(ctx context.Context, conn *rawSocket, resync chan<- struct{}, emit func(*event.Event), cache *prefetchCache) error {
-	h := handler{s: s, bootWall: bootTime(), emit: emit, cache: cache, resync: resync}
+func (s *Source) receive(ctx context.Context, conn *rawSocket, resync chan<- struct{}, emit func(*event.Event), cache *prefetchCache, procs *execProcs) error {
+	h := handler{s: s, bootWall: bootTime(), emit: emit, cache: cache, procs: procs, resync: resync}
 	br := newBatchReader(conn.fd)
 	var served uint64 // the newest barrier answered
 	var pace pacer
@@ -504,6 +534,10 @@ func (s *Source) coalesce(ctx context.Context, t *time.Timer, d time.Duration) {
 // kernel kept for the next call is read before the barrier is answered.
 func (h *handler) drain(ctx context.Context, br *mmsg.Reader, strict bool) (int, error) {
 	read := 0
+	if h.procs != nil {
+		h.procs.publish(h.s.readExecNow())
+		h.procs.pull()
+	}
 	for ctx.Err() == nil {
 		n, errno := br.Read(unix.MSG_DONTWAIT)
 		switch errno {
@@ -565,8 +599,10 @@ type handler struct {
 	bootWall    time.Time
 	seqs        seqTracker
 	execs       execReader
+	rec         recordBuilder
 	emit        func(*event.Event)
-	cache       *prefetchCache // reads of the exec-only socket's thread; nil without
+	cache       *prefetchCache // reads of the exec-only socket's readers; nil without
+	procs       *execProcs     // the readers, when processes of their own
 	resync      chan<- struct{}
 	lastLossLog time.Time
 }
@@ -597,22 +633,22 @@ func (h *handler) message(data []byte) {
 		in, ok := execInfo{}, false
 		if h.cache != nil {
 			k := execKey{pid: p.TGID, ts: p.TimestampNS}
-			in, ok = h.cache.take(k)
-			// This reader can come to an exec while the prefetch thread
+			in, ok = h.take(k)
+			// This reader can come to an exec while an exec reader
 			// still reads the one before: waiting for it costs less
 			// than reading again, later. An exec older than the wait
 			// (a backlog after a stall, a prefetch overrun) is read
 			// at once.
 			for !ok && h.cache.running.Load() && monotonicNow() < p.TimestampNS+uint64(prefetchWaitMax) {
 				time.Sleep(prefetchWait)
-				in, ok = h.cache.take(k)
+				in, ok = h.take(k)
 			}
 			if !ok {
 				s.execReadLate.Add(1)
 			}
 		}
 		if !ok {
-			in = s.readAtExec(&h.execs, ev.Proc.PID)
+			in = s.readAtExec(&h.execs, &h.rec, execKey{pid: p.TGID, ts: p.TimestampNS})
 		}
 		if in.readExec {
 			ev.Proc.Exe, ev.Proc.Name, ev.Proc.Args = in.exe, in.name, in.args
@@ -633,37 +669,37 @@ func (h *handler) message(data []byte) {
 	h.emit(ev)
 }
 
-// readAtExec reads what the event of an exec needs while the process
+// take returns the exec readers' reads of the exec k, draining their
+// pipes first when they run in processes of their own and k is not in.
+func (h *handler) take(k execKey) (execInfo, bool) {
+	in, ok := h.cache.take(k)
+	if !ok && h.procs != nil {
+		h.procs.pull()
+		in, ok = h.cache.take(k)
+	}
+	return in, ok
+}
+
+// readAtExec reads what the event of the exec k needs while the process
 // lives: its executable, name and argv (ReadExec, unless audit's record
 // brings them) and its cgroup's container id (ContainerOf), unless its
-// mount namespace is the host's (HostMountNS).
-func (s *Source) readAtExec(r *execReader, pid int) execInfo {
-	var in execInfo
-	if s.cfg.ReadExec && (s.cfg.ExecFromAudit == nil || !s.cfg.ExecFromAudit()) {
-		in.readExec = true
-		exe, st, ok := r.read(pid)
-		in.exe = exe
-		if ok {
-			in.name, in.sid, in.tty = st.Comm, st.SID, st.TTYNr != 0
-		}
-		in.complete = in.exe != "" && in.name != ""
-		in.args = r.args(pid)
+// mount namespace is the host's (HostMountNS). w is the reader's scratch
+// record: the same encoding an exec reader process sends (execrecord.go).
+func (s *Source) readAtExec(r *execReader, w *recordBuilder, k execKey) execInfo {
+	w.b = w.b[:0]
+	r.appendExec(w, k, s.readExecNow(), s.cfg.HostMountNS, s.cfg.ContainerOf != nil)
+	rec, _, err := nextRecord(w.b)
+	if err != nil {
+		// Not from bytes this process just encoded itself.
+		panic(fmt.Sprintf("procconn: exec record: %v", err))
 	}
-	if s.cfg.HostMountNS != 0 {
-		in.mnt = r.mountNS(pid)
-	}
-	if s.cfg.ContainerOf != nil && (in.mnt == 0 || in.mnt != s.cfg.HostMountNS) {
-		if b := r.cgroup(pid); b != nil {
-			in.cid, in.hasCID = s.cfg.ContainerOf(b), true
-			// A container's process: its standard descriptors as they
-			// are at the exec, before the new program can move a socket
-			// onto them (busybox nc -e dup2s its connection onto 0 and 1
-			// and execs the shell); the table's read comes a pipeline
-			// later and would show the program's own dup2 in its exec.
-			in.stdio = r.stdio(pid)
-		}
-	}
-	return in
+	return rec.info(s.cfg.ContainerOf)
+}
+
+// readExecNow says whether an exec's exe, stat and cmdline are to be read
+// at receive (ReadExec, and audit does not bring them).
+func (s *Source) readExecNow() bool {
+	return s.cfg.ReadExec && (s.cfg.ExecFromAudit == nil || !s.cfg.ExecFromAudit())
 }
 
 func (s *Source) resyncLoop(ctx context.Context, done <-chan struct{}, req <-chan struct{}) {

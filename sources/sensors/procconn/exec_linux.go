@@ -1,14 +1,12 @@
 package procconn
 
 import (
-	"bytes"
 	"strconv"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/ruled/ruled/sources/enrichers/procfs"
-	"github.com/ruled/ruled/sources/event"
 )
 
 // execReader reads an exec'd process's executable, stat, argv, mount
@@ -33,36 +31,71 @@ type execReader struct {
 	nsLink bool
 }
 
-// read returns the executable of pid and its stat (name, session,
-// terminal), each empty when it could no longer be read. The executable
-// goes first: it disappears at exit, while stat stays readable until the
-// parent reaps the zombie. Stat rather than comm: one file that also
-// brings what the process table would read stat for (~1-2 µs more than
-// comm, one file less per exec in all).
-func (r *execReader) read(pid int) (exe string, st procfs.Stat, ok bool) {
+// appendExec reads what the event of the exec k needs while its process
+// lives and appends it to w as one record (execrecord.go): exe, stat and
+// cmdline when readExec; the mount namespace when hostMnt is not 0; and,
+// when cgroup is set and the namespace is not the host's (or could not be
+// read), the cgroup and the links of fds 0-2. Each piece is copied into w
+// as it is read, so nothing is allocated once w has grown.
+//
+// The executable goes first: it disappears at exit, while stat stays
+// readable until the parent reaps the zombie. Stat rather than comm: one
+// file that also brings what the process table would read stat for
+// (~1-2 µs more than comm, one file less per exec in all).
+func (r *execReader) appendExec(w *recordBuilder, k execKey, readExec bool, hostMnt uint64, cgroup bool) {
+	pid := int(k.pid)
+	w.begin(recordExec, k)
+	var flags byte
 	r.dir(pid)
-	if b, errno := r.readLink("/exe"); errno == 0 && len(b) > 0 {
-		// A deleted executable reads "/path (deleted)"; rules match the
-		// path (as procfs.Reader does).
-		exe = string(bytes.TrimSuffix(b, []byte(" (deleted)")))
-	}
-	if b := r.readFile("/stat", len(r.buf)); len(b) > 0 {
-		if s, err := procfs.ParseStatBytes(b); err == nil {
-			st, ok = s, true
+	if readExec {
+		flags |= flagReadExec
+		exe, errno := r.readLink("/exe")
+		if errno != 0 || len(exe) == 0 {
+			exe = nil
 		}
+		w.piece(exe)
+		w.piece(r.readFile("/stat", len(r.buf)))
+		// The argv whole or not at all: one longer than a read is left
+		// to the process table, which reads it whole while it lives.
+		if b := r.readFile("/cmdline", len(r.buf)); len(b) < len(r.buf) {
+			w.piece(b)
+		} else {
+			w.piece(nil)
+		}
+	} else {
+		w.piece(nil)
+		w.piece(nil)
+		w.piece(nil)
 	}
-	return exe, st, ok
-}
-
-// args returns the argv of pid, or nil when it is gone or longer than one
-// read (the process table then reads it whole while the process lives).
-func (r *execReader) args(pid int) []string {
-	r.dir(pid)
-	b := r.readFile("/cmdline", len(r.buf))
-	if len(b) == 0 || len(b) == len(r.buf) {
-		return nil
+	var mnt uint64
+	if hostMnt != 0 {
+		mnt = r.mountNS(pid)
 	}
-	return procfs.ParseCmdline(b)
+	var cgrp []byte
+	if cgroup && (mnt == 0 || mnt != hostMnt) {
+		r.dir(pid)
+		cgrp = r.readFile("/cgroup", len(r.buf))
+	}
+	w.piece(cgrp)
+	if cgrp != nil {
+		flags |= flagCgroup
+		for _, name := range [3]string{"/fd/0", "/fd/1", "/fd/2"} {
+			b, errno := r.readLink(name)
+			switch errno {
+			case 0:
+				w.fd(fdLink, b)
+			case unix.ENOENT:
+				w.fd(fdClosed, nil)
+			default:
+				w.fd(0, nil)
+			}
+		}
+	} else {
+		w.fd(0, nil)
+		w.fd(0, nil)
+		w.fd(0, nil)
+	}
+	w.end(flags, mnt)
 }
 
 // pidfdGetMntNamespace is PIDFD_GET_MNT_NAMESPACE, _IO(PIDFS_IOCTL_MAGIC
@@ -108,35 +141,6 @@ func (r *execReader) mountNS(pid int) uint64 {
 		return 0
 	}
 	return procfs.NSInode(string(b))
-}
-
-// stdio classifies the links of pid's descriptors 0-2: type "none" for a
-// closed one, zero when the process is gone.
-func (r *execReader) stdio(pid int) [3]procfs.Stdio {
-	var out [3]procfs.Stdio
-	r.dir(pid)
-	for fd, name := range [3]string{"/fd/0", "/fd/1", "/fd/2"} {
-		b, errno := r.readLink(name)
-		switch errno {
-		case 0:
-			out[fd] = procfs.ClassifyFD(string(b))
-		case unix.ENOENT:
-			out[fd] = procfs.Stdio{Type: event.StdioNone}
-		}
-	}
-	if out[0].Type == event.StdioNone && out[1].Type == event.StdioNone && out[2].Type == event.StdioNone {
-		// All three missing: more likely the process is gone than that
-		// it closed them all.
-		return [3]procfs.Stdio{}
-	}
-	return out
-}
-
-// cgroup returns the content of /proc/PID/cgroup (valid until the next
-// call), or nil when the process is gone.
-func (r *execReader) cgroup(pid int) []byte {
-	r.dir(pid)
-	return r.readFile("/cgroup", len(r.buf))
 }
 
 // dir sets r.path to the process directory of pid, which readFile and

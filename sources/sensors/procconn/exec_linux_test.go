@@ -3,6 +3,7 @@ package procconn
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -11,16 +12,15 @@ import (
 	"github.com/ruled/ruled/sources/enrichers/procfs"
 )
 
-// TestExecReaderRead reads this process as the receive thread reads an
-// exec: its executable, and from stat its name, session and terminal, as
+// TestExecReaderRead reads this process as an exec reader reads an exec:
+// its executable, argv, and from stat its name, session and terminal, as
 // the kernel reports them elsewhere; a pid that does not exist reads
 // nothing.
 func TestExecReaderRead(t *testing.T) {
+	s := New(Config{ReadExec: true})
 	var r execReader
-	exe, st, ok := r.read(os.Getpid())
-	if !ok {
-		t.Fatal("stat of this process not read")
-	}
+	var w recordBuilder
+	in := s.readAtExec(&r, &w, execKey{pid: int32(os.Getpid())})
 	want, err := os.Readlink("/proc/self/exe")
 	if err != nil {
 		t.Fatal(err)
@@ -33,12 +33,19 @@ func TestExecReaderRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if exe != want || st.Comm != strings.TrimSuffix(string(comm), "\n") || st.SID != sid || st.PID != os.Getpid() {
-		t.Errorf("read: exe %q comm %q sid %d pid %d; want %q %q %d %d", exe, st.Comm, st.SID, st.PID,
-			want, strings.TrimSuffix(string(comm), "\n"), sid, os.Getpid())
+	if !in.readExec || !in.complete || in.exe != want || in.name != strings.TrimSuffix(string(comm), "\n") || in.sid != sid {
+		t.Errorf("read: %+v; want exe %q comm %q sid %d", in, want, strings.TrimSuffix(string(comm), "\n"), sid)
 	}
-	if exe, st, ok := r.read(1 << 30); ok || exe != "" || st.Comm != "" {
-		t.Errorf("pid that does not exist: exe %q stat %+v ok %v", exe, st, ok)
+	if !slices.Equal(in.args, os.Args) {
+		t.Errorf("argv %q, want %q", in.args, os.Args)
+	}
+	if in := s.readAtExec(&r, &w, execKey{pid: 1 << 30}); in.complete || in.exe != "" || in.name != "" || in.args != nil {
+		t.Errorf("pid that does not exist: %+v", in)
+	}
+	// Audit brings the exec: nothing of it is read.
+	s = New(Config{ReadExec: true, ExecFromAudit: func() bool { return true }})
+	if in := s.readAtExec(&r, &w, execKey{pid: int32(os.Getpid())}); in.readExec || in.exe != "" {
+		t.Errorf("exec from audit: %+v", in)
 	}
 }
 
@@ -70,7 +77,8 @@ func TestReadAtExecMountNamespace(t *testing.T) {
 			return "c1"
 		}})
 		var r execReader
-		in := s.readAtExec(&r, os.Getpid())
+		var w recordBuilder
+		in := s.readAtExec(&r, &w, execKey{pid: int32(os.Getpid())})
 		if in.mnt != tt.mnt || in.hasCID != tt.cgroup || (got != nil) != tt.cgroup {
 			t.Errorf("%s: mnt %d hasCID %v cgroup read %v; want %d %v", tt.name, in.mnt, in.hasCID, got != nil, tt.mnt, tt.cgroup)
 		}
@@ -92,17 +100,21 @@ func TestReadAtExecMountNamespace(t *testing.T) {
 	// Gone: no namespace, and the cgroup read finds nothing either.
 	s := New(Config{HostMountNS: own, ContainerOf: func([]byte) string { return "c1" }})
 	var r execReader
-	if in := s.readAtExec(&r, 1<<30); in.mnt != 0 || in.hasCID {
+	var w recordBuilder
+	if in := s.readAtExec(&r, &w, execKey{pid: 1 << 30}); in.mnt != 0 || in.hasCID {
 		t.Errorf("pid that does not exist: %+v", in)
 	}
 }
 
-// TestExecReaderStdio: the exec thread's read of fds 0-2 classifies each
-// as the process table's reader does, and a gone process reads as none.
+// TestExecReaderStdio: an exec reader's read of fds 0-2 (with the cgroup)
+// classifies each as the process table's reader does, and a gone process
+// reads as none.
 func TestExecReaderStdio(t *testing.T) {
+	s := New(Config{ContainerOf: func([]byte) string { return "c1" }})
 	var r execReader
-	got := r.stdio(os.Getpid())
-	for fd, s := range got {
+	var w recordBuilder
+	in := s.readAtExec(&r, &w, execKey{pid: int32(os.Getpid())})
+	for fd, s := range in.stdio {
 		l, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
 		want := procfs.Stdio{Type: "none"}
 		if err == nil {
@@ -112,7 +124,7 @@ func TestExecReaderStdio(t *testing.T) {
 			t.Errorf("fd %d: %+v, want %+v", fd, s, want)
 		}
 	}
-	if gone := r.stdio(1 << 30); gone != ([3]procfs.Stdio{}) {
+	if gone := s.readAtExec(&r, &w, execKey{pid: 1 << 30}); gone.stdio != ([3]procfs.Stdio{}) || gone.hasCID {
 		t.Errorf("pid that does not exist: %+v", gone)
 	}
 }

@@ -54,7 +54,7 @@ const (
 // prefetchCache hands the prefetch thread's reads to the main reader. The
 // lock is held for a map operation only.
 type prefetchCache struct {
-	// running is true while the prefetch thread reads: without it, no
+	// running is true while an exec reader reads: without one, no
 	// reads are waited for.
 	running atomic.Bool
 

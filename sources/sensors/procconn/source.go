@@ -59,6 +59,13 @@ type Config struct {
 	// record the kernel then drops has no executable; audit counts the
 	// loss.
 	ExecFromAudit func() bool
+	// ExecReader, when set, is the path of a program whose main calls
+	// ServeExecReader first (the agent's own, /proc/self/exe): with
+	// ReadExec or ContainerOf, each exec is read at receive by exec
+	// reader processes started from it (execproc_linux.go), which no
+	// garbage collection or stalled CPU of this process holds up. Empty,
+	// or when they cannot start, the readers are threads of this process.
+	ExecReader string
 	// Drained, when set, lets the event path ask for a barrier (Sync): it
 	// is called with the generation Sync was given, on the goroutine that
 	// calls emit, after emit was called for every message the main socket
