@@ -131,7 +131,7 @@ func serveExecReader(specText string) int {
 		log.Info("exec reader threads at normal priority or unbound (needs CAP_SYS_NICE); exe and comm of quick execs may be lost", "error", err)
 	}
 	rd := readerProc{spec: spec, readExec: (*atomic.Uint32)(unsafe.Pointer(&page[0])),
-		w: recordBuilder{b: make([]byte, 0, 256<<10)}}
+		w: recordBuilder{b: make([]byte, 0, 64<<10)}}
 	buf := make([]byte, 64<<10)
 	ppid := os.Getppid()
 	for {
