@@ -670,7 +670,7 @@ func (h *handler) message(data []byte) {
 }
 
 // take returns the exec readers' reads of the exec k, draining their
-// pipes first when they run in processes of their own and k is not in.
+// rings first when they run in processes of their own and k is not in.
 func (h *handler) take(k execKey) (execInfo, bool) {
 	in, ok := h.cache.take(k)
 	if !ok && h.procs != nil {

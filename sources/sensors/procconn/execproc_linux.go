@@ -35,7 +35,8 @@ import (
 // monitor's preemption resumes at once; two of them on two CPUs wait in
 // the same socket, and the kernel wakes one per message (a datagram
 // receive waits exclusively), so one stalled CPU leaves the other to read.
-// They write each exec's bytes to a pipe the main reader drains.
+// They put each exec's bytes in a ring in shared memory (ring.go) that the
+// main reader drains.
 
 // execReaderEnv names the environment variable that makes a process an
 // exec reader (ServeExecReader); its value is a readerSpec.
@@ -44,11 +45,8 @@ const execReaderEnv = "RULED_PROCCONN_EXEC_READER"
 // An exec reader's descriptors (exec.Cmd.ExtraFiles start at 3).
 const (
 	readerSockFD = 3 // the exec-only proc connector socket, shared by all
-	readerPipeFD = 4 // the write end of its pipe to the main reader
-	readerFlagFD = 5 // a shared page: its first word is 1 to read exe, stat and argv
+	readerRingFD = 4 // a memfd holding its ring to the main reader
 )
-
-const flagPage = 4096
 
 // ServeExecReader runs this process as an exec reader and exits, when it
 // was started as one (Config.ExecReader); otherwise it returns at once. A
@@ -120,18 +118,22 @@ func serveExecReader(specText string) int {
 	runtime.GOMAXPROCS(1)
 	debug.SetGCPercent(-1)
 	// A reload signal sent to the agent's process group is not for us;
-	// the end of the agent is (its pipe closes, and PR_SET_PDEATHSIG).
+	// the end of the agent is (PR_SET_PDEATHSIG; its stop kills us).
 	signal.Ignore(syscall.SIGHUP)
-	page, err := unix.Mmap(readerFlagFD, 0, flagPage, unix.PROT_READ, unix.MAP_SHARED)
+	mem, err := unix.Mmap(readerRingFD, 0, ringHeader+ringSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
-		log.Error("map the shared page", "error", err)
+		log.Error("map the ring", "error", err)
+		return 2
+	}
+	out, err := newRing(mem)
+	if err != nil {
+		log.Error("map the ring", "error", err)
 		return 2
 	}
 	if err := realtimeThreads(spec.cpu); err != nil {
 		log.Info("exec reader threads at normal priority or unbound (needs CAP_SYS_NICE); exe and comm of quick execs may be lost", "error", err)
 	}
-	rd := readerProc{spec: spec, readExec: (*atomic.Uint32)(unsafe.Pointer(&page[0])),
-		w: recordBuilder{b: make([]byte, 0, 64<<10)}}
+	rd := readerProc{spec: spec, readExec: out.readExec, w: recordBuilder{b: make([]byte, 0, 64<<10)}}
 	buf := make([]byte, 64<<10)
 	ppid := os.Getppid()
 	for {
@@ -139,25 +141,25 @@ func serveExecReader(specText string) int {
 		n, _, errno := unix.RawSyscall6(unix.SYS_RECVFROM, readerSockFD, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, 0, 0)
 		switch errno {
 		case 0:
+			rd.w.b = rd.w.b[:0]
 			rd.handle(buf[:n])
+			if len(rd.w.b) > 0 {
+				// A full ring (the agent stalled) drops these: the
+				// main reader reads them later, counted.
+				out.put(rd.w.b)
+			}
 		case unix.EAGAIN, unix.EINTR:
 			// The receive timeout: an agent gone without its death
 			// signal (its thread that started us ended) ends us too.
 			if os.Getppid() != ppid {
 				return 0
 			}
-			continue
 		case unix.ENOBUFS:
-			rd.w.begin(recordOverrun, execKey{})
-			rd.w.end(0, 0)
+			out.dropped.Add(1)
 		default:
 			log.Error("receive from the proc connector", "error", errno)
 			return 1
 		}
-		if err := writeAll(readerPipeFD, rd.w.b); err != nil {
-			return 0 // the agent closed its end: it is stopping
-		}
-		rd.w.b = rd.w.b[:0]
 	}
 }
 
@@ -178,21 +180,6 @@ func (p *readerProc) handle(datagram []byte) {
 		}
 		p.r.appendExec(&p.w, execKey{pid: ev.TGID, ts: ev.TimestampNS}, p.readExec.Load() != 0, p.spec.hostMnt, p.spec.cgroup)
 	}, func() {})
-}
-
-// writeAll writes b to fd, a blocking pipe, with raw system calls.
-func writeAll(fd int, b []byte) error {
-	for len(b) > 0 {
-		n, _, errno := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
-		switch errno {
-		case 0:
-			b = b[n:]
-		case unix.EINTR:
-		default:
-			return errno
-		}
-	}
-	return nil
 }
 
 // realtimeThreads puts every thread of this process at the lowest
@@ -228,22 +215,22 @@ func realtimeThreads(cpu int) error {
 
 // execProcs are the agent's side of its exec reader processes: it starts
 // them, publishes whether exe, stat and argv are to be read, and drains
-// their pipes into the cache the main reader takes an exec's reads from.
+// their rings into the cache the main reader takes an exec's reads from.
 // Used from the main reader's goroutine only.
 type execProcs struct {
 	s     *Source
 	cache *prefetchCache
-	page  []byte
 	procs []*execProc
-	tmp   []byte
 }
 
 type execProc struct {
-	cmd  *exec.Cmd
-	fd   int    // the pipe's read end, non-blocking
-	buf  []byte // read, not yet a whole record
-	eof  bool
-	done chan struct{} // closed once the process is reaped
+	cmd     *exec.Cmd
+	mem     []byte
+	ring    ring
+	buf     []byte // taken from the ring, not yet decoded
+	dropped uint64 // the ring's drop count already added to Stats
+	gone    bool
+	done    chan struct{} // closed once the process is reaped
 }
 
 // readerCPUs returns the CPUs exec reader processes are bound to, one
@@ -270,27 +257,14 @@ func readerCPUs() []int {
 // startExecProcs starts an exec reader process on each of cpus, all
 // reading sock (the exec-only socket).
 func (s *Source) startExecProcs(sock *rawSocket, cpus []int, cache *prefetchCache) (_ *execProcs, err error) {
-	e := &execProcs{s: s, cache: cache, tmp: make([]byte, 64<<10)}
+	e := &execProcs{s: s, cache: cache}
 	defer func() {
 		if err != nil {
 			e.stop()
 		}
 	}()
-	mfd, err := unix.MemfdCreate("ruled-exec-readers", unix.MFD_CLOEXEC)
-	if err != nil {
-		return nil, fmt.Errorf("memfd_create: %w", err)
-	}
-	page := os.NewFile(uintptr(mfd), "exec reader page")
-	defer page.Close()
-	if err := unix.Ftruncate(mfd, flagPage); err != nil {
-		return nil, fmt.Errorf("size the shared page: %w", err)
-	}
-	if e.page, err = unix.Mmap(mfd, 0, flagPage, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); err != nil {
-		return nil, fmt.Errorf("map the shared page: %w", err)
-	}
-	e.publish(s.readExecNow())
 	for _, cpu := range cpus {
-		p, err := e.start(sock, page, readerSpec{cpu: cpu, hostMnt: s.cfg.HostMountNS, cgroup: s.cfg.ContainerOf != nil})
+		p, err := e.start(sock, readerSpec{cpu: cpu, hostMnt: s.cfg.HostMountNS, cgroup: s.cfg.ContainerOf != nil})
 		if err != nil {
 			return nil, err
 		}
@@ -300,23 +274,28 @@ func (s *Source) startExecProcs(sock *rawSocket, cpus []int, cache *prefetchCach
 	return e, nil
 }
 
-func (e *execProcs) start(sock *rawSocket, page *os.File, spec readerSpec) (*execProc, error) {
-	var pfd [2]int
-	if err := unix.Pipe2(pfd[:], unix.O_CLOEXEC); err != nil {
-		return nil, fmt.Errorf("pipe: %w", err)
+func (e *execProcs) start(sock *rawSocket, spec readerSpec) (*execProc, error) {
+	mfd, err := unix.MemfdCreate("ruled-exec-reader", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("memfd_create: %w", err)
 	}
-	w := os.NewFile(uintptr(pfd[1]), "exec reader pipe")
-	defer w.Close()
-	p := &execProc{fd: pfd[0], done: make(chan struct{})}
-	if err := unix.SetNonblock(p.fd, true); err != nil {
-		unix.Close(p.fd)
-		return nil, fmt.Errorf("pipe: %w", err)
+	mf := os.NewFile(uintptr(mfd), "exec reader ring")
+	defer mf.Close()
+	if err := unix.Ftruncate(mfd, ringHeader+ringSize); err != nil {
+		return nil, fmt.Errorf("size the ring: %w", err)
 	}
-	// Room for a stall of the main reader: ~2,000 execs of ~500 bytes.
-	_, _ = unix.FcntlInt(uintptr(pfd[1]), unix.F_SETPIPE_SZ, 1<<20)
+	p := &execProc{done: make(chan struct{})}
+	if p.mem, err = unix.Mmap(mfd, 0, ringHeader+ringSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); err != nil {
+		return nil, fmt.Errorf("map the ring: %w", err)
+	}
+	if p.ring, err = newRing(p.mem); err != nil {
+		_ = unix.Munmap(p.mem)
+		return nil, err
+	}
+	p.ring.readExec.Store(boolWord(e.s.readExecNow()))
 	sfd, err := unix.Dup(sock.fd)
 	if err != nil {
-		unix.Close(p.fd)
+		_ = unix.Munmap(p.mem)
 		return nil, fmt.Errorf("dup the exec socket: %w", err)
 	}
 	sf := os.NewFile(uintptr(sfd), "proc connector exec socket")
@@ -324,7 +303,7 @@ func (e *execProcs) start(sock *rawSocket, page *os.File, spec readerSpec) (*exe
 	cmd := exec.Command(e.s.cfg.ExecReader)
 	cmd.Args = []string{"ruled-exec-reader"}
 	cmd.Env = []string{execReaderEnv + "=" + spec.String()}
-	cmd.ExtraFiles = []*os.File{sf, w, page}
+	cmd.ExtraFiles = []*os.File{sf, mf}
 	cmd.Stderr = os.Stderr
 	// The death signal goes with the thread that forks: this one stays
 	// (an unlocked thread outlives its goroutine).
@@ -333,7 +312,7 @@ func (e *execProcs) start(sock *rawSocket, page *os.File, spec readerSpec) (*exe
 	err = cmd.Start()
 	runtime.UnlockOSThread()
 	if err != nil {
-		unix.Close(p.fd)
+		_ = unix.Munmap(p.mem)
 		return nil, fmt.Errorf("start exec reader %s: %w", e.s.cfg.ExecReader, err)
 	}
 	p.cmd = cmd
@@ -345,38 +324,45 @@ func (e *execProcs) start(sock *rawSocket, page *os.File, spec readerSpec) (*exe
 	return p, nil
 }
 
+func boolWord(b bool) uint32 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // publish tells the exec readers whether to read exe, stat and argv.
 func (e *execProcs) publish(readExec bool) {
-	var v uint32
-	if readExec {
-		v = 1
-	}
-	w := (*atomic.Uint32)(unsafe.Pointer(&e.page[0]))
-	if w.Load() != v {
-		w.Store(v)
+	v := boolWord(readExec)
+	for _, p := range e.procs {
+		if !p.gone && p.ring.readExec.Load() != v {
+			p.ring.readExec.Store(v)
+		}
 	}
 }
 
-// pull drains the pipes into the cache. A pipe that ends (its process
-// exited) or sends what is not a record is read no more; when none is
-// left, the main reader reads every exec itself (ExecReadLate).
+// pull drains the rings into the cache. A reader that exited, or put in
+// its ring what is not a record, is read no more; when none is left, the
+// main reader reads every exec itself (ExecReadLate).
 func (e *execProcs) pull() {
 	for _, p := range e.procs {
-		for !p.eof {
-			n, err := unix.Read(p.fd, e.tmp)
-			if err == unix.EINTR {
-				continue
-			}
-			if err != nil || n == 0 {
-				if n == 0 && err == nil {
-					e.gone(p, errors.New("exited"))
-				} else if err != unix.EAGAIN {
-					e.gone(p, fmt.Errorf("read its pipe: %w", err))
-				}
-				break
-			}
-			p.buf = append(p.buf, e.tmp[:n]...)
-			e.records(p)
+		if p.gone {
+			continue
+		}
+		exited := false
+		select {
+		case <-p.done:
+			exited = true // what it put before is still taken below
+		default:
+		}
+		p.buf = p.ring.take(p.buf)
+		if d := p.ring.dropped.Load(); d != p.dropped {
+			e.s.prefetchOverruns.Add(d - p.dropped)
+			p.dropped = d
+		}
+		e.records(p)
+		if exited && !p.gone {
+			e.gone(p, fmt.Errorf("exited: %v", p.cmd.ProcessState))
 		}
 	}
 }
@@ -395,10 +381,7 @@ func (e *execProcs) records(p *execProc) {
 			break
 		}
 		b = b[n:]
-		switch rec.kind {
-		case recordOverrun:
-			e.s.prefetchOverruns.Add(1)
-		case recordExec:
+		if rec.kind == recordExec {
 			e.cache.put(rec.key, rec.info(e.s.cfg.ContainerOf))
 		}
 	}
@@ -408,51 +391,33 @@ func (e *execProcs) records(p *execProc) {
 // gone stops reading p; the last one gone leaves every read to the main
 // reader.
 func (e *execProcs) gone(p *execProc, why error) {
-	p.eof = true
+	p.gone = true
 	p.buf = nil
-	if p.cmd != nil {
-		_ = p.cmd.Process.Kill()
-	}
+	_ = p.cmd.Process.Kill()
 	left := 0
 	for _, q := range e.procs {
-		if !q.eof {
+		if !q.gone {
 			left++
 		}
 	}
-	e.s.log.Warn("proc connector exec reader stopped; its execs are read later, by the main reader", "pid", p.pid(), "error", why, "readers left", left)
+	e.s.log.Warn("proc connector exec reader stopped; its execs are read later, by the main reader", "pid", p.cmd.Process.Pid, "error", why, "readers left", left)
 	if left == 0 {
 		e.cache.running.Store(false)
 	}
 }
 
-func (p *execProc) pid() int {
-	if p.cmd == nil || p.cmd.Process == nil {
-		return 0
-	}
-	return p.cmd.Process.Pid
-}
-
-// stop ends the exec reader processes and waits for them (their pipe's
-// end closes, and a kill ends one blocked elsewhere).
+// stop ends the exec reader processes and waits for them.
 func (e *execProcs) stop() {
 	for _, p := range e.procs {
-		unix.Close(p.fd)
-		if p.cmd != nil {
-			_ = p.cmd.Process.Kill()
-		}
+		_ = p.cmd.Process.Kill()
 	}
 	for _, p := range e.procs {
-		if p.cmd == nil {
-			continue
-		}
 		select {
 		case <-p.done:
 		case <-time.After(5 * time.Second):
-			e.s.log.Warn("proc connector exec reader not reaped in 5 s", "pid", p.pid())
+			e.s.log.Warn("proc connector exec reader not reaped in 5 s", "pid", p.cmd.Process.Pid)
 		}
-	}
-	if e.page != nil {
-		_ = unix.Munmap(e.page)
+		_ = unix.Munmap(p.mem)
 	}
 	e.cache.running.Store(false)
 }

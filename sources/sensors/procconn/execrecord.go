@@ -14,21 +14,18 @@ import (
 // process lived, as the bytes /proc gave (the main reader decodes them,
 // execRecord.info): an exec reader in a process of its own (execproc)
 // then allocates nothing per exec and needs no garbage collector, and
-// one in this process goes through the same encoding. Layout, native
+// one in this process goes through the same encoding. The kind byte
+// leaves room for other records. Layout, native
 // byte order:
 //
 //	u32 length of what follows
-//	u8  kind (recordExec, recordOverrun)
+//	u8  kind (recordExec)
 //	i32 pid, u64 timestamp (the proc connector message's; execKey)
 //	u8  flags (flagReadExec, flagCgroup), u64 mount namespace inode
 //	exe, stat, cmdline, cgroup: each u16 length or absent (0xFFFF), bytes
 //	3 × (u8 fdClosed/fdLink/0, and for fdLink the link's target as above)
-//
-// A recordOverrun carries pid 0 and no body: the reader's socket
-// overflowed once (Stats.PrefetchOverruns).
 const (
-	recordExec    = 1
-	recordOverrun = 2
+	recordExec = 1
 
 	flagReadExec = 1 << 0 // exe, stat and cmdline were asked for
 	flagCgroup   = 1 << 1 // the cgroup (and fds 0-2) were read
@@ -126,11 +123,7 @@ func nextRecord(b []byte) (execRecord, int, error) {
 	r.kind = d[0]
 	r.key = execKey{pid: int32(ne.Uint32(d[1:])), ts: ne.Uint64(d[5:])}
 	d = d[13:]
-	switch r.kind {
-	case recordOverrun:
-		return r, 4 + n, nil
-	case recordExec:
-	default:
+	if r.kind != recordExec {
 		return r, 0, fmt.Errorf("exec record of kind %d", r.kind)
 	}
 	if len(d) < 9 {

@@ -85,9 +85,10 @@ type Stats struct {
 	// ExecIncomplete counts execs (with Config.ReadExec) whose process was
 	// gone before its exe or comm could be read at receive.
 	ExecIncomplete uint64
-	// ExecReadLate counts execs whose reads at exec the exec-only socket's
-	// thread had not done when the main reader came to them (it read them
-	// itself, later); PrefetchOverruns the exec-only socket's overflows.
+	// ExecReadLate counts execs whose reads at exec the exec readers had
+	// not done when the main reader came to them (it read them itself,
+	// later); PrefetchOverruns the exec-only socket's overflows and the
+	// batches an exec reader process dropped for a full ring.
 	ExecReadLate, PrefetchOverruns uint64
 	// Syncs counts the drains the event path asked for (Sync) and the main
 	// reader answered with a Drained call.
