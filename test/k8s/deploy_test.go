@@ -23,7 +23,8 @@ func need(t *testing.T, tool string) string {
 }
 
 // TestSystemdUnit: deploy/ruled.service passes systemd-analyze verify
-// (with its binary path pointed at a freshly built ruled), and the
+// (with its binary path pointed at a freshly built ruled), grants what the
+// image proves sufficient without refusing real-time scheduling, and the
 // subcommand its ExecStopPost runs exists.
 func TestSystemdUnit(t *testing.T) {
 	analyze := need(t, "systemd-analyze")
@@ -40,6 +41,11 @@ func TestSystemdUnit(t *testing.T) {
 		if !strings.Contains(string(unit), want) {
 			t.Errorf("unit lacks %q", want)
 		}
+	}
+	// CAP_SYS_NICE is there for the exec readers' real-time priority,
+	// which RestrictRealtime=yes would refuse whatever the capabilities.
+	if regexp.MustCompile(`(?m)^RestrictRealtime=(yes|true|on|1)\s*$`).Match(unit) {
+		t.Error("unit restricts real-time scheduling: the proc connector's exec readers would run at normal priority")
 	}
 	dir := t.TempDir()
 	path := filepath.Join(dir, "ruled.service")
