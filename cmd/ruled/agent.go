@@ -199,6 +199,8 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	} else if err := liveConfig(f, cfg, &pc); err != nil {
 		fmt.Fprintln(stderr, "ruled:", err)
 		return exitUsage
+	} else if n := tuneProcs(os.Getenv, pc.Sources); n > 0 {
+		log.Info("Go code on fewer CPUs than the machine has (GOMAXPROCS sets it)", "gomaxprocs", n)
 	}
 	pipe, err := pipeline.New(pc)
 	if err != nil {

@@ -3,6 +3,9 @@ package main
 import (
 	"runtime"
 	"runtime/debug"
+	"slices"
+
+	"github.com/ruled/ruled/sources/pipeline"
 )
 
 // Collector settings unless the environment sets GOGC / GOMEMLIMIT.
@@ -38,16 +41,19 @@ func tuneGC(getenv func(string) string) (percent, limit bool) {
 }
 
 // tuneProcs runs the agent's Go code on one CPU fewer than the machine
-// has (at least one), unless the environment sets GOMAXPROCS; it reports
-// the setting it applied, 0 for none. Measured on 2 CPUs in a 6,000-exec
-// storm with both sources (BENCHMARKS.md, issue 15, fifth pass): the event
-// path on 2 Ps cost 30-45 µs more CPU per exec than on 1, the Go
-// scheduler waking an idle P for each hand-off between its stages, for an
-// exec->alert p99 of 4-5 ms instead of 10-15 (the target is 20). Before
-// the exec readers moved into processes of their own, the reader thread
-// held one of the two Ps this way.
-func tuneProcs(getenv func(string) string) int {
-	if getenv("GOMAXPROCS") != "" {
+// has (at least one) when its sources are the proc connector alone, unless
+// the environment sets GOMAXPROCS; it reports the setting it applied, 0 for
+// none. Measured on 2 CPUs in a 6,000-exec storm (BENCHMARKS.md, issue 15,
+// fifth pass): the event path on 2 Ps cost ~10 µs more CPU per exec with
+// the proc connector alone than on 1 (the Go scheduler waking an idle P
+// for each hand-off between its stages), at the same exec->report p99
+// (6-7 ms). With both sources it cost ~18 µs more, and bought a p99 of 4
+// ms instead of 11-14 and something that matters more: the path must also
+// add a starting container's file watches before runc runs its first
+// process: on one P it lost that race for 1-3 of 50 containers started
+// together in 2 bursts of 11 (TestNoBlindStart), on two in none of 7.
+func tuneProcs(getenv func(string) string, sources []string) int {
+	if getenv("GOMAXPROCS") != "" || len(sources) == 0 || slices.Contains(sources, pipeline.Audit) {
 		return 0
 	}
 	n := max(1, runtime.NumCPU()-1)

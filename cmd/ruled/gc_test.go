@@ -4,6 +4,8 @@ import (
 	"runtime"
 	"runtime/debug"
 	"testing"
+
+	"github.com/ruled/ruled/sources/pipeline"
 )
 
 func TestTuneGCLeavesTheEnvironmentsChoice(t *testing.T) {
@@ -37,11 +39,18 @@ func TestTuneGCLeavesTheEnvironmentsChoice(t *testing.T) {
 func TestTuneProcsLeavesTheEnvironmentsChoice(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	runtime.GOMAXPROCS(7)
-	if n := tuneProcs(func(k string) string { return map[string]string{"GOMAXPROCS": "7"}[k] }); n != 0 || runtime.GOMAXPROCS(0) != 7 {
+	alone := []string{pipeline.Procconn}
+	if n := tuneProcs(func(k string) string { return map[string]string{"GOMAXPROCS": "7"}[k] }, alone); n != 0 || runtime.GOMAXPROCS(0) != 7 {
 		t.Errorf("GOMAXPROCS set: applied %d, now %d; want 0, 7", n, runtime.GOMAXPROCS(0))
 	}
+	none := func(string) string { return "" }
+	for _, srcs := range [][]string{nil, {pipeline.Audit}, {pipeline.Procconn, pipeline.Audit}} {
+		if n := tuneProcs(none, srcs); n != 0 || runtime.GOMAXPROCS(0) != 7 {
+			t.Errorf("sources %v: applied %d, now %d; want the default kept", srcs, n, runtime.GOMAXPROCS(0))
+		}
+	}
 	want := max(1, runtime.NumCPU()-1)
-	if n := tuneProcs(func(string) string { return "" }); n != want || runtime.GOMAXPROCS(0) != want {
-		t.Errorf("applied %d, now %d; want %d (one CPU fewer than %d)", n, runtime.GOMAXPROCS(0), want, runtime.NumCPU())
+	if n := tuneProcs(none, alone); n != want || runtime.GOMAXPROCS(0) != want {
+		t.Errorf("proc connector alone: applied %d, now %d; want %d (one CPU fewer than %d)", n, runtime.GOMAXPROCS(0), want, runtime.NumCPU())
 	}
 }

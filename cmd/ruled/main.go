@@ -55,7 +55,6 @@ func main() {
 	// returns from here.
 	procconn.ServeExecReader()
 	tuneGC(os.Getenv)
-	tuneProcs(os.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
