@@ -264,8 +264,8 @@ func (c *rawSocket) close() {
 // read while the process lives, and leaves it in cache for the main
 // reader. It returns when ctx ends or the socket fails.
 func (s *Source) prefetch(ctx context.Context, sock *rawSocket, cache *prefetchCache) {
-	var r execReader
-	var w recordBuilder
+	rd := readerProc{spec: readerSpec{cpu: -1, hostMnt: s.cfg.HostMountNS, cgroup: s.cfg.ContainerOf != nil},
+		readExec: s.readExecNow}
 	buf := make([]byte, 64<<10)
 	for ctx.Err() == nil {
 		// Raw, as the /proc reads: the thread keeps its P while it waits
@@ -289,14 +289,12 @@ func (s *Source) prefetch(ctx context.Context, sock *rawSocket, cache *prefetchC
 			}
 			return
 		}
-		eachMessage(buf[:n], func(b []byte) {
-			p, err := parseProcEvent(b)
-			if err != nil || p.What != WhatExec {
-				return
-			}
-			k := execKey{pid: p.TGID, ts: p.TimestampNS}
-			cache.put(k, s.readAtExec(&r, &w, k))
-		}, func() {})
+		rd.w.b = rd.w.b[:0]
+		rd.handle(buf[:n])
+		if _, err := s.putRecords(cache, rd.w.b); err != nil {
+			// Not from bytes this thread just encoded itself.
+			panic(fmt.Sprintf("procconn: exec record: %v", err))
+		}
 	}
 }
 
@@ -319,16 +317,24 @@ func waitReadable(fd int, timeout time.Duration) error {
 	return nil
 }
 
-// raisePriority puts the calling thread in SCHED_FIFO at the lowest
-// real-time priority: above every ordinary thread, below the kernel's own.
-// The thread sleeps in the kernel between messages, and the kernel's
-// real-time throttling bounds it if it ever did not.
+// raisePriority puts the calling thread at real-time priority (setRealtime).
 func (s *Source) raisePriority() {
-	attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: 1}
-	if err := unix.SchedSetAttr(0, &attr, 0); err != nil {
+	if err := setRealtime(0); err != nil {
 		s.log.Info("proc connector receive thread stays at normal priority (needs CAP_SYS_NICE); exe and comm of quick execs may be lost",
-			"error", fmt.Errorf("sched_setattr SCHED_FIFO: %w", err))
+			"error", err)
 	}
+}
+
+// setRealtime puts thread tid (0: the calling thread) in SCHED_FIFO at the
+// lowest real-time priority: above every ordinary thread, below the
+// kernel's own. A reader sleeps in the kernel between messages, and the
+// kernel's real-time throttling bounds it if it ever did not.
+func setRealtime(tid int) error {
+	attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: 1}
+	if err := unix.SchedSetAttr(tid, &attr, 0); err != nil {
+		return fmt.Errorf("sched_setattr SCHED_FIFO: %w", err)
+	}
+	return nil
 }
 
 // coalesceDelay is how long the batched reader lets messages accumulate

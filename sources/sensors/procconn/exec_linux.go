@@ -44,7 +44,7 @@ type execReader struct {
 // (~1-2 µs more than comm, one file less per exec in all).
 func (r *execReader) appendExec(w *recordBuilder, k execKey, readExec bool, hostMnt uint64, cgroup bool) {
 	pid := int(k.pid)
-	w.begin(recordExec, k)
+	w.begin(k)
 	var flags byte
 	r.dir(pid)
 	if readExec {

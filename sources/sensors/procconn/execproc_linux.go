@@ -11,7 +11,6 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -133,7 +132,8 @@ func serveExecReader(specText string) int {
 	if err := realtimeThreads(spec.cpu); err != nil {
 		log.Info("exec reader threads at normal priority or unbound (needs CAP_SYS_NICE); exe and comm of quick execs may be lost", "error", err)
 	}
-	rd := readerProc{spec: spec, readExec: out.readExec, w: recordBuilder{b: make([]byte, 0, 64<<10)}}
+	rd := readerProc{spec: spec, readExec: func() bool { return out.readExec.Load() != 0 },
+		w: recordBuilder{b: make([]byte, 0, 64<<10)}}
 	buf := make([]byte, 64<<10)
 	ppid := os.Getppid()
 	for {
@@ -163,10 +163,11 @@ func serveExecReader(specText string) int {
 	}
 }
 
-// readerProc turns an exec reader's datagrams into records.
+// readerProc turns an exec-only socket's datagrams into records: in an
+// exec reader process, and in the Falco plugin's reader thread.
 type readerProc struct {
 	spec     readerSpec
-	readExec *atomic.Uint32
+	readExec func() bool // whether to read exe, stat and argv, asked per exec
 	r        execReader
 	w        recordBuilder
 }
@@ -178,8 +179,26 @@ func (p *readerProc) handle(datagram []byte) {
 		if err != nil || ev.What != WhatExec {
 			return
 		}
-		p.r.appendExec(&p.w, execKey{pid: ev.TGID, ts: ev.TimestampNS}, p.readExec.Load() != 0, p.spec.hostMnt, p.spec.cgroup)
+		p.r.appendExec(&p.w, execKey{pid: ev.TGID, ts: ev.TimestampNS}, p.readExec(), p.spec.hostMnt, p.spec.cgroup)
 	}, func() {})
+}
+
+// putRecords puts the reads of the whole records at the front of b in
+// cache and returns what follows them (part of a record), or the error of
+// what is not a record.
+func (s *Source) putRecords(cache *prefetchCache, b []byte) ([]byte, error) {
+	for len(b) > 0 {
+		rec, n, err := nextRecord(b)
+		if err != nil {
+			return b, err
+		}
+		if n == 0 {
+			break
+		}
+		b = b[n:]
+		cache.put(rec.key, rec.info(s.cfg.ContainerOf))
+	}
+	return b, nil
 }
 
 // realtimeThreads puts every thread of this process at the lowest
@@ -200,9 +219,8 @@ func realtimeThreads(cpu int) error {
 		if err != nil {
 			continue
 		}
-		attr := unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: 1}
-		if err := unix.SchedSetAttr(tid, &attr, 0); err != nil {
-			errs = append(errs, fmt.Errorf("sched_setattr SCHED_FIFO thread %d: %w", tid, err))
+		if err := setRealtime(tid); err != nil {
+			errs = append(errs, fmt.Errorf("thread %d: %w", tid, err))
 		}
 		if cpu >= 0 {
 			if err := unix.SchedSetaffinity(tid, &set); err != nil {
@@ -369,23 +387,13 @@ func (e *execProcs) pull() {
 
 // records takes the whole records at the front of p.buf.
 func (e *execProcs) records(p *execProc) {
-	b := p.buf
-	for len(b) > 0 {
-		rec, n, err := nextRecord(b)
-		if err != nil {
-			e.s.malformed.Add(1)
-			e.gone(p, err)
-			return
-		}
-		if n == 0 {
-			break
-		}
-		b = b[n:]
-		if rec.kind == recordExec {
-			e.cache.put(rec.key, rec.info(e.s.cfg.ContainerOf))
-		}
+	rest, err := e.s.putRecords(e.cache, p.buf)
+	if err != nil {
+		e.s.malformed.Add(1)
+		e.gone(p, err)
+		return
 	}
-	p.buf = append(p.buf[:0], b...)
+	p.buf = append(p.buf[:0], rest...)
 }
 
 // gone stops reading p; the last one gone leaves every read to the main

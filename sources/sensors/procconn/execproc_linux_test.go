@@ -30,7 +30,7 @@ func TestReaderSpec(t *testing.T) {
 func TestReaderProcAllocatesNothing(t *testing.T) {
 	var flag atomic.Uint32
 	flag.Store(1)
-	p := readerProc{spec: readerSpec{hostMnt: 1, cgroup: true}, readExec: &flag}
+	p := readerProc{spec: readerSpec{hostMnt: 1, cgroup: true}, readExec: func() bool { return flag.Load() != 0 }}
 	pid := uint32(os.Getpid())
 	datagram := nlDatagram(cnMsg(1, cat(procHdr(WhatExec, 0, 9), u32(pid), u32(pid))))
 	p.handle(datagram)

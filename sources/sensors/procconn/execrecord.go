@@ -57,16 +57,14 @@ type recordBuilder struct {
 	start int
 }
 
-func (w *recordBuilder) begin(kind byte, k execKey) {
+func (w *recordBuilder) begin(k execKey) {
 	ne := binary.NativeEndian
 	w.start = len(w.b)
 	w.b = ne.AppendUint32(w.b, 0) // the length, set by end
-	w.b = append(w.b, kind)
+	w.b = append(w.b, recordExec)
 	w.b = ne.AppendUint32(w.b, uint32(k.pid))
 	w.b = ne.AppendUint64(w.b, k.ts)
-	if kind == recordExec {
-		w.b = append(w.b, make([]byte, 9)...) // flags and namespace, set by end
-	}
+	w.b = append(w.b, make([]byte, 9)...) // flags and namespace, set by end
 }
 
 // end closes the record begun last; flags and mnt go in its head (they
@@ -74,10 +72,8 @@ func (w *recordBuilder) begin(kind byte, k execKey) {
 func (w *recordBuilder) end(flags byte, mnt uint64) {
 	ne := binary.NativeEndian
 	ne.PutUint32(w.b[w.start:], uint32(len(w.b)-w.start-4))
-	if w.b[w.start+4] == recordExec {
-		w.b[w.start+recordHead] = flags
-		ne.PutUint64(w.b[w.start+recordHead+1:], mnt)
-	}
+	w.b[w.start+recordHead] = flags
+	ne.PutUint64(w.b[w.start+recordHead+1:], mnt)
 }
 
 // piece appends p, or marks it absent when nil. A piece longer than a u16

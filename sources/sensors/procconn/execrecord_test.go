@@ -12,7 +12,7 @@ import (
 
 // build encodes one exec record the way appendExec does, from pieces.
 func build(w *recordBuilder, k execKey, flags byte, mnt uint64, exe, stat, cmdline, cgrp []byte, fds [3]string) {
-	w.begin(recordExec, k)
+	w.begin(k)
 	w.piece(exe)
 	w.piece(stat)
 	w.piece(cmdline)
