@@ -168,8 +168,8 @@ func New(fsys fs.FS) *Reader {
 	r := &Reader{fsys: fsys}
 	if d, ok := fsys.(Dir); ok {
 		r.capget, r.getsid, r.getpgid = liveSyscalls(d)
-		r.statExe = r.getsid != nil
-		if r.getsid != nil {
+		r.statExe = r.live()
+		if r.live() {
 			if ns := NSInode(r.link("self/ns/pid")); ns != 0 {
 				r.pidIDs, r.ownPidNS = pidIDs, ns
 			}
@@ -321,8 +321,13 @@ func (r *Reader) ProcessFields(pid int, want Fields) (Process, error) {
 // read of it would fail. On the live /proc only: a recorded tree may lack
 // any file.
 func (r *Reader) reaped(err error) bool {
-	return r.getsid != nil && errors.Is(err, fs.ErrNotExist)
+	return r.live() && errors.Is(err, fs.ErrNotExist)
 }
+
+// live says whether r reads the running kernel's /proc (New over a Dir,
+// with its system calls) rather than a recorded tree, where any file may
+// be missing without the process being gone.
+func (r *Reader) live() bool { return r.getsid != nil }
 
 // alive reports whether pid, whose descriptor dir ("PID/fd/") just lacked
 // a link, still exists (a zombie does): then the descriptor is closed.
@@ -393,7 +398,7 @@ func (r *Reader) parts(p *Process, dir string, want Fields) {
 		case err == nil:
 		case r.reaped(err):
 			return
-		case r.getsid != nil && errors.Is(err, syscall.ESRCH):
+		case r.live() && errors.Is(err, syscall.ESRCH):
 			// Exited (its memory is gone): a zombie until reaped.
 			want &^= FieldExe | FieldCwd | FieldExeStat | FieldStdio | FieldNSNet | FieldNSMnt
 		}
@@ -465,7 +470,7 @@ func (r *Reader) stdioOf(pid int) (out [3]Stdio, gone bool) {
 	dir := strconv.Itoa(pid) + "/fd/"
 	for i := range out {
 		var ok bool
-		if out[i], ok = r.fd(pid, dir, i); !ok && r.getsid != nil {
+		if out[i], ok = r.fd(pid, dir, i); !ok && r.live() {
 			return out, true
 		}
 	}
