@@ -290,13 +290,14 @@ func TestDescendantsCountTowardTheAgent(t *testing.T) {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	}()
-	if d := descendants(os.Getpid()); !slices.Contains(d, cmd.Process.Pid) {
+	d := descendants(os.Getpid())
+	if !slices.Contains(d, cmd.Process.Pid) {
 		t.Errorf("descendants %v lack the child %d", d, cmd.Process.Pid)
 	}
-	if own, err := cpuTicks(os.Getpid()); err != nil || own < 0 {
+	if own, err := cpuTicks(os.Getpid(), d); err != nil || own < 0 {
 		t.Errorf("cpuTicks: %d, %v", own, err)
 	}
-	if m := peakRSS(os.Getpid()); math.IsNaN(m) || m <= 0 {
+	if m := peakRSS(os.Getpid(), d); math.IsNaN(m) || m <= 0 {
 		t.Errorf("peakRSS: %v", m)
 	}
 }

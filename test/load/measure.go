@@ -44,7 +44,8 @@ func (h *harness) spawn(ctx context.Context, storm string) (spawnResult, error) 
 // reports to stop coming, and fills a row.
 func (h *harness) measure(ctx context.Context, agent, storm string, pid int, tl *tailer) (row, error) {
 	h.progress("%s: %s storm", agent, storm)
-	cpu0, err := cpuTicks(pid)
+	kids := descendants(pid)
+	cpu0, err := cpuTicks(pid, kids)
 	if err != nil {
 		return row{}, err
 	}
@@ -77,7 +78,7 @@ func (h *harness) measure(ctx context.Context, agent, storm string, pid int, tl 
 	if err := <-followErr; err != nil {
 		return row{}, err
 	}
-	cpu1, err := cpuTicks(pid)
+	cpu1, err := cpuTicks(pid, kids)
 	if err != nil {
 		return row{}, err
 	}
@@ -90,7 +91,7 @@ func (h *harness) measure(ctx context.Context, agent, storm string, pid int, tl 
 	if len(m.lat) > 0 {
 		r.p50, r.p99 = percentile(m.lat, 50), percentile(m.lat, 99)
 	}
-	r.rssMiB = peakRSS(pid)
+	r.rssMiB = peakRSS(pid, kids)
 	return r, nil
 }
 
@@ -156,11 +157,14 @@ func percentile(xs []float64, p float64) float64 {
 	return xs[max(0, min(i, len(xs)-1))]
 }
 
-// cpuTicks is the CPU used by pid and the processes it started (ruled's
-// exec readers and audit guardian), every thread, live and exited, in
-// clock ticks: utime+stime of pid and of each live descendant, and the
-// cutime+cstime each has of the children it reaped.
-func cpuTicks(pid int) (int64, error) {
+// cpuTicks is the CPU used by pid and kids, the processes it started
+// (descendants: ruled's exec readers and audit guardian), every thread,
+// live and exited, in clock ticks: utime+stime of pid and of each kid
+// still there, and the cutime+cstime each has of the children it reaped.
+// The kids are found once per row, not per call: a scan reads every
+// process's stat, 10,000 of them in the procs row, whose settling polls
+// this every 100 ms.
+func cpuTicks(pid int, kids []int) (int64, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return 0, err
@@ -169,7 +173,7 @@ func cpuTicks(pid int) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	for _, c := range descendants(pid) {
+	for _, c := range kids {
 		// One gone since the scan has its ticks in its parent's
 		// cutime once reaped.
 		if b, err := os.ReadFile("/proc/" + strconv.Itoa(c) + "/stat"); err == nil {
@@ -242,11 +246,11 @@ func descendants(pid int) []int {
 	return out
 }
 
-// peakRSS is the memory of pid and the processes it started, in MiB:
-// the VmHWM of pid, plus what each live descendant has of its own
-// (Private_Clean + Private_Dirty; the pages of ruled's binary an exec
-// reader shares with the agent are counted once). NaN when unreadable.
-func peakRSS(pid int) float64 {
+// peakRSS is the memory of pid and kids (see cpuTicks), in MiB: the VmHWM
+// of pid, plus what each kid still there has of its own (Private_Clean +
+// Private_Dirty; the pages of ruled's binary an exec reader shares with
+// the agent are counted once). NaN when unreadable.
+func peakRSS(pid int, kids []int) float64 {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return math.NaN()
@@ -255,7 +259,7 @@ func peakRSS(pid int) float64 {
 	if !ok {
 		return math.NaN()
 	}
-	for _, c := range descendants(pid) {
+	for _, c := range kids {
 		if b, err := os.ReadFile("/proc/" + strconv.Itoa(c) + "/smaps_rollup"); err == nil {
 			for _, name := range []string{"Private_Clean", "Private_Dirty"} {
 				if n, ok := statusKB(b, name); ok {

@@ -50,7 +50,8 @@ func (h *harness) measureProcs(ctx context.Context, agent string, pid int) (row,
 			}
 		}
 	}()
-	cpu0, err := cpuTicks(pid)
+	kids := descendants(pid)
+	cpu0, err := cpuTicks(pid, kids)
 	if err != nil {
 		return row{}, err
 	}
@@ -74,7 +75,7 @@ func (h *harness) measureProcs(ctx context.Context, agent string, pid int) (row,
 	// Settled: no CPU used by the agent for a second (10 s at most).
 	last, still := int64(-1), 0
 	for deadline := time.Now().Add(10 * time.Second); still < 10 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		c, err := cpuTicks(pid)
+		c, err := cpuTicks(pid, kids)
 		if err != nil {
 			return row{}, err
 		}
@@ -84,12 +85,12 @@ func (h *harness) measureProcs(ctx context.Context, agent string, pid int) (row,
 			last, still = c, 0
 		}
 	}
-	cpu1, err := cpuTicks(pid)
+	cpu1, err := cpuTicks(pid, kids)
 	if err != nil {
 		return row{}, err
 	}
 	r := h.newRow(agent, stormProcs, spawnResult{elapsed: elapsed, ops: make([]op, len(pids))})
 	r.cpuPerOp = float64(cpu1-cpu0) / clockTicks * 1e6 / float64(len(pids))
-	r.rssMiB = peakRSS(pid)
+	r.rssMiB = peakRSS(pid, kids)
 	return r, nil
 }
