@@ -356,8 +356,8 @@ func (s *Source) loop(ctx context.Context, sock *socket, ctl *control, state *fo
 // each would cost a poll wake-up, two receives and a goroutine hand-off per
 // record (~150 µs of CPU per exec measured). After a wake-up the receiver
 // waits coalesceDelay for more to arrive, then drains the socket in one go:
-// at most ~1,000 wake-ups a second under load, 10 when idle, at the price of
-// a millisecond of latency. The socket buffer absorbs the wait.
+// at most ~250 rounds a second under load, 10 when idle, at the price of a
+// few milliseconds of latency. The socket buffer absorbs the wait.
 func (s *Source) receive(ctx context.Context, sock *socket, queue chan<- *rawBatch, pool *batchPool) error {
 	batch := pool.get()
 	// Every record counts toward the serials seen, whatever its type.
@@ -448,8 +448,12 @@ func (s *Source) receive(ctx context.Context, sock *socket, queue chan<- *rawBat
 }
 
 // coalesceDelay is how long the receiver lets records accumulate after a
-// wake-up (see receive).
-const coalesceDelay = time.Millisecond
+// wake-up (see receive). Each round wakes this goroutine, the parser and
+// the event path, and on this machine a wake-up of a sleeping thread costs
+// tens of µs; 4 ms instead of 1 took the agent's own CPU from 62-67 to
+// 37-41 µs per exec with the proc connector at the same pace (BENCHMARKS.md,
+// issue 15, sixth pass), for ~2 ms more exec-to-alert latency.
+const coalesceDelay = 4 * time.Millisecond
 
 func (s *Source) parse(ctx context.Context, queue <-chan *rawBatch, pool *batchPool, emit func(*event.Event)) {
 	// The reassembler copies what it keeps, so a batch goes back to the

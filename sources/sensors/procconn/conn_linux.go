@@ -346,17 +346,13 @@ func setRealtime(tid int) error {
 // and its CPU from ~135 to ~110 µs per exec with -sources procconn (exec
 // to report p50 1.8 -> 3.5 ms; BENCHMARKS.md, issue 15, fourth pass).
 //
-// While barriers keep coming (one answered in the last barrierRecent),
-// the pause is racingDelay: beside audit the order stage asks for one
-// whenever audit's record of a process comes before its fork was read,
-// and a long pause makes that the rule (a 6,000-exec storm: barriers
-// 1,037 -> 1,775, audit events held 7,075 -> 14,401 with 4 ms), each
-// costing more than the timer round it saves.
-const (
-	coalesceDelay = 4 * time.Millisecond
-	racingDelay   = time.Millisecond
-	barrierRecent = 100 * time.Millisecond
-)
+// Beside audit, the order stage asks for a barrier whenever audit's record
+// of a process comes before its fork was read; a barrier during the pause
+// cuts it short. The pause used to shrink to 1 ms while barriers kept
+// coming, which made every round under load a 1 ms one: with audit's
+// receiver also at 4 ms, a steady 4 ms took the agent from 56-65 to 35-41
+// µs per exec (BENCHMARKS.md, issue 15, sixth pass).
+const coalesceDelay = 4 * time.Millisecond
 
 // receive reads the main socket until ctx ends. With cache (an exec-only
 // socket's thread reads at exec), it is an ordinary goroutine that waits
@@ -371,7 +367,6 @@ func (s *Source) receive(ctx context.Context, conn *rawSocket, resync chan<- str
 	h := handler{s: s, bootWall: bootTime(), emit: emit, cache: cache, procs: procs, resync: resync}
 	br := newBatchReader(conn.fd)
 	var served uint64 // the newest barrier answered
-	var pace pacer
 	var wk *waker
 	if cache != nil {
 		var err error
@@ -414,7 +409,7 @@ func (s *Source) receive(ctx context.Context, conn *rawSocket, resync chan<- str
 			}
 			s.wakePending.Store(false)
 		case busy:
-			s.coalesce(ctx, pause, pace.delay(time.Now()))
+			s.coalesce(ctx, pause, coalesceDelay)
 			if s.wakePending.Load() {
 				woken()
 			}
@@ -428,7 +423,7 @@ func (s *Source) receive(ctx context.Context, conn *rawSocket, resync chan<- str
 			case wake:
 				woken() // a barrier: drain and answer now
 			case ready:
-				s.coalesce(ctx, pause, pace.delay(time.Now())) // let more gather
+				s.coalesce(ctx, pause, coalesceDelay) // let more gather
 			}
 		}
 		req := s.syncReq.Load()
@@ -442,7 +437,6 @@ func (s *Source) receive(ctx context.Context, conn *rawSocket, resync chan<- str
 		}
 		if req > served {
 			served = req
-			pace.barrier = time.Now()
 			s.syncs.Add(1)
 			s.cfg.Drained(req)
 		}
@@ -506,17 +500,6 @@ func (w *waker) close() {
 	defer w.mu.Unlock()
 	unix.Close(w.fd)
 	w.fd = -1
-}
-
-// pacer chooses the reader's pause: racingDelay while barriers keep
-// coming, else coalesceDelay.
-type pacer struct{ barrier time.Time } // the last barrier answered
-
-func (p *pacer) delay(now time.Time) time.Duration {
-	if !p.barrier.IsZero() && now.Sub(p.barrier) < barrierRecent {
-		return racingDelay
-	}
-	return coalesceDelay
 }
 
 // coalesce waits d, or less when a barrier is asked for.

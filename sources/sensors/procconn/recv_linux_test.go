@@ -229,20 +229,3 @@ func BenchmarkDrain(b *testing.B) {
 		}
 	}
 }
-
-// TestPacer: the long pause until a barrier is answered, the short one
-// while barriers are recent, the long one again once they stop.
-func TestPacer(t *testing.T) {
-	var p pacer
-	t0 := time.Unix(1000, 0)
-	if d := p.delay(t0); d != coalesceDelay {
-		t.Errorf("no barrier yet: %v, want %v", d, coalesceDelay)
-	}
-	p.barrier = t0
-	if d := p.delay(t0.Add(barrierRecent - time.Millisecond)); d != racingDelay {
-		t.Errorf("barrier recent: %v, want %v", d, racingDelay)
-	}
-	if d := p.delay(t0.Add(barrierRecent)); d != coalesceDelay {
-		t.Errorf("barriers stopped: %v, want %v", d, coalesceDelay)
-	}
-}
