@@ -50,6 +50,10 @@ type inspectResponse struct {
 	HostConfig struct {
 		Privileged bool `json:"Privileged"`
 	} `json:"HostConfig"`
+	GraphDriver struct {
+		Name string            `json:"Name"`
+		Data map[string]string `json:"Data"`
+	} `json:"GraphDriver"`
 }
 
 // Inspect implements Runtime with GET /containers/{id}/json.
@@ -92,6 +96,9 @@ func infoOf(ir inspectResponse) (Info, error) {
 		Runtime:    event.RuntimeDocker,
 		Privileged: ir.HostConfig.Privileged,
 		Labels:     ir.Config.Labels,
+	}
+	if ir.GraphDriver.Name == "overlay2" || ir.GraphDriver.Name == "overlay" {
+		info.UpperDir = ir.GraphDriver.Data["UpperDir"]
 	}
 	info.setK8s()
 	return info, nil

@@ -35,6 +35,9 @@ func TestDecodeInspectRecorded(t *testing.T) {
 		info.Runtime != want.Runtime || info.Privileged {
 		t.Errorf("got %+v, want %+v", info, want)
 	}
+	if want := "/var/lib/docker/overlay2/6e75451db9ac4a5e2285de0ac286b1ca5acb32c927f4c782ed43b8e8628bcb5c/diff"; info.UpperDir != want {
+		t.Errorf("upper %q, want %q", info.UpperDir, want)
+	}
 }
 
 func TestDecodeInspect(t *testing.T) {

@@ -65,10 +65,6 @@ type detailResponse struct {
 		CapAdd     []string `json:"CapAdd"`
 		CapDrop    []string `json:"CapDrop"`
 	} `json:"HostConfig"`
-	GraphDriver struct {
-		Name string            `json:"Name"`
-		Data map[string]string `json:"Data"`
-	} `json:"GraphDriver"`
 	Mounts []struct {
 		Type        string `json:"Type"`
 		Source      string `json:"Source"`
@@ -118,9 +114,7 @@ func decodeDetail(r io.Reader) (Detail, error) {
 		CapAdd:     dr.HostConfig.CapAdd,
 		CapDrop:    dr.HostConfig.CapDrop,
 	}
-	if dr.GraphDriver.Name == "overlay2" || dr.GraphDriver.Name == "overlay" {
-		d.UpperDir = dr.GraphDriver.Data["UpperDir"]
-	}
+	d.UpperDir = info.UpperDir
 	for _, m := range dr.Mounts {
 		d.Mounts = append(d.Mounts, RuntimeMount{Type: m.Type, Source: m.Source, Destination: m.Destination, RW: m.RW})
 	}

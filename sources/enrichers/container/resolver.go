@@ -485,7 +485,11 @@ func (r *Resolver) Enrich(ev *event.Event) {
 // container, read once from the mountinfo of pid or, when pid is already
 // gone (a dropped binary that ran for a millisecond, and the docker exec'd
 // shell that ran it, before their events were enriched), of another of the
-// container's processes (Config.PIDIn). ErrUpperUnknown: neither could say.
+// container's processes (Config.PIDIn), or else taken from the runtime's
+// metadata when it has come (Info.UpperDir: Docker's overlay2; the process
+// table's idea of a live process of the container can be one that has just
+// exited, or runc's before its pivot_root). ErrUpperUnknown: none could
+// say.
 func (r *Resolver) ExeUpperLayer(pid int, id, exe string) (bool, error) {
 	if id == "" || id == event.HostID {
 		return false, nil
@@ -499,6 +503,13 @@ func (r *Resolver) ExeUpperLayer(pid int, id, exe string) (bool, error) {
 			if other := r.cfg.PIDIn(id); other > 0 && other != pid {
 				upper, ok = r.readUpper(other)
 			}
+		}
+		if !ok {
+			r.mu.RLock()
+			if e := r.cache[id]; e != nil && e.known && e.info.UpperDir != "" {
+				upper, ok = e.info.UpperDir, true
+			}
+			r.mu.RUnlock()
 		}
 		if !ok {
 			r.upperUnknown.Add(1)

@@ -358,6 +358,40 @@ func TestExeUpperLayerOfGoneProcess(t *testing.T) {
 	}
 }
 
+// The same drift race when no process of the container the table knows as
+// live can tell its overlay (the one it names has just exited, or is runc's
+// before its pivot_root): the runtime's metadata says, once it has come.
+func TestExeUpperLayerFromRuntime(t *testing.T) {
+	proc := fakeOverlayProc(t)
+	upper := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(upper, "tmp"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(upper, "tmp", "x"), []byte("\x7fELF"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f := newFake()
+	f.infos[fixtureID] = Info{ID: fixtureID, Name: "c", UpperDir: upper}
+	// pid 9 (the dropped binary) and pid 8 (the process the table names)
+	// are gone.
+	r := NewResolver(Config{Runtime: f, ProcRoot: proc, PIDIn: func(string) int { return 8 }})
+	if up, err := r.ExeUpperLayer(9, fixtureID, "/tmp/x"); up || !errors.Is(err, ErrUpperUnknown) {
+		t.Fatalf("before the metadata: %v, %v; want false, ErrUpperUnknown", up, err)
+	}
+	if _, err := r.Lookup(context.Background(), fixtureID); err != nil {
+		t.Fatal(err)
+	}
+	if up, err := r.ExeUpperLayer(9, fixtureID, "/tmp/x"); err != nil || !up {
+		t.Errorf("with the metadata: %v, %v; want true", up, err)
+	}
+	if up, err := r.ExeUpperLayer(9, fixtureID, "/bin/busybox"); err != nil || up {
+		t.Errorf("a file of the image: %v, %v; want false", up, err)
+	}
+	if n := r.Stats().UpperUnknown; n != 1 {
+		t.Errorf("UpperUnknown = %d, want 1", n)
+	}
+}
+
 // runc init's first exec events come before pivot_root: its mountinfo is
 // the host's. That answer must not stick to the container.
 func TestExeUpperLayerNotCachedBeforePivot(t *testing.T) {

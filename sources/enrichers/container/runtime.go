@@ -18,6 +18,9 @@ type Info struct {
 	PodName    string // io.kubernetes.pod.name label
 	PodNS      string // io.kubernetes.pod.namespace label
 	PodUID     string // io.kubernetes.pod.uid label
+	// UpperDir is the container's writable overlay layer on the host,
+	// when its runtime says (Docker's overlay2 storage driver).
+	UpperDir string
 }
 
 // Kubernetes labels the kubelet (dockershim, cri-dockerd, containerd, CRI-O)
