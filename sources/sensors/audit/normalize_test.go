@@ -377,6 +377,7 @@ func TestReassemblerWindow(t *testing.T) {
 		{"eoe completes", Reassembler{}, []Record{rec(TypeSyscall, "1"), rec(TypeCwd, "1"), rec(TypeEOE, "1")}, 0, []int{2}, 0, 0},
 		{"interleaved", Reassembler{}, []Record{rec(TypeSyscall, "1"), rec(TypeSyscall, "2"), rec(TypePath, "1"), rec(TypeEOE, "2"), rec(TypeEOE, "1")}, 0, []int{1, 2}, 0, 0},
 		{"orphan without syscall", Reassembler{}, []Record{rec(TypePath, "9"), rec(TypeEOE, "9")}, 0, nil, 0, 1},
+		{"rule change without syscall", Reassembler{}, []Record{rec(TypeConfig, "11"), rec(TypeEOE, "11")}, 0, nil, 0, 0},
 		{"orphans of two events", Reassembler{}, []Record{rec(TypeExecve, "9"), rec(TypePath, "9"), rec(TypeCwd, "10"), rec(TypeEOE, "10")}, 0, nil, 0, 3},
 		{"window full evicts oldest", Reassembler{MaxInFlight: 2}, []Record{rec(TypeSyscall, "1"), rec(TypeSyscall, "2"), rec(TypeSyscall, "3")}, 0, []int{1}, 1, 0},
 		{"timeout flushes", Reassembler{Timeout: time.Second}, []Record{rec(TypeSyscall, "1"), rec(TypeCwd, "1")}, 2 * time.Second, []int{2}, 1, 0},

@@ -83,7 +83,11 @@ func (r *Reassembler) push(rec Record, seq uint64, now time.Time, complete func(
 		g.records = append(g.records, r.keep(g, rec))
 		r.pending = append(r.pending, g)
 	case g == nil:
-		if rec.Type != TypeEOE {
+		// A rule change logs CONFIG_CHANGE with the serial of the system
+		// call that carried it, and no SYSCALL record unless a rule audits
+		// that call (ruled's own container watches, auditctl): a record
+		// of its own, not what is left of a lost event.
+		if rec.Type != TypeEOE && rec.Type != TypeConfig {
 			r.Orphans++
 			if seq != r.lastOrphan || r.OrphanEvents == 0 {
 				r.OrphanEvents++

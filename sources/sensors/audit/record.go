@@ -14,6 +14,7 @@ import (
 const (
 	TypeSyscall   uint16 = 1300
 	TypePath      uint16 = 1302
+	TypeConfig    uint16 = 1305 // CONFIG_CHANGE
 	TypeSockaddr  uint16 = 1306
 	TypeCwd       uint16 = 1307
 	TypeExecve    uint16 = 1309
