@@ -51,17 +51,13 @@ func runContainer(t *testing.T, script string) ctr {
 // pidsIn returns the host pids whose cgroup names container id.
 func pidsIn(t *testing.T, id string) []int {
 	t.Helper()
-	ents, err := os.ReadDir("/proc")
+	all, err := e2e.PIDs()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var pids []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		f, err := os.Open(filepath.Join("/proc", e.Name(), "cgroup"))
+	for _, pid := range all {
+		f, err := os.Open(filepath.Join("/proc", strconv.Itoa(pid), "cgroup"))
 		if err != nil {
 			continue
 		}

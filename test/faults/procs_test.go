@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ruled/ruled/test/e2e"
 )
 
 // rssKiB reads a process's resident set size.
@@ -88,15 +90,9 @@ func TestFault10kProcesses(t *testing.T) {
 
 func countProcs(t *testing.T) int {
 	t.Helper()
-	ents, err := os.ReadDir("/proc")
+	pids, err := e2e.PIDs()
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
-	for _, e := range ents {
-		if _, err := strconv.Atoi(e.Name()); err == nil {
-			n++
-		}
-	}
-	return n
+	return len(pids)
 }

@@ -96,19 +96,16 @@ func shellPID(t *testing.T, c ctr) int {
 			time.Sleep(50 * time.Millisecond)
 			continue
 		}
-		ents, _ := os.ReadDir("/proc")
-		for _, e := range ents {
-			pid, err := strconv.Atoi(e.Name())
-			if err != nil {
+		pids, _ := e2e.PIDs()
+		for _, pid := range pids {
+			dir := filepath.Join("/proc", strconv.Itoa(pid))
+			if b, _ := os.ReadFile(filepath.Join(dir, "cmdline")); string(b) != "/bin/sh\x00" {
 				continue
 			}
-			if b, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline")); string(b) != "/bin/sh\x00" {
+			if b, _ := os.ReadFile(filepath.Join(dir, "cgroup")); !strings.Contains(string(b), c.id) {
 				continue
 			}
-			if b, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cgroup")); !strings.Contains(string(b), c.id) {
-				continue
-			}
-			if l, _ := os.Readlink(filepath.Join("/proc", e.Name(), "fd", "0")); strings.HasPrefix(l, "socket:") {
+			if l, _ := os.Readlink(filepath.Join(dir, "fd", "0")); strings.HasPrefix(l, "socket:") {
 				return pid
 			}
 		}

@@ -211,13 +211,9 @@ func (c *containerd) cleanup(t *testing.T) func() {
 // line names the test's socket) and the containers they ran, which a
 // failed pod removal leaves.
 func killShims(t *testing.T, socket string) {
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+	pids, _ := e2e.PIDs()
+	for _, pid := range pids {
+		b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
 		if err != nil || !strings.Contains(string(b), socket) {
 			continue
 		}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -24,13 +23,13 @@ import (
 // started (argv[0] ruled-exec-reader, parent this process).
 func execReaders(t *testing.T) []int {
 	t.Helper()
-	dirs, err := filepath.Glob("/proc/[0-9]*")
+	all, err := e2e.PIDs()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var pids []int
-	for _, d := range dirs {
-		pid, _ := strconv.Atoi(filepath.Base(d))
+	for _, pid := range all {
+		d := "/proc/" + strconv.Itoa(pid)
 		cmdline, err := os.ReadFile(d + "/cmdline")
 		if err != nil || !bytes.HasPrefix(cmdline, []byte("ruled-exec-reader\x00")) {
 			continue
