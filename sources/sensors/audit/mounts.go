@@ -12,13 +12,19 @@ type overlayMount struct {
 	MountPoint, Upper string
 }
 
-// newOverlays returns the overlay mounts of mounts (mountpoint -> mount id
-// and upperdir) and those of them seen does not hold, in mount order: what
-// was mounted since the mount table was last read. A mount is known by its
-// id, so an unmount and a mount at the same place between two reads (Docker
-// mounts a container's root at create and again at start) is new: the
-// kernel dropped the watches of the first with its inodes.
-func newOverlays(seen map[string]string, mounts []container.Mount) (map[string]string, []overlayMount) {
+// newOverlays returns the overlay mounts of mounts (mountpoint -> mount
+// identity and upperdir) and those of them seen does not hold, in mount
+// order: what was mounted since the mount table was last read. An unmount
+// and a mount at the same place between two reads is new: Docker mounts a
+// container's root at create and again at start, milliseconds apart, and
+// the kernel dropped the watches of the first with its inodes. The mount
+// id of a mount table does not tell them apart, as the kernel gives the
+// lowest free id to the next mount (measured: create's and start's mounts
+// both had id 49), so unique, when it gives something other than 0 (the
+// kernel's 64-bit id, never reused, since Linux 6.8), identifies a mount;
+// otherwise its id does, and the remount goes unseen here: the container's
+// first events ask for its copies.
+func newOverlays(seen map[string]string, mounts []container.Mount, unique func(mountPoint string) uint64) (map[string]string, []overlayMount) {
 	now := make(map[string]string, len(seen)+1)
 	var fresh []overlayMount
 	for _, m := range mounts {
@@ -26,7 +32,11 @@ func newOverlays(seen map[string]string, mounts []container.Mount) (map[string]s
 		if m.FSType != "overlay" || !ok {
 			continue
 		}
-		key := strconv.Itoa(m.ID) + " " + upper
+		key := "id " + strconv.Itoa(m.ID)
+		if u := unique(m.MountPoint); u != 0 {
+			key = "unique " + strconv.FormatUint(u, 10)
+		}
+		key += " " + upper
 		now[m.MountPoint] = key
 		if seen[m.MountPoint] == key {
 			continue

@@ -554,7 +554,12 @@ func (s *Source) poll(ctx context.Context, ctl *control) {
 // now and then forgets the copies the kernel already dropped with their
 // container.
 func (s *Source) watchContainers(ctx context.Context, ctl *control, state *found) {
-	done := map[string]map[int]bool{} // container id, or "upper:"+upperdir of a mount -> rule lines copied
+	// The rule lines copied, by the mount they were copied onto: "mount:"
+	// and the kernel's unique id of a container's overlay mount on the
+	// host, where the kernel gives one (Linux 6.8 on); else "upper:" and
+	// the upperdir of an overlay at its mount, or the container id at its
+	// events.
+	done := map[string]map[int]bool{}
 	capLogged := false
 	prune := time.NewTicker(time.Minute)
 	defer prune.Stop()
@@ -573,32 +578,45 @@ func (s *Source) watchContainers(ctx context.Context, ctl *control, state *found
 			continue
 		case req = <-s.watchReq:
 		}
-		root, key := req.root, "upper:"+req.upper
+		root, key := req.root, ""
 		atMount := root != ""
 		// dirRoot roots the container's dir= rules: its overlay mount.
 		dirRoot := root
-		if atMount {
-			// A new mount: new inodes, even for an upperdir seen before
-			// (a restarted container), so nothing copied before counts.
-			done[key] = map[int]bool{}
-		} else {
+		if !atMount {
 			pid := s.pidOf(req)
 			if pid == 0 {
 				s.retryWatch(req)
 				continue
 			}
 			root = "/proc/" + strconv.Itoa(pid) + "/root"
-			key = req.id
-			// A container whose overlay got its copies when it was
-			// mounted (watchMounts) has them: same files, same inodes.
 			if upper, err := container.RootUpperDir("/proc", pid); err == nil && upper != "" {
 				dirRoot = s.overlayRoot(upper)
-				if have, ok := done["upper:"+upper]; ok {
-					done[key] = have
-				} else if have, ok := done[key]; ok {
-					done["upper:"+upper] = have
-				}
 			}
+		}
+		// The copies belong to the overlay mounted on the host: a
+		// container's first process opens the inodes of the overlay
+		// mounted before it ran (watchMounts), and a container mounted
+		// again (Docker's create, then start; a restart) has new inodes
+		// that need copies of their own, under the same upperdir and often
+		// the same mount id. The host's mount is what identifies it: the
+		// container's root is a copy of it in another mount namespace, with
+		// another unique id but the same inodes.
+		var mount uint64
+		if dirRoot != "" {
+			mount = mountUniqueID(dirRoot)
+		}
+		switch {
+		case mount != 0:
+			key = "mount:" + strconv.FormatUint(mount, 10)
+		case atMount:
+			// Without a unique id, a mount request is a new mount.
+			key = "upper:" + req.upper
+			done[key] = map[int]bool{}
+		default:
+			// Whether the copies made at mount are on the mount the
+			// container runs in cannot be told: it gets its own (once per
+			// container id; a restarted container's come at its mount).
+			key = req.id
 		}
 		have := done[key]
 		if have == nil {
