@@ -245,9 +245,16 @@ func (a *agent) stop(timeout time.Duration) (int, error) {
 	select {
 	case <-a.exited:
 	case <-time.After(timeout):
-		_ = a.cmd.Process.Kill()
-		<-a.exited
-		return -1, fmt.Errorf("ruled did not exit within %v of SIGTERM; killed", timeout)
+		// Go's runtime answers SIGQUIT with every goroutine's stack on
+		// stderr: where the stop hangs, for logTail.
+		_ = a.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-a.exited:
+		case <-time.After(3 * time.Second):
+			_ = a.cmd.Process.Kill()
+			<-a.exited
+		}
+		return -1, fmt.Errorf("ruled did not exit within %v of SIGTERM; stopped with SIGQUIT (goroutines in its log)", timeout)
 	}
 	var ee *exec.ExitError
 	switch {
@@ -264,8 +271,13 @@ func (a *agent) stop(timeout time.Duration) (int, error) {
 func (a *agent) logTail(t *testing.T) {
 	t.Helper()
 	l := a.log()
-	if len(l) > 8<<10 {
-		l = "...\n" + l[len(l)-8<<10:]
+	max := 8 << 10
+	if i := strings.Index(l, "SIGQUIT: quit"); i >= 0 {
+		// A goroutine dump (stop): the log before it, and all of it.
+		max = len(l) - i + 4<<10
+	}
+	if len(l) > max {
+		l = "...\n" + l[len(l)-max:]
 	}
 	t.Logf("ruled stderr (tail):\n%s", l)
 }
