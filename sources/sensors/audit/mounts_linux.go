@@ -85,9 +85,9 @@ func (s *Source) watchMounts(ctx context.Context) {
 	}
 }
 
-// mountUniqueID returns the kernel's unique id of the mount path resolves to
-// (following links: /proc/PID/root is the root of PID's container), or 0
-// when the kernel has none (before Linux 6.8) or path is gone.
+// mountUniqueID returns the kernel's unique id of the mount path lies on (of
+// a mountpoint, the mount on top), or 0 when the kernel has none (before
+// Linux 6.8) or path is gone.
 func mountUniqueID(path string) uint64 {
 	var stx unix.Statx_t
 	if err := unix.Statx(unix.AT_FDCWD, path, unix.AT_STATX_DONT_SYNC|unix.AT_NO_AUTOMOUNT, unix.STATX_MNT_ID_UNIQUE, &stx); err != nil {
