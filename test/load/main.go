@@ -261,6 +261,7 @@ type row struct {
 	complete     int     // ... with exe, argv and container id (exec storms)
 	rssMiB       float64 // agent's peak RSS
 	p50, p99     float64 // ms from an exec's start to its report; NaN when not measured
+	steal        float64 // % of the machine's CPU time its hypervisor took during the storm
 }
 
 func (h *harness) runAll(ctx context.Context) ([]row, error) {

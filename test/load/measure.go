@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -34,10 +35,67 @@ func (h *harness) spawn(ctx context.Context, storm string) (spawnResult, error) 
 		"-streams", strconv.Itoa(h.streams), "-target", h.cfg.target, "-stdio", h.cfg.stdio, "-addr", h.connectAddr, "-dir", h.writeDir)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, h.log
+	before := readCPUStat()
 	if err := cmd.Run(); err != nil {
 		return spawnResult{}, fmt.Errorf("%s storm: %w", storm, err)
 	}
-	return parseResult(&out)
+	res, err := parseResult(&out)
+	res.steal = stealSince(before)
+	return res, err
+}
+
+// cpuStat is the machine's CPU time and the part of it its hypervisor
+// stole, from /proc/stat.
+type cpuStat struct {
+	total, steal uint64
+	err          error
+}
+
+func readCPUStat() cpuStat {
+	f, err := os.Open("/proc/stat")
+	if err != nil {
+		return cpuStat{err: err}
+	}
+	defer f.Close()
+	var c cpuStat
+	c.total, c.steal, c.err = parseCPUStat(f)
+	return c
+}
+
+// stealSince returns the % of the CPU time since before that the
+// hypervisor stole, or NaN when /proc/stat could not tell.
+func stealSince(before cpuStat) float64 {
+	after := readCPUStat()
+	if before.err != nil || after.err != nil || after.total <= before.total {
+		return math.NaN()
+	}
+	return float64(after.steal-before.steal) / float64(after.total-before.total) * 100
+}
+
+// parseCPUStat returns the sum of the "cpu" line's fields (ticks since
+// boot, every kind of time) and its eighth, steal: time a virtual CPU was
+// ready to run while its hypervisor ran something else. guest and
+// guest_nice are already counted in user and nice, so they are not added.
+func parseCPUStat(r io.Reader) (total, steal uint64, err error) {
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil && line == "" {
+		return 0, 0, fmt.Errorf("/proc/stat: %w", err)
+	}
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, 0, fmt.Errorf("/proc/stat: first line %q is not the cpu total with a steal field", strings.TrimSpace(line))
+	}
+	for i, v := range f[1:min(len(f), 9)] {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("/proc/stat: cpu field %d %q: %w", i+1, v, err)
+		}
+		total += n
+		if i == 7 {
+			steal = n
+		}
+	}
+	return total, steal, nil
 }
 
 // measure runs a storm while agent (pid) reports it into tl, waits for the
@@ -97,7 +155,7 @@ func (h *harness) measure(ctx context.Context, agent, storm string, pid int, tl 
 
 // newRow fills the agent-independent columns.
 func (h *harness) newRow(agent, storm string, res spawnResult) row {
-	r := row{agent: agent, storm: storm, ops: len(res.ops), errors: res.errors,
+	r := row{agent: agent, storm: storm, ops: len(res.ops), errors: res.errors, steal: res.steal,
 		cost: math.NaN(), cpuPerOp: math.NaN(), p50: math.NaN(), p99: math.NaN(), rssMiB: math.NaN()}
 	if res.elapsed > 0 {
 		r.rate = float64(len(res.ops)) / res.elapsed.Seconds()
@@ -289,8 +347,8 @@ func cpus() int { return runtime.NumCPU() }
 // printTable writes the rows as a Markdown table (BENCHMARKS.md takes it
 // as it is).
 func printTable(w io.Writer, rows []row) {
-	fmt.Fprintln(w, "| run | streams | agent | storm | ops | ops/s | cost | agent CPU µs/op | seen | complete | lost | RSS peak MiB | exec→report p50 | p99 |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| run | streams | agent | storm | ops | ops/s | cost | agent CPU µs/op | seen | complete | lost | RSS peak MiB | exec→report p50 | p99 | steal |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rows {
 		seen, complete, lost := "—", "—", "—"
 		if r.agent != agentNothing && r.storm != stormProcs {
@@ -304,9 +362,9 @@ func printTable(w io.Writer, rows []row) {
 		if r.errors > 0 {
 			ops += fmt.Sprintf(" (%d failed)", r.errors)
 		}
-		fmt.Fprintf(w, "| %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+		fmt.Fprintf(w, "| %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 			r.run, r.streams, r.agent, r.storm, ops, num(r.rate, "%.0f"), num(r.cost, "%.0f%%"), num(r.cpuPerOp, "%.0f"),
-			seen, complete, lost, num(r.rssMiB, "%.1f"), num(r.p50, "%.1f ms"), num(r.p99, "%.1f ms"))
+			seen, complete, lost, num(r.rssMiB, "%.1f"), num(r.p50, "%.1f ms"), num(r.p99, "%.1f ms"), num(r.steal, "%.0f%%"))
 	}
 }
 

@@ -56,6 +56,7 @@ func (h *harness) measureProcs(ctx context.Context, agent string, pid int) (row,
 		return row{}, err
 	}
 	begin := time.Now()
+	before := readCPUStat()
 	var startErr error
 	for len(pids) < h.cfg.procs && ctx.Err() == nil {
 		p, err := syscall.ForkExec(sleep, argv, attr)
@@ -66,6 +67,7 @@ func (h *harness) measureProcs(ctx context.Context, agent string, pid int) (row,
 		pids = append(pids, p)
 	}
 	elapsed := time.Since(begin)
+	steal := stealSince(before)
 	if err := ctx.Err(); err != nil {
 		return row{}, err
 	}
@@ -89,7 +91,7 @@ func (h *harness) measureProcs(ctx context.Context, agent string, pid int) (row,
 	if err != nil {
 		return row{}, err
 	}
-	r := h.newRow(agent, stormProcs, spawnResult{elapsed: elapsed, ops: make([]op, len(pids))})
+	r := h.newRow(agent, stormProcs, spawnResult{elapsed: elapsed, ops: make([]op, len(pids)), steal: steal})
 	r.cpuPerOp = float64(cpu1-cpu0) / clockTicks * 1e6 / float64(len(pids))
 	r.rssMiB = peakRSS(pid, kids)
 	return r, nil

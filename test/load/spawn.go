@@ -68,6 +68,11 @@ type spawnResult struct {
 	errors  int
 	ops     []op
 	self    int // the spawner's pid (connect and write storms run in it)
+	// steal is the % of the machine's CPU time its hypervisor took while
+	// the storm ran (NaN when unknown): a row with much of it measured a
+	// machine shared with something else. Not part of the encoding: the
+	// harness reads it around the spawner.
+	steal float64
 }
 
 // runSpawn is the spawner subcommand: it runs one storm and writes its
