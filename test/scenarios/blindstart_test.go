@@ -81,13 +81,19 @@ func TestNoBlindStart(t *testing.T) {
 	}
 }
 
-// runShadowBox starts a container whose entrypoint reads /etc/shadow, and
-// removes it when the test ends.
+// runShadowBox starts a container whose entrypoint reads /etc/shadow at
+// once, and removes it when the test ends. The container lives on after
+// the read: with 50 of them exiting while others are created, Debian's
+// dockerd 20.10 deadlocked in libnetwork (sandbox deletion against
+// creation, goroutine dump of 2026-12-05 on a contended VM) and every
+// docker command after it hung.
 func runShadowBox(t *testing.T, name string) (string, error) {
 	t.Cleanup(func() { _, _ = docker(context.Background(), nil, "rm", "-f", name) })
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	return docker(ctx, nil, "run", "-d", "--name", name, "--network", "none", e2e.TestImage, "cat", "/etc/shadow")
+	// cat itself is the entrypoint; "-" then keeps it reading the open
+	// stdin (-i).
+	return docker(ctx, nil, "run", "-d", "-i", "--name", name, "--network", "none", e2e.TestImage, "cat", "/etc/shadow", "-")
 }
 
 // waitShadowAlert waits until a container started after the agent alerts
