@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -15,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ruled/ruled/test/e2e"
 )
 
 // clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat: 100
@@ -35,67 +36,13 @@ func (h *harness) spawn(ctx context.Context, storm string) (spawnResult, error) 
 		"-streams", strconv.Itoa(h.streams), "-target", h.cfg.target, "-stdio", h.cfg.stdio, "-addr", h.connectAddr, "-dir", h.writeDir)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, h.log
-	before := readCPUStat()
+	before := e2e.ReadCPUStat()
 	if err := cmd.Run(); err != nil {
 		return spawnResult{}, fmt.Errorf("%s storm: %w", storm, err)
 	}
 	res, err := parseResult(&out)
-	res.steal = stealSince(before)
+	res.steal = e2e.StealSince(before)
 	return res, err
-}
-
-// cpuStat is the machine's CPU time and the part of it its hypervisor
-// stole, from /proc/stat.
-type cpuStat struct {
-	total, steal uint64
-	err          error
-}
-
-func readCPUStat() cpuStat {
-	f, err := os.Open("/proc/stat")
-	if err != nil {
-		return cpuStat{err: err}
-	}
-	defer f.Close()
-	var c cpuStat
-	c.total, c.steal, c.err = parseCPUStat(f)
-	return c
-}
-
-// stealSince returns the % of the CPU time since before that the
-// hypervisor stole, or NaN when /proc/stat could not tell.
-func stealSince(before cpuStat) float64 {
-	after := readCPUStat()
-	if before.err != nil || after.err != nil || after.total <= before.total {
-		return math.NaN()
-	}
-	return float64(after.steal-before.steal) / float64(after.total-before.total) * 100
-}
-
-// parseCPUStat returns the sum of the "cpu" line's fields (ticks since
-// boot, every kind of time) and its eighth, steal: time a virtual CPU was
-// ready to run while its hypervisor ran something else. guest and
-// guest_nice are already counted in user and nice, so they are not added.
-func parseCPUStat(r io.Reader) (total, steal uint64, err error) {
-	line, err := bufio.NewReader(r).ReadString('\n')
-	if err != nil && line == "" {
-		return 0, 0, fmt.Errorf("/proc/stat: %w", err)
-	}
-	f := strings.Fields(line)
-	if len(f) < 9 || f[0] != "cpu" {
-		return 0, 0, fmt.Errorf("/proc/stat: first line %q is not the cpu total with a steal field", strings.TrimSpace(line))
-	}
-	for i, v := range f[1:min(len(f), 9)] {
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			return 0, 0, fmt.Errorf("/proc/stat: cpu field %d %q: %w", i+1, v, err)
-		}
-		total += n
-		if i == 7 {
-			steal = n
-		}
-	}
-	return total, steal, nil
 }
 
 // measure runs a storm while agent (pid) reports it into tl, waits for the

@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"syscall"
 	"time"
+
+	"github.com/ruled/ruled/test/e2e"
 )
 
 // stormProcs is not a storm: the row is ruled's RSS while -procs sleeping
@@ -56,7 +58,7 @@ func (h *harness) measureProcs(ctx context.Context, agent string, pid int) (row,
 		return row{}, err
 	}
 	begin := time.Now()
-	before := readCPUStat()
+	before := e2e.ReadCPUStat()
 	var startErr error
 	for len(pids) < h.cfg.procs && ctx.Err() == nil {
 		p, err := syscall.ForkExec(sleep, argv, attr)
@@ -67,7 +69,7 @@ func (h *harness) measureProcs(ctx context.Context, agent string, pid int) (row,
 		pids = append(pids, p)
 	}
 	elapsed := time.Since(begin)
-	steal := stealSince(before)
+	steal := e2e.StealSince(before)
 	if err := ctx.Err(); err != nil {
 		return row{}, err
 	}
