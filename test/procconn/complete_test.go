@@ -18,7 +18,9 @@ import (
 // TestExecStormCarriesExeAndName: with ReadExec (the proc connector alone),
 // an exec's exe and comm are read as its message is received, so a storm of
 // quick execs keeps them for at least 99%; every exec that lacks one is
-// counted in ExecIncomplete.
+// counted in ExecIncomplete. A storm during which the VM's hypervisor took
+// much of the machine is judged again (see below): in CI one ran at 1,117
+// exec/s instead of ~3,000 and kept 74%.
 func TestExecStormCarriesExeAndName(t *testing.T) {
 	e2e.RequireRoot(t)
 	const n = 6000
@@ -54,49 +56,66 @@ func TestExecStormCarriesExeAndName(t *testing.T) {
 		}
 	}()
 	time.Sleep(300 * time.Millisecond) // subscribed
-	before := src.Stats().ExecIncomplete
-
-	cmd := exec.Command(storm, "-n", strconv.Itoa(n), "-streams", "2", "/bin/true")
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("execstorm: %v", err)
-	}
-	spawner := cmd.Process.Pid
-	var got, complete, incomplete int
-	for range 50 {
-		time.Sleep(100 * time.Millisecond)
+	// A virtual CPU its hypervisor does not run stops the exec readers
+	// with it, and the quick processes exit meanwhile: no agent can read
+	// them. A storm that missed the bar while the hypervisor took more
+	// than maxSteal of the machine is run again (at most attempts times);
+	// one that missed it on a machine left to itself fails the test.
+	const attempts, maxSteal = 3, 10.0
+	for try := 1; ; try++ {
 		mu.Lock()
-		got, complete, incomplete = 0, 0, 0
-		for pid, pp := range parent {
-			if pp != spawner {
-				continue
+		clear(execs)
+		clear(parent)
+		mu.Unlock()
+		before := src.Stats().ExecIncomplete
+		cpu := e2e.ReadCPUStat()
+		cmd := exec.Command(storm, "-n", strconv.Itoa(n), "-streams", "2", "/bin/true")
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("execstorm: %v", err)
+		}
+		steal := e2e.StealSince(cpu)
+		spawner := cmd.Process.Pid
+		var got, complete, incomplete int
+		for range 50 {
+			time.Sleep(100 * time.Millisecond)
+			mu.Lock()
+			got, complete, incomplete = 0, 0, 0
+			for pid, pp := range parent {
+				if pp != spawner {
+					continue
+				}
+				s, ok := execs[pid]
+				if !ok {
+					continue
+				}
+				got++
+				if (s.exe == "/usr/bin/true" || s.exe == "/bin/true") && s.name == "true" {
+					complete++
+				} else {
+					incomplete++
+				}
 			}
-			s, ok := execs[pid]
-			if !ok {
-				continue
-			}
-			got++
-			if (s.exe == "/usr/bin/true" || s.exe == "/bin/true") && s.name == "true" {
-				complete++
-			} else {
-				incomplete++
+			mu.Unlock()
+			if got == n {
+				break
 			}
 		}
-		mu.Unlock()
-		if got == n {
+		st := src.Stats()
+		t.Logf("storm %d: %s: %d execs received, %d with exe and name (%.2f%%), ExecIncomplete %d, lost %d; the hypervisor took %.1f%% of the CPU",
+			try, strings.TrimSpace(string(out)), got, complete, 100*float64(complete)/float64(n), st.ExecIncomplete-before, st.Lost, steal)
+		if got+int(st.Lost) < n {
+			t.Errorf("%d of %d execs neither received nor counted lost", n-got-int(st.Lost), n)
+		}
+		if counted := int(st.ExecIncomplete - before); counted < incomplete {
+			t.Errorf("%d execs without exe or name, only %d counted", incomplete, counted)
+		}
+		if complete*100 >= n*99 || t.Failed() {
 			break
 		}
-	}
-	st := src.Stats()
-	t.Logf("%s: %d execs received, %d with exe and name (%.2f%%), ExecIncomplete %d, lost %d",
-		strings.TrimSpace(string(out)), got, complete, 100*float64(complete)/float64(n), st.ExecIncomplete-before, st.Lost)
-	if got+int(st.Lost) < n {
-		t.Errorf("%d of %d execs neither received nor counted lost", n-got-int(st.Lost), n)
-	}
-	if counted := int(st.ExecIncomplete - before); counted < incomplete {
-		t.Errorf("%d execs without exe or name, only %d counted", incomplete, counted)
-	}
-	if complete*100 < n*99 {
-		t.Errorf("%d of %d execs carry exe and name, want at least 99%%", complete, n)
+		if !(steal > maxSteal) || try == attempts {
+			t.Errorf("%d of %d execs carry exe and name, want at least 99%% (the hypervisor took %.1f%% of the CPU)", complete, n, steal)
+			break
+		}
 	}
 }
