@@ -1,19 +1,19 @@
 package agent
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ruled/ruled/sources/enrichers/container"
+	"github.com/ruled/ruled/sources/enrichers/procfs"
 	"github.com/ruled/ruled/test/e2e"
 )
 
@@ -134,12 +134,14 @@ func mountID(t *testing.T, mountPoint string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
+	mounts, err := container.ParseMountinfo(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
 	id := -1
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) > 4 && f[4] == mountPoint {
-			fmt.Sscan(f[0], &id) // the last one listed is on top
+	for _, m := range mounts {
+		if m.MountPoint == mountPoint {
+			id = m.ID // the last one listed is on top
 		}
 	}
 	return id
@@ -154,8 +156,10 @@ func waitStopped(t *testing.T, pid int) {
 		stopped := len(stats) > 0
 		for _, p := range stats {
 			b, err := os.ReadFile(p)
-			// The state follows the command name's closing parenthesis.
-			if i := bytes.LastIndexByte(b, ')'); err == nil && (i < 0 || i+2 >= len(b) || b[i+2] != 'T') {
+			if err != nil {
+				continue // a thread that ended
+			}
+			if st, err := procfs.ParseStatBytes(b); err != nil || st.State != 'T' {
 				stopped = false
 			}
 		}
