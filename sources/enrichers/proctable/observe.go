@@ -687,6 +687,12 @@ func (t *Table) overlay(p *Process, ev *event.Event) {
 		p.Cwd = e.Cwd
 	}
 	if ev.Evt.Source == event.SourceAudit || ev.Evt.Source == event.SourceReplay {
+		if e.UID != p.UID {
+			// The name was another uid's: the parent's that a fork
+			// copied, when runc init's exec was taken in before any
+			// report of its setuid. Enrich names the new uid.
+			p.User = ""
+		}
 		p.UID, p.GID, p.EUID, p.AUID = e.UID, e.GID, e.EUID, e.AUID
 		// Audit's tty field is the controlling terminal, as stat's.
 		p.TTY = e.TTY
@@ -832,7 +838,7 @@ func (t *Table) Enrich(ev *event.Event) {
 	if ev.Evt.Source != event.SourceAudit && ev.Evt.Source != event.SourceReplay {
 		e.UID, e.GID, e.EUID, e.AUID = p.UID, p.GID, p.EUID, p.AUID
 	}
-	if e.User == "" && e.UID == p.UID {
+	if e.User == "" && e.UID == p.UID && p.User != "" {
 		e.User = p.User
 	} else if e.User == "" {
 		user = "?" // resolve outside the lock

@@ -1153,3 +1153,28 @@ func TestExeFileFields(t *testing.T) {
 		}
 	}
 }
+
+// TestExecUIDChangeRenamesUser: runc init forks as root, sets the uid the
+// container's exec asked for and execs. When the proc connector's exec is
+// taken in before any report of the uid change, the process keeps its
+// parent's ids and user name; audit's execve then brings the new uid, and
+// the user name must follow it, not stay the parent's ("System user
+// interactive" saw login as uid 1 named root and stayed silent).
+func TestExecUIDChangeRenamesUser(t *testing.T) {
+	c := &clock{t: time.Unix(1000, 0)}
+	tb := newTable(t, base(), c, 0)
+	tb.Observe(pcEv(event.TypeFork, 400, 100)) // sshd's child: uid 0, root
+	tb.Observe(pcEv(event.TypeExecve, 400, 100))
+	au := pcEv(event.TypeExecve, 400, 100)
+	au.Evt.Source = event.SourceAudit
+	au.Proc.Exe, au.Proc.Args = "/usr/bin/bash", []string{"bash"}
+	au.Proc.UID, au.Proc.EUID, au.Proc.GID, au.Proc.AUID = 1000, 1000, 1000, 1000
+	tb.Observe(au)
+	tb.Enrich(au)
+	if au.Proc.UID != 1000 || au.Proc.User != "alice" {
+		t.Errorf("audit's exec: uid %d user %q, want 1000 alice", au.Proc.UID, au.Proc.User)
+	}
+	if got := enriched(tb, event.TypeConnect, 400); got.UID != 1000 || got.User != "alice" {
+		t.Errorf("a later event: uid %d user %q, want 1000 alice", got.UID, got.User)
+	}
+}
