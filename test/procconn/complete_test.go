@@ -61,7 +61,7 @@ func TestExecStormCarriesExeAndName(t *testing.T) {
 	// them. A storm that missed the bar while the hypervisor took more
 	// than maxSteal of the machine is run again (at most attempts times);
 	// one that missed it on a machine left to itself fails the test.
-	const attempts, maxSteal = 3, 10.0
+	const attempts, maxSteal = 3, 5.0
 	for try := 1; ; try++ {
 		mu.Lock()
 		clear(execs)
