@@ -3,6 +3,7 @@ module github.com/ruled/ruled
 go 1.26.8
 
 require (
+	github.com/cilium/ebpf v0.22.0
 	github.com/elastic/go-libaudit/v2 v2.6.2
 	github.com/expr-lang/expr v1.17.8
 	github.com/falcosecurity/plugin-sdk-go v0.7.5
@@ -21,7 +22,6 @@ require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/elastic/go-licenser v0.4.1 // indirect
 	github.com/kballard/go-shellquote v0.0.0-20180428030007-95032a82bc51 // indirect
-	github.com/kr/text v0.2.0 // indirect
 	github.com/mdlayher/socket v0.6.0 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/prometheus/client_model v0.6.3 // indirect

@@ -72,7 +72,7 @@ func (s *Source) Run(ctx context.Context, emit func(*event.Event)) error {
 		go func() {
 			runtime.LockOSThread()
 			s.raisePriority()
-			errc <- s.receive(ctx, conn, resync, emit, nil, nil)
+			errc <- s.receive(ctx, conn, resync, emit, nil)
 		}()
 		return <-errc
 	}
@@ -82,6 +82,8 @@ func (s *Source) Run(ctx context.Context, emit func(*event.Event)) error {
 	// its reads over in a cache; every event, in order, comes through the
 	// main socket, read in batches by an ordinary goroutine.
 	cache := newPrefetchCache()
+	hf := s.hostExecFilter(conn)
+	defer hf.close()
 	if s.cfg.ExecReader != "" {
 		procs, err := s.startExecProcs(pre, readerCPUs(), cache)
 		if err == nil {
@@ -90,7 +92,7 @@ func (s *Source) Run(ctx context.Context, emit func(*event.Event)) error {
 				procs.stop()
 				pre.close()
 			}()
-			return s.receive(ctx, conn, resync, emit, cache, procs)
+			return s.receive(ctx, conn, resync, emit, &execSockets{pre: pre, cache: cache, procs: procs, hf: hf})
 		}
 		s.log.Warn("proc connector exec reader processes not started; reading execs in this process", "error", err)
 	}
@@ -108,7 +110,40 @@ func (s *Source) Run(ctx context.Context, emit func(*event.Event)) error {
 		pre.close()
 	})
 	defer pwg.Wait()
-	return s.receive(ctx, conn, resync, emit, cache, nil)
+	return s.receive(ctx, conn, resync, emit, &execSockets{pre: pre, cache: cache, hf: hf})
+}
+
+// execSockets is what the main reader works with when an exec-only
+// socket is read by exec readers.
+type execSockets struct {
+	pre   *rawSocket
+	cache *prefetchCache // the readers' reads
+	procs *execProcs     // the readers, when processes of their own
+	hf    *hostExecFilter
+}
+
+// hostExecFilter loads the host exec filter (hostexec_linux.go) and, when
+// host execs can go unread (audit may bring their executable and argv, or
+// none is read), puts its marking program on the main socket conn. It
+// returns nil when no host mount namespace is known, or when the filter
+// cannot be had (logged: the exec readers then wake for every exec and
+// read its namespace, as without it).
+func (s *Source) hostExecFilter(conn *rawSocket) *hostExecFilter {
+	if s.cfg.HostMountNS == 0 {
+		return nil
+	}
+	hf, err := newHostExecFilter(s.cfg.HostMountNS)
+	if err == nil && (!s.cfg.ReadExec || s.cfg.ExecFromAudit != nil) {
+		err = attachFilter(conn.fd, hf.mark)
+		if err != nil {
+			hf.close()
+		}
+	}
+	if err != nil {
+		s.log.Info("proc connector: no kernel filter for host execs; exec readers wake for every exec", "error", err)
+		return nil
+	}
+	return hf
 }
 
 // readerP gives a real-time reader thread of this process a P of its
@@ -363,8 +398,13 @@ const coalesceDelay = 4 * time.Millisecond
 // After each drain of the socket it answers the newest barrier request
 // (Sync) taken before the drain began: everything the socket held when
 // the request came has then been handed to emit.
-func (s *Source) receive(ctx context.Context, conn *rawSocket, resync chan<- struct{}, emit func(*event.Event), cache *prefetchCache, procs *execProcs) error {
-	h := handler{s: s, bootWall: bootTime(), emit: emit, cache: cache, procs: procs, resync: resync}
+func (s *Source) receive(ctx context.Context, conn *rawSocket, resync chan<- struct{}, emit func(*event.Event), xs *execSockets) error {
+	h := handler{s: s, bootWall: bootTime(), emit: emit, resync: resync}
+	var cache *prefetchCache
+	if xs != nil {
+		cache = xs.cache
+		h.cache, h.procs, h.hf, h.pre = xs.cache, xs.procs, xs.hf, xs.pre
+	}
 	br := newBatchReader(conn.fd)
 	var served uint64 // the newest barrier answered
 	var wk *waker
@@ -523,6 +563,15 @@ func (s *Source) coalesce(ctx context.Context, t *time.Timer, d time.Duration) {
 // kernel kept for the next call is read before the barrier is answered.
 func (h *handler) drain(ctx context.Context, br *mmsg.Reader, strict bool) (int, error) {
 	read := 0
+	if h.hf != nil {
+		// While audit brings each exec's executable and argv, a host
+		// exec needs no read at exec: the kernel keeps it from the
+		// exec readers.
+		if err := h.hf.follow(h.pre, !h.s.readExecNow()); err != nil && !h.hfFailed {
+			h.hfFailed = true
+			h.s.log.Warn("proc connector host exec filter", "error", err)
+		}
+	}
 	if h.procs != nil {
 		h.procs.publish(h.s.readExecNow())
 		h.procs.pull()
@@ -546,6 +595,7 @@ func (h *handler) drain(ctx context.Context, br *mmsg.Reader, strict bool) (int,
 				h.s.malformed.Add(1)
 				continue
 			}
+			h.hostExec = h.hf != nil && unmarkHostExec(b)
 			eachMessage(b, h.message, func() { h.s.malformed.Add(1) })
 		}
 		read += n
@@ -584,14 +634,20 @@ func (h *handler) failed(ctx context.Context, err unix.Errno) error {
 
 // handler turns received proc connector messages into events.
 type handler struct {
-	s           *Source
-	bootWall    time.Time
-	seqs        seqTracker
-	execs       execReader
-	rec         recordBuilder
-	emit        func(*event.Event)
-	cache       *prefetchCache // reads of the exec-only socket's readers; nil without
-	procs       *execProcs     // the readers, when processes of their own
+	s        *Source
+	bootWall time.Time
+	seqs     seqTracker
+	execs    execReader
+	rec      recordBuilder
+	emit     func(*event.Event)
+	cache    *prefetchCache // reads of the exec-only socket's readers; nil without
+	procs    *execProcs     // the readers, when processes of their own
+	hf       *hostExecFilter
+	pre      *rawSocket // the exec-only socket, with hf
+	hfFailed bool       // a filter change failed (logged once)
+	// hostExec: the datagram at hand is an exec the kernel filter found
+	// in the host's mount namespace.
+	hostExec    bool
 	resync      chan<- struct{}
 	lastLossLog time.Time
 }
@@ -620,7 +676,13 @@ func (h *handler) message(data []byte) {
 	}
 	if ev.Evt.Type == event.TypeExecve && (s.cfg.ReadExec || s.cfg.ContainerOf != nil) {
 		in, ok := execInfo{}, false
-		if h.cache != nil {
+		if h.hostExec && h.hf.dropping {
+			// The kernel kept it from the exec readers, and a reader
+			// would have read only its namespace: the host's.
+			in, ok = execInfo{mnt: h.hf.host}, true
+			s.hostExecs.Add(1)
+		}
+		if h.cache != nil && !ok {
 			k := execKey{pid: p.TGID, ts: p.TimestampNS}
 			in, ok = h.take(k)
 			// This reader can come to an exec while an exec reader
@@ -637,7 +699,7 @@ func (h *handler) message(data []byte) {
 			}
 		}
 		if !ok {
-			in = s.readAtExec(&h.execs, &h.rec, execKey{pid: p.TGID, ts: p.TimestampNS})
+			in = s.readAtExec(&h.execs, &h.rec, execKey{pid: p.TGID, ts: p.TimestampNS}, h.hostExec)
 		}
 		if in.readExec {
 			ev.Proc.Exe, ev.Proc.Name, ev.Proc.Args = in.exe, in.name, in.args
@@ -674,9 +736,9 @@ func (h *handler) take(k execKey) (execInfo, bool) {
 // brings them) and its cgroup's container id (ContainerOf), unless its
 // mount namespace is the host's (HostMountNS). w is the reader's scratch
 // record: the same encoding an exec reader process sends (execrecord.go).
-func (s *Source) readAtExec(r *execReader, w *recordBuilder, k execKey) execInfo {
+func (s *Source) readAtExec(r *execReader, w *recordBuilder, k execKey, host bool) execInfo {
 	w.b = w.b[:0]
-	r.appendExec(w, k, s.readExecNow(), s.cfg.HostMountNS, s.cfg.ContainerOf != nil)
+	r.appendExec(w, k, s.readExecNow(), s.cfg.HostMountNS, host, s.cfg.ContainerOf != nil)
 	rec, _, err := nextRecord(w.b)
 	if err != nil {
 		// Not from bytes this process just encoded itself.

@@ -33,7 +33,8 @@ type execReader struct {
 
 // appendExec reads what the event of the exec k needs while its process
 // lives and appends it to w as one record (execrecord.go): exe, stat and
-// cmdline when readExec; the mount namespace when hostMnt is not 0; and,
+// cmdline when readExec; the mount namespace when hostMnt is not 0 (not
+// read when host says the kernel's host exec filter found it hostMnt); and,
 // when cgroup is set and the namespace is not the host's (or could not be
 // read), the cgroup and the links of fds 0-2. Each piece is copied into w
 // as it is read, so nothing is allocated once w has grown.
@@ -42,7 +43,7 @@ type execReader struct {
 // readable until the parent reaps the zombie. Stat rather than comm: one
 // file that also brings what the process table would read stat for
 // (~1-2 µs more than comm, one file less per exec in all).
-func (r *execReader) appendExec(w *recordBuilder, k execKey, readExec bool, hostMnt uint64, cgroup bool) {
+func (r *execReader) appendExec(w *recordBuilder, k execKey, readExec bool, hostMnt uint64, host, cgroup bool) {
 	pid := int(k.pid)
 	w.begin(k)
 	var flags byte
@@ -68,7 +69,10 @@ func (r *execReader) appendExec(w *recordBuilder, k execKey, readExec bool, host
 		w.piece(nil)
 	}
 	var mnt uint64
-	if hostMnt != 0 {
+	switch {
+	case host && hostMnt != 0:
+		mnt = hostMnt // the kernel's filter said so at the exec
+	case hostMnt != 0:
 		mnt = r.mountNS(pid)
 	}
 	var cgrp []byte

@@ -20,7 +20,7 @@ func TestExecReaderRead(t *testing.T) {
 	s := New(Config{ReadExec: true})
 	var r execReader
 	var w recordBuilder
-	in := s.readAtExec(&r, &w, execKey{pid: int32(os.Getpid())})
+	in := s.readAtExec(&r, &w, execKey{pid: int32(os.Getpid())}, false)
 	want, err := os.Readlink("/proc/self/exe")
 	if err != nil {
 		t.Fatal(err)
@@ -39,12 +39,12 @@ func TestExecReaderRead(t *testing.T) {
 	if !slices.Equal(in.args, os.Args) {
 		t.Errorf("argv %q, want %q", in.args, os.Args)
 	}
-	if in := s.readAtExec(&r, &w, execKey{pid: 1 << 30}); in.complete || in.exe != "" || in.name != "" || in.args != nil {
+	if in := s.readAtExec(&r, &w, execKey{pid: 1 << 30}, false); in.complete || in.exe != "" || in.name != "" || in.args != nil {
 		t.Errorf("pid that does not exist: %+v", in)
 	}
 	// Audit brings the exec: nothing of it is read.
 	s = New(Config{ReadExec: true, ExecFromAudit: func() bool { return true }})
-	if in := s.readAtExec(&r, &w, execKey{pid: int32(os.Getpid())}); in.readExec || in.exe != "" {
+	if in := s.readAtExec(&r, &w, execKey{pid: int32(os.Getpid())}, false); in.readExec || in.exe != "" {
 		t.Errorf("exec from audit: %+v", in)
 	}
 }
@@ -78,7 +78,7 @@ func TestReadAtExecMountNamespace(t *testing.T) {
 		}})
 		var r execReader
 		var w recordBuilder
-		in := s.readAtExec(&r, &w, execKey{pid: int32(os.Getpid())})
+		in := s.readAtExec(&r, &w, execKey{pid: int32(os.Getpid())}, false)
 		if in.mnt != tt.mnt || in.hasCID != tt.cgroup || (got != nil) != tt.cgroup {
 			t.Errorf("%s: mnt %d hasCID %v cgroup read %v; want %d %v", tt.name, in.mnt, in.hasCID, got != nil, tt.mnt, tt.cgroup)
 		}
@@ -101,7 +101,7 @@ func TestReadAtExecMountNamespace(t *testing.T) {
 	s := New(Config{HostMountNS: own, ContainerOf: func([]byte) string { return "c1" }})
 	var r execReader
 	var w recordBuilder
-	if in := s.readAtExec(&r, &w, execKey{pid: 1 << 30}); in.mnt != 0 || in.hasCID {
+	if in := s.readAtExec(&r, &w, execKey{pid: 1 << 30}, false); in.mnt != 0 || in.hasCID {
 		t.Errorf("pid that does not exist: %+v", in)
 	}
 }
@@ -113,7 +113,7 @@ func TestExecReaderStdio(t *testing.T) {
 	s := New(Config{ContainerOf: func([]byte) string { return "c1" }})
 	var r execReader
 	var w recordBuilder
-	in := s.readAtExec(&r, &w, execKey{pid: int32(os.Getpid())})
+	in := s.readAtExec(&r, &w, execKey{pid: int32(os.Getpid())}, false)
 	for fd, s := range in.stdio {
 		l, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
 		want := procfs.Stdio{Type: "none"}
@@ -124,7 +124,7 @@ func TestExecReaderStdio(t *testing.T) {
 			t.Errorf("fd %d: %+v, want %+v", fd, s, want)
 		}
 	}
-	if gone := s.readAtExec(&r, &w, execKey{pid: 1 << 30}); gone.stdio != ([3]procfs.Stdio{}) || gone.hasCID {
+	if gone := s.readAtExec(&r, &w, execKey{pid: 1 << 30}, false); gone.stdio != ([3]procfs.Stdio{}) || gone.hasCID {
 		t.Errorf("pid that does not exist: %+v", gone)
 	}
 }

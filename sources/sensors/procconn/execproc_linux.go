@@ -174,12 +174,13 @@ type readerProc struct {
 
 // handle appends a record for each exec in one datagram to p.w.
 func (p *readerProc) handle(datagram []byte) {
+	host := unmarkHostExec(datagram) // cut by the host exec filter
 	eachMessage(datagram, func(b []byte) {
 		ev, err := parseProcEvent(b)
 		if err != nil || ev.What != WhatExec {
 			return
 		}
-		p.r.appendExec(&p.w, execKey{pid: ev.TGID, ts: ev.TimestampNS}, p.readExec(), p.spec.hostMnt, p.spec.cgroup)
+		p.r.appendExec(&p.w, execKey{pid: ev.TGID, ts: ev.TimestampNS}, p.readExec(), p.spec.hostMnt, host, p.spec.cgroup)
 	}, func() {})
 }
 

@@ -66,6 +66,7 @@ const (
 
 // Sizes of the kernel structures.
 const (
+	nlmsgHdrLen    = 16 // struct nlmsghdr
 	cnMsgLen       = 20 // struct cn_msg: id.idx, id.val, seq, ack, len(u16), flags(u16)
 	procHeaderLen  = 16 // proc_event: what, cpu, timestamp_ns
 	procPayloadMax = 24 // largest union member: exit (6 x u32) and comm (2 x u32 + 16)
@@ -232,11 +233,36 @@ func isAckOf(p *procEvent, ack uint32) (ok bool, errno uint32) {
 	return p.What == WhatNone && p.Ack == ack+1, p.AckErr
 }
 
+// whatOffset is where a datagram's proc_event.what is: after the
+// nlmsghdr and the cn_msg.
+const whatOffset = nlmsgHdrLen + cnMsgLen
+
+// hostExecMarkLen is what the main socket keeps of an exec in the host's
+// mount namespace when the host exec filter is on it (hostexec_linux.go):
+// the headers and the exec's pid and tgid, short of the whole message
+// (sizeof(struct proc_event) is that of its largest member).
+const hostExecMarkLen = whatOffset + procHeaderLen + 8
+
+// unmarkHostExec reports whether the datagram b is an exec the host exec
+// filter cut to hostExecMarkLen (its netlink header still counts the
+// whole message), and if so sets the headers' lengths to what is left, so
+// that it parses as an exec.
+func unmarkHostExec(b []byte) bool {
+	ne := binary.NativeEndian
+	if len(b) != hostExecMarkLen || int(ne.Uint32(b[0:4])) <= len(b) ||
+		What(ne.Uint32(b[whatOffset:])) != WhatExec {
+		return false
+	}
+	ne.PutUint32(b[0:4], hostExecMarkLen)
+	ne.PutUint16(b[nlmsgHdrLen+16:], procHeaderLen+8)
+	return true
+}
+
 // eachMessage calls fn with the payload of every netlink message in one
 // received datagram (struct nlmsghdr, then the payload, 4-byte aligned),
 // and bad once for a header whose length does not fit.
 func eachMessage(b []byte, fn func(payload []byte), bad func()) {
-	const hdrLen = 16 // struct nlmsghdr
+	const hdrLen = nlmsgHdrLen
 	ne := binary.NativeEndian
 	for len(b) >= hdrLen {
 		l := int(ne.Uint32(b[0:4]))

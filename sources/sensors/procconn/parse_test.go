@@ -316,3 +316,33 @@ func TestEachMessage(t *testing.T) {
 		})
 	}
 }
+
+// TestUnmarkHostExec: only an exec cut to the mark, its headers counting
+// more, is one; its headers are then set to what is left and it parses.
+func TestUnmarkHostExec(t *testing.T) {
+	whole := func(w What) []byte {
+		return cat(u32(uint32(nlmsgHdrLen+cnMsgLen+procHeaderLen+procPayloadMax)), u32(0), u32(0), u32(0),
+			cnMsg(1, cat(procHdr(w, 0, 7), u32(10), u32(10), make([]byte, procPayloadMax-8))))
+	}
+	if b := whole(WhatExec); unmarkHostExec(b) {
+		t.Error("a whole exec is not marked")
+	}
+	if b := whole(WhatFork)[:hostExecMarkLen]; unmarkHostExec(b) {
+		t.Error("a cut fork is not a marked exec")
+	}
+	b := whole(WhatExec)[:hostExecMarkLen]
+	if !unmarkHostExec(b) {
+		t.Fatal("a cut exec is marked")
+	}
+	n := 0
+	eachMessage(b, func(m []byte) {
+		n++
+		p, err := parseProcEvent(m)
+		if err != nil || p.What != WhatExec || p.TGID != 10 || p.TimestampNS != 7 {
+			t.Errorf("unmarked exec parses as %+v, %v", p, err)
+		}
+	}, func() { t.Error("unmarked exec: bad header") })
+	if n != 1 {
+		t.Errorf("%d messages, want 1", n)
+	}
+}

@@ -90,6 +90,10 @@ type Stats struct {
 	// later); PrefetchOverruns the exec-only socket's overflows and the
 	// batches an exec reader process dropped for a full ring.
 	ExecReadLate, PrefetchOverruns uint64
+	// HostExecs counts execs in the host's mount namespace that the
+	// kernel's filter kept from the exec readers (audit brought what a
+	// reader would have read).
+	HostExecs uint64
 	// Syncs counts the drains the event path asked for (Sync) and the main
 	// reader answered with a Drained call.
 	Syncs  uint64
@@ -102,7 +106,7 @@ type Source struct {
 	log *slog.Logger
 
 	received, lost, overruns, emitted, threads, malformed, resyncs, execIncomplete atomic.Uint64
-	execReadLate, prefetchOverruns, syncs                                          atomic.Uint64
+	execReadLate, prefetchOverruns, syncs, hostExecs                               atomic.Uint64
 	byType                                                                         [12]atomic.Uint64
 
 	// The barrier (Sync): the newest generation asked for; whether the
@@ -197,6 +201,7 @@ func (s *Source) Stats() Stats {
 		ExecReadLate:     s.execReadLate.Load(),
 		PrefetchOverruns: s.prefetchOverruns.Load(),
 		Syncs:            s.syncs.Load(),
+		HostExecs:        s.hostExecs.Load(),
 		ByType:           map[string]uint64{},
 	}
 	for i := range s.byType {

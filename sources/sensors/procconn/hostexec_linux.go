@@ -1,0 +1,222 @@
+package procconn
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
+	"golang.org/x/sys/unix"
+)
+
+// A host exec filter is an eBPF socket filter on the proc connector's
+// sockets that tells an exec in the host's mount namespace from one in a
+// container, in the kernel, as the exec happens. The proc connector sends
+// its messages from the exec'ing task, so the program reads that task's
+// mount namespace (task->nsproxy->mnt_ns->ns.inum, the offsets from the
+// kernel's BTF).
+//
+// Why: with audit bringing each exec's executable and argv, an exec
+// reader woken for a host exec reads nothing but the namespace that says
+// there is nothing to read, and that wake-up was most of what an exec
+// cost the host beyond auditd (BENCHMARKS.md, issue 15, eighth pass).
+// The exec-only socket then drops such execs, so no reader wakes; the
+// main socket keeps them, cut to hostExecMarkLen bytes, so its reader
+// knows not to wait for a reader's record (unmarkHostExec). Without
+// audit's, the exec-only socket marks them the same way, and a reader
+// reads the executable and argv but not the namespace (~8 µs).
+type hostExecFilter struct {
+	mark, drop *ebpf.Program
+	host       uint64
+	// onPre says a program is on the exec-only socket, dropping that it
+	// is the drop program. Only the main reader's goroutine changes and
+	// reads them.
+	onPre, dropping bool
+}
+
+// nsOffsets are the byte offsets the program follows from a task.
+type nsOffsets struct{ nsproxy, mntNS, inum int16 }
+
+// newHostExecFilter loads the two programs for the host mount namespace
+// host. It fails without BTF, without the privilege to load a program
+// that reads kernel memory (CAP_BPF and CAP_PERFMON) or on a kernel whose
+// structures do not have the members named here.
+func newHostExecFilter(host uint64) (*hostExecFilter, error) {
+	if host == 0 || host > math.MaxUint32 {
+		return nil, fmt.Errorf("host mount namespace inode %d is not a namespace inode", host)
+	}
+	off, err := kernelNSOffsets()
+	if err != nil {
+		return nil, err
+	}
+	f := &hostExecFilter{host: host}
+	if f.mark, err = loadHostExecProgram(off, uint32(host), hostExecMarkLen); err != nil {
+		return nil, err
+	}
+	if f.drop, err = loadHostExecProgram(off, uint32(host), 0); err != nil {
+		f.mark.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// kernelNSOffsets reads from the running kernel's BTF where a task's
+// mount namespace inode is.
+func kernelNSOffsets() (nsOffsets, error) {
+	spec, err := btf.LoadKernelSpec()
+	if err != nil {
+		return nsOffsets{}, fmt.Errorf("kernel BTF: %w", err)
+	}
+	var off nsOffsets
+	var o [4]uint32
+	for i, m := range []struct{ in, name string }{
+		{"task_struct", "nsproxy"}, {"nsproxy", "mnt_ns"}, {"mnt_namespace", "ns"}, {"ns_common", "inum"},
+	} {
+		var s *btf.Struct
+		if err := spec.TypeByName(m.in, &s); err != nil {
+			return off, fmt.Errorf("kernel BTF: struct %s: %w", m.in, err)
+		}
+		bits, ok := memberBits(s.Members, m.name)
+		if !ok {
+			return off, fmt.Errorf("kernel BTF: struct %s has no member %s", m.in, m.name)
+		}
+		if bits%8 != 0 || bits/8 > math.MaxInt16 {
+			return off, fmt.Errorf("kernel BTF: %s.%s at bit %d", m.in, m.name, bits)
+		}
+		o[i] = bits / 8
+	}
+	return nsOffsets{nsproxy: int16(o[0]), mntNS: int16(o[1]), inum: int16(o[2] + o[3])}, nil
+}
+
+// memberBits finds a member by name, also inside anonymous structs and
+// unions (the kernel nests many), and returns its offset in bits.
+func memberBits(ms []btf.Member, name string) (uint32, bool) {
+	for _, m := range ms {
+		if m.Name == name {
+			return uint32(m.Offset), true
+		}
+		if m.Name != "" {
+			continue
+		}
+		var inner []btf.Member
+		switch t := btf.UnderlyingType(m.Type).(type) {
+		case *btf.Struct:
+			inner = t.Members
+		case *btf.Union:
+			inner = t.Members
+		}
+		if b, ok := memberBits(inner, name); ok {
+			return uint32(m.Offset) + b, true
+		}
+	}
+	return 0, false
+}
+
+// loadHostExecProgram loads a socket filter that passes every message
+// whole but an exec from the mount namespace host, of which it keeps
+// hostLen bytes (0: drops it).
+func loadHostExecProgram(off nsOffsets, host uint32, hostLen int32) (*ebpf.Program, error) {
+	const (
+		what = -8  // the stack slot for proc_event.what
+		ptr  = -16 // the stack slot for each pointer read
+	)
+	// read reads the kernel's 8- or 4-byte value at R3+o into the
+	// stack slot ptr; a failed read passes the message.
+	read := func(o int16, size int32) asm.Instructions {
+		return asm.Instructions{
+			asm.Add.Imm(asm.R3, int32(o)),
+			asm.Mov.Reg(asm.R1, asm.RFP),
+			asm.Add.Imm(asm.R1, ptr),
+			asm.Mov.Imm(asm.R2, size),
+			asm.FnProbeReadKernel.Call(),
+			asm.JNE.Imm(asm.R0, 0, "pass"),
+		}
+	}
+	insns := asm.Instructions{
+		// R1 is the context (the message), bpf_skb_load_bytes's first
+		// argument.
+		asm.Mov.Imm(asm.R2, whatOffset),
+		asm.Mov.Reg(asm.R3, asm.RFP),
+		asm.Add.Imm(asm.R3, what),
+		asm.Mov.Imm(asm.R4, 4),
+		asm.FnSkbLoadBytes.Call(),
+		asm.JNE.Imm(asm.R0, 0, "pass"),
+		asm.LoadMem(asm.R1, asm.RFP, what, asm.Word),
+		asm.JNE.Imm(asm.R1, int32(WhatExec), "pass"),
+		asm.FnGetCurrentTask.Call(),
+		asm.Mov.Reg(asm.R3, asm.R0),
+	}
+	insns = append(insns, read(off.nsproxy, 8)...)
+	insns = append(insns,
+		asm.LoadMem(asm.R3, asm.RFP, ptr, asm.DWord),
+		asm.JEq.Imm(asm.R3, 0, "pass"), // an exiting task's
+	)
+	insns = append(insns, read(off.mntNS, 8)...)
+	insns = append(insns,
+		asm.LoadMem(asm.R3, asm.RFP, ptr, asm.DWord),
+		asm.JEq.Imm(asm.R3, 0, "pass"),
+	)
+	insns = append(insns, read(off.inum, 4)...)
+	insns = append(insns,
+		asm.LoadMem(asm.R1, asm.RFP, ptr, asm.Word),
+		asm.JNE.Imm32(asm.R1, int32(host), "pass"),
+		asm.Mov.Imm(asm.R0, hostLen),
+		asm.Return(),
+		// Whole: a length at least the message's.
+		asm.Mov.Imm32(asm.R0, -1).WithSymbol("pass"),
+		asm.Return(),
+	)
+	prog, err := ebpf.NewProgramWithOptions(&ebpf.ProgramSpec{
+		Name:         "ruled_hostexec",
+		Type:         ebpf.SocketFilter,
+		Instructions: insns,
+		// bpf_probe_read_kernel and bpf_get_current_task are GPL-only.
+		License: "GPL",
+	}, ebpf.ProgramOptions{LogDisabled: false})
+	if err != nil {
+		var ve *ebpf.VerifierError
+		if errors.As(err, &ve) {
+			return nil, fmt.Errorf("load host exec filter: %+v", ve)
+		}
+		return nil, fmt.Errorf("load host exec filter: %w", err)
+	}
+	return prog, nil
+}
+
+// attach puts prog on the socket fd (replacing any filter it had).
+func attachFilter(fd int, prog *ebpf.Program) error {
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ATTACH_BPF, prog.FD()); err != nil {
+		return fmt.Errorf("setsockopt SO_ATTACH_BPF: %w", err)
+	}
+	return nil
+}
+
+// follow puts the drop program on the exec-only socket pre while drop
+// holds (audit brings each exec's executable and argv), else the marking
+// one: an exec reader then reads a host exec's executable and argv but
+// not its namespace, which the mark tells. A failure leaves the socket as
+// it was and is returned.
+func (f *hostExecFilter) follow(pre *rawSocket, drop bool) error {
+	if f == nil || (drop == f.dropping && f.onPre) {
+		return nil
+	}
+	prog := f.mark
+	if drop {
+		prog = f.drop
+	}
+	if err := attachFilter(pre.fd, prog); err != nil {
+		return err
+	}
+	f.dropping, f.onPre = drop, true
+	return nil
+}
+
+func (f *hostExecFilter) close() {
+	if f == nil {
+		return
+	}
+	f.mark.Close()
+	f.drop.Close()
+}
