@@ -504,8 +504,9 @@ func (t *Table) observeExec(ev *event.Event, now time.Time) {
 	if !ok {
 		// Gone before /proc could be read (a very short process): keep
 		// what survives exec, forget the old image's name and args.
-		p = &Process{PID: pid, PPID: ev.Proc.PPID, Partial: true}
-		if old != nil {
+		if old == nil {
+			p = &Process{PID: pid, PPID: ev.Proc.PPID, Partial: true}
+		} else {
 			c := *old
 			p = &c
 			if !(old.auditFirst && now.Sub(old.execAt) < time.Second) {
