@@ -301,3 +301,41 @@ func TestDescendantsCountTowardTheAgent(t *testing.T) {
 		t.Errorf("peakRSS: %v", m)
 	}
 }
+
+// TestSummarize: medians per agent and stream count over the runs, and
+// each run's cost against auditd's in that same run.
+func TestSummarize(t *testing.T) {
+	nan := math.NaN()
+	rows := []row{
+		{run: 1, streams: 1, agent: agentNothing, storm: stormExec, rate: 1000, cost: nan, cpuPerOp: nan},
+		{run: 1, streams: 1, agent: agentAuditd, storm: stormExec, rate: 800, cost: 20, cpuPerOp: 100},
+		{run: 1, streams: 1, agent: "ruled", storm: stormExec, rate: 850, cost: 15, cpuPerOp: 80},
+		{run: 2, streams: 1, agent: agentNothing, storm: stormExec, rate: 900, cost: nan, cpuPerOp: nan},
+		{run: 2, streams: 1, agent: agentAuditd, storm: stormExec, rate: 810, cost: 10, cpuPerOp: 90},
+		{run: 2, streams: 1, agent: "ruled", storm: stormExec, rate: 792, cost: 12, cpuPerOp: 70},
+		{run: 3, streams: 1, agent: agentAuditd, storm: stormExec, rate: 700, cost: 30, cpuPerOp: 120},
+		{run: 3, streams: 1, agent: "ruled", storm: stormExec, rate: 750, cost: 25, cpuPerOp: 60},
+	}
+	ss := summarize(rows)
+	if len(ss) != 3 {
+		t.Fatalf("%d summaries, want 3 (nothing, auditd, ruled): %+v", len(ss), ss)
+	}
+	r := ss[2]
+	if r.agent != "ruled" || r.runs != 3 || r.rate != 792 || r.cost != 15 || r.cpu != 70 || r.costMin != 12 || r.costMax != 25 {
+		t.Errorf("ruled: %+v", r)
+	}
+	if want := []float64{-5, -5, 2}; !slices.Equal(r.vsAuditd, want) {
+		t.Errorf("ruled against auditd, each run: %v, want %v", r.vsAuditd, want)
+	}
+	if a := ss[1]; a.vsAuditd != nil || a.cost != 20 {
+		t.Errorf("auditd: %+v", a)
+	}
+	if n := ss[0]; !math.IsNaN(n.cost) || n.rate != 950 {
+		t.Errorf("nothing: %+v", n)
+	}
+	var b strings.Builder
+	printSummary(&b, ss)
+	if !strings.Contains(b.String(), "| 1 | ruled | exec | 3 | 792 | 15% | 12–25% | 70 | -5, -5, +2 |") {
+		t.Errorf("summary table:\n%s", b.String())
+	}
+}

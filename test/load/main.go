@@ -223,6 +223,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "\ncommand: load %s\n", strings.Join(args, " "))
 	fmt.Fprintf(stdout, "exec target %s (children's stdio: %s), %d execs and %d connect/write operations per storm, %s streams, %d live processes in the procs row, %d CPUs\n\n", c.target, c.stdio, c.count, c.ops, streams, c.procs, cpus())
 	printTable(stdout, rows)
+	if c.repeat > 1 {
+		fmt.Fprintf(stdout, "\nover the %d runs:\n\n", c.repeat)
+		printSummary(stdout, summarize(rows))
+	}
 	if c.keep {
 		fmt.Fprintln(stdout, "\nworking directory kept:", c.dir)
 	}
