@@ -566,7 +566,8 @@ func (h *handler) drain(ctx context.Context, br *mmsg.Reader, strict bool) (int,
 	if h.hf != nil {
 		// While audit brings each exec's executable and argv, a host
 		// exec needs no read at exec: the kernel keeps it from the
-		// exec readers.
+		// exec readers. Otherwise it marks it, so that they skip the
+		// namespace read.
 		if err := h.hf.follow(h.pre, !h.s.readExecNow()); err != nil && !h.hfFailed {
 			h.hfFailed = true
 			h.s.log.Warn("proc connector host exec filter", "error", err)
