@@ -307,14 +307,14 @@ func TestDescendantsCountTowardTheAgent(t *testing.T) {
 func TestSummarize(t *testing.T) {
 	nan := math.NaN()
 	rows := []row{
-		{run: 1, streams: 1, agent: agentNothing, storm: stormExec, rate: 1000, cost: nan, cpuPerOp: nan},
-		{run: 1, streams: 1, agent: agentAuditd, storm: stormExec, rate: 800, cost: 20, cpuPerOp: 100},
-		{run: 1, streams: 1, agent: "ruled", storm: stormExec, rate: 850, cost: 15, cpuPerOp: 80},
-		{run: 2, streams: 1, agent: agentNothing, storm: stormExec, rate: 900, cost: nan, cpuPerOp: nan},
-		{run: 2, streams: 1, agent: agentAuditd, storm: stormExec, rate: 810, cost: 10, cpuPerOp: 90},
-		{run: 2, streams: 1, agent: "ruled", storm: stormExec, rate: 792, cost: 12, cpuPerOp: 70},
-		{run: 3, streams: 1, agent: agentAuditd, storm: stormExec, rate: 700, cost: 30, cpuPerOp: 120},
-		{run: 3, streams: 1, agent: "ruled", storm: stormExec, rate: 750, cost: 25, cpuPerOp: 60},
+		{run: 1, streams: 1, agent: agentNothing, storm: stormExec, rate: 1000, cost: nan, cpuPerOp: nan, hostCPU: 900},
+		{run: 1, streams: 1, agent: agentAuditd, storm: stormExec, rate: 800, cost: 20, cpuPerOp: 100, hostCPU: 1100},
+		{run: 1, streams: 1, agent: "ruled", storm: stormExec, rate: 850, cost: 15, cpuPerOp: 80, hostCPU: 1080},
+		{run: 2, streams: 1, agent: agentNothing, storm: stormExec, rate: 900, cost: nan, cpuPerOp: nan, hostCPU: 950},
+		{run: 2, streams: 1, agent: agentAuditd, storm: stormExec, rate: 810, cost: 10, cpuPerOp: 90, hostCPU: 1000},
+		{run: 2, streams: 1, agent: "ruled", storm: stormExec, rate: 792, cost: 12, cpuPerOp: 70, hostCPU: 1030},
+		{run: 3, streams: 1, agent: agentAuditd, storm: stormExec, rate: 700, cost: 30, cpuPerOp: 120, hostCPU: nan},
+		{run: 3, streams: 1, agent: "ruled", storm: stormExec, rate: 750, cost: 25, cpuPerOp: 60, hostCPU: 1200},
 	}
 	ss := summarize(rows)
 	if len(ss) != 3 {
@@ -327,6 +327,10 @@ func TestSummarize(t *testing.T) {
 	if want := []float64{-5, -5, 2}; !slices.Equal(r.vsAuditd, want) {
 		t.Errorf("ruled against auditd, each run: %v, want %v", r.vsAuditd, want)
 	}
+	// Run 3's auditd host CPU is unknown: no pair.
+	if want := []float64{-20, 30}; !slices.Equal(r.hostVsAuditd, want) || r.host != 1080 {
+		t.Errorf("ruled's host CPU: median %v, against auditd %v; want 1080, %v", r.host, r.hostVsAuditd, want)
+	}
 	if a := ss[1]; a.vsAuditd != nil || a.cost != 20 {
 		t.Errorf("auditd: %+v", a)
 	}
@@ -335,7 +339,7 @@ func TestSummarize(t *testing.T) {
 	}
 	var b strings.Builder
 	printSummary(&b, ss)
-	if !strings.Contains(b.String(), "| 1 | ruled | exec | 3 | 792 | 15% | 12–25% | 70 | -5, -5, +2 |") {
+	if !strings.Contains(b.String(), "| 1 | ruled | exec | 3 | 792 | 15% | 12–25% | -5, -5, +2 | 70 | 1080 | -20, +30 |") {
 		t.Errorf("summary table:\n%s", b.String())
 	}
 }

@@ -216,7 +216,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	h := &harness{cfg: c, log: stderr}
+	h := &harness{cfg: c, log: stderr, kauditd: findKauditd()}
 	rows, runErr := h.runAll(ctx)
 	restoreErr := found.restore()
 
@@ -251,6 +251,7 @@ type harness struct {
 	connectAddr, writeDir string
 	run                   int // repetition, from 1
 	streams               int // concurrent loops of this pass
+	kauditd               int // the kernel's audit thread (host CPU), 0 if none
 }
 
 // row is one line of the table.
@@ -261,11 +262,16 @@ type row struct {
 	rate         float64 // operations per second
 	cost         float64 // % of the no-agent rate lost; NaN without a baseline
 	cpuPerOp     float64 // µs of agent CPU per operation; NaN without an agent
-	seen         int     // operations the agent reported
-	complete     int     // ... with exe, argv and container id (exec storms)
-	rssMiB       float64 // agent's peak RSS
-	p50, p99     float64 // ms from an exec's start to its report; NaN when not measured
-	steal        float64 // % of the machine's CPU time its hypervisor took during the storm
+	// stormCPU is the storm's own processes' CPU per operation (µs),
+	// hostCPU that plus the agent's and kauditd's: what the operation
+	// cost the host, which the hypervisor's pauses do not inflate as
+	// they do the rate. NaN when unknown.
+	stormCPU, hostCPU float64
+	seen              int     // operations the agent reported
+	complete          int     // ... with exe, argv and container id (exec storms)
+	rssMiB            float64 // agent's peak RSS
+	p50, p99          float64 // ms from an exec's start to its report; NaN when not measured
+	steal             float64 // % of the machine's CPU time its hypervisor took during the storm
 }
 
 func (h *harness) runAll(ctx context.Context) ([]row, error) {
@@ -335,11 +341,13 @@ func (h *harness) runNothing(ctx context.Context) ([]row, error) {
 		if s == stormProcs {
 			continue // the agent's RSS: nothing to compare with
 		}
+		times := h.startStormTimes()
 		res, err := h.spawn(ctx, s)
 		if err != nil {
 			return rows, err
 		}
 		r := h.newRow(agentNothing, s, res)
+		times.fill(&r, res)
 		h.base[s] = r.rate
 		r.cost = math.NaN()
 		rows = append(rows, r)

@@ -73,6 +73,10 @@ type spawnResult struct {
 	// machine shared with something else. Not part of the encoding: the
 	// harness reads it around the spawner.
 	steal float64
+	// cpu is the CPU time of the spawner and every child it reaped (the
+	// storm's own processes), kernel time included; zero when unknown.
+	// Not part of the encoding either: the harness takes it from wait4.
+	cpu time.Duration
 }
 
 // runSpawn is the spawner subcommand: it runs one storm and writes its

@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strings"
 )
 
 // summary is one agent's figures for one storm and stream count over the
@@ -21,9 +22,11 @@ type summary struct {
 	costMin      float64
 	costMax      float64
 	cpu          float64 // median agent CPU µs per op
+	host         float64 // median host CPU µs per op
 	// vsAuditd are the run's cost minus auditd's in the same run (points),
-	// sorted; empty for auditd itself or without auditd rows.
-	vsAuditd []float64
+	// hostVsAuditd its host CPU per op minus auditd's (µs), each sorted;
+	// empty for auditd itself or without auditd rows.
+	vsAuditd, hostVsAuditd []float64
 }
 
 // summarize groups rows by stream count, agent and storm, in the order
@@ -37,10 +40,10 @@ func summarize(rows []row) []summary {
 		run, streams int
 		storm        string
 	}
-	auditd := map[runKey]float64{}
+	auditd := map[runKey]row{}
 	for _, r := range rows {
-		if r.agent == agentAuditd && !math.IsNaN(r.cost) {
-			auditd[runKey{r.run, r.streams, r.storm}] = r.cost
+		if r.agent == agentAuditd {
+			auditd[runKey{r.run, r.streams, r.storm}] = r
 		}
 	}
 	var order []key
@@ -56,17 +59,26 @@ func summarize(rows []row) []summary {
 	for _, k := range order {
 		g := groups[k]
 		s := summary{streams: k.streams, agent: k.agent, storm: k.storm, runs: len(g)}
-		var rates, costs, cpus []float64
+		var rates, costs, cpus, hosts []float64
 		for _, r := range g {
 			rates = append(rates, r.rate)
 			costs = append(costs, r.cost)
 			cpus = append(cpus, r.cpuPerOp)
-			if a, ok := auditd[runKey{r.run, r.streams, r.storm}]; ok && k.agent != agentAuditd && !math.IsNaN(r.cost) {
-				s.vsAuditd = append(s.vsAuditd, r.cost-a)
+			hosts = append(hosts, r.hostCPU)
+			a, ok := auditd[runKey{r.run, r.streams, r.storm}]
+			if !ok || k.agent == agentAuditd {
+				continue
+			}
+			if d := r.cost - a.cost; !math.IsNaN(d) {
+				s.vsAuditd = append(s.vsAuditd, d)
+			}
+			if d := r.hostCPU - a.hostCPU; !math.IsNaN(d) {
+				s.hostVsAuditd = append(s.hostVsAuditd, d)
 			}
 		}
 		slices.Sort(s.vsAuditd)
-		s.rate, s.cost, s.cpu = median(rates), median(costs), median(cpus)
+		slices.Sort(s.hostVsAuditd)
+		s.rate, s.cost, s.cpu, s.host = median(rates), median(costs), median(cpus), median(hosts)
 		s.costMin, s.costMax = minMax(costs)
 		out = append(out, s)
 	}
@@ -110,24 +122,29 @@ func minMax(xs []float64) (lo, hi float64) {
 
 // printSummary writes the summaries as a Markdown table.
 func printSummary(w io.Writer, ss []summary) {
-	fmt.Fprintln(w, "| streams | agent | storm | runs | median ops/s | median cost | cost range | median agent CPU µs/op | cost − auditd's, each run (points) |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| streams | agent | storm | runs | median ops/s | median cost | cost range | cost − auditd's, each run (points) | median agent CPU µs/op | median host CPU µs/op | host CPU − auditd's, each run (µs/op) |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, s := range ss {
-		vs := "—"
-		if len(s.vsAuditd) > 0 {
-			vs = ""
-			for i, d := range s.vsAuditd {
-				if i > 0 {
-					vs += ", "
-				}
-				vs += fmt.Sprintf("%+.0f", d)
-			}
-		}
 		rng := "—"
 		if !math.IsNaN(s.costMin) {
 			rng = fmt.Sprintf("%.0f–%.0f%%", s.costMin, s.costMax)
 		}
-		fmt.Fprintf(w, "| %d | %s | %s | %d | %s | %s | %s | %s | %s |\n", s.streams, s.agent, s.storm, s.runs,
-			num(s.rate, "%.0f"), num(s.cost, "%.0f%%"), rng, num(s.cpu, "%.0f"), vs)
+		fmt.Fprintf(w, "| %d | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |\n", s.streams, s.agent, s.storm, s.runs,
+			num(s.rate, "%.0f"), num(s.cost, "%.0f%%"), rng, signed(s.vsAuditd), num(s.cpu, "%.0f"), num(s.host, "%.0f"), signed(s.hostVsAuditd))
 	}
+}
+
+// signed lists xs as signed integers, "—" when empty.
+func signed(xs []float64) string {
+	if len(xs) == 0 {
+		return "—"
+	}
+	var b strings.Builder
+	for i, d := range xs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%+.0f", d)
+	}
+	return b.String()
 }
