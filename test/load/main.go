@@ -262,16 +262,16 @@ type row struct {
 	rate         float64 // operations per second
 	cost         float64 // % of the no-agent rate lost; NaN without a baseline
 	cpuPerOp     float64 // µs of agent CPU per operation; NaN without an agent
-	// stormCPU is the storm's own processes' CPU per operation (µs),
-	// hostCPU that plus the agent's and kauditd's: what the operation
-	// cost the host, which the hypervisor's pauses do not inflate as
-	// they do the rate. NaN when unknown.
-	stormCPU, hostCPU float64
-	seen              int     // operations the agent reported
-	complete          int     // ... with exe, argv and container id (exec storms)
-	rssMiB            float64 // agent's peak RSS
-	p50, p99          float64 // ms from an exec's start to its report; NaN when not measured
-	steal             float64 // % of the machine's CPU time its hypervisor took during the storm
+	// hostCPU is the CPU per operation (µs) of the storm's own processes,
+	// the agent and kauditd: what the operation cost the host, which the
+	// hypervisor's pauses do not inflate as they do the rate. NaN when
+	// unknown.
+	hostCPU  float64
+	seen     int     // operations the agent reported
+	complete int     // ... with exe, argv and container id (exec storms)
+	rssMiB   float64 // agent's peak RSS
+	p50, p99 float64 // ms from an exec's start to its report; NaN when not measured
+	steal    float64 // % of the machine's CPU time its hypervisor took during the storm
 }
 
 func (h *harness) runAll(ctx context.Context) ([]row, error) {

@@ -68,15 +68,14 @@ func (h *harness) startStormTimes() stormTimes {
 	return st
 }
 
-// fill sets r's storm and host CPU per operation: the storm's processes,
+// fill sets r's host CPU per operation: the storm's processes,
 // plus the agent's (unless NaN) and kauditd's since startStormTimes.
 func (st stormTimes) fill(r *row, res spawnResult) {
 	if len(res.ops) == 0 || res.cpu <= 0 {
 		return
 	}
 	ops := float64(len(res.ops))
-	r.stormCPU = float64(res.cpu.Microseconds()) / ops
-	r.hostCPU = r.stormCPU
+	r.hostCPU = float64(res.cpu.Microseconds()) / ops
 	if !math.IsNaN(r.cpuPerOp) {
 		r.hostCPU += r.cpuPerOp
 	}
@@ -89,16 +88,12 @@ func (st stormTimes) fill(r *row, res spawnResult) {
 
 // findKauditd returns the pid of the kernel's audit thread, or 0.
 func findKauditd() int {
-	ents, err := os.ReadDir("/proc")
+	pids, err := e2e.PIDs()
 	if err != nil {
 		return 0
 	}
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if b, err := os.ReadFile("/proc/" + e.Name() + "/comm"); err == nil && strings.TrimSpace(string(b)) == "kauditd" {
+	for _, pid := range pids {
+		if b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm"); err == nil && strings.TrimSpace(string(b)) == "kauditd" {
 			return pid
 		}
 	}
@@ -166,7 +161,7 @@ func (h *harness) measure(ctx context.Context, agent, storm string, pid int, tl 
 func (h *harness) newRow(agent, storm string, res spawnResult) row {
 	r := row{agent: agent, storm: storm, ops: len(res.ops), errors: res.errors, steal: res.steal,
 		cost: math.NaN(), cpuPerOp: math.NaN(), p50: math.NaN(), p99: math.NaN(), rssMiB: math.NaN(),
-		stormCPU: math.NaN(), hostCPU: math.NaN()}
+		hostCPU: math.NaN()}
 	if res.elapsed > 0 {
 		r.rate = float64(len(res.ops)) / res.elapsed.Seconds()
 	}
