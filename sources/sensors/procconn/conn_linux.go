@@ -116,10 +116,10 @@ func (s *Source) Run(ctx context.Context, emit func(*event.Event)) error {
 // execSockets is what the main reader works with when an exec-only
 // socket is read by exec readers.
 type execSockets struct {
-	pre   *rawSocket
-	cache *prefetchCache // the readers' reads
-	procs *execProcs     // the readers, when processes of their own
-	hf    *hostExecFilter
+	pre   *rawSocket      // the exec-only socket
+	cache *prefetchCache  // the readers' reads
+	procs *execProcs      // the readers, when processes of their own
+	hf    *hostExecFilter // nil when not loaded
 }
 
 // hostExecFilter loads the host exec filter (hostexec_linux.go) and, when
@@ -400,11 +400,10 @@ const coalesceDelay = 4 * time.Millisecond
 // the request came has then been handed to emit.
 func (s *Source) receive(ctx context.Context, conn *rawSocket, resync chan<- struct{}, emit func(*event.Event), xs *execSockets) error {
 	h := handler{s: s, bootWall: bootTime(), emit: emit, resync: resync}
-	var cache *prefetchCache
 	if xs != nil {
-		cache = xs.cache
-		h.cache, h.procs, h.hf, h.pre = xs.cache, xs.procs, xs.hf, xs.pre
+		h.execSockets = *xs
 	}
+	cache := h.cache
 	br := newBatchReader(conn.fd)
 	var served uint64 // the newest barrier answered
 	var wk *waker
@@ -563,18 +562,19 @@ func (s *Source) coalesce(ctx context.Context, t *time.Timer, d time.Duration) {
 // kernel kept for the next call is read before the barrier is answered.
 func (h *handler) drain(ctx context.Context, br *mmsg.Reader, strict bool) (int, error) {
 	read := 0
+	readExec := h.s.readExecNow()
 	if h.hf != nil {
 		// While audit brings each exec's executable and argv, a host
 		// exec needs no read at exec: the kernel keeps it from the
 		// exec readers. Otherwise it marks it, so that they skip the
 		// namespace read.
-		if err := h.hf.follow(h.pre, !h.s.readExecNow()); err != nil && !h.hfFailed {
+		if err := h.hf.follow(h.pre, !readExec); err != nil && !h.hfFailed {
 			h.hfFailed = true
 			h.s.log.Warn("proc connector host exec filter", "error", err)
 		}
 	}
 	if h.procs != nil {
-		h.procs.publish(h.s.readExecNow())
+		h.procs.publish(readExec)
 		h.procs.pull()
 	}
 	for ctx.Err() == nil {
@@ -641,11 +641,9 @@ type handler struct {
 	execs    execReader
 	rec      recordBuilder
 	emit     func(*event.Event)
-	cache    *prefetchCache // reads of the exec-only socket's readers; nil without
-	procs    *execProcs     // the readers, when processes of their own
-	hf       *hostExecFilter
-	pre      *rawSocket // the exec-only socket, with hf
-	hfFailed bool       // a filter change failed (logged once)
+	// The exec-only socket and its readers; zero without.
+	execSockets
+	hfFailed bool // a filter change failed (logged once)
 	// hostExec: the datagram at hand is an exec the kernel filter found
 	// in the host's mount namespace.
 	hostExec    bool

@@ -168,13 +168,13 @@ func loadHostExecProgram(off nsOffsets, host uint32, hostLen int32) (*ebpf.Progr
 		asm.Mov.Imm32(asm.R0, -1).WithSymbol("pass"),
 		asm.Return(),
 	)
-	prog, err := ebpf.NewProgramWithOptions(&ebpf.ProgramSpec{
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
 		Name:         "ruled_hostexec",
 		Type:         ebpf.SocketFilter,
 		Instructions: insns,
 		// bpf_probe_read_kernel and bpf_get_current_task are GPL-only.
 		License: "GPL",
-	}, ebpf.ProgramOptions{LogDisabled: false})
+	})
 	if err != nil {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
@@ -185,7 +185,7 @@ func loadHostExecProgram(off nsOffsets, host uint32, hostLen int32) (*ebpf.Progr
 	return prog, nil
 }
 
-// attach puts prog on the socket fd (replacing any filter it had).
+// attachFilter puts prog on the socket fd (replacing any filter it had).
 func attachFilter(fd int, prog *ebpf.Program) error {
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ATTACH_BPF, prog.FD()); err != nil {
 		return fmt.Errorf("setsockopt SO_ATTACH_BPF: %w", err)
