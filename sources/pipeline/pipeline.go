@@ -414,7 +414,7 @@ func (p *Pipeline) LogStats() {
 	if c := ss.Procconn; c != nil {
 		p.log.Info("procconn stats", "received", c.Received, "lost", c.Lost, "overruns", c.Overruns,
 			"emitted", c.Emitted, "resyncs", c.Resyncs, "exec_incomplete", c.ExecIncomplete,
-			"exec_read_late", c.ExecReadLate, "prefetch_overruns", c.PrefetchOverruns, "host_execs", c.HostExecs, "syncs", c.Syncs)
+			"exec_read_late", c.ExecReadLate, "prefetch_overruns", c.PrefetchOverruns, "host_execs", c.HostExecs, "execs_captured", c.ExecsCaptured, "syncs", c.Syncs)
 	}
 	if m := ss.Merge; m != nil {
 		p.log.Info("exec merge stats", "held", m.Held, "merged", m.Merged, "alone", m.Alone,

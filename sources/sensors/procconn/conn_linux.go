@@ -132,7 +132,18 @@ func (s *Source) hostExecFilter(conn *rawSocket) *hostExecFilter {
 	if s.cfg.HostMountNS == 0 {
 		return nil
 	}
-	hf, err := newHostExecFilter(s.cfg.HostMountNS)
+	// The capturing program takes what an exec reader would read of a
+	// host exec, when one is to be read at all.
+	withCapture := s.cfg.ReadExec && captureRootOK(s.cfg.HostMountNS)
+	hf, capErr, err := newHostExecFilter(s.cfg.HostMountNS, withCapture)
+	switch {
+	case capErr != nil:
+		s.log.Info("proc connector: host execs' exe and argv not taken in the kernel; exec readers read them", "error", capErr)
+	case withCapture && hf != nil:
+		s.log.Info("proc connector: host execs' exe and argv taken in the kernel while audit does not bring them")
+	case s.cfg.ReadExec:
+		s.log.Info("proc connector: host execs' exe and argv not taken in the kernel (this process's root is not its mount namespace's); exec readers read them")
+	}
 	if err == nil && (!s.cfg.ReadExec || s.cfg.ExecFromAudit != nil) {
 		err = attachFilter(conn.fd, hf.mark)
 		if err != nil {
@@ -723,6 +734,12 @@ func (h *handler) message(data []byte) {
 // rings first when they run in processes of their own and k is not in.
 func (h *handler) take(k execKey) (execInfo, bool) {
 	in, ok := h.cache.take(k)
+	if !ok && h.hf != nil && h.hf.capture != nil {
+		put, bad := h.hf.capture.drain(h.cache, h.hf.host)
+		h.s.execsCaptured.Add(put)
+		h.s.malformed.Add(bad)
+		in, ok = h.cache.take(k)
+	}
 	if !ok && h.procs != nil {
 		h.procs.pull()
 		in, ok = h.cache.take(k)

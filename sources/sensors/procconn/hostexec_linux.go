@@ -29,7 +29,10 @@ import (
 // reads the executable and argv but not the namespace (~8 µs).
 type hostExecFilter struct {
 	mark, drop *ebpf.Program
-	host       uint64
+	// capture replaces mark on the exec-only socket when it loaded
+	// (capture_linux.go); nil otherwise.
+	capture *capture
+	host    uint64
 	// onPre says a program is on the exec-only socket, dropping that it
 	// is the drop program. Only the main reader's goroutine changes and
 	// reads them.
@@ -40,35 +43,43 @@ type hostExecFilter struct {
 type nsOffsets struct{ nsproxy, mntNS, inum int16 }
 
 // newHostExecFilter loads the two programs for the host mount namespace
-// host. It fails without BTF, without the privilege to load a program
-// that reads kernel memory (CAP_BPF and CAP_PERFMON) or on a kernel whose
-// structures do not have the members named here.
-func newHostExecFilter(host uint64) (*hostExecFilter, error) {
+// host, and the capturing one when withCapture is set (its failure is
+// returned apart: the filter works without it). It fails without BTF,
+// without the privilege to load a program that reads kernel memory
+// (CAP_BPF and CAP_PERFMON) or on a kernel whose structures do not have
+// the members named here.
+func newHostExecFilter(host uint64, withCapture bool) (_ *hostExecFilter, captureErr, err error) {
 	if host == 0 || host > math.MaxUint32 {
-		return nil, fmt.Errorf("host mount namespace inode %d is not a namespace inode", host)
+		return nil, nil, fmt.Errorf("host mount namespace inode %d is not a namespace inode", host)
 	}
-	off, err := kernelNSOffsets()
-	if err != nil {
-		return nil, err
-	}
-	f := &hostExecFilter{host: host}
-	if f.mark, err = loadHostExecProgram(off, uint32(host), hostExecMarkLen); err != nil {
-		return nil, err
-	}
-	if f.drop, err = loadHostExecProgram(off, uint32(host), 0); err != nil {
-		f.mark.Close()
-		return nil, err
-	}
-	return f, nil
-}
-
-// kernelNSOffsets reads from the running kernel's BTF where a task's
-// mount namespace inode is.
-func kernelNSOffsets() (nsOffsets, error) {
 	spec, err := btf.LoadKernelSpec()
 	if err != nil {
-		return nsOffsets{}, fmt.Errorf("kernel BTF: %w", err)
+		return nil, nil, fmt.Errorf("kernel BTF: %w", err)
 	}
+	off, err := kernelNSOffsets(spec)
+	if err != nil {
+		return nil, nil, err
+	}
+	f := &hostExecFilter{host: host}
+	keep := func(n int32) asm.Instructions {
+		return asm.Instructions{asm.Mov.Imm(asm.R0, n), asm.Return()}
+	}
+	if f.mark, err = loadSocketFilter("ruled_hostexec", hostExecInsns(off, uint32(host), keep(hostExecMarkLen))); err != nil {
+		return nil, nil, err
+	}
+	if f.drop, err = loadSocketFilter("ruled_hostexec", hostExecInsns(off, uint32(host), keep(0))); err != nil {
+		f.mark.Close()
+		return nil, nil, err
+	}
+	if withCapture {
+		f.capture, captureErr = newCapture(spec, off, uint32(host))
+	}
+	return f, captureErr, nil
+}
+
+// kernelNSOffsets reads from the kernel's BTF where a task's mount
+// namespace inode is.
+func kernelNSOffsets(spec *btf.Spec) (nsOffsets, error) {
 	var off nsOffsets
 	var o [4]uint32
 	for i, m := range []struct{ in, name string }{
@@ -78,7 +89,7 @@ func kernelNSOffsets() (nsOffsets, error) {
 		if err := spec.TypeByName(m.in, &s); err != nil {
 			return off, fmt.Errorf("kernel BTF: struct %s: %w", m.in, err)
 		}
-		bits, ok := memberBits(s.Members, m.name)
+		bits, _, ok := findMember(s.Members, m.name)
 		if !ok {
 			return off, fmt.Errorf("kernel BTF: struct %s has no member %s", m.in, m.name)
 		}
@@ -90,12 +101,12 @@ func kernelNSOffsets() (nsOffsets, error) {
 	return nsOffsets{nsproxy: int16(o[0]), mntNS: int16(o[1]), inum: int16(o[2] + o[3])}, nil
 }
 
-// memberBits finds a member by name, also inside anonymous structs and
+// findMember finds a member by name, also inside anonymous structs and
 // unions (the kernel nests many), and returns its offset in bits.
-func memberBits(ms []btf.Member, name string) (uint32, bool) {
+func findMember(ms []btf.Member, name string) (uint32, btf.Member, bool) {
 	for _, m := range ms {
 		if m.Name == name {
-			return uint32(m.Offset), true
+			return uint32(m.Offset), m, true
 		}
 		if m.Name != "" {
 			continue
@@ -107,23 +118,24 @@ func memberBits(ms []btf.Member, name string) (uint32, bool) {
 		case *btf.Union:
 			inner = t.Members
 		}
-		if b, ok := memberBits(inner, name); ok {
-			return uint32(m.Offset) + b, true
+		if b, im, ok := findMember(inner, name); ok {
+			return uint32(m.Offset) + b, im, true
 		}
 	}
-	return 0, false
+	return 0, btf.Member{}, false
 }
 
-// loadHostExecProgram loads a socket filter that passes every message
-// whole but an exec from the mount namespace host, of which it keeps
-// hostLen bytes (0: drops it).
-func loadHostExecProgram(off nsOffsets, host uint32, hostLen int32) (*ebpf.Program, error) {
+// hostExecInsns is a socket filter that passes every message whole but
+// an exec from the mount namespace host, for which it runs onHost with
+// the message (the context) in R6 and the exec'ing task in R7; onHost
+// returns what is kept of it (0: it is dropped).
+func hostExecInsns(off nsOffsets, host uint32, onHost asm.Instructions) asm.Instructions {
 	const (
 		what = -8  // the stack slot for proc_event.what
 		ptr  = -16 // the stack slot for each pointer read
 	)
-	// read reads the kernel's 8- or 4-byte value at R3+o into the
-	// stack slot ptr; a failed read passes the message.
+	// read reads the kernel's 8- or 4-byte value at R3+o into the stack
+	// slot ptr; a failed read passes the message.
 	read := func(o int16, size int32) asm.Instructions {
 		return asm.Instructions{
 			asm.Add.Imm(asm.R3, int32(o)),
@@ -137,6 +149,7 @@ func loadHostExecProgram(off nsOffsets, host uint32, hostLen int32) (*ebpf.Progr
 	insns := asm.Instructions{
 		// R1 is the context (the message), bpf_skb_load_bytes's first
 		// argument.
+		asm.Mov.Reg(asm.R6, asm.R1),
 		asm.Mov.Imm(asm.R2, whatOffset),
 		asm.Mov.Reg(asm.R3, asm.RFP),
 		asm.Add.Imm(asm.R3, what),
@@ -146,6 +159,7 @@ func loadHostExecProgram(off nsOffsets, host uint32, hostLen int32) (*ebpf.Progr
 		asm.LoadMem(asm.R1, asm.RFP, what, asm.Word),
 		asm.JNE.Imm(asm.R1, int32(WhatExec), "pass"),
 		asm.FnGetCurrentTask.Call(),
+		asm.Mov.Reg(asm.R7, asm.R0),
 		asm.Mov.Reg(asm.R3, asm.R0),
 	}
 	insns = append(insns, read(off.nsproxy, 8)...)
@@ -162,14 +176,19 @@ func loadHostExecProgram(off nsOffsets, host uint32, hostLen int32) (*ebpf.Progr
 	insns = append(insns,
 		asm.LoadMem(asm.R1, asm.RFP, ptr, asm.Word),
 		asm.JNE.Imm32(asm.R1, int32(host), "pass"),
-		asm.Mov.Imm(asm.R0, hostLen),
-		asm.Return(),
+	)
+	insns = append(insns, onHost...)
+	return append(insns,
 		// Whole: a length at least the message's.
 		asm.Mov.Imm32(asm.R0, -1).WithSymbol("pass"),
 		asm.Return(),
 	)
+}
+
+// loadSocketFilter loads insns as a socket filter.
+func loadSocketFilter(name string, insns asm.Instructions) (*ebpf.Program, error) {
 	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-		Name:         "ruled_hostexec",
+		Name:         name,
 		Type:         ebpf.SocketFilter,
 		Instructions: insns,
 		// bpf_probe_read_kernel and bpf_get_current_task are GPL-only.
@@ -178,9 +197,9 @@ func loadHostExecProgram(off nsOffsets, host uint32, hostLen int32) (*ebpf.Progr
 	if err != nil {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
-			return nil, fmt.Errorf("load host exec filter: %+v", ve)
+			return nil, fmt.Errorf("load %s: %+v", name, ve)
 		}
-		return nil, fmt.Errorf("load host exec filter: %w", err)
+		return nil, fmt.Errorf("load %s: %w", name, err)
 	}
 	return prog, nil
 }
@@ -203,8 +222,11 @@ func (f *hostExecFilter) follow(pre *rawSocket, drop bool) error {
 		return nil
 	}
 	prog := f.mark
-	if drop {
+	switch {
+	case drop:
 		prog = f.drop
+	case f.capture != nil:
+		prog = f.capture.prog
 	}
 	if err := attachFilter(pre.fd, prog); err != nil {
 		return err
@@ -219,4 +241,5 @@ func (f *hostExecFilter) close() {
 	}
 	f.mark.Close()
 	f.drop.Close()
+	f.capture.close()
 }

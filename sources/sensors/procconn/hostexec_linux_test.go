@@ -29,7 +29,7 @@ func TestHostExecFilter(t *testing.T) {
 		t.Fatal(err)
 	}
 	host := procfs.NSInode(l)
-	f, err := newHostExecFilter(host)
+	f, _, err := newHostExecFilter(host, false)
 	if err != nil {
 		t.Fatalf("host exec filter: %v", err)
 	}

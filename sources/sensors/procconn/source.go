@@ -94,6 +94,9 @@ type Stats struct {
 	// kernel's filter kept from the exec readers (audit brought what a
 	// reader would have read).
 	HostExecs uint64
+	// ExecsCaptured counts host execs whose exe, comm and argv the
+	// kernel's capturing program took (no exec reader read them).
+	ExecsCaptured uint64
 	// Syncs counts the drains the event path asked for (Sync) and the main
 	// reader answered with a Drained call.
 	Syncs  uint64
@@ -106,7 +109,7 @@ type Source struct {
 	log *slog.Logger
 
 	received, lost, overruns, emitted, threads, malformed, resyncs, execIncomplete atomic.Uint64
-	execReadLate, prefetchOverruns, syncs, hostExecs                               atomic.Uint64
+	execReadLate, prefetchOverruns, syncs, hostExecs, execsCaptured                atomic.Uint64
 	byType                                                                         [12]atomic.Uint64
 
 	// The barrier (Sync): the newest generation asked for; whether the
@@ -202,6 +205,7 @@ func (s *Source) Stats() Stats {
 		PrefetchOverruns: s.prefetchOverruns.Load(),
 		Syncs:            s.syncs.Load(),
 		HostExecs:        s.hostExecs.Load(),
+		ExecsCaptured:    s.execsCaptured.Load(),
 		ByType:           map[string]uint64{},
 	}
 	for i := range s.byType {
