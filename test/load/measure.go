@@ -8,7 +8,6 @@ import (
 	"math"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -284,10 +283,10 @@ func statFields(b []byte) ([]string, error) {
 
 // descendants returns the live processes below pid.
 func descendants(pid int) []int {
-	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	pids, _ := e2e.PIDs()
 	children := map[int][]int{}
-	for _, d := range dirs {
-		b, err := os.ReadFile(d)
+	for _, c := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c))
 		if err != nil {
 			continue
 		}
@@ -295,9 +294,7 @@ func descendants(pid int) []int {
 		if err != nil || len(f) < 2 {
 			continue
 		}
-		c, err1 := strconv.Atoi(filepath.Base(filepath.Dir(d)))
-		pp, err2 := strconv.Atoi(f[1])
-		if err1 == nil && err2 == nil {
+		if pp, err := strconv.Atoi(f[1]); err == nil {
 			children[pp] = append(children[pp], c)
 		}
 	}
