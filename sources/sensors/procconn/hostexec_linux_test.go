@@ -168,3 +168,33 @@ func TestReaderTakesHostMark(t *testing.T) {
 		}
 	}
 }
+
+func TestMayTrace(t *testing.T) {
+	bit := func(cs ...int) uint64 {
+		var m uint64
+		for _, c := range cs {
+			m |= 1 << c
+		}
+		return m
+	}
+	for _, tt := range []struct {
+		eff  uint64
+		want bool
+	}{
+		{bit(unix.CAP_SYS_ADMIN), true},
+		{bit(unix.CAP_BPF, unix.CAP_PERFMON), true},
+		{bit(unix.CAP_BPF), false},
+		{bit(unix.CAP_PERFMON, unix.CAP_NET_ADMIN), false},
+		{0, false},
+	} {
+		if got := mayTrace(tt.eff); got != tt.want {
+			t.Errorf("mayTrace(%#x) = %v, want %v", tt.eff, got, tt.want)
+		}
+	}
+	if os.Geteuid() == 0 {
+		eff, err := effectiveCaps()
+		if err != nil || !mayTrace(eff) {
+			t.Errorf("root: capabilities %#x (%v), want CAP_SYS_ADMIN", eff, err)
+		}
+	}
+}
