@@ -136,14 +136,6 @@ func (s *Source) hostExecFilter(conn *rawSocket) *hostExecFilter {
 	// host exec, when one is to be read at all.
 	withCapture := s.cfg.ReadExec && captureRootOK(s.cfg.HostMountNS)
 	hf, capErr, err := newHostExecFilter(s.cfg.HostMountNS, withCapture)
-	switch {
-	case capErr != nil:
-		s.log.Info("proc connector: host execs' exe and argv not taken in the kernel; exec readers read them", "error", capErr)
-	case withCapture && hf != nil:
-		s.log.Info("proc connector: host execs' exe and argv taken in the kernel while audit does not bring them")
-	case s.cfg.ReadExec:
-		s.log.Info("proc connector: host execs' exe and argv not taken in the kernel (this process's root is not its mount namespace's); exec readers read them")
-	}
 	if err == nil && (!s.cfg.ReadExec || s.cfg.ExecFromAudit != nil) {
 		err = attachFilter(conn.fd, hf.mark)
 		if err != nil {
@@ -153,6 +145,14 @@ func (s *Source) hostExecFilter(conn *rawSocket) *hostExecFilter {
 	if err != nil {
 		s.log.Info("proc connector: no kernel filter for host execs; exec readers wake for every exec", "error", err)
 		return nil
+	}
+	switch {
+	case capErr != nil:
+		s.log.Info("proc connector: host execs' exe and argv not taken in the kernel; exec readers read them", "error", capErr)
+	case hf.capture != nil:
+		s.log.Info("proc connector: host execs' exe and argv taken in the kernel while audit does not bring them")
+	case s.cfg.ReadExec:
+		s.log.Info("proc connector: host execs' exe and argv not taken in the kernel (this process's root is not its mount namespace's); exec readers read them")
 	}
 	return hf
 }
