@@ -290,11 +290,9 @@ func captureInsns(o capOffsets, scratchFD, ringFD int) asm.Instructions {
 			asm.StoreImm(asm.R8, lens, 0, asm.Byte),
 			asm.Ja.Label(next),
 		)
-		// A name, then up to the parent. A dentry its own parent short
-		// of the mount's root is one d_path calls escaped: left to a
-		// reader.
+		// A name, then up to the parent.
 		insns = append(insns, label(name, read(asm.R1, asm.R6, o.dParent, tmp))...)
-		insns = append(insns, asm.JEq.Reg(asm.R1, asm.R6, "mark"), asm.StoreMem(asm.RFP, tmp2, asm.R1, asm.DWord))
+		insns = append(insns, asm.StoreMem(asm.RFP, tmp2, asm.R1, asm.DWord))
 		insns = append(insns, read(asm.R3, asm.R6, o.dNameName, tmp)...)
 		insns = append(insns,
 			asm.Mov.Reg(asm.R1, asm.R8),
@@ -306,7 +304,20 @@ func captureInsns(o capOffsets, scratchFD, ringFD int) asm.Instructions {
 			asm.JSLT.Imm(asm.R0, 2, "mark"),
 			asm.JGE.Imm(asm.R0, capNameSlot, "mark"),
 			asm.StoreMem(asm.R8, lens, asm.R0, asm.Byte),
-			asm.LoadMem(asm.R6, asm.RFP, tmp2, asm.DWord),
+			asm.LoadMem(asm.R1, asm.RFP, tmp2, asm.DWord),
+		)
+		// A dentry its own parent short of the mount's root: the
+		// executable's own is a file of no directory (a memfd's,
+		// "/memfd:NAME (deleted)" to d_path, which an exec reader trims
+		// of " (deleted)"): its name is the path. Above it, one d_path
+		// calls escaped: left to a reader.
+		selfParent := "mark"
+		if i == 0 {
+			selfParent = "done1"
+		}
+		insns = append(insns,
+			asm.JEq.Reg(asm.R1, asm.R6, selfParent),
+			asm.Mov.Reg(asm.R6, asm.R1),
 			asm.Ja.Label(next),
 		)
 		insns = append(insns,

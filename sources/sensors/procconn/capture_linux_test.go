@@ -23,6 +23,7 @@ import (
 //     test's directory: the walk crosses a mount) comes in the ring
 //     buffer and not on the socket, with what an exec reader reads of the
 //     live process from /proc: exe, comm, session, terminal, argv;
+//   - so does one run from a memfd (its exe a file of no mount);
 //   - one whose name is too long for a slot, and one in a mount
 //     namespace of its own, come on the socket (marked, and whole) and
 //     not in the ring.
@@ -95,28 +96,54 @@ func TestHostExecCapture(t *testing.T) {
 		})
 		return cmd
 	}
+	// A binary run from a memfd (fileless): its exe reads
+	// "/memfd:NAME (deleted)", which the reader trims.
+	mfd, err := unix.MemfdCreate("ruled-capture", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	memfd := os.NewFile(uintptr(mfd), "memfd")
+	defer memfd.Close()
+	if _, err := memfd.Write(bin); err != nil {
+		t.Fatal(err)
+	}
+
 	captured := start(short, false, "30", "1")
+	fileless := exec.Command("/proc/self/fd/3", "30")
+	fileless.ExtraFiles = []*os.File{memfd}
+	if err := fileless.Start(); err != nil {
+		t.Fatalf("start from a memfd: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = fileless.Process.Kill()
+		_ = fileless.Wait()
+	})
 	cut := start(long, false, "30")
 	own := start(short, true, "30")
 
-	// What an exec reader reads of the live process.
+	// What an exec reader reads of each live process.
 	s := New(Config{ReadExec: true})
 	var r execReader
 	var w recordBuilder
 	deadline := time.Now().Add(5 * time.Second)
-	var want execInfo
-	for {
-		want = s.readAtExec(&r, &w, execKey{pid: int32(captured.Process.Pid)}, true)
-		if want.name == "napper" || time.Now().After(deadline) {
-			break // exec'd (before, the Go child's comm is the test's)
+	read := func(pid int, name string) execInfo {
+		for {
+			in := s.readAtExec(&r, &w, execKey{pid: int32(pid)}, true)
+			if in.name == name || time.Now().After(deadline) {
+				in.mnt = host
+				return in // exec'd (before, the Go child's comm is the test's)
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
-	want.mnt = host
+	wants := map[int]execInfo{
+		captured.Process.Pid: read(captured.Process.Pid, "napper"),
+		fileless.Process.Pid: read(fileless.Process.Pid, "3"),
+	}
 
 	cache := newPrefetchCache()
 	got := map[int32]execInfo{}
-	for time.Now().Before(deadline) && len(got) == 0 {
+	for time.Now().Before(deadline) && len(got) < len(wants) {
 		f.capture.drain(cache, host)
 		cache.mu.Lock()
 		for k, v := range cache.m {
@@ -125,16 +152,22 @@ func TestHostExecCapture(t *testing.T) {
 		cache.mu.Unlock()
 		time.Sleep(10 * time.Millisecond)
 	}
-	in, ok := got[int32(captured.Process.Pid)]
-	if !ok {
-		t.Fatalf("host exec %s not captured; ring had %v", short, got)
+	for pid, want := range wants {
+		in, ok := got[int32(pid)]
+		if !ok {
+			t.Errorf("host exec of pid %d (%s) not captured; ring had %v", pid, want.exe, got)
+			continue
+		}
+		if in.exe != want.exe || in.name != want.name || in.sid != want.sid || in.tty != want.tty ||
+			!slices.Equal(in.args, want.args) || !in.complete || !in.readExec || in.mnt != host {
+			t.Errorf("captured %+v\nan exec reader reads %+v", in, want)
+		}
 	}
-	if in.exe != want.exe || in.name != want.name || in.sid != want.sid || in.tty != want.tty ||
-		!slices.Equal(in.args, want.args) || !in.complete || !in.readExec || in.mnt != host {
-		t.Errorf("captured %+v\nan exec reader reads %+v", in, want)
-	}
-	if in.exe != short {
+	if in := got[int32(captured.Process.Pid)]; in.exe != short {
 		t.Errorf("captured exe %q, want %q", in.exe, short)
+	}
+	if in := got[int32(fileless.Process.Pid)]; in.exe != "/memfd:ruled-capture" {
+		t.Errorf("captured exe of a memfd %q, want /memfd:ruled-capture", in.exe)
 	}
 	for _, c := range []*exec.Cmd{cut, own} {
 		if _, ok := got[int32(c.Process.Pid)]; ok {
