@@ -142,16 +142,15 @@ type capture struct {
 	rec             ringbuf.Record
 }
 
-// captureRing is the ring buffer's size: ~600 records of short argv, some
-// 200 ms of an exec storm; the main reader drains it every few ms. A full
-// ring passes execs to the exec readers.
-const captureRing = 1 << 20
+// captureRing is the ring buffer's size: ~150 records of short argv, 50 ms
+// of an exec storm at 3,000 execs/s, where the main reader drains it every
+// 4-8 ms; a longer stall fills it, and the program then leaves execs to
+// the exec readers. Its pages are mapped into this process twice over
+// (the kernel maps the data area twice so a record never wraps) and count
+// in its RSS: 1 MiB cost 2 MiB.
+const captureRing = 256 << 10
 
-func newCapture(spec *btf.Spec, ns nsOffsets, host uint32) (_ *capture, err error) {
-	off, err := kernelCapOffsets(spec)
-	if err != nil {
-		return nil, err
-	}
+func newCapture(ns nsOffsets, off capOffsets, host uint32) (_ *capture, err error) {
 	c := &capture{}
 	defer func() {
 		if err != nil {

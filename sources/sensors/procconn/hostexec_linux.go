@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -48,7 +49,7 @@ type nsOffsets struct{ nsproxy, mntNS, inum int16 }
 // without the privilege to load a program that reads kernel memory
 // (CAP_BPF and CAP_PERFMON) or on a kernel whose structures do not have
 // the members named here.
-func newHostExecFilter(host uint64, withCapture bool) (_ *hostExecFilter, captureErr, err error) {
+func newHostExecFilter(host uint64, withCapture bool) (_ *hostExecFilter, capErr, err error) {
 	if host == 0 || host > math.MaxUint32 {
 		return nil, nil, fmt.Errorf("host mount namespace inode %d is not a namespace inode", host)
 	}
@@ -57,11 +58,7 @@ func newHostExecFilter(host uint64, withCapture bool) (_ *hostExecFilter, captur
 	if eff, err := effectiveCaps(); err == nil && !mayTrace(eff) {
 		return nil, nil, errors.New("neither CAP_SYS_ADMIN nor CAP_BPF and CAP_PERFMON")
 	}
-	spec, err := btf.LoadKernelSpec()
-	if err != nil {
-		return nil, nil, fmt.Errorf("kernel BTF: %w", err)
-	}
-	off, err := kernelNSOffsets(spec)
+	off, capOff, capErr, err := kernelOffsets(withCapture)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -76,10 +73,34 @@ func newHostExecFilter(host uint64, withCapture bool) (_ *hostExecFilter, captur
 		f.mark.Close()
 		return nil, nil, err
 	}
-	if withCapture {
-		f.capture, captureErr = newCapture(spec, off, uint32(host))
+	if withCapture && capErr == nil {
+		f.capture, capErr = newCapture(off, capOff, uint32(host))
 	}
-	return f, captureErr, nil
+	return f, capErr, nil
+}
+
+// kernelOffsets reads the programs' offsets from the kernel's BTF (those
+// of the capturing program when withCapture; their failure is returned
+// apart).
+//
+// The BTF is vmlinux's, mapped from /sys/kernel/btf (5 MB here), and the
+// pages read to find the types count in the agent's RSS until the
+// mapping is unmapped, which happens once a collection finds the spec
+// unreachable: one collection as it goes out of reach returns them at
+// start, before the process table grows (~2 MB of peak RSS otherwise).
+func kernelOffsets(withCapture bool) (ns nsOffsets, cap capOffsets, capErr, err error) {
+	defer runtime.GC()
+	spec, err := btf.LoadKernelSpec()
+	if err != nil {
+		return ns, cap, nil, fmt.Errorf("kernel BTF: %w", err)
+	}
+	if ns, err = kernelNSOffsets(spec); err != nil {
+		return ns, cap, nil, err
+	}
+	if withCapture {
+		cap, capErr = kernelCapOffsets(spec)
+	}
+	return ns, cap, capErr, nil
 }
 
 // effectiveCaps returns this thread's effective capability set.
