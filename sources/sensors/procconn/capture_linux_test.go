@@ -1,8 +1,6 @@
 package procconn
 
 import (
-	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,8 +11,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/ruled/ruled/sources/enrichers/procfs"
 )
 
 // TestHostExecCapture runs the capturing program in the kernel on an
@@ -28,28 +24,7 @@ import (
 //     namespace of its own, come on the socket (marked, and whole) and
 //     not in the ring.
 func TestHostExecCapture(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: the proc connector, a tmpfs mount, loading an eBPF program")
-	}
-	l, err := os.Readlink("/proc/self/ns/mnt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	host := procfs.NSInode(l)
-	f, capErr, err := newHostExecFilter(host, true)
-	if err != nil {
-		t.Fatalf("host exec filter: %v", err)
-	}
-	defer f.close()
-	if capErr != nil {
-		t.Fatalf("capturing program: %v", capErr)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	pre, err := openExecSocket(1<<20, log)
-	if err != nil {
-		t.Fatalf("exec-only socket: %v", err)
-	}
-	defer pre.close()
+	f, pre, host := hostFilterFixture(t, true)
 	if err := f.follow(pre, false); err != nil {
 		t.Fatal(err)
 	}

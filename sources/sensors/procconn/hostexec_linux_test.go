@@ -21,21 +21,8 @@ import (
 // socket the first does not come at all while the drop program is on,
 // and comes again once it is taken off.
 func TestHostExecFilter(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: the proc connector and loading an eBPF program")
-	}
-	l, err := os.Readlink("/proc/self/ns/mnt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	host := procfs.NSInode(l)
-	f, _, err := newHostExecFilter(host, false)
-	if err != nil {
-		t.Fatalf("host exec filter: %v", err)
-	}
-	defer f.close()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	main, err := openSocket(1<<20, 50*time.Millisecond, log)
+	f, pre, _ := hostFilterFixture(t, false)
+	main, err := openSocket(1<<20, 50*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,11 +30,6 @@ func TestHostExecFilter(t *testing.T) {
 	if err := main.send(subscribeMsg(mcastListen)); err != nil {
 		t.Fatal(err)
 	}
-	pre, err := openExecSocket(1<<20, log)
-	if err != nil {
-		t.Fatalf("exec-only socket: %v", err)
-	}
-	defer pre.close()
 	if err := attachFilter(main.fd, f.mark); err != nil {
 		t.Fatal(err)
 	}
@@ -123,6 +105,36 @@ func TestHostExecFilter(t *testing.T) {
 	if s, ok := onPre[int32(nsPID)]; !ok || s.marked {
 		t.Errorf("exec-only socket after the drop program came off, exec in its own mount namespace: %+v (seen %v), want whole", s, ok)
 	}
+}
+
+// hostFilterFixture loads the host exec filter for this process's mount
+// namespace (with the capturing program when withCapture) and opens an
+// exec-only socket; both go at the test's end. It skips the test but as
+// root.
+func hostFilterFixture(t *testing.T, withCapture bool) (*hostExecFilter, *rawSocket, uint64) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the proc connector and loading an eBPF program")
+	}
+	l, err := os.Readlink("/proc/self/ns/mnt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := procfs.NSInode(l)
+	f, capErr, err := newHostExecFilter(host, withCapture)
+	if err != nil {
+		t.Fatalf("host exec filter: %v", err)
+	}
+	t.Cleanup(f.close)
+	if capErr != nil {
+		t.Fatalf("capturing program: %v", capErr)
+	}
+	pre, err := openExecSocket(1<<20, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatalf("exec-only socket: %v", err)
+	}
+	t.Cleanup(pre.close)
+	return f, pre, host
 }
 
 // TestReaderTakesHostMark: an exec reader given a marked exec records the
