@@ -67,11 +67,7 @@ func kernelCapOffsets(spec *btf.Spec) (capOffsets, error) {
 	if sidType < 0 {
 		return o, errors.New("kernel BTF: enum pid_type has no PIDTYPE_SID")
 	}
-	for _, m := range []struct {
-		dst  *int16
-		path []string // struct, then members, each in the type of the one before
-		add  int64
-	}{
+	err := readOffsets(spec, []btfOffset{
 		{&o.mm, []string{"task_struct", "mm"}, 0},
 		{&o.signal, []string{"task_struct", "signal"}, 0},
 		{&o.comm, []string{"task_struct", "comm"}, 0},
@@ -89,48 +85,8 @@ func kernelCapOffsets(spec *btf.Spec) (capOffsets, error) {
 		{&o.sigSIDPid, []string{"signal_struct", "pids"}, 8 * sidType},
 		{&o.sigTTY, []string{"signal_struct", "tty"}, 0},
 		{&o.pidNr, []string{"pid", "numbers"}, 0}, // upid.nr is first
-	} {
-		off, err := memberPathOffset(spec, m.path)
-		if err != nil {
-			return o, err
-		}
-		off += m.add
-		if off < 0 || off > 1<<15-1 {
-			return o, fmt.Errorf("kernel BTF: %v at byte %d", m.path, off)
-		}
-		*m.dst = int16(off)
-	}
-	return o, nil
-}
-
-// memberPathOffset returns the byte offset of path[1:] in struct
-// path[0], each member in the struct (or union) type of the one before.
-func memberPathOffset(spec *btf.Spec, path []string) (int64, error) {
-	var s *btf.Struct
-	if err := spec.TypeByName(path[0], &s); err != nil {
-		return 0, fmt.Errorf("kernel BTF: struct %s: %w", path[0], err)
-	}
-	members := s.Members
-	var off int64
-	for i, name := range path[1:] {
-		bits, m, ok := findMember(members, name)
-		if !ok {
-			return 0, fmt.Errorf("kernel BTF: %v: no member %s", path[:i+1], name)
-		}
-		if bits%8 != 0 {
-			return 0, fmt.Errorf("kernel BTF: %v: %s at bit %d", path[:i+1], name, bits)
-		}
-		off += int64(bits / 8)
-		switch t := btf.UnderlyingType(m.Type).(type) {
-		case *btf.Struct:
-			members = t.Members
-		case *btf.Union:
-			members = t.Members
-		default:
-			members = nil
-		}
-	}
-	return off, nil
+	})
+	return o, err
 }
 
 // capture is the capturing program with its maps and the reader of its
@@ -189,16 +145,7 @@ func captureInsns(o capOffsets, scratchFD, ringFD int) asm.Instructions {
 	// read reads the 8-byte kernel value at base+o into the stack slot
 	// slot and loads it into dst.
 	read := func(dst, base asm.Register, o int16, slot int16) asm.Instructions {
-		return asm.Instructions{
-			asm.Mov.Reg(asm.R3, base),
-			asm.Add.Imm(asm.R3, int32(o)),
-			asm.Mov.Reg(asm.R1, asm.RFP),
-			asm.Add.Imm(asm.R1, int32(slot)),
-			asm.Mov.Imm(asm.R2, 8),
-			asm.FnProbeReadKernel.Call(),
-			asm.JNE.Imm(asm.R0, 0, "mark"),
-			asm.LoadMem(dst, asm.RFP, slot, asm.DWord),
-		}
+		return probeRead(dst, base, o, 8, slot, "mark")
 	}
 	// into reads size bytes of kernel memory at base+o into the record at
 	// at.

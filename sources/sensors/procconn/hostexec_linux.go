@@ -122,25 +122,68 @@ func mayTrace(eff uint64) bool {
 // kernelNSOffsets reads from the kernel's BTF where a task's mount
 // namespace inode is.
 func kernelNSOffsets(spec *btf.Spec) (nsOffsets, error) {
-	var off nsOffsets
-	var o [4]uint32
-	for i, m := range []struct{ in, name string }{
-		{"task_struct", "nsproxy"}, {"nsproxy", "mnt_ns"}, {"mnt_namespace", "ns"}, {"ns_common", "inum"},
-	} {
-		var s *btf.Struct
-		if err := spec.TypeByName(m.in, &s); err != nil {
-			return off, fmt.Errorf("kernel BTF: struct %s: %w", m.in, err)
+	var o nsOffsets
+	err := readOffsets(spec, []btfOffset{
+		{&o.nsproxy, []string{"task_struct", "nsproxy"}, 0},
+		{&o.mntNS, []string{"nsproxy", "mnt_ns"}, 0},
+		{&o.inum, []string{"mnt_namespace", "ns", "inum"}, 0},
+	})
+	return o, err
+}
+
+// btfOffset is one offset a program follows: where it goes, the struct
+// and the members to it (each in the type of the one before), and a
+// number of bytes added (an array element's).
+type btfOffset struct {
+	dst  *int16
+	path []string
+	add  int64
+}
+
+// readOffsets sets each offset from the kernel's BTF.
+func readOffsets(spec *btf.Spec, offs []btfOffset) error {
+	for _, m := range offs {
+		off, err := memberPathOffset(spec, m.path)
+		if err != nil {
+			return err
 		}
-		bits, _, ok := findMember(s.Members, m.name)
-		if !ok {
-			return off, fmt.Errorf("kernel BTF: struct %s has no member %s", m.in, m.name)
+		off += m.add
+		if off < 0 || off > math.MaxInt16 {
+			return fmt.Errorf("kernel BTF: %v at byte %d", m.path, off)
 		}
-		if bits%8 != 0 || bits/8 > math.MaxInt16 {
-			return off, fmt.Errorf("kernel BTF: %s.%s at bit %d", m.in, m.name, bits)
-		}
-		o[i] = bits / 8
+		*m.dst = int16(off)
 	}
-	return nsOffsets{nsproxy: int16(o[0]), mntNS: int16(o[1]), inum: int16(o[2] + o[3])}, nil
+	return nil
+}
+
+// memberPathOffset returns the byte offset of path[1:] in struct
+// path[0], each member in the struct (or union) type of the one before.
+func memberPathOffset(spec *btf.Spec, path []string) (int64, error) {
+	var s *btf.Struct
+	if err := spec.TypeByName(path[0], &s); err != nil {
+		return 0, fmt.Errorf("kernel BTF: struct %s: %w", path[0], err)
+	}
+	members := s.Members
+	var off int64
+	for i, name := range path[1:] {
+		bits, m, ok := findMember(members, name)
+		if !ok {
+			return 0, fmt.Errorf("kernel BTF: %v: no member %s", path[:i+1], name)
+		}
+		if bits%8 != 0 {
+			return 0, fmt.Errorf("kernel BTF: %v: %s at bit %d", path[:i+1], name, bits)
+		}
+		off += int64(bits / 8)
+		switch t := btf.UnderlyingType(m.Type).(type) {
+		case *btf.Struct:
+			members = t.Members
+		case *btf.Union:
+			members = t.Members
+		default:
+			members = nil
+		}
+	}
+	return off, nil
 }
 
 // findMember finds a member by name, also inside anonymous structs and
@@ -176,18 +219,6 @@ func hostExecInsns(off nsOffsets, host uint32, onHost asm.Instructions) asm.Inst
 		what = -8  // the stack slot for proc_event.what
 		ptr  = -16 // the stack slot for each pointer read
 	)
-	// read reads the kernel's 8- or 4-byte value at R3+o into the stack
-	// slot ptr; a failed read passes the message.
-	read := func(o int16, size int32) asm.Instructions {
-		return asm.Instructions{
-			asm.Add.Imm(asm.R3, int32(o)),
-			asm.Mov.Reg(asm.R1, asm.RFP),
-			asm.Add.Imm(asm.R1, ptr),
-			asm.Mov.Imm(asm.R2, size),
-			asm.FnProbeReadKernel.Call(),
-			asm.JNE.Imm(asm.R0, 0, "pass"),
-		}
-	}
 	insns := asm.Instructions{
 		// R1 is the context (the message), bpf_skb_load_bytes's first
 		// argument.
@@ -202,29 +233,40 @@ func hostExecInsns(off nsOffsets, host uint32, onHost asm.Instructions) asm.Inst
 		asm.JNE.Imm(asm.R1, int32(WhatExec), "pass"),
 		asm.FnGetCurrentTask.Call(),
 		asm.Mov.Reg(asm.R7, asm.R0),
-		asm.Mov.Reg(asm.R3, asm.R0),
 	}
-	insns = append(insns, read(off.nsproxy, 8)...)
-	insns = append(insns,
-		asm.LoadMem(asm.R3, asm.RFP, ptr, asm.DWord),
-		asm.JEq.Imm(asm.R3, 0, "pass"), // an exiting task's
-	)
-	insns = append(insns, read(off.mntNS, 8)...)
-	insns = append(insns,
-		asm.LoadMem(asm.R3, asm.RFP, ptr, asm.DWord),
-		asm.JEq.Imm(asm.R3, 0, "pass"),
-	)
-	insns = append(insns, read(off.inum, 4)...)
-	insns = append(insns,
-		asm.LoadMem(asm.R1, asm.RFP, ptr, asm.Word),
-		asm.JNE.Imm32(asm.R1, int32(host), "pass"),
-	)
+	// A failed read passes the message.
+	insns = append(insns, probeRead(asm.R3, asm.R7, off.nsproxy, 8, ptr, "pass")...)
+	insns = append(insns, asm.JEq.Imm(asm.R3, 0, "pass")) // an exiting task's
+	insns = append(insns, probeRead(asm.R3, asm.R3, off.mntNS, 8, ptr, "pass")...)
+	insns = append(insns, asm.JEq.Imm(asm.R3, 0, "pass"))
+	insns = append(insns, probeRead(asm.R1, asm.R3, off.inum, 4, ptr, "pass")...)
+	insns = append(insns, asm.JNE.Imm32(asm.R1, int32(host), "pass"))
 	insns = append(insns, onHost...)
 	return append(insns,
 		// Whole: a length at least the message's.
 		asm.Mov.Imm32(asm.R0, -1).WithSymbol("pass"),
 		asm.Return(),
 	)
+}
+
+// probeRead reads the size-byte (8 or 4) kernel value at base+o into the
+// stack slot slot and loads it into dst; a failed read jumps to fail.
+// It uses R1-R3 (and the helper call R0-R5), so base may be R3.
+func probeRead(dst, base asm.Register, o int16, size int32, slot int16, fail string) asm.Instructions {
+	ld := asm.DWord
+	if size == 4 {
+		ld = asm.Word
+	}
+	return asm.Instructions{
+		asm.Mov.Reg(asm.R3, base),
+		asm.Add.Imm(asm.R3, int32(o)),
+		asm.Mov.Reg(asm.R1, asm.RFP),
+		asm.Add.Imm(asm.R1, int32(slot)),
+		asm.Mov.Imm(asm.R2, size),
+		asm.FnProbeReadKernel.Call(),
+		asm.JNE.Imm(asm.R0, 0, fail),
+		asm.LoadMem(dst, asm.RFP, slot, ld),
+	}
 }
 
 // loadSocketFilter loads insns as a socket filter.
