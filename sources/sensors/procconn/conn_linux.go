@@ -122,12 +122,13 @@ type execSockets struct {
 	hf    *hostExecFilter // nil when not loaded
 }
 
-// hostExecFilter loads the host exec filter (hostexec_linux.go) and, when
-// host execs can go unread (audit may bring their executable and argv, or
-// none is read), puts its marking program on the main socket conn. It
-// returns nil when no host mount namespace is known, or when the filter
-// cannot be had (logged: the exec readers then wake for every exec and
-// read its namespace, as without it).
+// hostExecFilter loads the host exec filter (hostexec_linux.go), with its
+// capturing program when execs are read and this process sees paths as
+// it walks them, and, when host execs can go unread (audit may bring
+// their executable and argv, or none is read), puts its marking program
+// on the main socket conn. It returns nil when no host mount namespace is
+// known, or when the filter cannot be had (logged: the exec readers then
+// wake for every exec and read its namespace, as without it).
 func (s *Source) hostExecFilter(conn *rawSocket) *hostExecFilter {
 	if s.cfg.HostMountNS == 0 {
 		return nil
@@ -577,8 +578,8 @@ func (h *handler) drain(ctx context.Context, br *mmsg.Reader, strict bool) (int,
 	if h.hf != nil {
 		// While audit brings each exec's executable and argv, a host
 		// exec needs no read at exec: the kernel keeps it from the
-		// exec readers. Otherwise it marks it, so that they skip the
-		// namespace read.
+		// exec readers. Otherwise it takes it itself (the capturing
+		// program), or marks it, so that they skip the namespace read.
 		if err := h.hf.follow(h.pre, !readExec); err != nil && !h.hfFailed {
 			h.hfFailed = true
 			h.s.log.Warn("proc connector host exec filter", "error", err)

@@ -26,8 +26,11 @@ import (
 // The exec-only socket then drops such execs, so no reader wakes; the
 // main socket keeps them, cut to hostExecMarkLen bytes, so its reader
 // knows not to wait for a reader's record (unmarkHostExec). Without
-// audit's, the exec-only socket marks them the same way, and a reader
-// reads the executable and argv but not the namespace (~8 µs).
+// audit's, the exec-only socket carries the capturing program
+// (capture_linux.go), which takes what a reader would read in the kernel;
+// what it cannot take, and every host exec when it is not loaded, it
+// marks the same way, and a reader reads the executable and argv but not
+// the namespace (~8 µs).
 type hostExecFilter struct {
 	mark, drop *ebpf.Program
 	// capture replaces mark on the exec-only socket when it loaded
@@ -297,10 +300,10 @@ func attachFilter(fd int, prog *ebpf.Program) error {
 }
 
 // follow puts the drop program on the exec-only socket pre while drop
-// holds (audit brings each exec's executable and argv), else the marking
-// one: an exec reader then reads a host exec's executable and argv but
-// not its namespace, which the mark tells. A failure leaves the socket as
-// it was and is returned.
+// holds (audit brings each exec's executable and argv), else the
+// capturing one, or without it the marking one: an exec reader then reads
+// a marked host exec's executable and argv but not its namespace, which
+// the mark tells. A failure leaves the socket as it was and is returned.
 func (f *hostExecFilter) follow(pre *rawSocket, drop bool) error {
 	if f == nil || (drop == f.dropping && f.onPre) {
 		return nil
