@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ruled/ruled/sources/enrichers/procfs"
 	"github.com/ruled/ruled/test/e2e"
 )
 
@@ -87,12 +88,13 @@ func (st stormTimes) fill(r *row, res spawnResult) {
 
 // findKauditd returns the pid of the kernel's audit thread, or 0.
 func findKauditd() int {
-	pids, err := e2e.PIDs()
+	proc := procfs.New(procfs.Dir("/proc"))
+	pids, err := proc.PIDs()
 	if err != nil {
 		return 0
 	}
 	for _, pid := range pids {
-		if b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm"); err == nil && strings.TrimSpace(string(b)) == "kauditd" {
+		if comm, err := proc.Comm(pid); err == nil && comm == "kauditd" {
 			return pid
 		}
 	}
@@ -283,19 +285,12 @@ func statFields(b []byte) ([]string, error) {
 
 // descendants returns the live processes below pid.
 func descendants(pid int) []int {
-	pids, _ := e2e.PIDs()
+	proc := procfs.New(procfs.Dir("/proc"))
+	pids, _ := proc.PIDs()
 	children := map[int][]int{}
 	for _, c := range pids {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c))
-		if err != nil {
-			continue
-		}
-		f, err := statFields(b)
-		if err != nil || len(f) < 2 {
-			continue
-		}
-		if pp, err := strconv.Atoi(f[1]); err == nil {
-			children[pp] = append(children[pp], c)
+		if st, err := proc.Stat(c); err == nil {
+			children[st.PPID] = append(children[st.PPID], c)
 		}
 	}
 	var out []int
