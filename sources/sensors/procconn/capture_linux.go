@@ -160,6 +160,19 @@ func captureInsns(o capOffsets, scratchFD, ringFD int) asm.Instructions {
 			asm.JNE.Imm(asm.R0, 0, "mark"),
 		}
 	}
+	// fromMsg copies size bytes of the message (the context in R6) at
+	// off into the record at at.
+	fromMsg := func(at int16, off, size int32) asm.Instructions {
+		return asm.Instructions{
+			asm.Mov.Reg(asm.R1, asm.R6),
+			asm.Mov.Imm(asm.R2, off),
+			asm.Mov.Reg(asm.R3, asm.R8),
+			asm.Add.Imm(asm.R3, int32(at)),
+			asm.Mov.Imm(asm.R4, size),
+			asm.FnSkbLoadBytes.Call(),
+			asm.JNE.Imm(asm.R0, 0, "mark"),
+		}
+	}
 	insns := asm.Instructions{
 		asm.StoreImm(asm.RFP, key, 0, asm.Word),
 		asm.LoadMapPtr(asm.R1, scratchFD),
@@ -168,22 +181,10 @@ func captureInsns(o capOffsets, scratchFD, ringFD int) asm.Instructions {
 		asm.FnMapLookupElem.Call(),
 		asm.JEq.Imm(asm.R0, 0, "mark"),
 		asm.Mov.Reg(asm.R8, asm.R0),
-		// The message's timestamp and tgid: the exec's key.
-		asm.Mov.Reg(asm.R1, asm.R6),
-		asm.Mov.Imm(asm.R2, whatOffset+8),
-		asm.Mov.Reg(asm.R3, asm.R8),
-		asm.Add.Imm(asm.R3, capOffTS),
-		asm.Mov.Imm(asm.R4, 8),
-		asm.FnSkbLoadBytes.Call(),
-		asm.JNE.Imm(asm.R0, 0, "mark"),
-		asm.Mov.Reg(asm.R1, asm.R6),
-		asm.Mov.Imm(asm.R2, whatOffset+procHeaderLen+4),
-		asm.Mov.Reg(asm.R3, asm.R8),
-		asm.Add.Imm(asm.R3, capOffPID),
-		asm.Mov.Imm(asm.R4, 4),
-		asm.FnSkbLoadBytes.Call(),
-		asm.JNE.Imm(asm.R0, 0, "mark"),
 	}
+	// The message's timestamp and tgid: the exec's key.
+	insns = append(insns, fromMsg(capOffTS, whatOffset+8, 8)...)
+	insns = append(insns, fromMsg(capOffPID, whatOffset+procHeaderLen+4, 4)...)
 	insns = append(insns, into(capOffComm, 16, asm.R7, o.comm)...)
 	// Session and terminal, as stat's: signal->pids[PIDTYPE_SID]'s
 	// number in the init namespace, and whether signal->tty is set.
