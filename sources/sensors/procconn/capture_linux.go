@@ -150,15 +150,7 @@ func captureInsns(o capOffsets, scratchFD, ringFD int) asm.Instructions {
 	// into reads size bytes of kernel memory at base+o into the record at
 	// at.
 	into := func(at int16, size int32, base asm.Register, o int16) asm.Instructions {
-		return asm.Instructions{
-			asm.Mov.Reg(asm.R3, base),
-			asm.Add.Imm(asm.R3, int32(o)),
-			asm.Mov.Reg(asm.R1, asm.R8),
-			asm.Add.Imm(asm.R1, int32(at)),
-			asm.Mov.Imm(asm.R2, size),
-			asm.FnProbeReadKernel.Call(),
-			asm.JNE.Imm(asm.R0, 0, "mark"),
-		}
+		return probeReadTo(asm.R8, at, size, base, o, "mark")
 	}
 	// fromMsg copies size bytes of the message (the context in R6) at
 	// off into the record at at.

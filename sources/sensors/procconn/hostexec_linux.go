@@ -260,15 +260,20 @@ func probeRead(dst, base asm.Register, o int16, size int32, slot int16, fail str
 	if size == 4 {
 		ld = asm.Word
 	}
+	return append(probeReadTo(asm.RFP, slot, size, base, o, fail), asm.LoadMem(dst, asm.RFP, slot, ld))
+}
+
+// probeReadTo reads size bytes of kernel memory at base+o to the memory
+// at to+at (the stack, a map value); a failed read jumps to fail.
+func probeReadTo(to asm.Register, at int16, size int32, base asm.Register, o int16, fail string) asm.Instructions {
 	return asm.Instructions{
 		asm.Mov.Reg(asm.R3, base),
 		asm.Add.Imm(asm.R3, int32(o)),
-		asm.Mov.Reg(asm.R1, asm.RFP),
-		asm.Add.Imm(asm.R1, int32(slot)),
+		asm.Mov.Reg(asm.R1, to),
+		asm.Add.Imm(asm.R1, int32(at)),
 		asm.Mov.Imm(asm.R2, size),
 		asm.FnProbeReadKernel.Call(),
 		asm.JNE.Imm(asm.R0, 0, fail),
-		asm.LoadMem(dst, asm.RFP, slot, ld),
 	}
 }
 
